@@ -1,0 +1,3 @@
+"""trimtab: keep crypto portfolios on target, net of every cost."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,259 @@
+"""The `trimtab` command: validate strategies, show drift, plan and execute rebalances, read the ledger."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from trimtab.config import load_strategy, load_strategy_spec, preset_names, preset_path
+from trimtab.core.ledger import deposit_entries
+from trimtab.core.portfolio import PortfolioState
+from trimtab.core.snapshot import MarketSnapshot
+from trimtab.core.strategy import Decision, Strategy
+from trimtab.errors import ConfigError, DataError, TrimtabError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Keep crypto portfolios on target, net of every cost.")
+out = Console(width=None if sys.stdout.isatty() else 140)
+F = TypeVar("F", bound=Callable[..., Any])
+
+StrategyArg = Annotated[str, typer.Option("--strategy", "-s", help="Strategy file or preset name.")]
+PortfolioOpt = Annotated[str, typer.Option("--portfolio", "-p", help="Holdings file (YAML/JSON) or 'example'.")]
+PricesOpt = Annotated[str | None, typer.Option("--prices", help="Latest prices CSV (asset,price) or a price history; default: bundled data.")]
+RulesOpt = Annotated[Path | None, typer.Option("--rules", help="Market rules YAML (lot step, min notional).")]
+
+
+def guarded(fn: F) -> F:
+    """Bad input -> one line on stderr and exit 2; other trimtab failures -> one line and exit 1."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (ConfigError, DataError) as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(code=2) from None
+        except TrimtabError as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(code=1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _portfolio_path(portfolio: str) -> Path:
+    if portfolio == "example":
+        from trimtab.adapters.bundled import bundled_path
+
+        return bundled_path("example-portfolio.yaml")
+    p = Path(portfolio)
+    if not p.is_file():
+        raise ConfigError("no such file (use a holdings file or 'example')", source=portfolio)
+    return p
+
+
+def _load_inputs(strategy: str, portfolio: str, prices: str | None) -> tuple[Strategy, dict[str, Decimal], MarketSnapshot]:
+    """Strategy, holdings and a validated snapshot; every check happens here, before anything is written."""
+    from trimtab.adapters.files import load_holdings, load_latest_prices
+
+    strat = load_strategy(strategy)
+    holdings = load_holdings(_portfolio_path(portfolio))
+    assets = sorted({*strat.targets, *holdings})
+    when, px = load_latest_prices(prices, assets, strat.quote)
+    snap = MarketSnapshot(time=when, prices=px)
+    snap.require([a for a in assets if a != strat.quote], source=prices or "bundled prices")
+    return strat, holdings, snap
+
+
+def _decide(strat: Strategy, holdings: dict[str, Decimal], snap: MarketSnapshot, rules: Path | None, force: bool) -> Decision:
+    from trimtab.adapters.files import load_rules
+    from trimtab.engine import decide
+
+    rules_for = load_rules(rules)
+    return decide(strat, snap, holdings, rules=rules_for, initial=force)
+
+
+@app.command()
+def presets() -> None:
+    """List the shipped strategy presets."""
+    for name in preset_names():
+        spec = load_strategy_spec(name)
+        out.print(f"[bold]{name:18}[/bold] {spec.description}")
+
+
+@app.command()
+@guarded
+def init(name: Annotated[str, typer.Argument(help="Preset to copy.")], dest: Annotated[Path | None, typer.Option("--out", "-o")] = None) -> None:
+    """Write a preset to a file to edit (default: NAME.yaml)."""
+    if name not in preset_names():
+        raise ConfigError(f"unknown preset (presets: {', '.join(preset_names())})", source=name)
+    target = dest or Path(f"{name}.yaml")
+    if target.exists():
+        raise ConfigError("already exists; choose another --out", source=str(target))
+    target.write_text(preset_path(name).read_text())
+    out.print(f"wrote {target}")
+
+
+@app.command()
+@guarded
+def validate(strategy: Annotated[str, typer.Argument(help="Strategy file or preset name.")]) -> None:
+    """Check a strategy file; prints a summary or one error line (exit 2)."""
+    spec = load_strategy_spec(strategy)
+    weights = ", ".join(f"{a} {w:.2%}" for a, w in spec.targets.items())
+    out.print(f"ok: {spec.name}: {weights}; trigger {spec.trigger.kind}")
+
+
+@app.command()
+@guarded
+def status(strategy: StrategyArg, portfolio: PortfolioOpt = "example", prices: PricesOpt = None) -> None:
+    """Drift of each asset against its target and its distance to the trigger."""
+    from trimtab.views import drift_table
+
+    strat, holdings, snap = _load_inputs(strategy, portfolio, prices)
+    state = PortfolioState.of(holdings, snap.prices, strat.quote)
+    out.print(drift_table(state, strat, f"{strat.name} at {snap.time:%Y-%m-%d %H:%M} UTC"))
+
+
+@app.command()
+@guarded
+def plan(
+    strategy: StrategyArg,
+    portfolio: PortfolioOpt = "example",
+    prices: PricesOpt = None,
+    rules: RulesOpt = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the plan as JSON here ('-' for stdout).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Plan a full rebalance even if the trigger does not fire.")] = False,
+) -> None:
+    """The trades that bring the portfolio back within its band, with estimated costs."""
+    from trimtab.views import drift_table, plan_document, plan_table
+
+    strat, holdings, snap = _load_inputs(strategy, portfolio, prices)
+    state = PortfolioState.of(holdings, snap.prices, strat.quote)
+    decision = _decide(strat, holdings, snap, rules, force)
+    doc = plan_document(decision.plan, strat, state, decision.reason)
+    if json_out is not None and str(json_out) == "-":
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    out.print(drift_table(state, strat, f"{strat.name}: before"))
+    out.print(f"trigger: {'FIRED' if decision.trigger.fired else 'not fired'} - {decision.reason}")
+    if decision.plan is not None:
+        out.print(plan_table(decision.plan))
+        for r in decision.plan.residual:
+            if r.reason:
+                out.print(f"[yellow]residual {r.asset} {r.drift * 100:+.2f}pp: {r.reason}[/yellow]")
+    if json_out is not None:
+        json_out.write_text(json.dumps(doc, indent=2))
+        out.print(f"plan written to {json_out}")
+
+
+def _open_ledger(path: Path) -> Any:
+    from trimtab.adapters.storage import SqlLedgerStore
+
+    return SqlLedgerStore(str(path))
+
+
+@app.command()
+@guarded
+def execute(
+    strategy: StrategyArg,
+    portfolio: PortfolioOpt = "example",
+    prices: PricesOpt = None,
+    rules: RulesOpt = None,
+    venue: Annotated[str, typer.Option("--venue", help="paper")] = "paper",
+    ledger: Annotated[Path, typer.Option("--ledger", help="SQLite ledger file (created on first use).")] = Path("trimtab-ledger.sqlite"),
+    account: Annotated[str | None, typer.Option("--account", help="Ledger account (default: portfolio name).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Rebalance even if the trigger does not fire.")] = False,
+) -> None:
+    """Plan, confirm, execute on the venue and record every fill in the ledger."""
+    run_execute(strategy, portfolio, prices, rules, venue, ledger, account, yes, force)
+
+
+def run_execute(strategy: str, portfolio: str, prices: str | None, rules: Path | None, venue: str, ledger: Path,
+                account: str | None, yes: bool, force: bool) -> None:
+    from trimtab.adapters.files import load_rules
+    from trimtab.adapters.paper import PaperVenue
+    from trimtab.engine import execute_decision
+    from trimtab.views import drift_table, fills_table, plan_table
+
+    if venue != "paper":
+        raise ConfigError("only the paper venue is available in this command for now", field="--venue")
+    strat, holdings, snap = _load_inputs(strategy, portfolio, prices)
+    acct = account or ("example" if portfolio == "example" else Path(portfolio).stem)
+    store = _open_ledger(ledger)
+    opening = store.balances(acct)
+    fresh = not any(opening.values())
+    current = holdings if fresh else opening
+    if not fresh:
+        out.print(f"[dim]account {acct} exists in {ledger}: using its ledger balances[/dim]")
+    state = PortfolioState.of(current, snap.prices, strat.quote)
+    decision = _decide(strat, current, snap, rules, force)
+    out.print(drift_table(state, strat, f"{strat.name}: before"))
+    out.print(f"trigger: {'FIRED' if decision.trigger.fired else 'not fired'} - {decision.reason}")
+    if decision.plan is None or decision.plan.is_empty:
+        out.print("nothing to do")
+        if fresh:
+            store.append(deposit_entries(current, account=acct, time=snap.time, ref=f"open-{acct}"))
+        return
+    out.print(plan_table(decision.plan))
+    if not yes and not typer.confirm("execute these orders?", default=False):
+        out.print("aborted: nothing executed")
+        raise typer.Exit(code=1)
+    if fresh:
+        store.append(deposit_entries(current, account=acct, time=datetime.now(UTC), ref=f"open-{acct}"))
+    paper = PaperVenue(current, strat.costs, prices=snap.prices, rules=load_rules(rules))
+    result = execute_decision(decision, paper, store, account=acct, time=snap.time)
+    assert result.report is not None
+    out.print(fills_table(result.report))
+    after = PortfolioState.of(store.balances(acct), snap.prices, strat.quote)
+    out.print(drift_table(after, strat, f"{strat.name}: after"))
+    out.print(f"recorded {len(result.entries)} ledger entries in {ledger} (account {acct})")
+
+
+@app.command("ledger")
+@guarded
+def ledger_cmd(
+    ledger: Annotated[Path, typer.Option("--ledger", help="SQLite ledger file.")] = Path("trimtab-ledger.sqlite"),
+    account: Annotated[str | None, typer.Option("--account")] = None,
+) -> None:
+    """Ledger history and the balances derived from it."""
+    from rich.table import Table
+
+    if not ledger.exists():
+        raise ConfigError("no such ledger file", source=str(ledger))
+    store = _open_ledger(ledger)
+    entries = store.entries(account)
+    t = Table(title=f"Ledger {ledger}", title_justify="left")
+    for col in ("time", "account", "kind", "asset", "amount", "price", "ref"):
+        t.add_column(col)
+    for e in entries:
+        t.add_row(f"{e.time:%Y-%m-%d %H:%M}", e.account, e.kind, e.asset, f"{e.amount.normalize():f}",
+                  f"{e.price.normalize():f}" if e.price else "", e.ref)
+    out.print(t)
+    for acct in sorted({e.account for e in entries}):
+        bal = store.balances(acct)
+        out.print(f"[bold]{acct}[/bold] balances: " + ", ".join(f"{a} {q.normalize():f}" for a, q in sorted(bal.items()) if q))
+
+
+@app.command()
+@guarded
+def demo(ledger: Annotated[Path, typer.Option("--ledger")] = Path("out/demo-ledger.sqlite")) -> None:
+    """The main job on embedded defaults: rebalance the bundled example portfolio under index-fund on paper."""
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    ledger.unlink(missing_ok=True)
+    run_execute("index-fund", "example", None, None, "paper", ledger, "example", True, False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

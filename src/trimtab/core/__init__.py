@@ -1,0 +1,1 @@
+"""Pure rebalancing core: stdlib, numpy, numba and pydantic only; no I/O."""

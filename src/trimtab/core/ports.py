@@ -1,0 +1,56 @@
+"""Protocols the core needs from the outside world; adapters implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+from trimtab.core.ledger import LedgerEntry
+from trimtab.core.types import Fill, MarketRules, PlannedOrder, TradePlan
+
+
+@dataclass(frozen=True, slots=True)
+class LegFailure:
+    """An order that did not (fully) fill, and why; what did fill is in the report's fills."""
+
+    order: PlannedOrder
+    reason: str
+    filled_quantity: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionReport:
+    """What a venue did with a plan: fills for what traded, failures for what did not."""
+
+    fills: tuple[Fill, ...]
+    failures: tuple[LegFailure, ...] = ()
+    venue: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def complete(self) -> bool:
+        return not self.failures
+
+
+class Venue(Protocol):
+    """Somewhere orders are filled: paper, a ccxt exchange, a DEX."""
+
+    name: str
+
+    def balances(self) -> dict[str, Decimal]: ...
+
+    def rules(self, asset: str, quote: str) -> MarketRules: ...
+
+    def execute(self, plan: TradePlan) -> ExecutionReport: ...
+
+
+class LedgerStore(Protocol):
+    """Append-only storage of ledger entries; `append` is atomic (all entries or none)."""
+
+    def append(self, entries: Sequence[LedgerEntry]) -> None: ...
+
+    def entries(self, account: str | None = None) -> list[LedgerEntry]: ...
+
+    def balances(self, account: str) -> dict[str, Decimal]: ...

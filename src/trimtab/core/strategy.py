@@ -1,0 +1,104 @@
+"""A strategy composes targets (or an allocation model), a trigger, a cost model and constraints."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from trimtab.core.costs import CostModel
+from trimtab.core.planner import PlanSettings, RulesFor, band_edge_targets, plan_rebalance
+from trimtab.core.portfolio import PortfolioState
+from trimtab.core.snapshot import MarketSnapshot
+from trimtab.core.triggers import DecisionContext, Trigger, TriggerResult
+from trimtab.core.types import TradePlan
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Where a portfolio is in its calendar: first decision (anchor) and previous check."""
+
+    anchor: datetime | None = None
+    previous: datetime | None = None
+
+    def advance(self, now: datetime) -> Schedule:
+        return Schedule(anchor=self.anchor or now, previous=now)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Hold or trade, with the trigger's reason; `plan` is None when holding."""
+
+    time: datetime
+    trigger: TriggerResult
+    targets: dict[str, float]
+    weights: dict[str, float]
+    plan: TradePlan | None = None
+
+    @property
+    def reason(self) -> str:
+        return self.trigger.reason
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """Everything that decides; the same object runs in backtests and live (only data and venue change)."""
+
+    name: str
+    quote: str
+    targets: Mapping[str, float]
+    trigger: Trigger
+    costs: CostModel
+    rebalance_to: str = "target"  # or "band_edge"
+    settings: PlanSettings = PlanSettings()
+    cash_buffer: float = 0.0
+    allocation: Any = None  # an AllocationModel; None means the static targets
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def assets(self) -> tuple[str, ...]:
+        return tuple(self.targets)
+
+    def target_weights(self, snapshot: MarketSnapshot, state: PortfolioState) -> dict[str, float]:
+        """Targets at this moment: static, or from the allocation model on point-in-time data; then the cash buffer."""
+        base = dict(self.targets)
+        if self.allocation is not None:
+            base = self.allocation(snapshot, state, self)
+        return apply_cash_buffer(base, self.quote, self.cash_buffer)
+
+    def decide(
+        self,
+        snapshot: MarketSnapshot,
+        state: PortfolioState,
+        *,
+        schedule: Schedule = Schedule(),
+        rules: RulesFor | None = None,
+        initial: bool = False,
+    ) -> Decision:
+        """Check the trigger on pre-trade weights at `snapshot.time`; plan the trades if it fires."""
+        targets = self.target_weights(snapshot, state)
+        weights = state.weights(extra=targets)
+        ctx = DecisionContext(
+            time=snapshot.time, weights=weights, targets=targets, anchor=schedule.anchor,
+            previous=schedule.previous, history=snapshot.history, initial=initial,
+        )
+        result = TriggerResult(True, ("initial allocation",), calendar=True) if initial else self.trigger.check(ctx)
+        if not result.fired:
+            return Decision(snapshot.time, result, targets, weights)
+        desired = targets
+        if self.rebalance_to == "band_edge" and not result.calendar:
+            desired = band_edge_targets(weights, targets, self.settings.band, self.settings.relative_band)
+        plan = plan_rebalance(state, desired, self.costs, rules, self.settings, targets=targets, reason=result.reason)
+        return Decision(snapshot.time, result, targets, weights, plan)
+
+
+def apply_cash_buffer(targets: Mapping[str, float], quote: str, buffer: float) -> dict[str, float]:
+    """Keep at least `buffer` of value in the quote asset by scaling the other targets down."""
+    current = targets.get(quote, 0.0)
+    if buffer <= current or buffer <= 0:
+        return dict(targets)
+    scale = (1.0 - buffer) / (1.0 - current) if current < 1 else 0.0
+    out = {a: w * scale for a, w in targets.items() if a != quote}
+    out[quote] = buffer
+    return out

@@ -1,0 +1,1 @@
+"""Strategy presets shipped as package data (`trimtab presets`)."""
