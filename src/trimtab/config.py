@@ -146,7 +146,7 @@ class StrategySpec(_Model):
         return Strategy(
             name=self.name, quote=self.quote, targets=dict(self.targets), trigger=self.trigger.build(),
             costs=self.costs.build(), rebalance_to=self.rebalance_to, settings=settings,
-            cash_buffer=self.constraints.cash_buffer, meta={"spec": self},
+            cash_buffer=self.constraints.cash_buffer, meta={"spec": self, "initial_value": self.initial_value},
         )
 
 

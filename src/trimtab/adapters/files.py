@@ -84,8 +84,14 @@ def _positive(raw: Any, *, source: str, field: str) -> Decimal:
     return Decimal(str(raw)).normalize() if not isinstance(raw, float) else Decimal(repr(f))
 
 
+def in_quote_units(prices: dict[str, Decimal], quote: str) -> dict[str, Decimal]:
+    """Prices re-expressed in units of `quote` (trades settle in it), so the quote itself is worth exactly 1."""
+    unit = prices.get(quote, Decimal(1))
+    return {a: (Decimal(1) if a == quote else p / unit) for a, p in prices.items()} | {quote: Decimal(1)}
+
+
 def load_latest_prices(path: str | Path | None, assets: list[str], quote: str) -> tuple[datetime, dict[str, Decimal]]:
-    """Latest prices for `assets`: from an `asset,price` CSV, the last row of a price history, or the bundled data."""
+    """Latest prices for `assets` in units of `quote`: an `asset,price` CSV, a history's last row, or bundled data."""
     if path is not None:
         p = Path(path)
         if not p.is_file():
@@ -97,14 +103,16 @@ def load_latest_prices(path: str | Path | None, assets: list[str], quote: str) -
             missing = [a for a in assets if a not in prices]
             if missing:
                 raise DataError(f"no price for {', '.join(missing)}", source=str(p), field=missing[0])
-            return when, prices
-    from trimtab.adapters.pricefile import load_prices
-
+            return when, in_quote_units(prices, quote)
     if path is None:
-        from trimtab.adapters.bundled import bundled_path
+        from trimtab.adapters.bundled import bundled_daily, bundled_path
 
+        history = bundled_daily(assets, quote=quote, require_complete=False)  # cached: no CSV parse per run
         path = bundled_path("daily_prices_usd.csv.gz")
-    history = load_prices(path, assets=assets, quote=quote, require_complete=False, forward_fill=3)
+    else:
+        from trimtab.adapters.pricefile import load_prices
+
+        history = load_prices(path, assets=assets, quote=quote, require_complete=False, forward_fill=3)
     row = history.prices[-1]
     prices = {}
     for j, a in enumerate(history.assets):
@@ -113,7 +121,7 @@ def load_latest_prices(path: str | Path | None, assets: list[str], quote: str) -
             raise DataError(f"no usable price at the last row ({history.times[-1]})", source=str(path), field=a)
         prices[a] = Decimal(repr(v))
     when = datetime.fromisoformat(str(history.times[-1].astype("datetime64[s]"))).replace(tzinfo=UTC)
-    return when, prices
+    return when, in_quote_units(prices, quote)
 
 
 def load_rules(path: str | Path | None) -> Callable[[str], MarketRules]:

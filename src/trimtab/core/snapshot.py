@@ -20,14 +20,15 @@ class MarketSnapshot:
     history: PriceHistory | None = None
 
     @classmethod
-    def from_history(cls, history: PriceHistory, i: int, time: datetime) -> MarketSnapshot:
-        """Snapshot at row `i`: the row's prices as Decimal, the history cut at `i`."""
+    def from_history(cls, history: PriceHistory, i: int, time: datetime, quote: str | None = None) -> MarketSnapshot:
+        """Snapshot at row `i` in units of `quote` (history prices divided by the quote's own price, if it has one)."""
         row = history.prices[i]
+        unit = float(row[history.index_of(quote)]) if quote is not None and quote in history.assets else 1.0
         prices = {}
         for j, a in enumerate(history.assets):
             p = float(row[j])
             if math.isfinite(p) and p > 0:
-                prices[a] = Decimal(repr(p))
+                prices[a] = Decimal(1) if a == quote else Decimal(repr(p / unit))
         return cls(time=time, prices=prices, history=history.upto(i))
 
     def require(self, assets: list[str] | tuple[str, ...], *, source: str = "prices") -> None:

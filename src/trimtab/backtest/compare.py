@@ -1,0 +1,79 @@
+"""A strategy against its simple alternatives, overall and split by market regime.
+
+Variants: the strategy as written, buy-and-hold (no rebalance after the initial purchase), a monthly
+calendar, its band as a pure threshold, and the hybrid of both. Regimes label each step from BTC's
+trailing 90-day return and 30-day annualised volatility (core/regimes.MarketRegime): high_vol when
+vol >= 80%, else bull when the 90-day return >= +15%, bear when <= -15%, else sideways.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from trimtab.backtest.results import result_metrics
+from trimtab.backtest.runner import backtest
+from trimtab.backtest.simulator import BacktestResult
+from trimtab.core.history import PriceHistory
+from trimtab.core.regimes import MarketRegime
+from trimtab.core.schedule import parse_every
+from trimtab.core.strategy import Strategy
+from trimtab.core.triggers import AnyOf, Calendar, Never, ThresholdBand
+
+REGIMES = ("bull", "bear", "sideways", "high_vol")
+
+
+def variants(strategy: Strategy) -> dict[str, Strategy]:
+    """The strategy and its alternatives, identical but for the trigger."""
+    band = strategy.settings.band or 0.05
+    rel = strategy.settings.relative_band
+    thr = ThresholdBand(band=band, relative_band=rel)
+    monthly = Calendar(parse_every("1M"))
+
+    def with_trigger(name: str, trig: Any) -> Strategy:
+        settings = dataclasses.replace(strategy.settings, band=band, relative_band=rel)
+        return dataclasses.replace(strategy, name=name, trigger=trig, settings=settings)
+
+    alternatives = {"buy-and-hold": Never(), "calendar-monthly": monthly, f"threshold-{band:.0%}": thr,
+                    f"hybrid-{band:.0%}-monthly": AnyOf((monthly, thr))}
+    out = {strategy.name: strategy}
+    for name, trig in alternatives.items():
+        if trig != strategy.trigger:  # the strategy already is this variant
+            out[name] = with_trigger(name, trig)
+    return out
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Metrics per variant, annualised log-growth per variant and regime, and the regime of each step."""
+
+    results: dict[str, BacktestResult]
+    metrics: dict[str, dict[str, Any]]
+    by_regime: dict[str, dict[str, float]]
+    regime_days: dict[str, int]
+    labels: np.ndarray
+
+
+def regime_returns(equity: np.ndarray, labels: np.ndarray, periods_per_year: float) -> dict[str, float]:
+    """Annualised return earned during the steps of each regime: exp(mean log-return * ppy) - 1."""
+    logret = np.diff(np.log(equity))
+    lab = labels[1:]
+    out = {}
+    for regime in REGIMES:
+        mask = lab == regime
+        out[regime] = float(np.expm1(logret[mask].mean() * periods_per_year)) if mask.any() else float("nan")
+    return out
+
+
+def compare(strategy: Strategy, history: PriceHistory, btc: PriceHistory, *, initial_value: float | None = None,
+            regime: MarketRegime = MarketRegime(high_vol=0.80)) -> Comparison:
+    """Run every variant on the same history; `btc` (same times) gives the regime labels."""
+    labels = regime.labels(btc)
+    results = {name: backtest(s, history, initial_value=initial_value) for name, s in variants(strategy).items()}
+    metrics = {name: result_metrics(r) for name, r in results.items()}
+    by_regime = {name: regime_returns(r.equity, labels, r.periods_per_year) for name, r in results.items()}
+    days = {reg: int((labels[1:] == reg).sum()) for reg in REGIMES}
+    return Comparison(results, metrics, by_regime, days, labels)

@@ -1,0 +1,22 @@
+"""`backtest(strategy, history)`: the fast kernel path when one covers the strategy, else the step path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+from trimtab.backtest.fastpath import fast_backtest, kernel_spec
+from trimtab.backtest.simulator import BacktestResult, step_backtest
+from trimtab.core.history import PriceHistory
+from trimtab.core.strategy import Strategy
+
+Path = Literal["auto", "fast", "step"]
+
+
+def backtest(strategy: Strategy, history: PriceHistory, *, initial_value: float | None = None, path: Path = "auto",
+             progress: Callable[[int], None] | None = None) -> BacktestResult:
+    """Replay `strategy` over `history` from `initial_value` in cash (default: the strategy file's initial_value)."""
+    value = float(initial_value if initial_value is not None else strategy.meta.get("initial_value", 10_000.0))
+    if path == "fast" or (path == "auto" and kernel_spec(strategy) is not None):
+        return fast_backtest(strategy, history, value)
+    return step_backtest(strategy, history, value, progress=progress)

@@ -1,0 +1,12 @@
+"""The `trimtab` command line."""
+
+from trimtab.cli import backtest as _backtest  # noqa: F401  (registers commands)
+from trimtab.cli import portfolio as _portfolio  # noqa: F401  (registers commands)
+from trimtab.cli.app import app
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,170 @@
+"""Backtest commands: backtest (one strategy over history), compare, sweep."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from trimtab.cli.app import StrategyArg, app, guarded, out
+from trimtab.config import load_strategy
+from trimtab.core.history import PriceHistory
+from trimtab.core.strategy import Strategy
+
+HistPricesOpt = Annotated[str | None, typer.Option("--prices", help="Price history: CSV, CSV.gz or Parquet, wide or long; default: bundled daily data.")]
+StartOpt = Annotated[str | None, typer.Option("--start", help="First date (YYYY-MM-DD).")]
+EndOpt = Annotated[str | None, typer.Option("--end", help="Last date (YYYY-MM-DD).")]
+FillOpt = Annotated[int | None, typer.Option(
+    "--forward-fill", help="Fill gaps of up to N rows with the last price (reported); longer gaps are errors. Default: 3 for the bundled data, 0 for files.")]
+
+
+def load_history(strategy: Strategy, prices: str | None, start: str | None, end: str | None, forward_fill: int | None,
+                 extra: tuple[str, ...] = ()) -> PriceHistory:
+    """The strategy's assets (and the quote) from a price file or the bundled data; every repair is printed."""
+    from trimtab.adapters.pricefile import load_prices_with_report
+
+    assets = [*strategy.targets, *extra]
+    if prices is None:
+        from trimtab.adapters.bundled import bundled_daily_with_report
+
+        history, rep = bundled_daily_with_report(assets=assets, start=start, end=end, quote=strategy.quote,
+                                                 forward_fill=3 if forward_fill is None else forward_fill)
+    else:
+        history, rep = load_prices_with_report(prices, assets=assets, quote=strategy.quote, start=start, end=end,
+                                               forward_fill=forward_fill or 0)
+    for line in rep.lines():
+        err_console.print(f"note: {line}")
+    return history
+
+err_console = Console(stderr=True)
+
+
+def progress_bar(total: int, label: str) -> Progress:
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=out,
+                    transient=True, disable=not out.is_terminal)
+
+
+def metrics_table(rows: list[dict[str, Any]], title: str, first: str = "strategy") -> Table:
+    t = Table(title=title, title_justify="left")
+    cols = [(first, first), ("final_value", "final value"), ("cagr", "CAGR"), ("volatility", "vol"), ("sharpe", "Sharpe"),
+            ("max_drawdown", "max DD"), ("turnover", "turnover"), ("n_rebalances", "rebal."), ("total_costs", "costs"),
+            ("tracking_error", "track. err.")]
+    for _, label in cols:
+        t.add_column(label, justify="left" if label == first else "right")
+    pct = {"cagr", "volatility", "max_drawdown", "tracking_error"}
+    for r in rows:
+        cells = []
+        for key, _ in cols:
+            v = r.get(key)
+            if isinstance(v, float):
+                cells.append(f"{v * 100:.2f}%" if key in pct else f"{v:,.2f}")
+            else:
+                cells.append(str(v))
+        t.add_row(*cells)
+    return t
+
+
+@app.command("backtest")
+@guarded
+def backtest_cmd(
+    strategy: StrategyArg,
+    prices: HistPricesOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write metrics as JSON ('-' for stdout).")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Write a self-contained HTML report.")] = None,
+    equity_csv: Annotated[Path | None, typer.Option("--equity-csv", help="Write the equity curve and costs per step.")] = None,
+    initial_value: Annotated[float | None, typer.Option("--initial-value")] = None,
+    path: Annotated[str, typer.Option("--path", help="auto | fast | step")] = "auto",
+    forward_fill: FillOpt = None,
+) -> None:
+    """Replay a strategy over real history, net of fees, slippage and gas."""
+    import sys
+
+    from trimtab.backtest.results import result_metrics
+    from trimtab.backtest.runner import backtest
+
+    strat = load_strategy(strategy)
+    history = load_history(strat, prices, start, end, forward_fill)
+    with progress_bar(len(history), f"backtest {strat.name}") as bar:
+        task = bar.add_task("steps", total=len(history))
+        result = backtest(strat, history, initial_value=initial_value, path=path,  # type: ignore[arg-type]
+                          progress=lambda i: bar.update(task, completed=i + 1))
+    m = result_metrics(result)
+    if json_out is not None and str(json_out) == "-":
+        sys.stdout.write(json.dumps(m, indent=2) + "\n")
+    else:
+        out.print(metrics_table([m | {"strategy": strat.name}], f"{strat.name}: {m['start'][:10]} to {m['end'][:10]} ({m['path']} path)"))
+        if json_out is not None:
+            json_out.write_text(json.dumps(m, indent=2))
+            out.print(f"metrics written to {json_out}")
+    if equity_csv is not None:
+        write_equity_csv(result, equity_csv)
+    if report is not None:
+        from trimtab.backtest.report import write_report
+
+        write_report(result, history, strat, report)
+        out.print(f"report written to {report}")
+
+
+def write_equity_csv(result: Any, dest: Path) -> None:
+    import pandas as pd
+
+    df = pd.DataFrame({"time": result.times, "equity": result.equity, "rebalanced": result.rebalanced,
+                       "fee": result.fee, "slippage": result.slippage, "gas": result.gas, "turnover": result.turnover,
+                       "tracking_error": result.tracking_error})
+    df.to_csv(dest, index=False)
+
+
+@app.command("compare")
+@guarded
+def compare_cmd(
+    strategy: StrategyArg,
+    prices: HistPricesOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the comparison as JSON.")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Write the strategy's HTML report.")] = None,
+    forward_fill: FillOpt = None,
+) -> None:
+    """The strategy against buy-and-hold, monthly calendar, threshold and hybrid, overall and by regime."""
+    from trimtab.backtest.compare import REGIMES, compare
+
+    strat = load_strategy(strategy)
+    history = load_history(strat, prices, start, end, forward_fill)
+    btc = history.select(("BTC",)) if "BTC" in history.assets else _btc_like(history)
+    cmp = compare(strat, history, btc)
+    rows = [m | {"strategy": name} for name, m in cmp.metrics.items()]
+    span = f"{rows[0]['start'][:10]} to {rows[0]['end'][:10]}"
+    out.print(metrics_table(rows, f"{strat.name} vs alternatives, {span}"))
+    t = Table(title="Annualised return by market regime (BTC 90d return / 30d vol; see docs)", title_justify="left")
+    t.add_column("strategy")
+    for reg in REGIMES:
+        t.add_column(f"{reg} ({cmp.regime_days[reg]}d)", justify="right")
+    for name, by in cmp.by_regime.items():
+        t.add_row(name, *[("—" if v != v else f"{v * 100:+.1f}%") for v in (by[r] for r in REGIMES)])
+    out.print(t)
+    if json_out is not None:
+        doc = {"metrics": cmp.metrics, "by_regime": cmp.by_regime, "regime_days": cmp.regime_days}
+        json_out.write_text(json.dumps(doc, indent=2, default=str))
+        out.print(f"comparison written to {json_out}")
+    if report is not None:
+        from trimtab.backtest.report import write_report
+
+        write_report(cmp.results[strat.name], history, strat, report,
+                     benchmarks={k: v for k, v in cmp.results.items() if k != strat.name})
+        out.print(f"report written to {report.resolve()}")
+
+
+def _btc_like(history: PriceHistory) -> PriceHistory:
+    """BTC from the bundled data on the same dates, for regime labels when the strategy does not hold BTC."""
+    from trimtab.adapters.bundled import bundled_daily
+
+    start, end = history.times[0], history.times[-1]
+    btc = bundled_daily(["BTC"], start=str(start)[:10], end=str(end)[:10])
+    return btc.select(("BTC",))

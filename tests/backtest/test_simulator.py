@@ -1,0 +1,149 @@
+"""Backtest semantics on hand-computed cases, properties, and fast/step parity on real data."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from trimtab.adapters.bundled import bundled_daily
+from trimtab.backtest.fastpath import fast_backtest, kernel_spec
+from trimtab.backtest.runner import backtest
+from trimtab.backtest.simulator import step_backtest
+from trimtab.core.costs import linear_costs
+from trimtab.core.history import PriceHistory
+from trimtab.core.planner import PlanSettings
+from trimtab.core.schedule import parse_every
+from trimtab.core.strategy import Strategy
+from trimtab.core.triggers import AnyOf, Calendar, Never, ThresholdBand
+
+PATHS = ("fast", "step")
+
+
+def hist(prices: list[list[float]], assets: tuple[str, ...], step: str = "D") -> PriceHistory:
+    t = np.arange(len(prices)).astype(f"timedelta64[{step}]") + np.datetime64("2024-01-01", step)
+    return PriceHistory(times=t, assets=assets, prices=np.array(prices, dtype=float))
+
+
+def strat(trigger, targets, fee_bps=0.0, slip_bps=0.0, gas=0.0, band=None, rel=None, to="target", quote="USDC") -> Strategy:
+    return Strategy("t", quote, targets, trigger, linear_costs(fee_bps, slip_bps, gas), rebalance_to=to,
+                    settings=PlanSettings(min_trade=Decimal(0), band=band, relative_band=rel))
+
+
+def run(s: Strategy, h: PriceHistory, path: str, v0: float = 1000.0):
+    return fast_backtest(s, h, v0) if path == "fast" else step_backtest(s, h, v0)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_threshold_two_assets_three_steps_with_ten_percent_fee(path: str) -> None:
+    h = hist([[100, 1], [200, 1], [100, 1]], ("A", "USDC"))
+    s = strat(ThresholdBand(band=0.1), {"A": 0.5, "USDC": 0.5}, fee_bps=1000, band=0.1)
+    r = run(s, h, path)
+    # step 0: V' = 1000 - 0.1 * 0.5 V'  ->  V' = 1000 / 1.05
+    v0 = 1000 / 1.05
+    # step 1: A doubles; w_A = 2/3 > 0.5 + 0.1: sell. V' = V - 0.1 (a - 0.5 V')  ->  V' = (V - 0.1 a) / 0.95
+    a1, c1 = v0, v0 / 2
+    v1 = (a1 + c1 - 0.1 * a1) / 0.95
+    # step 2: A halves; w_A = 1/3: buy. V' = V - 0.1 (0.5 V' - a)  ->  V' = (V + 0.1 a) / 1.05
+    a2, c2 = v1 / 4, v1 / 2
+    v2 = (a2 + c2 + 0.1 * a2) / 1.05
+    assert np.allclose(r.equity, [v0, v1, v2], rtol=1e-12)
+    assert r.rebalanced.tolist() == [True, True, True]
+    # with no slippage or gas, each step's fee is exactly the value the rebalance lost
+    assert np.allclose(r.fee, [1000 - v0, a1 + c1 - v1, a2 + c2 - v2], rtol=1e-12)
+    assert np.allclose(r.weights[-1], [0.5, 0.5])
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_band_not_breached_means_no_trade(path: str) -> None:
+    h = hist([[100, 1], [110, 1], [105, 1]], ("A", "USDC"))
+    r = run(strat(ThresholdBand(band=0.1), {"A": 0.5, "USDC": 0.5}, fee_bps=10, band=0.1), h, path)
+    assert r.rebalanced.tolist() == [True, False, False]
+    assert r.fee[1:].sum() == 0
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_calendar_every_two_days_and_gas_per_order(path: str) -> None:
+    h = hist([[100, 50]] * 3 + [[120, 40]] * 2, ("A", "B"))
+    s = strat(Calendar(parse_every("2d")), {"A": 0.5, "B": 0.5}, gas=1.0)
+    r = run(s, h, path)
+    # step 2 is due, but constant prices leave nothing to trade: a rebalance is a firing that trades
+    assert np.flatnonzero(r.rebalanced).tolist() == [0, 4]
+    assert r.gas[0] == 2.0  # two buys from cash
+    assert r.gas[4] == 2.0
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_band_edge_moves_only_to_edge(path: str) -> None:
+    h = hist([[100, 1], [200, 1]], ("A", "USDC"))
+    r = run(strat(ThresholdBand(band=0.05), {"A": 0.5, "USDC": 0.5}, band=0.05, to="band_edge"), h, path)
+    assert r.rebalanced.tolist() == [True, True]
+    assert np.isclose(r.weights[1, 0], 0.55, atol=1e-12)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_buy_and_hold_trades_once(path: str) -> None:
+    h = hist([[100, 1], [300, 1], [50, 1]], ("A", "USDC"))
+    r = run(strat(Never(), {"A": 0.5, "USDC": 0.5}, fee_bps=50), h, path)
+    assert r.rebalanced.tolist() == [True, False, False]
+    assert r.fee[0] > 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.01, 1000), st.floats(0.01, 1000)), min_size=2, max_size=30),
+       st.floats(0, 100), st.floats(0, 100), st.floats(0.01, 0.5))
+def test_value_and_costs_never_negative(rows, fee_bps, slip_bps, band) -> None:
+    h = hist([list(r) for r in rows], ("A", "B"))
+    r = run(strat(ThresholdBand(band=band), {"A": 0.6, "B": 0.4}, fee_bps, slip_bps, band=band), h, "fast")
+    assert (r.equity > 0).all()
+    assert (r.fee >= 0).all() and (r.slippage >= 0).all() and (r.gas >= 0).all()
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.floats(0.01, 1000), min_size=2, max_size=4), st.integers(2, 20))
+def test_zero_fee_daily_calendar_on_constant_prices_has_no_turnover_after_start(prices, steps) -> None:
+    assets = tuple(f"A{i}" for i in range(len(prices)))
+    h = hist([prices] * steps, assets)
+    targets = {a: 1 / len(assets) for a in assets}
+    for path in PATHS:
+        r = run(strat(Calendar(parse_every("1d")), targets), h, path)
+        assert r.turnover[1:].sum() == 0
+
+
+REAL_TRIGGERS = {
+    "threshold": (ThresholdBand(band=0.05), 0.05, None, "target"),
+    "relative": (ThresholdBand(relative_band=0.25), None, 0.25, "target"),
+    "calendar": (Calendar(parse_every("1M")), None, None, "target"),
+    "hybrid": (AnyOf((Calendar(parse_every("2w")), ThresholdBand(band=0.05))), 0.05, None, "target"),
+    "band_edge": (ThresholdBand(band=0.03), 0.03, None, "band_edge"),
+    "buy_and_hold": (Never(), None, None, "target"),
+}
+
+
+@pytest.fixture(scope="module")
+def real() -> PriceHistory:
+    return bundled_daily(["BTC", "ETH", "SOL", "BNB", "XRP"], start="2020-06-01", quote="USDC")
+
+
+@pytest.mark.parametrize("name", list(REAL_TRIGGERS))
+def test_fast_and_step_paths_agree_on_real_data(real: PriceHistory, name: str) -> None:
+    trig, band, rel, to = REAL_TRIGGERS[name]
+    targets = {"BTC": 0.4, "ETH": 0.25, "SOL": 0.1, "BNB": 0.1, "XRP": 0.05, "USDC": 0.1}
+    s = strat(trig, targets, fee_bps=10, slip_bps=5, gas=2.0, band=band, rel=rel, to=to)
+    assert kernel_spec(s) is not None
+    fast, step = fast_backtest(s, real, 100_000.0), step_backtest(s, real, 100_000.0)
+    assert np.array_equal(fast.rebalanced, step.rebalanced)
+    assert abs(fast.equity[-1] / step.equity[-1] - 1) < 1e-9
+    assert np.allclose(fast.fee, step.fee, rtol=1e-9, atol=1e-9)
+    assert fast.rebalanced.sum() > 1
+
+
+def test_auto_path_picks_kernel_and_step_when_needed(real: PriceHistory) -> None:
+    s = strat(ThresholdBand(band=0.05), {"BTC": 0.5, "USDC": 0.5}, band=0.05)
+    assert backtest(s, real, initial_value=1000).path == "fast"
+    odd = dataclasses.replace(s, trigger=AnyOf((ThresholdBand(band=0.05), Never(), Never())))
+    assert backtest(odd, real, initial_value=1000).path == "step"
