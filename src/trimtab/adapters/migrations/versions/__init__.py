@@ -1,0 +1,1 @@
+"""Alembic revisions, applied in order by `upgrade head` when a store opens."""
