@@ -47,6 +47,10 @@ class PaperVenue:
             if mid is None or mid <= 0:
                 failures.append(LegFailure(order, f"no market price for {order.asset}"))
                 continue
+            rules = self._rules(order.asset)
+            if order.quantity <= 0 or order.quantity * mid < rules.min_notional:
+                failures.append(LegFailure(order, f"notional {order.quantity * mid:.2f} below min notional {rules.min_notional}"))
+                continue
             q = self._costs.quote(order.asset, order.side, order.quantity, mid)
             self._seq += 1
             fill = Fill(order.asset, order.quote, order.side, order.quantity, q.exec_price, q.cost.fee,
