@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -12,6 +12,7 @@ from trimtab.core.portfolio import PortfolioState
 from trimtab.core.ports import ExecutionReport, LedgerStore, Venue
 from trimtab.core.snapshot import MarketSnapshot
 from trimtab.core.strategy import Decision, Schedule, Strategy
+from trimtab.errors import VenueError
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,19 @@ def execute_decision(
     """Send a decided plan to the venue and record every fill of it in one atomic ledger append."""
     if decision.plan is None or decision.plan.is_empty:
         return CycleResult(decision, None)
-    report = venue.execute(decision.plan)
     rebalance_id = f"{account}@{time.isoformat()}"
+    plan = replace(decision.plan, plan_id=rebalance_id)
+    try:
+        report = venue.execute(plan)
+    except VenueError as err:  # record what did fill before the failure, then let the caller act on it
+        partial = err.partial_report
+        if isinstance(partial, ExecutionReport) and partial.fills:
+            ledger.append(ledger_entries(partial, account=account, time=time, rebalance_id=rebalance_id))
+        raise
     entries = ledger_entries(report, account=account, time=time, rebalance_id=rebalance_id)
     if entries:
-        ledger.append(entries)  # atomic: the whole rebalance or nothing
-    return CycleResult(decision, report, entries)
+        ledger.append(entries)  # atomic: every fill of the rebalance, or nothing
+    return CycleResult(replace(decision, plan=plan), report, entries)
 
 
 def decide(

@@ -38,11 +38,16 @@ class SafetyError(PlanError):
 
 
 class VenueError(TrimtabError):
-    """A venue operation failed; this cycle fails and nothing half-done is recorded as done."""
+    """A venue operation failed; this cycle fails and nothing half-done is recorded as done.
+
+    `partial_report` carries the fills that did happen before the failure (an ExecutionReport), so the
+    engine records them: a trade that happened is never lost from the ledger.
+    """
 
     def __init__(self, message: str, *, venue: str = "", op: str = "") -> None:
         self.venue = venue
         self.op = op
+        self.partial_report: object | None = None
         prefix = ":".join(p for p in (venue, op) if p)
         super().__init__(f"{prefix}: {message}" if prefix else message)
 

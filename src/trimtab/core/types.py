@@ -123,6 +123,7 @@ class TradePlan:
     reason: str
     residual: tuple[Residual, ...] = ()
     post_weights: dict[str, float] = field(default_factory=dict)
+    plan_id: str = ""  # the rebalance this plan belongs to; venues derive client order ids from it
 
     @property
     def total_cost(self) -> CostEstimate:

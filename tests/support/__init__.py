@@ -1,0 +1,1 @@
+"""Real local components the tests run against (exchange servers, chains); no mocks."""
