@@ -168,3 +168,38 @@ def _btc_like(history: PriceHistory) -> PriceHistory:
     start, end = history.times[0], history.times[-1]
     btc = bundled_daily(["BTC"], start=str(start)[:10], end=str(end)[:10])
     return btc.select(("BTC",))
+
+
+@app.command("sweep")
+@guarded
+def sweep_cmd(
+    strategy: StrategyArg,
+    param: Annotated[list[str], typer.Option("--param", help="PATH=start:stop:count or PATH=a,b,c (repeatable).")],
+    prices: HistPricesOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write all rows and the frontier as JSON.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Local processes (default: all cores; 1 = in-process).")] = None,
+    dask_scheduler: Annotated[str | None, typer.Option("--dask-scheduler", help="Run on a Dask cluster at ADDRESS.")] = None,
+    forward_fill: FillOpt = None,
+) -> None:
+    """Backtest a grid of parameter values; print the tracking-error vs cost frontier."""
+    from trimtab.backtest.sweep import frontier, grid, parse_param, run_sweep
+    from trimtab.config import load_strategy_spec
+
+    spec = load_strategy_spec(strategy)
+    points = grid([parse_param(p) for p in param])
+    strat = spec.build()
+    history = load_history(strat, prices, start, end, forward_fill)
+    base = spec.model_dump(mode="json", exclude_none=True)
+    with progress_bar(len(points), f"sweep {len(points)} points") as bar:
+        task = bar.add_task("points", total=len(points))
+        rows = run_sweep(base, points, history, source=strategy, workers=workers, scheduler=dask_scheduler,
+                         progress=lambda n: bar.update(task, completed=n))
+    front = frontier(rows)
+    shown = [rows[i] | {"strategy": ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in rows[i]["params"].items())}
+             for i in front]
+    out.print(metrics_table(shown, f"Frontier: {len(front)} of {len(rows)} points (lowest tracking error for the cost)", first="strategy"))
+    if json_out is not None:
+        json_out.write_text(json.dumps({"rows": rows, "frontier": front}, indent=2, default=str))
+        out.print(f"{len(rows)} rows written to {json_out}")
