@@ -26,11 +26,12 @@ class KernelSpec:
     fee: float
     slippage: float
     gas: float
+    min_trade: float
 
 
 def kernel_spec(strategy: Strategy) -> KernelSpec | None:
     """Kernel parameters when the trigger is threshold/calendar/hybrid/never and the costs are proportional."""
-    if strategy.allocation is not None or strategy.settings.min_trade > 0:
+    if strategy.allocation is not None:
         return None
     fee = slip = gas = 0.0
     for part in strategy.costs.parts:
@@ -60,7 +61,7 @@ def kernel_spec(strategy: Strategy) -> KernelSpec | None:
     else:
         return None
     return KernelSpec(mode, (band.band or 0.0) if band else 0.0, (band.relative_band or 0.0) if band else 0.0,
-                      cal.every.text if cal else None, fee, slip, gas)
+                      cal.every.text if cal else None, fee, slip, gas, float(strategy.settings.min_trade))
 
 
 def _reason(spec: KernelSpec, step: int, due: bool, pre: np.ndarray, targets: np.ndarray, assets: tuple[str, ...]) -> str:
@@ -85,7 +86,7 @@ def fast_backtest(strategy: Strategy, history: PriceHistory, initial_value: floa
     res = simulate(
         np.ascontiguousarray(history.prices), targets, quote_idx=quote_idx, fee=spec.fee, slippage=spec.slippage,
         gas=spec.gas, initial_value=initial_value, band_abs=spec.band_abs, band_rel=spec.band_rel, calendar_due=due,
-        mode=spec.mode, rebalance_to=strategy.rebalance_to, record=True,
+        mode=spec.mode, rebalance_to=strategy.rebalance_to, min_trade=spec.min_trade, record=True,
     )
     assert res.rebalance_steps is not None and res.rebalance_holdings is not None and res.rebalance_cash is not None
     weights = weights_path(history.prices, res.rebalance_steps, res.rebalance_holdings, res.rebalance_cash)

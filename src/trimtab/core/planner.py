@@ -38,11 +38,15 @@ def _dec(x: float) -> Decimal:
 
 
 def _post_cost_value(
-    state: PortfolioState, desired: Mapping[str, Decimal], costs: CostModel, dust: Decimal
+    state: PortfolioState, desired: Mapping[str, Decimal], costs: CostModel, dust: Decimal, min_trade: Decimal = ZERO
 ) -> tuple[Decimal, dict[str, Decimal]]:
-    """Solve V' = V - C(V') by fixed-point iteration; returns V' and the signed mid notionals per asset."""
+    """Solve V' = V - C(V') by fixed-point iteration; returns V' and the signed mid notionals per asset.
+
+    A trade counts only when its notional at V' = V exceeds dust * V and `min_trade`, so skipped trades cost nothing.
+    """
     total = state.total
-    risky = [a for a in desired if a != state.quote]
+    # The trade set is decided once, on notionals at V' = V, so the iteration cannot oscillate across the threshold.
+    risky = [a for a in desired if a != state.quote and abs(desired[a] * total - state.value(a)) > max(dust * total, min_trade)]
     v_new = total
     trades: dict[str, Decimal] = {}
     for _ in range(_MAX_ITER):
@@ -50,7 +54,7 @@ def _post_cost_value(
         cost = ZERO
         for a in risky:
             n = desired[a] * v_new - state.value(a)
-            if abs(n) <= dust * total:
+            if n == 0:
                 continue
             price = state.price(a)
             side = Side.BUY if n > 0 else Side.SELL
@@ -78,9 +82,7 @@ def _blocked_reason(rules: MarketRules, qty: Decimal, price: Decimal, settings: 
         return f"below min amount {rules.min_amount}"
     if rules.min_notional and notional < rules.min_notional:
         return f"notional {notional:.2f} below min notional {rules.min_notional}"
-    if settings.min_trade and notional < settings.min_trade:
-        return f"notional {notional:.2f} below min_trade_usd {settings.min_trade}"
-    return ""
+    return ""  # min_trade_usd was applied when the trade set was chosen (see _post_cost_value)
 
 
 def _fund_buys(
@@ -122,8 +124,11 @@ def plan_rebalance(
     want = {a: _dec(w) for a, w in desired.items()}
     for a in state.holdings:  # held assets without a target are sold
         want.setdefault(a, ZERO)
-    v_new, trades = _post_cost_value(state, want, costs, settings.dust)
+    v_new, trades = _post_cost_value(state, want, costs, settings.dust, settings.min_trade)
     blocked: dict[str, str] = {}
+    for a in want:
+        if a != state.quote and a not in trades and abs(want[a] * v_new - state.value(a)) > settings.dust * state.total:
+            blocked[a] = f"trade below min_trade_usd {settings.min_trade}"
     sells: list[PlannedOrder] = []
     buys: list[PlannedOrder] = []
     for asset, n in trades.items():

@@ -1,0 +1,338 @@
+"""Fast-path kernels: hand-computed small cases, an independent reference loop, and invariants."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from trimtab.backtest.kernels import DUST, KernelResult, simulate, sweep, weights_path
+from trimtab.errors import DataError
+
+F = 0.01
+V0 = 100.0
+P3 = np.array([[1.0, 1.0], [2.0, 1.0], [2.0, 2.0]])
+HALF = np.array([0.5, 0.5])
+
+
+def _v1(fee: float = F, slip: float = 0.0) -> float:
+    """Value after the step-0 purchase of two assets from cash: V' = V0 - (s + f(1+s)) V'."""
+    return V0 / (1.0 + slip + fee * (1.0 + slip))
+
+
+# ---------------------------------------------------------------- hand-computed cases (2 assets, 3 steps)
+
+
+def test_threshold_to_target_matches_hand_computation() -> None:
+    r = simulate(P3, HALF, fee=F, initial_value=V0, band_abs=0.1)
+    v1 = _v1()
+    # step 1: weights 2/3, 1/3; sell X (V1 - V'/2), buy Y (V'/2 - V1/2): traded notional is always V1/2
+    v2 = 1.5 * v1 - F * 0.5 * v1
+    # step 2: X worth v2/2, Y worth v2 -> traded notional v2/2 again
+    v3 = 1.5 * v2 - F * 0.5 * v2
+    assert r.rebalanced.tolist() == [True, True, True]
+    np.testing.assert_allclose(r.equity, [v1, v2, v3], rtol=1e-13)
+    np.testing.assert_allclose(r.fee, [F * v1, F * 0.5 * v1, F * 0.5 * v2], rtol=1e-12)
+    np.testing.assert_allclose(r.turnover, [v1 / V0, 0.5 * v1 / (1.5 * v1), 0.5 * v2 / (1.5 * v2)], rtol=1e-12)
+    np.testing.assert_allclose(r.tracking_error, [0.5, 1 / 6, 1 / 6], rtol=1e-12)
+    np.testing.assert_allclose(r.holdings * P3[-1], [v3 / 2, v3 / 2], rtol=1e-12)
+    assert abs(r.cash) <= 1e-12 * v3
+
+
+def test_calendar_fires_only_on_due_steps() -> None:
+    r = simulate(P3, HALF, fee=F, initial_value=V0, calendar_due=np.array([False, True, False]), mode="calendar")
+    v1 = _v1()
+    v2 = 1.495 * v1
+    assert r.rebalanced.tolist() == [True, True, False]
+    # step 2: no trade; X holds v2/2 / 2 units at 2, Y holds v2/2 units at 2
+    np.testing.assert_allclose(r.equity, [v1, v2, v2 / 2 + v2], rtol=1e-13)
+    assert r.fee[2] == 0.0 and r.turnover[2] == 0.0
+
+
+def test_buy_and_hold_never_trades_after_step_zero() -> None:
+    r = simulate(P3, HALF, fee=F, initial_value=V0, band_abs=1e-6, mode="buy_and_hold",
+                 calendar_due=np.ones(3, bool))
+    v1 = _v1()
+    assert r.rebalanced.tolist() == [True, False, False]
+    np.testing.assert_allclose(r.equity, [v1, 1.5 * v1, 2.0 * v1], rtol=1e-13)
+    np.testing.assert_allclose(r.holdings, [v1 / 2, v1 / 2], rtol=1e-13)
+
+
+def test_band_edge_moves_breaching_assets_to_the_nearest_edge() -> None:
+    r = simulate(P3[:2], HALF, fee=F, initial_value=V0, band_abs=0.1, rebalance_to="band_edge", record=True)
+    v1 = _v1()
+    # desired (0.6, 0.4): C = f (v1 - 0.6 V'' + 0.4 V'' - 0.5 v1) = f (0.5 v1 - 0.2 V'')
+    v2 = v1 * (1.5 - 0.5 * F) / (1.0 - 0.2 * F)
+    np.testing.assert_allclose(r.equity, [v1, v2], rtol=1e-13)
+    np.testing.assert_allclose(r.weights(P3[:2])[1], [0.6, 0.4], rtol=1e-12)
+
+
+def test_band_edge_scales_the_assets_inside_their_band() -> None:
+    prices = np.array([[1.0, 1.0, 1.0], [1.3, 1.0, 1.0]])
+    targets = np.array([0.4, 0.3, 0.3])
+    # step 1 weights (0.464, 0.268, 0.268): only asset 0 breaches; it goes to 0.45, the others share 0.55
+    r = simulate(prices, targets, fee=0.002, initial_value=V0, band_abs=0.05, rebalance_to="band_edge", record=True)
+    assert r.rebalanced.tolist() == [True, True]
+    np.testing.assert_allclose(r.weights(prices)[1], [0.45, 0.275, 0.275], rtol=1e-12)
+
+
+def test_hybrid_calendar_firing_goes_to_target_and_threshold_firing_to_edge() -> None:
+    prices = np.array([[1.0, 1.0], [2.0, 1.0], [2.0, 1.0]])
+    kw = {"fee": F, "initial_value": V0, "band_abs": 0.1, "rebalance_to": "band_edge", "mode": "hybrid"}
+    r = simulate(prices, HALF, calendar_due=np.array([False, False, True]), record=True, **kw)  # type: ignore[arg-type]
+    v2 = _v1() * (1.5 - 0.5 * F) / (1.0 - 0.2 * F)
+    assert r.rebalanced.tolist() == [True, True, True]
+    np.testing.assert_allclose(r.weights(prices)[1:], [[0.6, 0.4], [0.5, 0.5]], rtol=1e-12)
+    np.testing.assert_allclose(r.equity[2], v2 * (1.0 - 0.2 * F), rtol=1e-13)
+    # without the calendar the asset sitting exactly on its band edge does not fire again
+    quiet = simulate(prices, HALF, **kw)  # type: ignore[arg-type]
+    assert quiet.rebalanced.tolist() == [True, True, False]
+
+
+def test_gas_is_flat_per_executed_order() -> None:
+    r = simulate(P3[:1], HALF, gas=0.5, initial_value=V0)
+    assert r.equity[0] == pytest.approx(V0 - 1.0, rel=1e-14)
+    assert r.gas[0] == 1.0 and r.fee[0] == 0.0
+    np.testing.assert_allclose(r.holdings, [49.5, 49.5], rtol=1e-14)
+
+
+def test_gas_is_quoted_in_quote_units_and_converted_at_the_quote_price() -> None:
+    prices = np.array([[10.0, 1.0, 2.0]])  # the quote column (index 2) costs 2 price units
+    r = simulate(prices, np.array([0.25, 0.25, 0.5]), quote_idx=2, gas=0.5, initial_value=V0)
+    assert r.gas[0] == 2 * 0.5 * 2.0  # two orders, 0.5 quote units each, at 2 per quote unit
+    assert r.equity[0] == pytest.approx(V0 - 2.0, rel=1e-14)
+
+
+def test_slippage_and_fee_on_the_executed_notional() -> None:
+    s = 0.01
+    r = simulate(P3[:1], HALF, fee=F, slippage=s, initial_value=V0)
+    v1 = _v1(F, s)
+    assert r.equity[0] == pytest.approx(v1, rel=1e-13)
+    assert r.slippage[0] == pytest.approx(s * v1, rel=1e-12)
+    assert r.fee[0] == pytest.approx(F * (1 + s) * v1, rel=1e-12)
+
+
+def test_quote_column_absorbs_cash_flows_and_is_not_traded() -> None:
+    prices = np.array([[1.0, 1.0, 2.0]])  # the quote column is priced at 2 (say EUR per USD unit)
+    targets = np.array([0.4, 0.4, 0.2])
+    as_column = simulate(prices, targets, quote_idx=2, fee=F, initial_value=V0)
+    v1 = V0 / (1.0 + 0.8 * F)
+    assert as_column.equity[0] == pytest.approx(v1, rel=1e-13)
+    np.testing.assert_allclose(as_column.holdings, [0.4 * v1, 0.4 * v1, 0.2 * v1 / 2.0], rtol=1e-13)
+    as_asset = simulate(prices, targets, quote_idx=-1, fee=F, initial_value=V0)
+    assert as_asset.equity[0] == pytest.approx(V0 / (1.0 + F), rel=1e-13)
+    assert as_asset.tracking_error[0] == pytest.approx(0.5) and as_column.tracking_error[0] == pytest.approx(0.8)
+
+
+def test_trades_below_dust_are_skipped_and_absorbed_by_the_quote() -> None:
+    prices = np.array([[1.0, 1.0], [1.0 + 1e-10, 1.0]])
+    due = np.array([False, True])
+    r = simulate(prices, HALF, quote_idx=1, fee=F, initial_value=V0, calendar_due=due, mode="calendar")
+    assert not r.rebalanced[1] and r.turnover[1] == 0.0 and r.fee[1] == 0.0  # fired, but nothing to trade
+    assert r.holdings[0] == pytest.approx(_v1(0.5 * F) / 2, rel=1e-14)  # unchanged since step 0
+    no_dust = simulate(prices, HALF, quote_idx=1, fee=F, initial_value=V0, calendar_due=due, mode="calendar", dust=0.0)
+    assert no_dust.turnover[1] > 0.0 and no_dust.fee[1] > 0.0
+
+
+def test_sweep_matches_one_backtest_per_band() -> None:
+    prices = _gbm(400, 4, seed=3)
+    targets = np.array([0.4, 0.3, 0.2, 0.1])
+    bands = np.array([0.0, 0.01, 0.03, 0.08])
+    rel = np.array([0.2, 0.0, 0.1, 0.0])
+    res = sweep(prices, targets, bands, rel, fee=0.002, slippage=0.001, gas=0.01, initial_value=1e4)
+    for k in range(len(bands)):
+        one = simulate(prices, targets, fee=0.002, slippage=0.001, gas=0.01, initial_value=1e4,
+                       band_abs=bands[k], band_rel=rel[k])
+        assert res.final_value[k] == one.equity[-1]
+        assert res.rebalances[k] == one.rebalanced.sum()
+        assert res.fee[k] == pytest.approx(one.fee.sum(), rel=1e-12)
+        assert res.mean_tracking_error[k] == pytest.approx(one.tracking_error.mean(), rel=1e-12)
+        dd = 1.0 - one.equity / np.maximum.accumulate(one.equity)
+        assert res.max_drawdown[k] == pytest.approx(dd.max(), rel=1e-12)
+
+
+def test_weights_path_marks_holdings_to_market_between_rebalances() -> None:
+    steps = np.array([0, 2])
+    holdings = np.array([[1.0, 1.0], [0.5, 2.0]])
+    w = weights_path(np.array([[1.0, 1.0], [3.0, 1.0], [2.0, 1.0]]), steps, holdings, np.array([0.0, 1.0]))
+    np.testing.assert_allclose(w, [[0.5, 0.5], [0.75, 0.25], [0.25, 0.5]])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"prices": np.array([[1.0, np.nan]])}, DataError),
+        ({"prices": np.array([[1.0, 0.0]])}, DataError),
+        ({"targets": np.array([0.5, 0.6])}, ValueError),
+        ({"quote_idx": 2}, ValueError),
+        ({"mode": "weekly"}, ValueError),
+        ({"fee": -0.1}, ValueError),
+        ({"calendar_due": np.zeros(2, bool)}, ValueError),
+    ],
+)
+def test_bad_input_is_rejected_with_a_clear_error(kwargs: dict[str, object], error: type[Exception]) -> None:
+    args: dict[str, object] = {"prices": P3[:1], "targets": HALF, **kwargs}
+    with pytest.raises(error):
+        simulate(**args)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- independent reference and properties
+
+
+def _gbm(t: int, n: int, seed: int, vol: float = 0.05) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.exp(np.cumsum(rng.normal(0.0, vol, (t, n)), axis=0))
+
+
+def _reference(prices: np.ndarray, targets: np.ndarray, q: int, fee: float, slip: float, gas: float,
+               band: float, due: np.ndarray, mode: str) -> list[float]:
+    """The spec, written as a plain Python loop (to-target rebalancing only)."""
+    n = len(targets)
+    h = [0.0] * n
+    cash = V0
+    if q >= 0:
+        h[q], cash = V0 / prices[0, q], 0.0
+    out = []
+    for t, p in enumerate(prices):
+        v = cash + sum(h[i] * p[i] for i in range(n))
+        drift = max(abs(h[i] * p[i] / v - targets[i]) for i in range(n))
+        fire = t == 0 or (mode in ("threshold", "hybrid") and drift > band + 1e-12) or (
+            mode in ("calendar", "hybrid") and bool(due[t]))
+        if fire:
+            g = gas * (p[q] if q >= 0 else 1.0)  # gas is quoted in quote units
+
+            def order_cost(x: float, g: float = g) -> float:
+                return abs(x) * slip + fee * abs(x) * (1 + slip if x > 0 else 1 - slip) + g
+
+            def trades(vp: float, v: float = v, p: np.ndarray = p) -> dict[int, float]:
+                notionals = {i: targets[i] * vp - h[i] * p[i] for i in range(n) if i != q}
+                return {i: x for i, x in notionals.items() if abs(x) > DUST * v}
+
+            vp = v
+            for _ in range(100):
+                nxt = v - sum(order_cost(x) for x in trades(vp).values())
+                stop = abs(nxt - vp) <= 1e-13 * v
+                vp = nxt
+                if stop:
+                    break
+            placed = {i: x for i, x in trades(vp).items()
+                      if x > 0 or abs(x) * (1 - slip) - fee * abs(x) * (1 - slip) - g > 0}
+            if placed:
+                for i in placed:
+                    h[i] = targets[i] * vp / p[i]
+                v -= sum(order_cost(x) for x in placed.values())
+                rest = v - sum(h[i] * p[i] for i in range(n) if i != q)
+                if q >= 0:
+                    h[q], cash = rest / p[q], 0.0
+                else:
+                    cash = rest
+        out.append(v)
+    return out
+
+
+@st.composite
+def _cases(draw: st.DrawFn) -> dict[str, object]:
+    n = draw(st.integers(2, 5))
+    raw = np.array(draw(st.lists(st.floats(0.0, 1.0), min_size=n, max_size=n)))
+    raw[0] += 0.1
+    return {
+        "prices": _gbm(draw(st.integers(1, 40)), n, seed=draw(st.integers(0, 10_000)), vol=draw(st.floats(0.0, 0.3))),
+        "targets": raw / raw.sum(),
+        "quote_idx": draw(st.integers(-1, n - 1)),
+        "fee": draw(st.floats(0.0, 0.05)),
+        "slippage": draw(st.floats(0.0, 0.05)),
+        "gas": draw(st.floats(0.0, 0.01)),
+        "band_abs": draw(st.floats(0.0, 0.3)),
+        "mode": draw(st.sampled_from(["threshold", "calendar", "hybrid", "buy_and_hold"])),
+        "due_seed": draw(st.integers(0, 1000)),
+    }
+
+
+def _run(case: dict[str, object], **extra: object) -> tuple[KernelResult, np.ndarray]:
+    kw = dict(case)
+    prices = np.asarray(kw.pop("prices"))
+    due = np.random.default_rng(int(kw.pop("due_seed"))).random(len(prices)) < 0.3  # type: ignore[call-overload]
+    kw.update(extra)
+    return simulate(prices, kw.pop("targets"), initial_value=V0, calendar_due=due, **kw), due  # type: ignore[arg-type]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=_cases())
+def test_kernel_matches_the_plain_reference_loop(case: dict[str, object]) -> None:
+    r, due = _run(case)
+    ref = _reference(np.asarray(case["prices"]), np.asarray(case["targets"]), int(case["quote_idx"]),  # type: ignore[call-overload]
+                     float(case["fee"]), float(case["slippage"]), float(case["gas"]),  # type: ignore[arg-type]
+                     float(case["band_abs"]) if float(case["band_abs"]) > 0 else np.inf, due, str(case["mode"]))  # type: ignore[arg-type]
+    np.testing.assert_allclose(r.equity, ref, rtol=1e-9)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=_cases(), edge=st.booleans())
+def test_values_and_costs_are_never_negative(case: dict[str, object], edge: bool) -> None:
+    r, _ = _run(case, rebalance_to="band_edge" if edge else "target")
+    assert np.all(r.equity > 0.0)
+    for series in (r.fee, r.slippage, r.gas, r.turnover, r.tracking_error):
+        assert np.all(series >= 0.0)
+    assert np.all(r.holdings >= -1e-9 * r.equity[-1]) and r.cash >= -1e-9 * r.equity[-1]
+
+
+def _check_common_fixed_point(on_target: list[float], placed: list[int], others: list[int], targets: np.ndarray,
+                              h_prev: np.ndarray, post_h: np.ndarray, p: np.ndarray, pre: float, v_post: float,
+                              fee: float, slip: float, gas_v: float) -> None:
+    vp = on_target[0]
+    np.testing.assert_allclose(on_target, vp, rtol=1e-12)  # one common V'
+    dropped = False
+    for i in others:
+        if i in placed:
+            continue
+        x = targets[i] * vp - h_prev[i] * p[i]
+        if abs(x) > DUST * pre * (1 + 1e-9):  # not dust: must be a sell the costs would eat
+            assert x < 0 and abs(x) * (1 - slip) * (1 - fee) - gas_v <= 1e-9 * pre
+            dropped = True
+    if not dropped:  # then V' is the value after costs, and weights sit on target
+        assert vp == pytest.approx(v_post, rel=1e-12)
+        assert np.all(np.abs(post_h[placed] * p[placed] / v_post - targets[placed]) <= 1e-12)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=_cases())
+def test_fixed_point_lands_on_target_and_value_equals_pre_trade_value_minus_costs(case: dict[str, object]) -> None:
+    """Placed orders all land on w* V' for one V' = V - C(V'); only dust or sells that costs would eat are skipped."""
+    r, _ = _run(case, record=True)
+    prices = np.asarray(case["prices"])
+    targets = np.asarray(case["targets"])
+    fee, slip = float(case["fee"]), float(case["slippage"])  # type: ignore[arg-type]
+    q = int(case["quote_idx"])  # type: ignore[call-overload]
+    assert r.rebalance_steps is not None and r.rebalance_holdings is not None and r.rebalance_cash is not None
+    h_prev, cash_prev = np.zeros(len(targets)), V0
+    if q >= 0:
+        h_prev[q], cash_prev = V0 / prices[0, q], 0.0
+    for k, t in enumerate(r.rebalance_steps):
+        p = prices[t]
+        pre = float(h_prev @ p + cash_prev)
+        v_post = r.equity[t]
+        assert v_post == pytest.approx(pre - r.costs[t], rel=1e-12)
+        post_h = r.rebalance_holdings[k]
+        others = [i for i in range(len(targets)) if i != q]
+        placed = [i for i in others if post_h[i] != h_prev[i]]
+        gas_v = float(case["gas"]) * (p[q] if q >= 0 else 1.0)  # type: ignore[arg-type]
+        if gas_v > 0:
+            assert r.gas[t] == pytest.approx(len(placed) * gas_v, rel=1e-12)
+        assert all(post_h[i] == 0.0 for i in placed if targets[i] == 0)
+        on_target = [post_h[i] * p[i] / targets[i] for i in placed if targets[i] > 0]
+        if on_target:
+            _check_common_fixed_point(on_target, placed, others, targets, h_prev, post_h, p, pre, v_post,
+                                      fee, slip, gas_v)
+        h_prev, cash_prev = post_h, r.rebalance_cash[k]
+
+
+@settings(max_examples=50, deadline=None)
+@given(n=st.integers(1, 6), t=st.integers(2, 60), level=st.floats(0.1, 1e4), quote=st.booleans())
+def test_constant_prices_daily_calendar_zero_fee_trade_only_at_step_zero(n: int, t: int, level: float, quote: bool) -> None:
+    prices = np.full((t, n), level)
+    r = simulate(prices, np.full(n, 1.0 / n), quote_idx=0 if quote else -1, initial_value=V0,
+                 calendar_due=np.ones(t, bool), mode="calendar")
+    assert not r.rebalanced[1:].any()  # the calendar fires but nothing trades
+    assert np.all(r.turnover[1:] == 0.0) and np.all(r.fee == 0.0)
+    np.testing.assert_allclose(r.equity, V0, rtol=1e-13)
