@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from trimtab.backtest.fastpath import kernel_spec
 from trimtab.backtest.results import result_metrics
 from trimtab.backtest.runner import backtest
 from trimtab.config import StrategySpec, parse_strategy
@@ -100,9 +101,10 @@ def run_sweep(base: dict[str, Any], points: list[Params], history: PriceHistory,
               workers: int | None = None, scheduler: str | None = None,
               progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
     """Every grid point's row, in grid order: in-process (workers=1), local processes, or a Dask scheduler."""
-    for p in points[:1]:
-        apply_params(base, p, source)  # fail fast on a bad parameter, before any worker starts
+    first = apply_params(base, points[0], source).build() if points else None  # fail fast on a bad parameter
     n_workers = workers or os.cpu_count() or 1
+    if workers is None and first is not None and kernel_spec(first) is not None:
+        n_workers = 1  # a kernel run takes milliseconds: processes would cost more than they save
     chunks = _chunks(points, 4 * n_workers) if scheduler or n_workers > 1 else [points]
     done = 0
     results: list[list[dict[str, Any]]] = [[] for _ in chunks]
@@ -115,12 +117,13 @@ def run_sweep(base: dict[str, Any], points: list[Params], history: PriceHistory,
             progress(done)
 
     if scheduler:
-        from distributed import Client, as_completed as dask_completed
+        from distributed import Client
+        from distributed import as_completed as dask_completed
 
-        with Client(scheduler, timeout="10s") as client:
+        with Client(scheduler, timeout="10s") as client:  # type: ignore[no-untyped-call]
             hist = client.scatter(history, broadcast=True)
             futures = {client.submit(_run_chunk, base, c, hist, source, pure=False): i for i, c in enumerate(chunks)}
-            for fut in dask_completed(futures):
+            for fut in dask_completed(futures):  # type: ignore[no-untyped-call]
                 collect(futures[fut], fut.result())
     elif n_workers == 1:
         for i, c in enumerate(chunks):
