@@ -216,9 +216,15 @@ def ledger_cmd(
 
 @app.command()
 @guarded
-def demo(ledger: Annotated[Path, typer.Option("--ledger")] = Path("out/demo-ledger.sqlite")) -> None:
-    """The main job on embedded defaults: rebalance the bundled example portfolio under index-fund on paper."""
-    ledger.parent.mkdir(parents=True, exist_ok=True)
-    ledger.unlink(missing_ok=True)
-    run_execute("index-fund", "example", None, None, "paper", ledger, "example", True, False)
+def demo(out_dir: Annotated[Path, typer.Option("--out", help="Where the ledger and the report go.")] = Path("out")) -> None:
+    """The main job on embedded defaults: rebalance the example portfolio on paper, then backtest index-fund."""
+    from trimtab.cli.backtest import compare_cmd
 
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ledger = out_dir / "demo-ledger.sqlite"
+    ledger.unlink(missing_ok=True)
+    out.rule("1. Rebalance the bundled example portfolio (index-fund preset, paper venue)")
+    run_execute("index-fund", "example", None, None, "paper", ledger, "example", True, False)
+    out.rule("2. Would rebalancing have helped? index-fund on real daily data, net of costs")
+    compare_cmd("index-fund", prices=None, start="2020-04-11", end=None, json_out=out_dir / "compare.json",
+                report=out_dir / "index-fund-report.html", forward_fill=None)
