@@ -150,7 +150,8 @@ class VenueContract:
         assert report.failures[0].filled_quantity == 0 and report.failures[0].reason
         assert_balances_moved_by(before, after, report.fills)
 
-    @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(max_examples=8, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.differing_executors])
     @given(legs=st.lists(st.tuples(st.sampled_from([Side.BUY, Side.SELL]), st.integers(0, 1),
                                    st.sampled_from(["0.5", "1", "3", "40", "400"])), min_size=1, max_size=4))
     def test_balances_never_go_negative_and_fills_never_exceed_the_plan(

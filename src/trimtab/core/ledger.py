@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from trimtab.core.types import ZERO, Fill, Side
+from trimtab.core.types import QUANTUM, ZERO, Fill, Side
 
 
 class EntryKind:
@@ -37,9 +37,10 @@ def entries_for_fill(fill: Fill, *, account: str, time: datetime, ref: str, reba
     """The legs of one fill: base in/out, quote out/in, fee and gas, each its own entry."""
     sign = Decimal(1) if fill.side is Side.BUY else Decimal(-1)
     gross = fill.quote_amount
+    price = fill.price.quantize(QUANTUM)  # informational only: the legs carry the exact amounts
     legs = [
-        LedgerEntry(account, fill.asset, sign * fill.quantity, EntryKind.TRADE, ref, time, rebalance_id, fill.price),
-        LedgerEntry(account, fill.quote, -sign * gross, EntryKind.TRADE, ref, time, rebalance_id, fill.price),
+        LedgerEntry(account, fill.asset, sign * fill.quantity, EntryKind.TRADE, ref, time, rebalance_id, price),
+        LedgerEntry(account, fill.quote, -sign * gross, EntryKind.TRADE, ref, time, rebalance_id, price),
     ]
     if fill.fee:
         legs.append(LedgerEntry(account, fill.fee_asset or fill.quote, -fill.fee, EntryKind.FEE, ref, time, rebalance_id))
