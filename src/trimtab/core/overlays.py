@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import rankdata
 
 from trimtab.core.allocation import AllocationInput, AllocationModel, AllocationResult, finalise, water_fill
 from trimtab.core.estimators import trailing_returns
@@ -66,7 +65,7 @@ class MomentumTilt:
             missing = ", ".join(a for a, k in zip(assets, known, strict=True) if not k)
             notes.append(f"MomentumTilt: no {self.lookback}-period return for {missing}: untilted")
         score = np.zeros(len(assets))
-        ranks = rankdata(mom[known]) - 1.0
+        ranks = _average_ranks(mom[known])
         score[known] = 2.0 * ranks / (known.sum() - 1) - 1.0
         w = np.array([sleeve[a] for a in assets])
         tilted = w * (1.0 + self.momentum_factor * score)
@@ -247,3 +246,12 @@ class GroupCaps:
             for a in free:
                 w[a] += excess * w[a] / free_total
         return finalise(w, inp.quote, notes)
+
+
+def _average_ranks(x: FloatArray) -> FloatArray:
+    """0-based ranks with ties sharing their average rank (scipy.stats.rankdata - 1, without importing scipy.stats)."""
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(len(x))
+    ranks[order] = np.arange(len(x), dtype=np.float64)
+    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    return np.asarray(np.bincount(inverse, weights=ranks) / counts, dtype=np.float64)[inverse]
