@@ -205,9 +205,11 @@ def _reference(prices: np.ndarray, targets: np.ndarray, q: int, fee: float, slip
             def order_cost(x: float, g: float = g) -> float:
                 return abs(x) * slip + fee * abs(x) * (1 + slip if x > 0 else 1 - slip) + g
 
-            def trades(vp: float, v: float = v, p: np.ndarray = p) -> dict[int, float]:
-                notionals = {i: targets[i] * vp - h[i] * p[i] for i in range(n) if i != q}
-                return {i: x for i, x in notionals.items() if abs(x) > DUST * v}
+            # the trade set is decided once, on notionals at V' = V
+            chosen = [i for i in range(n) if i != q and abs(targets[i] * v - h[i] * p[i]) > DUST * v]
+
+            def trades(vp: float, p: np.ndarray = p, chosen: list[int] = chosen) -> dict[int, float]:
+                return {i: targets[i] * vp - h[i] * p[i] for i in chosen}
 
             vp = v
             for _ in range(100):
