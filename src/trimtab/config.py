@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -10,11 +11,13 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from trimtab.core.costs import CostModel, linear_costs
+from trimtab.config_allocation import AllocationSpec, MarketCapIndexSpec, StaticSpec
+from trimtab.config_costs import CostsSpec, GuardsSpec
+from trimtab.config_triggers import TriggerSpec, plan_bands, sources
+from trimtab.core.model_targets import ModelTargets
 from trimtab.core.planner import PlanSettings
 from trimtab.core.schedule import parse_every
 from trimtab.core.strategy import Strategy
-from trimtab.core.triggers import AnyOf, Calendar, Never, ThresholdBand, Trigger
 from trimtab.core.types import asset_symbol
 from trimtab.errors import ConfigError
 
@@ -36,50 +39,6 @@ def _canonical_keys(raw: dict[str, Any], what: str) -> dict[str, Any]:
     return out
 
 
-class TriggerSpec(_Model):
-    """`kind` picks the rule; bands are fractions (0.05 = 5 percentage points), `every` a duration."""
-
-    kind: Literal["threshold", "calendar", "hybrid", "never"]
-    band: Annotated[float, Field(gt=0, le=1)] | None = None
-    relative_band: Annotated[float, Field(gt=0, le=10)] | None = None
-    every: str | None = None
-
-    @field_validator("every")
-    @classmethod
-    def _every(cls, v: str | None) -> str | None:
-        if v is not None:
-            parse_every(v)
-        return v
-
-    @model_validator(mode="after")
-    def _fields_for_kind(self) -> TriggerSpec:
-        needs_band = self.kind in ("threshold", "hybrid")
-        needs_every = self.kind in ("calendar", "hybrid")
-        if needs_band and self.band is None and self.relative_band is None:
-            raise ValueError(f"kind {self.kind} needs band or relative_band")
-        if needs_every and self.every is None:
-            raise ValueError(f"kind {self.kind} needs every (e.g. 30d, 1w, 1M)")
-        return self
-
-    def build(self) -> Trigger:
-        band = ThresholdBand(self.band, self.relative_band)
-        if self.kind == "threshold":
-            return band
-        if self.kind == "never":
-            return Never()
-        cal = Calendar(parse_every(self.every or ""))
-        return cal if self.kind == "calendar" else AnyOf((cal, band))
-
-
-class CostsSpec(_Model):
-    fee_bps: Annotated[float, Field(ge=0, le=1000)] = 10.0
-    slippage_bps: Annotated[float, Field(ge=0, le=1000)] = 5.0
-    gas_usd_per_trade: Annotated[float, Field(ge=0)] = 0.0
-
-    def build(self) -> CostModel:
-        return linear_costs(self.fee_bps, self.slippage_bps, self.gas_usd_per_trade)
-
-
 class ConstraintsSpec(_Model):
     min_trade_usd: Annotated[float, Field(ge=0)] = 10.0
     cash_buffer: Fraction = 0.0
@@ -92,16 +51,41 @@ class ConstraintsSpec(_Model):
         return _canonical_keys(v, "constraint") if isinstance(v, dict) else v
 
 
+class BacktestSpec(_Model):
+    """Default window for `trimtab backtest` (the command's --start / --end win); ISO dates."""
+
+    start: str | None = None
+    end: str | None = None
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _date(cls, v: Any) -> Any:
+        if v is not None:
+            v = str(v)
+            try:
+                date.fromisoformat(v[:10])
+            except ValueError:
+                raise ValueError(f"not a date (YYYY-MM-DD): {v!r}") from None
+        return v
+
+
 class StrategySpec(_Model):
+    """A strategy file. With `allocation:` (other than `model: static`) the model sets the weights over `universe`
+    and `targets` is left out; `model: static` applies overlays to `targets` (docs/models.md)."""
+
     name: str = Field(min_length=1)
     description: str = ""
     quote: str = "USDC"
-    targets: dict[str, Fraction]
+    targets: dict[str, Fraction] | None = None
+    universe: list[str] | None = None
+    allocation: AllocationSpec | None = None
     trigger: TriggerSpec
     rebalance_to: Literal["target", "band_edge"] = "target"
     costs: CostsSpec = CostsSpec()
+    guards: GuardsSpec | None = None
     constraints: ConstraintsSpec = ConstraintsSpec()
     initial_value: Annotated[float, Field(gt=0)] = 10_000.0
+    backtest: BacktestSpec | None = None
 
     @field_validator("quote")
     @classmethod
@@ -117,47 +101,112 @@ class StrategySpec(_Model):
             return _canonical_keys(v, "targets")
         return v
 
+    @field_validator("universe", mode="before")
+    @classmethod
+    def _universe(cls, v: Any) -> Any:
+        if isinstance(v, list | tuple):
+            if not v:
+                raise ValueError("needs at least one asset")
+            return _symbols(list(v))
+        return v
+
     @field_validator("targets")
     @classmethod
-    def _sum_to_one(cls, v: dict[str, float]) -> dict[str, float]:
+    def _sum_to_one(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        if v is None:
+            return v
         total = sum((Decimal(repr(w)) for w in v.values()), Decimal(0))
         if abs(total - 1) > Decimal("1e-9"):
             raise ValueError(f"weights must sum to 1, got {total.normalize()}")
         return v
 
     @model_validator(mode="after")
-    def _constraints_fit(self) -> StrategySpec:
+    def _shape(self) -> StrategySpec:
+        alloc = self.allocation
+        static = alloc is None or isinstance(alloc, StaticSpec)
+        if static and self.targets is None:
+            raise ValueError("targets: Field required (or set allocation.model to a model that picks the weights)")
+        if alloc is not None and not static:
+            if self.targets is not None:
+                raise ValueError(f"targets: leave targets out when allocation.model {alloc.model} sets the weights "
+                                 "(model: static applies overlays to targets)")
+            if self.universe is None and not isinstance(alloc, MarketCapIndexSpec):
+                raise ValueError(f"universe: Field required for allocation.model {alloc.model}")
+            try:
+                alloc.check_universe(self.universe)
+            except ValueError as e:
+                raise ValueError(f"allocation: {e}") from None
+        elif self.universe is not None:
+            raise ValueError("universe: only used with an allocation model (a static strategy holds its targets)")
+        if self.universe is not None and self.quote in self.universe:
+            raise ValueError(f"universe: {self.quote} is the quote asset (it holds the remainder): leave it out")
+        names = set(self.targets or {}) | set(self.universe or ())
+        for src in sources(self.trigger):
+            if names and src not in names:
+                raise ValueError(f"trigger.source: {src} is not in the strategy's targets or universe")
         c = self.constraints
         for sym in [*c.min_weight, *c.max_weight]:
-            if sym not in self.targets:
+            if sym not in (self.targets or {}):
                 raise ValueError(f"constraints: {sym} is not in targets")
-        for sym, w in self.targets.items():
+        for sym, w in (self.targets or {}).items():
             lo, hi = c.min_weight.get(sym, 0.0), c.max_weight.get(sym, 1.0)
             if not lo <= w <= hi:
                 raise ValueError(f"targets: {sym} weight {w} outside constraints [{lo}, {hi}]")
         return self
 
     def build(self) -> Strategy:
-        settings = PlanSettings(
-            min_trade=Decimal(repr(self.constraints.min_trade_usd)),
-            band=self.trigger.band,
-            relative_band=self.trigger.relative_band,
-        )
+        band, rel = plan_bands(self.trigger)
+        settings = PlanSettings(min_trade=Decimal(repr(self.constraints.min_trade_usd)), band=band, relative_band=rel)
+        targets = dict(self.targets or {})
+        alloc = None
+        if self.allocation is not None and not (isinstance(self.allocation, StaticSpec) and not self.allocation.overlays):
+            every = parse_every(self.allocation.reestimate) if self.allocation.reestimate else None
+            universe = tuple(self.universe or (a for a in targets if a != self.quote))
+            alloc = ModelTargets(self.allocation.build(targets), universe, every)
         return Strategy(
-            name=self.name, quote=self.quote, targets=dict(self.targets), trigger=self.trigger.build(),
+            name=self.name, quote=self.quote, targets=targets, trigger=self.trigger.build(self.rebalance_to),
             costs=self.costs.build(), rebalance_to=self.rebalance_to, settings=settings,
-            cash_buffer=self.constraints.cash_buffer, meta={"spec": self, "initial_value": self.initial_value},
+            cash_buffer=self.constraints.cash_buffer, allocation=alloc,
+            meta={"spec": self, "initial_value": self.initial_value, "backtest": self.backtest},
         )
 
 
-def error_line(err: ValidationError) -> str:
-    """The first pydantic error as `field.path: message`, on one line."""
+def _symbols(v: list[Any]) -> list[str]:
+    """Canonical symbols; a symbol listed twice (case-insensitive) is an error."""
+    out: list[str] = []
+    for a in v:
+        sym = asset_symbol(str(a))
+        if sym in out:
+            raise ValueError(f"lists {sym} twice (symbols are case-insensitive)")
+        out.append(sym)
+    return out
+
+
+def error_line(err: ValidationError, data: Any = None) -> str:
+    """The first pydantic error as `field.path: message`, on one line; union tags (e.g. `threshold`) left out."""
     first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function-"))
+    loc: list[str] = []
+    node = data
+    for p in first["loc"]:
+        key = str(p)
+        if key.startswith("function-"):
+            continue
+        if isinstance(node, dict) and key not in node and key in (node.get("kind"), node.get("model"), node.get("overlay")):
+            continue  # a discriminated union's tag, not a key the user wrote
+        loc.append(key)
+        if isinstance(node, dict):
+            node = node.get(p)
+        else:
+            node = node[p] if isinstance(node, list) and isinstance(p, int) and p < len(node) else None
     msg = str(first["msg"]).removeprefix("Value error, ").replace("\n", " ")
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
-    return f"{loc}: {msg}" if loc else msg
+    elif first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        ctx = first.get("ctx") or {}
+        loc.append(str(ctx.get("discriminator", "kind")).strip("'"))
+        msg = f"Input should be one of {ctx.get('expected_tags', '')}" if first["type"] == "union_tag_invalid" else "Field required"
+    where = ".".join(loc)
+    return f"{where}: {msg}" if where else msg
 
 
 def read_yaml(path: Path) -> Any:
@@ -173,6 +222,8 @@ def read_yaml(path: Path) -> Any:
         where = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ConfigError(f"invalid YAML: {where}{problem}", source=str(path)) from None
+    except ValueError as e:  # a well-formed scalar the YAML constructor rejects, e.g. the date 2019-13-01
+        raise ConfigError(f"invalid YAML: {e}", source=str(path)) from None
 
 
 def preset_names() -> list[str]:
@@ -199,7 +250,7 @@ def parse_strategy(data: Any, source: str) -> StrategySpec:
     try:
         return StrategySpec.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(error_line(e), source=source) from None
+        raise ConfigError(error_line(e, data), source=source) from None
 
 
 def load_strategy_spec(name_or_path: str | Path) -> StrategySpec:

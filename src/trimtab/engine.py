@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
+from trimtab.core.guards import GuardSet
 from trimtab.core.ledger import LedgerEntry, entries_for_fill
 from trimtab.core.planner import RulesFor
 from trimtab.core.portfolio import PortfolioState
@@ -38,13 +39,19 @@ def ledger_entries(report: ExecutionReport, *, account: str, time: datetime, reb
 
 
 def execute_decision(
-    decision: Decision, venue: Venue, ledger: LedgerStore, *, account: str, time: datetime
+    decision: Decision, venue: Venue, ledger: LedgerStore, *, account: str, time: datetime,
+    guards: GuardSet | None = None,
 ) -> CycleResult:
-    """Send a decided plan to the venue and record every fill of it in one atomic ledger append."""
+    """Send a decided plan to the venue and record every fill of it in one atomic ledger append.
+
+    With `guards`, circuit breakers run first (SafetyError, nothing sent) and between legs (rest cancelled).
+    """
     if decision.plan is None or decision.plan.is_empty:
         return CycleResult(decision, None)
     rebalance_id = f"{account}@{time.isoformat()}"
     plan = replace(decision.plan, plan_id=rebalance_id)
+    if guards is not None:
+        venue = guards.wrap(venue, ledger.balances(account))
     try:
         report = venue.execute(plan)
     except VenueError as err:  # record what did fill before the failure, then let the caller act on it
@@ -83,7 +90,9 @@ def run_cycle(
     schedule: Schedule = Schedule(),
     rules: RulesFor | None = None,
     initial: bool = False,
+    guards: GuardSet | None = None,
 ) -> CycleResult:
     """Decide on the ledger's balances at the snapshot's prices; execute and record whole, or hold."""
     decision = decide(strategy, snapshot, ledger.balances(account), schedule=schedule, rules=rules, initial=initial)
-    return execute_decision(decision, venue, ledger, account=account, time=snapshot.time)
+    return execute_decision(decision, venue, ledger, account=account, time=snapshot.time,
+                            guards=guards.with_prices(snapshot.prices) if guards is not None else None)

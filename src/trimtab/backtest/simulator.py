@@ -68,64 +68,97 @@ def _initial_deposit(history: PriceHistory, quote: str, value: float) -> Decimal
 
 
 def check_history(strategy: Strategy, history: PriceHistory, source: str = "prices") -> None:
-    """The history must price every targeted asset (bad input stops before any simulation)."""
-    missing = [a for a in strategy.targets if a not in history.assets and a != strategy.quote]
+    """The history must price every asset of the strategy's universe (bad input stops before any simulation)."""
+    missing = [a for a in strategy.universe if a not in history.assets and a != strategy.quote]
     if missing:
         raise ConfigError(f"strategy assets missing from the price data: {', '.join(missing)} (have: {', '.join(history.assets)})",
-                          source=source, field="targets")
+                          source=source, field="targets" if strategy.allocation is None else "universe")
     if len(history) < 2:
         raise ConfigError("need at least two price rows to backtest", source=source)
 
 
+def last_known(prices: FloatArray) -> FloatArray:
+    """Each column's last finite positive price at or before each row (NaN before its first): past rows only."""
+    good = np.isfinite(prices) & (prices > 0)
+    idx = np.where(good, np.arange(len(prices))[:, None], -1)
+    np.maximum.accumulate(idx, axis=0, out=idx)
+    out = np.take_along_axis(prices, np.maximum(idx, 0), axis=0)
+    return np.where(idx >= 0, out, np.nan)
+
+
 def step_backtest(strategy: Strategy, history: PriceHistory, initial_value: float,
-                  progress: Callable[[int], None] | None = None) -> BacktestResult:
-    """The general path: one engine.run_cycle per step against a paper venue and a running ledger."""
+                  progress: Callable[[int], None] | None = None, *, start: int = 0) -> BacktestResult:
+    """The general path: one engine.run_cycle per step against a paper venue and a running ledger.
+
+    Rows before `start` are warm-up: models and triggers see them, the simulation begins at `start`. A series
+    that ends (or has a gap) is marked at its last known price, so a position in it can be valued and sold;
+    models see the gap in `snapshot.history` and stop targeting it.
+    """
     from trimtab.adapters.paper import PaperVenue
     from trimtab.engine import run_cycle
 
     check_history(strategy, history)
+    if not 0 <= start < len(history) - 1:
+        raise ConfigError(f"start row {start} leaves fewer than two rows to simulate", field="start")
+    if hasattr(strategy.allocation, "reset"):
+        strategy.allocation.reset()
+    marks = last_known(np.asarray(history.prices))
+    qj = history.index_of(strategy.quote) if strategy.quote in history.assets else -1
     ledger = RunningLedger()
-    start = to_datetime(history.times[0])
-    ledger.append(deposit_entries({strategy.quote: _initial_deposit(history, strategy.quote, initial_value)},
-                                  account=ACCOUNT, time=start, ref="initial"))
+    first = to_datetime(history.times[start])
+    if qj >= 0 and not np.isfinite(history.prices[start, qj]):
+        raise ConfigError(f"the quote {strategy.quote} has no price at the first step {first:%Y-%m-%d}", field="start")
+    ledger.append(deposit_entries({strategy.quote: _initial_deposit(history.between(history.times[start], None),
+                                                                    strategy.quote, initial_value)},
+                                  account=ACCOUNT, time=first, ref="initial"))
     venue = PaperVenue(ledger.balances(ACCOUNT), strategy.costs)
-    n, t_len = len(history.assets), len(history)
+    col = {a: j for j, a in enumerate(history.assets)}
+    n, t_len = len(history.assets), len(history) - start
     out = {k: np.zeros(t_len) for k in ("equity", "turnover", "fee", "slippage", "gas", "te")}
     weights = np.zeros((t_len, n))
     rebalanced = np.zeros(t_len, dtype=bool)
     reasons: list[tuple[int, str]] = []
     schedule = Schedule()
     targets_arr = np.zeros(n)
-    for i in range(t_len):
+    for k in range(t_len):
+        i = start + k
         now = to_datetime(history.times[i])
-        snap = MarketSnapshot.from_history(history, i, now, strategy.quote)
+        row = marks[i]  # values in the history's unit (USD), like the kernels
+        snap = MarketSnapshot.from_history(history, i, now, strategy.quote, row=row)
         venue.set_prices(snap.prices)
-        result = run_cycle(strategy, snap, venue, ledger, account=ACCOUNT, schedule=schedule, initial=(i == 0))
+        result = run_cycle(strategy, snap, venue, ledger, account=ACCOUNT, schedule=schedule, initial=(k == 0))
         schedule = schedule.advance(now)
         d = result.decision
         targets_arr = np.array([d.targets.get(a, 0.0) for a in history.assets])
         pre = np.array([d.weights.get(a, 0.0) for a in history.assets])
-        out["te"][i] = 0.5 * float(np.abs(pre - targets_arr).sum())
+        out["te"][k] = 0.5 * float(np.abs(pre - targets_arr).sum())
         bal = ledger.balances(ACCOUNT)
-        row = history.prices[i]  # values in the history's unit (USD), like the kernels
-        unit = float(row[history.index_of(strategy.quote)]) if strategy.quote in history.assets else 1.0
-        values = np.array([float(bal.get(a, Decimal(0))) * row[j] for j, a in enumerate(history.assets)])
-        cash = float(bal.get(strategy.quote, Decimal(0))) if strategy.quote not in history.assets else 0.0
+        unit = float(row[qj]) if qj >= 0 else 1.0
+        values = np.zeros(n)
+        cash = 0.0
+        for a, q in bal.items():
+            if a in col:
+                values[col[a]] = float(q) * row[col[a]]
+            elif a == strategy.quote:
+                cash = float(q)
         total = float(values.sum()) + cash
-        out["equity"][i] = total
-        weights[i] = values / total if total > 0 else 0.0
+        out["equity"][k] = total
+        weights[k] = values / total if total > 0 else 0.0
         if result.report and result.report.fills:
-            rebalanced[i] = True
-            reasons.append((i, d.reason))
+            rebalanced[k] = True
+            reasons.append((k, d.reason))
             for f in result.report.fills:  # quote units -> the history's unit
-                out["fee"][i] += float(f.fee) * unit
-                out["slippage"][i] += float(f.slippage) * unit
-                out["gas"][i] += float(f.gas) * unit
-                out["turnover"][i] += float(f.quantity * snap.prices[f.asset]) * unit
-            pre_value = total + out["fee"][i] + out["slippage"][i] + out["gas"][i]  # value falls by exactly the costs
-            out["turnover"][i] /= pre_value or 1.0
+                out["fee"][k] += float(f.fee) * unit
+                out["slippage"][k] += float(f.slippage) * unit
+                out["gas"][k] += float(f.gas) * unit
+                out["turnover"][k] += float(f.quantity * snap.prices[f.asset]) * unit
+            pre_value = total + out["fee"][k] + out["slippage"][k] + out["gas"][k]  # value falls by exactly the costs
+            out["turnover"][k] /= pre_value or 1.0
         if progress:
-            progress(i)
-    return BacktestResult(strategy.name, history.times, history.assets, targets_arr, out["equity"], rebalanced,
+            progress(k)
+    extra: dict[str, Any] = {}
+    if hasattr(strategy.allocation, "notes"):
+        extra["allocation_notes"] = dict(strategy.allocation.notes())
+    return BacktestResult(strategy.name, history.times[start:], history.assets, targets_arr, out["equity"], rebalanced,
                           out["turnover"], out["fee"], out["slippage"], out["gas"], out["te"], weights,
-                          tuple(reasons), "step", history.periods_per_year())
+                          tuple(reasons), "step", history.periods_per_year(), extra)

@@ -25,19 +25,34 @@ FillOpt = Annotated[int | None, typer.Option(
 
 def load_history(strategy: Strategy, prices: str | None, start: str | None, end: str | None, forward_fill: int | None,
                  extra: tuple[str, ...] = ()) -> PriceHistory:
-    """The strategy's assets (and the quote) from a price file or the bundled data; every repair is printed."""
+    """The strategy's universe (and the quote) from a price file or the bundled data; every repair is printed.
+
+    Static strategies need complete prices. Allocation models accept late listings and series that end (NaN;
+    they leave such assets out); a model that picks its assets from the data (a market-cap index without a
+    universe) loads every asset with its market caps, filling gaps of up to 5 rows by default. `start`/`end`
+    default to the strategy file's `backtest:` block.
+    """
     from trimtab.adapters.pricefile import load_prices_with_report
 
-    assets = [*strategy.targets, *extra]
+    window = strategy.meta.get("backtest")
+    start = start if start is not None else getattr(window, "start", None)
+    end = end if end is not None else getattr(window, "end", None)
+    model = strategy.allocation is not None
+    assets: list[str] | None = None if strategy.universe_from_data else [*strategy.universe, *extra]
+    ff_default = 5 if assets is None else 3
     if prices is None:
         from trimtab.adapters.bundled import bundled_daily_with_report
 
         history, rep = bundled_daily_with_report(assets=assets, start=start, end=end, quote=strategy.quote,
-                                                 forward_fill=3 if forward_fill is None else forward_fill)
+                                                 forward_fill=ff_default if forward_fill is None else forward_fill,
+                                                 require_complete=not model)
     else:
         history, rep = load_prices_with_report(prices, assets=assets, quote=strategy.quote, start=start, end=end,
-                                               forward_fill=forward_fill or 0)
-    for line in rep.lines():
+                                               forward_fill=forward_fill or 0, require_complete=not model)
+    lines = rep.lines()
+    if model and len(lines) > 12:  # a whole-market universe: many listings and ends, summarised
+        lines = (*lines[:10], f"... and {len(lines) - 10} more (late listings / series ends are data gaps, not delistings)")
+    for line in lines:
         err_console.print(f"note: {line}")
     return history
 

@@ -78,7 +78,9 @@ def init(name: Annotated[str, typer.Argument(help="Preset to copy.")], dest: Ann
 def validate(strategy: Annotated[str, typer.Argument(help="Strategy file or preset name.")]) -> None:
     """Check a strategy file; prints a summary or one error line (exit 2)."""
     spec = load_strategy_spec(strategy)
-    weights = ", ".join(f"{a} {w:.2%}" for a, w in spec.targets.items())
+    weights = ", ".join(f"{a} {w:.2%}" for a, w in (spec.targets or {}).items())
+    if spec.allocation is not None and spec.allocation.model != "static":
+        weights = f"{spec.allocation.model} over {', '.join(spec.universe or ['the assets in the data'])}"
     out.print(f"ok: {spec.name}: {weights}; trigger {spec.trigger.kind}")
 
 
@@ -102,6 +104,7 @@ def plan(
     rules: RulesOpt = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the plan as JSON here ('-' for stdout).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Plan a full rebalance even if the trigger does not fire.")] = False,
+    routes: Annotated[bool, typer.Option("--routes", help="Also show each leg's route, split, slices and the dry run.")] = False,
 ) -> None:
     """The trades that bring the portfolio back within its band, with estimated costs."""
     from trimtab.views import drift_table, plan_document, plan_table
@@ -120,6 +123,11 @@ def plan(
         for r in decision.plan.residual:
             if r.reason:
                 out.print(f"[yellow]residual {r.asset} {r.drift * 100:+.2f}pp: {r.reason}[/yellow]")
+    if routes:
+        from trimtab.adapters.files import load_rules
+        from trimtab.cli.execution import show_routes
+
+        show_routes(decision.plan, strat, state, load_rules(rules))
     if json_out is not None:
         json_out.write_text(json.dumps(doc, indent=2))
         out.print(f"plan written to {json_out}")
@@ -138,13 +146,27 @@ def execute(
     portfolio: PortfolioOpt = "example",
     prices: PricesOpt = None,
     rules: RulesOpt = None,
-    venue: Annotated[str, typer.Option("--venue", help="paper")] = "paper",
+    venue: Annotated[str, typer.Option("--venue", help="paper | uniswap | ccxt:<exchange>")] = "paper",
+    venue_url: Annotated[str | None, typer.Option("--venue-url", help="ccxt: send requests to this URL (a local exchange server).")] = None,
     ledger: Annotated[Path, typer.Option("--ledger", help="SQLite ledger file (created on first use).")] = Path("trimtab-ledger.sqlite"),
     account: Annotated[str | None, typer.Option("--account", help="Ledger account (default: portfolio name).")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Rebalance even if the trigger does not fire.")] = False,
+    rpc: Annotated[str | None, typer.Option("--rpc", help="uniswap: JSON-RPC URL of the chain.")] = None,
+    deployment: Annotated[Path | None, typer.Option("--deployment", help="uniswap: deployment JSON file.")] = None,
+    key_file: Annotated[Path | None, typer.Option("--key-file", help="uniswap: private key file (default: $TRIMTAB_EVM_PRIVATE_KEY).")] = None,
 ) -> None:
     """Plan, confirm, execute on the venue and record every fill in the ledger."""
+    if venue == "uniswap":  # holdings and prices come from the chain; see trimtab.cli.chain
+        from trimtab.cli.chain import run_execute_uniswap
+
+        run_execute_uniswap(strategy, rpc, deployment, key_file, ledger, account, yes, force)
+        return
+    if venue.startswith("ccxt:"):  # keys from TRIMTAB_<EXCHANGE>_API_KEY/_API_SECRET; see trimtab.cli.execution
+        from trimtab.cli.execution import run_venue_execute
+
+        run_venue_execute(strategy, portfolio, prices, rules, venue, ledger, account, yes, force, venue_url)
+        return
     run_execute(strategy, portfolio, prices, rules, venue, ledger, account, yes, force)
 
 
@@ -156,7 +178,7 @@ def run_execute(strategy: str, portfolio: str, prices: str | None, rules: Path |
     from trimtab.views import drift_table, fills_table, plan_table
 
     if venue != "paper":
-        raise ConfigError("only the paper venue is available in this command for now", field="--venue")
+        raise ConfigError("unknown venue (paper, uniswap)", field="--venue")
     strat, holdings, snap = _load_inputs(strategy, portfolio, prices)
     acct = account or ("example" if portfolio == "example" else Path(portfolio).stem)
     store = _open_ledger(ledger)

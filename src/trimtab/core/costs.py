@@ -6,6 +6,7 @@ charge on the executed notional, gas parts charge per order. `Fee(10) + Slippage
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
@@ -62,14 +63,21 @@ class CostModel:
         """
         if quantity <= 0:
             return OrderQuote(mid, ZERO, CostEstimate())
-        move = sum((p.impact(asset, side, quantity, mid) for p in self.parts if isinstance(p, ImpactPart)), ZERO)
+        roles = [(p, _roles(type(p))) for p in self.parts]  # type: ignore[arg-type]
+        move = sum((p.impact(asset, side, quantity, mid) for p, r in roles if r[0]), ZERO)  # type: ignore[attr-defined]
         buy = side is Side.BUY
         exec_price = money_up(mid * (1 + move)) if buy else money_down(mid * (1 - move))
         gross = money_up(quantity * exec_price) if buy else money_down(quantity * exec_price)
-        fee = money_up(sum((p.fee(asset, side, gross) for p in self.parts if isinstance(p, FeePart)), ZERO))
-        gas = money_up(sum((p.gas(asset, side) for p in self.parts if isinstance(p, GasPart)), ZERO))
+        fee = money_up(sum((p.fee(asset, side, gross) for p, r in roles if r[1]), ZERO))  # type: ignore[attr-defined]
+        gas = money_up(sum((p.gas(asset, side) for p, r in roles if r[2]), ZERO))  # type: ignore[attr-defined]
         slippage = gross - quantity * mid if buy else quantity * mid - gross
         return OrderQuote(exec_price, gross, CostEstimate(fee=fee, slippage=slippage, gas=gas))
+
+
+@functools.cache
+def _roles(cls: type[object]) -> tuple[bool, bool, bool]:
+    """Whether a part type is an ImpactPart, FeePart, GasPart: the protocol isinstance checks, once per type (hot path)."""
+    return tuple(callable(getattr(cls, m, None)) for m in ("impact", "fee", "gas"))  # type: ignore[return-value]
 
 
 class _Part:

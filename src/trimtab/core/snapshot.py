@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+import numpy as np
+import numpy.typing as npt
+
 from trimtab.core.history import PriceHistory
 from trimtab.errors import DataError
 
@@ -20,9 +23,13 @@ class MarketSnapshot:
     history: PriceHistory | None = None
 
     @classmethod
-    def from_history(cls, history: PriceHistory, i: int, time: datetime, quote: str | None = None) -> MarketSnapshot:
-        """Snapshot at row `i` in units of `quote` (history prices divided by the quote's own price, if it has one)."""
-        row = history.prices[i]
+    def from_history(cls, history: PriceHistory, i: int, time: datetime, quote: str | None = None,
+                     row: npt.NDArray[np.float64] | None = None) -> MarketSnapshot:
+        """Snapshot at row `i` in units of `quote` (history prices divided by the quote's own price, if it has one).
+
+        `row` overrides the prices of row `i` (e.g. last known marks for series that ended); history is unchanged.
+        """
+        row = history.prices[i] if row is None else row
         unit = float(row[history.index_of(quote)]) if quote is not None and quote in history.assets else 1.0
         prices = {}
         for j, a in enumerate(history.assets):

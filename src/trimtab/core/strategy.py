@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from trimtab.core.costs import CostModel
+from trimtab.core.costs import CostModel, Fee, Gas, Slippage
 from trimtab.core.planner import PlanSettings, RulesFor, band_edge_targets, plan_rebalance
 from trimtab.core.portfolio import PortfolioState
 from trimtab.core.snapshot import MarketSnapshot
@@ -53,18 +53,30 @@ class Strategy:
     rebalance_to: str = "target"  # or "band_edge"
     settings: PlanSettings = PlanSettings()
     cash_buffer: float = 0.0
-    allocation: Any = None  # an AllocationModel; None means the static targets
+    allocation: Any = None  # e.g. core.model_targets.ModelTargets: .targets(snapshot, state, strategy); None = static
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def assets(self) -> tuple[str, ...]:
         return tuple(self.targets)
 
+    @property
+    def universe(self) -> tuple[str, ...]:
+        """Every asset the strategy may hold: static targets, the model's universe, and the quote (last)."""
+        names = [*self.targets, *getattr(self.allocation, "universe", ())]
+        return tuple(dict.fromkeys(a for a in [*names, self.quote] if a))
+
+    @property
+    def universe_from_data(self) -> bool:
+        """True when the model picks its assets from the data itself (a market-cap index without a universe)."""
+        return self.allocation is not None and not getattr(self.allocation, "universe", ())
+
     def target_weights(self, snapshot: MarketSnapshot, state: PortfolioState) -> dict[str, float]:
         """Targets at this moment: static, or from the allocation model on point-in-time data; then the cash buffer."""
         base = dict(self.targets)
         if self.allocation is not None:
-            base = self.allocation(snapshot, state, self)
+            alloc = self.allocation
+            base = alloc.targets(snapshot, state, self) if hasattr(alloc, "targets") else alloc(snapshot, state, self)
         return apply_cash_buffer(base, self.quote, self.cash_buffer)
 
     def decide(
@@ -79,16 +91,21 @@ class Strategy:
         """Check the trigger on pre-trade weights at `snapshot.time`; plan the trades if it fires."""
         targets = self.target_weights(snapshot, state)
         weights = state.weights(extra=targets)
+        rate, gas = cost_rates(self.costs)
         ctx = DecisionContext(
             time=snapshot.time, weights=weights, targets=targets, anchor=schedule.anchor,
-            previous=schedule.previous, history=snapshot.history, initial=initial,
+            previous=schedule.previous, history=snapshot.history, initial=initial, costs_rate=rate,
+            value=float(state.total), gas_per_order=gas, quote=self.quote,
         )
         result = TriggerResult(True, ("initial allocation",), calendar=True) if initial else self.trigger.check(ctx)
         if not result.fired:
             return Decision(snapshot.time, result, targets, weights)
         desired = targets
         if self.rebalance_to == "band_edge" and not result.calendar:
-            desired = band_edge_targets(weights, targets, self.settings.band, self.settings.relative_band)
+            if result.bands is not None:
+                desired = edge_targets(weights, targets, result.bands)
+            else:
+                desired = band_edge_targets(weights, targets, self.settings.band, self.settings.relative_band)
         plan = plan_rebalance(state, desired, self.costs, rules, self.settings, targets=targets, reason=result.reason)
         return Decision(snapshot.time, result, targets, weights, plan)
 
@@ -102,3 +119,34 @@ def apply_cash_buffer(targets: Mapping[str, float], quote: str, buffer: float) -
     out = {a: w * scale for a, w in targets.items() if a != quote}
     out[quote] = buffer
     return out
+
+
+def cost_rates(costs: CostModel) -> tuple[float, float]:
+    """Proportional cost per unit traded (fee + slippage) and flat cost per order, for cost-aware triggers."""
+    rate = gas = 0.0
+    for part in costs.parts:
+        if isinstance(part, (Fee, Slippage)):
+            rate += float(part.bps) * 1e-4
+        elif isinstance(part, Gas):
+            gas += float(part.per_order)
+    return rate, gas
+
+
+def edge_targets(weights: Mapping[str, float], targets: Mapping[str, float], bands: Mapping[str, float]) -> dict[str, float]:
+    """Like planner.band_edge_targets with per-asset half-widths: breaching assets go to their band edge."""
+    names = list(targets) + [a for a in weights if a not in targets]
+    edge: dict[str, float] = {}
+    free: dict[str, float] = {}
+    for a in names:
+        w, t = weights.get(a, 0.0), targets.get(a, 0.0)
+        b = bands.get(a, float("inf"))
+        if abs(w - t) > b:
+            edge[a] = t + (b if w > t else -b)
+        else:
+            free[a] = w
+    rest = 1.0 - sum(edge.values())
+    free_total = sum(free.values())
+    if free_total > 0:
+        return {**edge, **{a: w * rest / free_total for a, w in free.items()}}
+    total = sum(edge.values())
+    return {a: w / total for a, w in edge.items()} if total > 0 else dict(targets)

@@ -25,6 +25,9 @@ class DecisionContext:
     initial: bool = False  # the first decision of a fresh (all-cash) portfolio
     costs_rate: float = 0.0  # all-in proportional cost estimate, for cost-aware rules
     extras: Mapping[str, object] = field(default_factory=dict)
+    value: float = 0.0  # pre-trade portfolio value in quote units (0 when unknown)
+    gas_per_order: float = 0.0  # flat cost per order in quote units
+    quote: str = ""  # the cash asset: no band of its own (its weight follows the others)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,7 @@ class TriggerResult:
     calendar: bool = False
     band: float | None = None
     relative_band: float | None = None
+    bands: Mapping[str, float] | None = None  # per-asset absolute half-widths, when the trigger sized them
 
     @property
     def reason(self) -> str:
@@ -109,6 +113,7 @@ class AnyOf:
             calendar=any(r.calendar for r in fired),
             band=next((r.band for r in results if r.band is not None), None),
             relative_band=next((r.relative_band for r in results if r.relative_band is not None), None),
+            bands=next((r.bands for r in chosen if r.bands is not None), None),
         )
 
 
@@ -127,6 +132,7 @@ class AllOf:
             calendar=fired and any(r.calendar for r in results),
             band=next((r.band for r in results if r.band is not None), None),
             relative_band=next((r.relative_band for r in results if r.relative_band is not None), None),
+            bands=next((r.bands for r in results if r.bands is not None), None),
         )
 
 

@@ -1,0 +1,246 @@
+"""The strategy file's `costs:` and `guards:` blocks: which cost model prices trades, which breakers stop them.
+
+costs.model picks the price part (the rest compose on top with `+`):
+  linear       fee + fixed slippage_bps (the default; the original three keys keep working)
+  book         fee + order-book walk against `books` (beyond the depth: error, or `beyond_book_penalty_bps`)
+  sqrt_impact  fee + half of `spread_bps` + Y*sigma*sqrt(Q/V_daily) from `sqrt_impact`
+  amm          constant-product `pools` (their LP fee is in the price; fee_bps only when set explicitly)
+Gas is `gas_usd_per_trade` (flat) or a `gas:` block (units x gwei x native price; gwei may be `bundled`).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import math
+from datetime import datetime
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from trimtab.core.amm import AmmPool, AmmSlippage
+from trimtab.core.costmodels import FeeTier, GasCost, GasPriceSeries, HalfSpread, SqrtImpact, TieredFee
+from trimtab.core.costs import CostModel, Fee, Gas, Slippage
+from trimtab.core.guards import (
+    BalanceChanged,
+    CostTolerance,
+    Guard,
+    MissingMarket,
+    PriceDisagreement,
+    StablecoinPeg,
+    StalePrice,
+    TurnoverLimit,
+)
+from trimtab.core.orderbook import OrderBook
+from trimtab.core.schedule import parse_every
+from trimtab.core.types import asset_symbol
+
+Bps = Annotated[float, Field(ge=0, le=1000)]
+Positive = Annotated[float, Field(gt=0)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _d(x: float) -> Decimal:
+    return Decimal(repr(float(x)))
+
+
+def _upper_keys(v: Any) -> Any:
+    return {asset_symbol(str(k)): x for k, x in v.items()} if isinstance(v, dict) else v
+
+
+class FeeTierSpec(_Model):
+    min_volume_usd: Annotated[float, Field(ge=0)]
+    maker_bps: Bps
+    taker_bps: Bps
+
+
+class SqrtImpactSpec(_Model):
+    """Square-root impact: daily sigma and daily volume (USD) per asset, or defaults for all."""
+
+    y: Annotated[float, Field(ge=0, le=5)] = 0.8
+    volatility: dict[str, Annotated[float, Field(ge=0, le=5)]] = Field(default_factory=dict)
+    daily_volume_usd: dict[str, Positive] = Field(default_factory=dict)
+    default_volatility: Annotated[float, Field(ge=0, le=5)] | None = None
+    default_daily_volume_usd: Positive | None = None
+
+    @field_validator("volatility", "daily_volume_usd", mode="before")
+    @classmethod
+    def _keys(cls, v: Any) -> Any:
+        return _upper_keys(v)
+
+
+class BookSpec(_Model):
+    bids: list[tuple[Positive, Positive]] = Field(min_length=1)
+    asks: list[tuple[Positive, Positive]] = Field(min_length=1)
+
+    def build(self) -> OrderBook:
+        try:
+            return OrderBook.of(list(self.bids), list(self.asks))
+        except ValueError as e:
+            raise ValueError(str(e)) from None
+
+
+class PoolSpec(_Model):
+    reserve_base: Positive
+    reserve_quote: Positive
+    fee: Annotated[float, Field(ge=0, lt=1)] = 0.003
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_gas_series() -> GasPriceSeries:
+    """trimtab/data/eth_gas_daily.csv (Etherscan daily gwei and ETH/USD), read here because config sits below the
+    adapters layer (adapters/gasdata.py serves the same file to backtests); zeros are gaps."""
+    path = Path(str(resources.files("trimtab").joinpath("data", "eth_gas_daily.csv")))
+    days, gwei, eth = [], [], []
+    with path.open(newline="") as f:
+        for r in csv.DictReader(f):
+            days.append(r["date"])
+            gwei.append(float(r["avg_gas_price_gwei"] or "nan") or math.nan)
+            eth.append(float(r["eth_price_usd"] or "nan") or math.nan)
+    return GasPriceSeries(np.array(days, dtype="datetime64[ns]"), np.array(gwei), np.array(eth))
+
+
+class GasSpec(_Model):
+    """Per-order gas: units x gas price (gwei, or `bundled` for the Etherscan daily series) x native price."""
+
+    units: Annotated[int, Field(ge=0)]
+    gwei: Annotated[float, Field(ge=0)] | Literal["bundled"] = "bundled"
+    native_price_usd: Positive | None = None  # required unless gwei is `bundled` (the series carries ETH/USD)
+    at: datetime | None = None  # price the bundled series at this time (default: its last day)
+
+    @model_validator(mode="after")
+    def _native(self) -> GasSpec:
+        if self.gwei != "bundled" and self.native_price_usd is None:
+            raise ValueError("native_price_usd is needed with a fixed gwei")
+        return self
+
+    def build(self) -> GasCost:
+        if self.gwei == "bundled":
+            return GasCost.from_series(_shipped_gas_series(), self.units, self.at)
+        return GasCost(self.units, _d(self.gwei), _d(self.native_price_usd or 0))
+
+
+class CostsSpec(_Model):
+    model: Literal["linear", "book", "sqrt_impact", "amm"] = "linear"
+    fee_bps: Bps = 10.0
+    slippage_bps: Bps = 5.0
+    gas_usd_per_trade: Annotated[float, Field(ge=0)] = 0.0
+    fee_tiers: list[FeeTierSpec] | None = None
+    volume_30d_usd: Annotated[float, Field(ge=0)] = 0.0
+    spread_bps: Bps = 0.0
+    sqrt_impact: SqrtImpactSpec | None = None
+    books: dict[str, BookSpec] = Field(default_factory=dict)
+    beyond_book_penalty_bps: Bps | None = None
+    pools: dict[str, PoolSpec] = Field(default_factory=dict)
+    gas: GasSpec | None = None
+
+    @field_validator("books", "pools", mode="before")
+    @classmethod
+    def _keys(cls, v: Any) -> Any:
+        return _upper_keys(v)
+
+    @model_validator(mode="after")
+    def _fits_model(self) -> CostsSpec:
+        if self.model == "book" and not self.books:
+            raise ValueError("model book needs books: {ASSET: {bids: [[price, qty], ...], asks: [...]}}")
+        if self.model == "sqrt_impact" and self.sqrt_impact is None:
+            raise ValueError("model sqrt_impact needs a sqrt_impact block (y, volatility, daily_volume_usd)")
+        if self.model == "amm" and not self.pools:
+            raise ValueError("model amm needs pools: {ASSET: {reserve_base, reserve_quote, fee}}")
+        if self.gas is not None and "gas_usd_per_trade" in self.model_fields_set:
+            raise ValueError("use either gas_usd_per_trade or a gas block, not both")
+        tiers = [t.min_volume_usd for t in self.fee_tiers or []]
+        if tiers != sorted(set(tiers)):
+            raise ValueError("fee_tiers: min_volume_usd must increase strictly")
+        for name, book in self.books.items():
+            try:
+                book.build()
+            except ValueError as e:
+                raise ValueError(f"books.{name}: {e}") from None
+        return self
+
+    def _fee(self) -> object | None:
+        if self.fee_tiers:
+            return TieredFee(tuple(FeeTier(_d(t.min_volume_usd), _d(t.maker_bps), _d(t.taker_bps))
+                                   for t in self.fee_tiers), _d(self.volume_30d_usd))
+        if self.model == "amm" and "fee_bps" not in self.model_fields_set:
+            return None
+        return Fee(_d(self.fee_bps))
+
+    def _price_part(self) -> object | None:
+        if self.model == "book":
+            return _book_part(self)
+        if self.model == "sqrt_impact":
+            s = self.sqrt_impact
+            assert s is not None
+            return SqrtImpact(dict(s.volatility), dict(s.daily_volume_usd), s.y, s.default_volatility,
+                              s.default_daily_volume_usd)
+        if self.model == "amm":
+            return AmmSlippage({a: AmmPool(_d(p.reserve_base), _d(p.reserve_quote), _d(p.fee))
+                                for a, p in self.pools.items()})
+        return Slippage(_d(self.slippage_bps))
+
+    def build(self) -> CostModel:
+        parts: list[object] = [p for p in (self._fee(), self._price_part()) if p is not None]
+        if self.spread_bps and self.model != "linear":
+            parts.append(HalfSpread(_d(self.spread_bps)))
+        parts.append(self.gas.build() if self.gas is not None else Gas(_d(self.gas_usd_per_trade)))
+        return CostModel(tuple(parts))
+
+
+def _book_part(spec: CostsSpec) -> object:
+    from trimtab.core.orderbook import BookSlippage
+
+    penalty = _d(spec.beyond_book_penalty_bps) if spec.beyond_book_penalty_bps is not None else None
+    return BookSlippage({a: b.build() for a, b in spec.books.items()}, penalty)
+
+
+class GuardsSpec(_Model):
+    """Circuit breakers; each key switches one on (absent = off)."""
+
+    max_price_age: str | None = None  # a duration: 90m, 1h, 1d
+    price_tolerance: Fraction | None = None  # vs a second price source
+    stablecoin_peg_tolerance: Fraction | None = None
+    stablecoins: list[str] | None = None
+    require_markets: bool = False
+    balance_tolerance: Fraction | None = None  # balances changed since the plan (relative)
+    max_turnover_per_rebalance: Annotated[float, Field(gt=0)] | None = None
+    max_turnover_per_day: Annotated[float, Field(gt=0)] | None = None
+    cost_tolerance: Fraction | None = None  # max estimated cost as a fraction of the portfolio
+
+    @field_validator("max_price_age")
+    @classmethod
+    def _age(cls, v: str | None) -> str | None:
+        if v is not None:
+            every = parse_every(v)
+            if every.months:
+                raise ValueError("max_price_age must be in minutes, hours, days or weeks")
+        return v
+
+    def build(self) -> tuple[Guard, ...]:
+        out: list[Guard] = []
+        if self.max_price_age is not None:
+            out.append(StalePrice(parse_every(self.max_price_age).seconds))
+        if self.price_tolerance is not None:
+            out.append(PriceDisagreement(self.price_tolerance))
+        if self.stablecoin_peg_tolerance is not None:
+            stables = tuple(asset_symbol(s) for s in self.stablecoins) if self.stablecoins else None
+            out.append(StablecoinPeg(self.stablecoin_peg_tolerance, stables) if stables
+                       else StablecoinPeg(self.stablecoin_peg_tolerance))
+        if self.require_markets:
+            out.append(MissingMarket())
+        if self.balance_tolerance is not None:
+            out.append(BalanceChanged(self.balance_tolerance))
+        if self.max_turnover_per_rebalance is not None or self.max_turnover_per_day is not None:
+            out.append(TurnoverLimit(self.max_turnover_per_rebalance, self.max_turnover_per_day))
+        if self.cost_tolerance is not None:
+            out.append(CostTolerance(self.cost_tolerance))
+        return tuple(out)

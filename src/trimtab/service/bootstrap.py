@@ -1,0 +1,185 @@
+"""The composition root: settings -> ledger, service store, clock, market data, venues, notifier (`Services`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from datetime import time as dtime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from trimtab.adapters.storage import SqlLedgerStore
+from trimtab.adapters.storage.service_store import ServiceStore
+from trimtab.config import StrategySpec, load_strategy_spec, parse_strategy
+from trimtab.core.strategy import Strategy
+from trimtab.errors import ConfigError, LedgerError
+from trimtab.service.alerts import Notifier
+from trimtab.service.journal import TrackedVenue
+from trimtab.service.marketdata import AcceleratedClock, Clock, MarketData, ReplaySource, VenueSource, WallClock
+from trimtab.service.settings import PortfolioSpec, ServiceSettings, Tokens
+from trimtab.service.venues import CcxtTracked, make_tracked_venue
+
+
+@dataclass
+class PortfolioRuntime:
+    """A portfolio as the service runs it: config, current strategy (targets version applied), venue, data."""
+
+    spec: PortfolioSpec
+    base: StrategySpec
+    strategy: Strategy
+    targets_version: int
+    venue: TrackedVenue | None  # None: ephemeral paper venue mirroring the ledger
+    market: MarketData
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def account(self) -> str:
+        return self.spec.account_name
+
+    def with_targets(self, version: int, targets: dict[str, float]) -> None:
+        """Rebuild the strategy from the base spec with a new targets version (validated like a strategy file)."""
+        if version != self.targets_version:
+            self.strategy = strategy_with_targets(self.base, targets, self.name)
+            self.targets_version = version
+
+
+@dataclass
+class Services:
+    settings: ServiceSettings
+    ledger: SqlLedgerStore
+    store: ServiceStore
+    clock: Clock
+    notifier: Notifier
+    runtimes: dict[str, PortfolioRuntime]
+    tokens: Tokens
+    worker_id: str
+    stop: threading.Event = field(default_factory=threading.Event)
+    wake: threading.Event = field(default_factory=threading.Event)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    cache: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
+
+    def runtime(self, name: str) -> PortfolioRuntime | None:
+        return self.runtimes.get(name)
+
+    def cached(self, key: str, build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """A read model rebuilt at most every `api.cache_seconds` (cleared by controls and finished cycles)."""
+        ttl = self.settings.api.cache_seconds
+        hit = self.cache.get(key)
+        now = time.monotonic()
+        if hit is not None and now - hit[0] < ttl:
+            return hit[1]
+        doc = build()
+        self.cache[key] = (now, doc)
+        return doc
+
+    def invalidate(self, name: str) -> None:
+        for key in [k for k in self.cache if k.endswith(f"/{name}")]:
+            self.cache.pop(key, None)
+
+    def close(self) -> None:
+        self.notifier.close()
+        self.store.close()
+        for rt in self.runtimes.values():
+            close = getattr(rt.venue, "close", None)
+            if callable(close):
+                close()
+        self.ledger.close()
+
+
+def strategy_with_targets(base: StrategySpec, targets: dict[str, float], source: str) -> Strategy:
+    """The base strategy with other targets, re-validated (sum to 1, constraints); ConfigError naming the field."""
+    data = base.model_dump(mode="json")
+    data["targets"] = targets
+    return parse_strategy(data, source).build()
+
+
+def _strategy_spec(settings: ServiceSettings, spec: PortfolioSpec) -> StrategySpec:
+    path = settings.path(spec.strategy)
+    return load_strategy_spec(path if path.is_file() else spec.strategy)
+
+
+def _clock(settings: ServiceSettings, store: ServiceStore) -> Clock:
+    md = settings.market_data
+    if md.source != "replay":
+        return WallClock()
+    start = datetime.combine(md.start, dtime(), tzinfo=UTC)
+    stored = json.loads(store.meta_setdefault("replay_clock", json.dumps({"sim_origin": start.isoformat(),
+                                                                         "wall_origin": time.time()})))
+    return AcceleratedClock(datetime.fromisoformat(stored["sim_origin"]), float(stored["wall_origin"]), md.speed)
+
+
+def _replay(settings: ServiceSettings, specs: list[StrategySpec], clock: Clock) -> ReplaySource:
+    from trimtab.adapters.bundled import bundled_daily, coverage
+
+    known = coverage()
+    assets = sorted({a for s in specs for a in (s.targets or {})} | {s.quote for s in specs if s.quote in known})
+    missing = [a for a in assets if a not in known]
+    if missing:
+        raise ConfigError(f"no bundled prices for {', '.join(missing)}", field="market_data.source")
+    history = bundled_daily(assets, start=str(settings.market_data.start), require_complete=False)
+    return ReplaySource(history, clock)
+
+
+def build_services(settings: ServiceSettings, tokens: Tokens, *, worker_id: str | None = None) -> Services:
+    """Open (create, migrate) the database, register portfolios and open their accounts once."""
+    ledger = SqlLedgerStore(settings.db_url)
+    store = ServiceStore(ledger.engine)
+    clock = _clock(settings, store)
+    bases = [_strategy_spec(settings, p) for p in settings.portfolios]
+    replay = _replay(settings, bases, clock) if settings.market_data.source == "replay" else None
+    runtimes: dict[str, PortfolioRuntime] = {}
+    known_accounts = set(ledger.accounts())
+    for spec, base in zip(settings.portfolios, bases, strict=True):
+        strategy = base.build()
+        store.ensure_portfolio(spec.name, dict(strategy.targets))
+        version, targets = store.targets(spec.name)
+        strategy = strategy_with_targets(base, targets, spec.name) if version > 1 else strategy
+        venue = make_tracked_venue(settings, spec, strategy.costs)
+        if replay is not None:
+            market: MarketData = replay
+        elif isinstance(venue, CcxtTracked):
+            market = VenueSource(venue.price, clock)
+        else:
+            raise ConfigError("market_data.source 'venue' needs a ccxt venue", field=f"portfolios.{spec.name}.venue")
+        if spec.account_name not in known_accounts:
+            try:
+                _open_account(ledger, spec, base, venue, clock)
+            except LedgerError:  # another worker opened it first
+                if spec.account_name not in ledger.accounts():
+                    raise
+        runtimes[spec.name] = PortfolioRuntime(spec, base, strategy, version, venue, market)
+    # SQLite serves one process, which may reclaim its own leases at once after a crash; PostgreSQL workers differ
+    default = "main" if ledger.engine.dialect.name == "sqlite" else f"{socket.gethostname()}-{os.getpid()}"
+    wid = worker_id or settings.worker_id or default
+    return Services(settings, ledger, store, clock, Notifier(store, settings.alerts), runtimes, tokens, wid[:64])
+
+
+def _open_account(ledger: SqlLedgerStore, spec: PortfolioSpec, base: StrategySpec, venue: TrackedVenue | None,
+                  clock: Clock) -> None:
+    """Opening balances: the exchange's for ccxt; configured holdings or initial value (in the quote) for paper."""
+    if isinstance(venue, CcxtTracked):
+        holdings = venue.balances()
+    else:
+        value = spec.initial_value if spec.initial_value is not None else base.initial_value
+        holdings = dict(spec.holdings) if spec.holdings is not None else {base.quote: Decimal(repr(value))}
+        fund = getattr(venue, "fund", None)
+        if callable(fund):
+            fund(holdings)  # the durable paper exchange keeps its own copy, funded once
+    ledger.open_account(spec.account_name, holdings, time=clock.now())
+
+
+def service_paths(settings: ServiceSettings) -> list[Path]:
+    """Files the service writes (for docs and clean-up): the SQLite database and paper exchange files."""
+    out = [Path(settings.db_url.removeprefix("sqlite:///"))] if settings.db_url.startswith("sqlite") else []
+    return out + [settings.path(p.paper_state) for p in settings.portfolios if p.paper_state]

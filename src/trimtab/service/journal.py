@@ -1,0 +1,191 @@
+"""Crash-safe execution: the plan and every leg's client order id are journaled before anything is sent.
+
+`JournaledVenue` wraps a venue for `engine.execute_decision`: it writes the plan (status planned), marks it
+executing, sends legs one at a time (stopping between legs when asked to), and `JournalLedger.append` then
+closes the rebalance and appends its entries in ONE transaction. After a crash, `reconcile` looks every leg
+of an unfinished rebalance up at the venue by client order id and records exactly what filled.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from trimtab.adapters.storage import RebalanceStatus, SqlLedgerStore
+from trimtab.core.ledger import LedgerEntry
+from trimtab.core.ports import ExecutionReport, LegFailure
+from trimtab.core.types import CostEstimate, Fill, MarketRules, PlannedOrder, Side, TradePlan
+from trimtab.engine import ledger_entries
+from trimtab.errors import LedgerError, VenueError
+
+Guard = Callable[[PlannedOrder], str | None]  # a reason not to send this leg now, or None
+
+
+class TrackedVenue(Protocol):
+    """A venue that names its client order ids up front and can look an order up by one."""
+
+    name: str
+
+    def balances(self) -> dict[str, Decimal]: ...
+
+    def rules(self, asset: str, quote: str) -> MarketRules: ...
+
+    def execute(self, plan: TradePlan) -> ExecutionReport: ...
+
+    def client_id(self, plan: TradePlan, index: int) -> str: ...
+
+    def find_fill(self, client_id: str, order: PlannedOrder) -> Fill | None: ...
+
+
+def leg_plan(plan: TradePlan, index: int) -> TradePlan:
+    """A one-order plan for leg `index`, with its own plan id (so its client id is stable and unique)."""
+    return TradePlan((plan.orders[index],), plan.reason, plan_id=f"{plan.plan_id}.{index}")
+
+
+def order_doc(o: PlannedOrder) -> dict[str, str]:
+    return {"asset": o.asset, "quote": o.quote, "side": o.side.value, "quantity": str(o.quantity),
+            "price": str(o.price), "exec_price": str(o.exec_price), "est_fee": str(o.cost.fee),
+            "est_slippage": str(o.cost.slippage), "est_gas": str(o.cost.gas)}
+
+
+def order_from(doc: dict[str, Any]) -> PlannedOrder:
+    cost = CostEstimate(Decimal(doc["est_fee"]), Decimal(doc["est_slippage"]), Decimal(doc["est_gas"]))
+    return PlannedOrder(doc["asset"], doc["quote"], Side(doc["side"]), Decimal(doc["quantity"]),
+                        Decimal(doc["price"]), Decimal(doc["exec_price"]), cost)
+
+
+def fill_doc(f: Fill) -> dict[str, str]:
+    return {"asset": f.asset, "quote": f.quote, "side": f.side.value, "quantity": str(f.quantity),
+            "price": str(f.price), "fee": str(f.fee), "slippage": str(f.slippage), "gas": str(f.gas),
+            "order_id": f.order_id, "quote_amount": str(f.quote_amount)}
+
+
+def report_doc(report: ExecutionReport, **extra: Any) -> dict[str, Any]:
+    return {"venue": report.venue, "fills": [fill_doc(f) for f in report.fills],
+            "failures": [{**order_doc(x.order), "reason": x.reason} for x in report.failures],
+            "notes": list(report.notes), **extra}
+
+
+def final_status(report: ExecutionReport) -> RebalanceStatus:
+    if report.complete:
+        return RebalanceStatus.DONE
+    return RebalanceStatus.PARTIAL if report.fills else RebalanceStatus.FAILED
+
+
+@dataclass
+class JournaledVenue:
+    """Venue wrapper that journals before sending; pair it with `JournalLedger` over the same store."""
+
+    venue: TrackedVenue
+    ledger: SqlLedgerStore
+    account: str
+    time: datetime
+    stop: threading.Event | None = None
+    guard: Guard | None = None
+    extra: dict[str, Any] | None = None
+    rebalance_id: str | None = None
+    plan: TradePlan | None = None
+    report: ExecutionReport | None = None
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.name = self.venue.name
+
+    def balances(self) -> dict[str, Decimal]:
+        return self.venue.balances()
+
+    def rules(self, asset: str, quote: str) -> MarketRules:
+        return self.venue.rules(asset, quote)
+
+    def execute(self, plan: TradePlan) -> ExecutionReport:
+        plan = replace(plan, plan_id=f"{plan.plan_id}#{uuid.uuid4().hex[:12]}")  # never reuse a client id
+        legs = [{"index": i, "client_id": self.venue.client_id(leg_plan(plan, i), 0), **order_doc(o)}
+                for i, o in enumerate(plan.orders)]
+        doc = {"plan_id": plan.plan_id, "time": self.time.isoformat(), "reason": plan.reason, "legs": legs,
+               **(self.extra or {})}
+        self.rebalance_id = self.ledger.start_rebalance(self.account, json.dumps(doc), plan.reason)
+        self.ledger.mark_executing(self.rebalance_id)
+        self.plan = plan
+        fills: list[Fill] = []
+        failures: list[LegFailure] = []
+        for i, order in enumerate(plan.orders):
+            why = "not sent: the service is stopping" if self.stop is not None and self.stop.is_set() else None
+            why = why or (self.guard(order) if self.guard else None)
+            if why:
+                failures.append(LegFailure(order, why))
+                continue
+            try:
+                report = self.venue.execute(leg_plan(plan, i))
+            except VenueError as err:  # keep what filled; the leg fails, later legs are not sent
+                partial = err.partial_report
+                fills.extend(partial.fills if isinstance(partial, ExecutionReport) else ())
+                failures.extend(LegFailure(o, f"not sent after: {err}") for o in plan.orders[i:])
+                break
+            fills.extend(report.fills)
+            failures.extend(report.failures)
+        self.report = ExecutionReport(tuple(fills), tuple(failures), venue=self.venue.name)
+        if not fills:  # the engine appends nothing, so close the journal row here
+            self.ledger.finish_rebalance(self.rebalance_id, final_status(self.report).value,
+                                         json.dumps(report_doc(self.report)))
+        return self.report
+
+
+@dataclass
+class JournalLedger:
+    """The ledger as the engine sees it: `append` closes the pending rebalance with its entries atomically."""
+
+    store: SqlLedgerStore
+    journal: JournaledVenue
+
+    def append(self, entries: Sequence[LedgerEntry]) -> None:
+        j = self.journal
+        if j.rebalance_id is None or j.report is None:
+            raise LedgerError("append outside a journaled rebalance")
+        stamped = [replace(e, rebalance_id=j.rebalance_id) for e in entries]
+        self.store.finish_rebalance(j.rebalance_id, final_status(j.report).value, json.dumps(report_doc(j.report)),
+                                    stamped)
+
+    def entries(self, account: str | None = None) -> list[LedgerEntry]:
+        return self.store.entries(account)
+
+    def balances(self, account: str) -> dict[str, Decimal]:
+        return self.store.balances(account)
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    rebalance_id: str
+    status: str
+    fills: tuple[Fill, ...]
+    missing: int
+
+
+def reconcile(store: SqlLedgerStore, venue: TrackedVenue, account: str, ids: Sequence[str]) -> list[Reconciled]:
+    """Close the unfinished rebalances `ids` of `account` from what the venue says each client id did."""
+    out = []
+    for rid in ids:
+        r = store.rebalance(rid)
+        if r.status.final or r.account != account:
+            continue
+        doc = json.loads(r.plan_json)
+        fills, failures = [], []
+        for leg in doc.get("legs", []):
+            order = order_from(leg)
+            fill = venue.find_fill(leg["client_id"], order)
+            if fill is None:
+                failures.append(LegFailure(order, "not found at the venue after a restart"))
+            else:
+                fills.append(fill)
+        report = ExecutionReport(tuple(fills), tuple(failures), venue=venue.name, notes=("reconciled after restart",))
+        time = datetime.fromisoformat(doc["time"]) if "time" in doc else r.created_at
+        entries = ledger_entries(report, account=account, time=time, rebalance_id=r.id)
+        status = final_status(report).value
+        store.finish_rebalance(r.id, status, json.dumps(report_doc(report, reconciled=True)), entries)
+        out.append(Reconciled(r.id, status, tuple(fills), len(failures)))
+    return out

@@ -1,0 +1,195 @@
+"""Service configuration (`service.yaml`): portfolios, database, market data, alerts, API bind and tokens.
+
+Validated once with pydantic (unknown keys refused); every error is one ConfigError line naming the field.
+Tokens come from TRIMTAB_API_TOKEN / TRIMTAB_ADMIN_TOKEN or a token file and are held as SecretStr, never logged.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from trimtab.config import error_line, read_yaml
+from trimtab.core.schedule import Every, parse_every
+from trimtab.core.types import asset_symbol
+from trimtab.errors import ConfigError
+
+NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+READ_ENV, ADMIN_ENV = "TRIMTAB_API_TOKEN", "TRIMTAB_ADMIN_TOKEN"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _duration(v: str) -> str:
+    parse_every(v)
+    return v
+
+
+class PortfolioSpec(_Model):
+    """One managed portfolio: its strategy, where it trades, what it starts with and how often it is checked."""
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    strategy: str = Field(min_length=1)
+    venue: str = "paper"  # paper | ccxt:<exchange id>
+    url: str | None = None  # ccxt API URL override (a local or test exchange)
+    credentials: str | None = None  # ccxt credentials file; else the exchange's environment variables
+    account: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
+    initial_value: Annotated[float, Field(gt=0)] | None = None
+    holdings: dict[str, Decimal] | None = None
+    check_every: str = "1d"
+    paper_state: str | None = None  # SQLite file of a durable paper exchange (survives restarts)
+    paper_latency_ms: Annotated[float, Field(ge=0, le=60_000)] = 0.0
+    max_failures: Annotated[int, Field(ge=1, le=100)] = 3  # consecutive failed cycles before the breaker trips
+    max_drawdown: Annotated[float, Field(gt=0, lt=1)] | None = None  # breaker: pause beyond this drawdown
+    exit_guard_bps: Annotated[float, Field(ge=0, le=5000)] = 100.0  # emergency exit: min received vs pre-quote
+
+    @field_validator("check_every")
+    @classmethod
+    def _check(cls, v: str) -> str:
+        return _duration(v)
+
+    @field_validator("venue")
+    @classmethod
+    def _venue(cls, v: str) -> str:
+        if v != "paper" and not (v.startswith("ccxt:") and len(v) > 5):
+            raise ValueError("use 'paper' or 'ccxt:<exchange id>'")
+        return v
+
+    @field_validator("holdings")
+    @classmethod
+    def _holdings(cls, v: dict[str, Decimal] | None) -> dict[str, Decimal] | None:
+        if v is None:
+            return None
+        out = {asset_symbol(k): q for k, q in v.items()}
+        if any(q < 0 or not q.is_finite() for q in out.values()):
+            raise ValueError("quantities must be finite and >= 0")
+        return out
+
+    @property
+    def account_name(self) -> str:
+        return self.account or self.name
+
+    @property
+    def every(self) -> Every:
+        return parse_every(self.check_every)
+
+
+class MarketDataSpec(_Model):
+    """`replay`: bundled daily prices on an accelerated clock (`speed` simulated seconds per second); `venue`: live."""
+
+    source: Literal["replay", "venue"] = "replay"
+    start: date = date(2021, 1, 1)
+    speed: Annotated[float, Field(gt=0, le=1e9)] = 86_400.0
+
+
+class AlertsSpec(_Model):
+    apprise: list[str] = Field(default_factory=list)
+    webhook: str | None = None
+    advance_notice: str = "1d"
+    monthly_summary: bool = True
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+
+    @field_validator("advance_notice")
+    @classmethod
+    def _notice(cls, v: str) -> str:
+        return _duration(v)
+
+    @field_validator("webhook")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return v
+
+
+class ApiSpec(_Model):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8700
+    token_file: str | None = None
+    cache_seconds: Annotated[float, Field(ge=0, le=60)] = 0.5  # status documents reused this long (wall time)
+
+
+class ServiceSettings(_Model):
+    """The whole service.yaml; paths inside are relative to the file's directory (`base_dir`)."""
+
+    database_url: str | None = None
+    market_data: MarketDataSpec = MarketDataSpec()
+    alerts: AlertsSpec = AlertsSpec()
+    api: ApiSpec = ApiSpec()
+    portfolios: list[PortfolioSpec] = Field(min_length=1)
+    worker_id: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
+    lease_seconds: Annotated[float, Field(gt=0, le=3600)] = 120.0
+    claim_batch: Annotated[int, Field(ge=1, le=10_000)] = 32  # portfolios leased per scheduler pass
+    base_dir: Path = Path()
+
+    @model_validator(mode="after")
+    def _unique(self) -> ServiceSettings:
+        for key in ("name", "account_name"):
+            seen: set[str] = set()
+            for p in self.portfolios:
+                value = getattr(p, key)
+                if value in seen:
+                    raise ValueError(f"portfolios: {key.replace('_name', '')} {value!r} appears twice")
+                seen.add(value)
+        return self
+
+    def path(self, raw: str) -> Path:
+        p = Path(raw).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    @property
+    def db_url(self) -> str:
+        """The configured URL, or `trimtab-service.db` next to the config file (created on first run)."""
+        if self.database_url is None:
+            return f"sqlite:///{(self.base_dir / 'trimtab-service.db').resolve()}"
+        if "://" not in self.database_url:
+            return f"sqlite:///{self.path(self.database_url).resolve()}"
+        return self.database_url
+
+
+class Tokens(_Model):
+    """Bearer tokens: `read` may read, `admin` may read and control. Never printed (SecretStr)."""
+
+    read: SecretStr | None = None
+    admin: SecretStr | None = None
+
+
+def parse_settings(data: Any, source: str, base_dir: Path) -> ServiceSettings:
+    if not isinstance(data, dict):
+        raise ConfigError("a service file must be a mapping of keys to values", source=source)
+    try:
+        return ServiceSettings.model_validate({**data, "base_dir": base_dir})
+    except ValidationError as e:
+        raise ConfigError(error_line(e), source=source) from None
+
+
+def load_settings(path: str | Path) -> ServiceSettings:
+    """Read and validate a service.yaml."""
+    p = Path(path)
+    return parse_settings(read_yaml(p), str(p), p.resolve().parent)
+
+
+def load_tokens(settings: ServiceSettings, env: dict[str, str] | None = None) -> Tokens:
+    """Tokens from the environment, else from `api.token_file` (YAML: read: ..., admin: ...); admin is required."""
+    env = dict(os.environ) if env is None else env
+    read, admin = env.get(READ_ENV), env.get(ADMIN_ENV)
+    if settings.api.token_file and not (read and admin):
+        path = settings.path(settings.api.token_file)
+        data = read_yaml(path)
+        if not isinstance(data, dict) or not set(data) <= {"read", "admin"}:
+            raise ConfigError("token file must be a mapping with keys read and admin", source=str(path))
+        read = read or (str(data["read"]) if data.get("read") else None)
+        admin = admin or (str(data["admin"]) if data.get("admin") else None)
+    if not admin:
+        raise ConfigError(f"no admin token: set {ADMIN_ENV} or api.token_file", field="api.token_file")
+    for label, tok in (("read", read), ("admin", admin)):
+        if tok is not None and len(tok) < 16:
+            raise ConfigError(f"{label} token must be at least 16 characters", field=f"tokens.{label}")
+    return Tokens(read=SecretStr(read) if read else None, admin=SecretStr(admin))
