@@ -123,3 +123,17 @@ def test_presets_command_lists_all() -> None:
     assert r.exit_code == 0
     for name in ("stablecoin-vault", "index-fund", "bitcoin", "ethereum", "custom"):
         assert name in r.output
+
+
+def test_status_of_a_model_strategy_shows_the_model_targets() -> None:
+    r = run("status", "-s", "risk-parity", "--portfolio", "example")
+    assert r.exit_code == 0, r.output
+    rows = [line for line in r.stdout.splitlines() if line.startswith("│ DOGE")]
+    assert rows and "0.00%" in rows[0].split("│")[4] and "0.00%" not in rows[0].split("│")[5]  # DOGE: unheld, targeted
+
+
+def test_model_strategy_refuses_a_latest_prices_table(tmp_path: Path) -> None:
+    pp = tmp_path / "prices.csv"
+    pp.write_text("asset,price\nBTC,60000\nETH,3000\n")
+    r = run("status", "-s", "risk-parity", "--prices", str(pp))
+    assert r.exit_code == 2 and "needs a price history" in r.stderr

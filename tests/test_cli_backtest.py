@@ -82,3 +82,19 @@ def test_sweep_cli_writes_rows_and_frontier(tmp_path: Path) -> None:
     doc = json.loads(dest.read_text())
     assert len(doc["rows"]) == 20 and doc["frontier"]
     assert all(set(row["params"]) == {"trigger.band", "trigger.every"} for row in doc["rows"])
+
+
+def test_model_strategies_warm_up_before_the_start() -> None:
+    from trimtab.backtest.runner import backtest
+    from trimtab.cli.backtest import load_history
+    from trimtab.config import load_strategy
+
+    s = load_strategy("risk-parity")
+    h = load_history(s, None, "2021-01-01", "2021-06-30", None)
+    assert h.warmup > 300 and str(h.times[h.warmup])[:10] == "2021-01-01"
+    warm = backtest(s, h)
+    cold = backtest(s, h.after_warmup())
+    assert str(warm.times[0])[:10] == str(cold.times[0])[:10] == "2021-01-01"
+    first = lambda r: " ".join(next(iter(r.extra.get("allocation_notes", {}).values()), ()))  # noqa: E731
+    assert "too little history" in first(cold)
+    assert "too little history" not in first(warm)

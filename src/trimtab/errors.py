@@ -7,26 +7,23 @@ class TrimtabError(Exception):
     """Base of every error trimtab raises on purpose."""
 
 
-class ConfigError(TrimtabError):
+class InputError(TrimtabError):
+    """Bad input, located: the message reads `source: field: detail` on one line (CLI exit code 2)."""
+
+    def __init__(self, message: str, *, source: str | None = None, field: str | None = None) -> None:
+        self.source = source
+        self.field = field
+        self.detail = message
+        parts = [p for p in (source, field) if p]
+        super().__init__(": ".join([*parts, message]))
+
+
+class ConfigError(InputError):
     """Bad user input (strategy, portfolio, rules, service config): print one line, exit 2."""
 
-    def __init__(self, message: str, *, source: str | None = None, field: str | None = None) -> None:
-        self.source = source
-        self.field = field
-        self.detail = message
-        parts = [p for p in (source, field) if p]
-        super().__init__(": ".join([*parts, message]))
 
-
-class DataError(TrimtabError):
+class DataError(InputError):
     """Market data that cannot be trusted: stale, missing, NaN, zero or non-positive prices. Exit 2."""
-
-    def __init__(self, message: str, *, source: str | None = None, field: str | None = None) -> None:
-        self.source = source
-        self.field = field
-        self.detail = message
-        parts = [p for p in (source, field) if p]
-        super().__init__(": ".join([*parts, message]))
 
 
 class PlanError(TrimtabError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -22,9 +23,12 @@ def _pct(x: float) -> str:
     return f"{x * 100:.2f}%"
 
 
-def drift_rows(state: PortfolioState, strategy: Strategy) -> list[dict[str, Any]]:
-    """One row per targeted or held asset: quantity, value, weight, target, drift, band, distance, status."""
-    targets = dict(strategy.targets)
+def drift_rows(state: PortfolioState, strategy: Strategy, targets: Mapping[str, float] | None = None) -> list[dict[str, Any]]:
+    """One row per targeted or held asset: quantity, value, weight, target, drift, band, distance, status.
+
+    `targets` are the weights the strategy wants now (a model's output); default: its static targets.
+    """
+    targets = dict(strategy.targets if targets is None else targets)
     weights = state.weights(extra=targets)
     drifts = asset_drifts(weights, targets, strategy.settings.band, strategy.settings.relative_band)
     rows = []
@@ -38,11 +42,11 @@ def drift_rows(state: PortfolioState, strategy: Strategy) -> list[dict[str, Any]
     return rows
 
 
-def drift_table(state: PortfolioState, strategy: Strategy, title: str) -> Table:
+def drift_table(state: PortfolioState, strategy: Strategy, title: str, targets: Mapping[str, float] | None = None) -> Table:
     t = Table(title=title, title_justify="left")
     for col in ("asset", "quantity", "value", "weight", "target", "drift", "band", "to trigger", "status"):
         t.add_column(col, justify="left" if col in ("asset", "status") else "right")
-    for r in drift_rows(state, strategy):
+    for r in drift_rows(state, strategy, targets):
         band = "—" if r["band"] == float("inf") else f"±{r['band'] * 100:.2f}pp"
         dist = "—" if r["band"] == float("inf") else f"{r['distance'] * 100:.2f}pp"
         style = "bold red" if r["status"] != "ok" else ""

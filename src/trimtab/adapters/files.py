@@ -52,6 +52,12 @@ def load_holdings(path: str | Path) -> dict[str, Decimal]:
     return out
 
 
+def is_latest_price_table(path: str | Path) -> bool:
+    """True for a two-column `asset,price` CSV of latest prices (not a price history)."""
+    p = Path(path)
+    return p.suffix == ".csv" and p.is_file() and _latest_table(p) is not None
+
+
 def _latest_table(p: Path) -> tuple[datetime, dict[str, Decimal]] | None:
     """A two-column `asset,price` CSV of latest prices, or None if the file is a price history."""
     import pandas as pd

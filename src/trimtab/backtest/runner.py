@@ -15,8 +15,11 @@ Path = Literal["auto", "fast", "step"]
 
 def backtest(strategy: Strategy, history: PriceHistory, *, initial_value: float | None = None, path: Path = "auto",
              progress: Callable[[int], None] | None = None) -> BacktestResult:
-    """Replay `strategy` over `history` from `initial_value` in cash (default: the strategy file's initial_value)."""
+    """Replay `strategy` over `history` from `initial_value` in cash (default: the strategy file's initial_value).
+
+    `history.warmup` leading rows are visible to models and triggers (step path) but not traded on.
+    """
     value = float(initial_value if initial_value is not None else strategy.meta.get("initial_value", 10_000.0))
     if path == "fast" or (path == "auto" and kernel_spec(strategy) is not None):
-        return fast_backtest(strategy, history, value)
-    return step_backtest(strategy, history, value, progress=progress)
+        return fast_backtest(strategy, history.after_warmup(), value)  # kernel triggers read no history
+    return step_backtest(strategy, history, value, progress=progress, start=history.warmup)

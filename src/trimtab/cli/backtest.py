@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -24,7 +26,7 @@ FillOpt = Annotated[int | None, typer.Option(
 
 
 def load_history(strategy: Strategy, prices: str | None, start: str | None, end: str | None, forward_fill: int | None,
-                 extra: tuple[str, ...] = ()) -> PriceHistory:
+                 extra: tuple[str, ...] = (), *, complete: bool | None = None) -> PriceHistory:
     """The strategy's universe (and the quote) from a price file or the bundled data; every repair is printed.
 
     Static strategies need complete prices. Allocation models accept late listings and series that end (NaN;
@@ -38,6 +40,9 @@ def load_history(strategy: Strategy, prices: str | None, start: str | None, end:
     start = start if start is not None else getattr(window, "start", None)
     end = end if end is not None else getattr(window, "end", None)
     model = strategy.allocation is not None
+    requested_start = start
+    if model and start is not None:  # models estimate from the past: load a year of warm-up before the start
+        start = str(np.datetime64(str(start)[:10], "D") - np.timedelta64(WARMUP_DAYS, "D"))
     assets: list[str] | None = None if strategy.universe_from_data else [*strategy.universe, *extra]
     ff_default = 5 if assets is None else 3
     if prices is None:
@@ -45,18 +50,23 @@ def load_history(strategy: Strategy, prices: str | None, start: str | None, end:
 
         history, rep = bundled_daily_with_report(assets=assets, start=start, end=end, quote=strategy.quote,
                                                  forward_fill=ff_default if forward_fill is None else forward_fill,
-                                                 require_complete=not model)
+                                                 require_complete=(not model) if complete is None else complete)
     else:
         history, rep = load_prices_with_report(prices, assets=assets, quote=strategy.quote, start=start, end=end,
-                                               forward_fill=forward_fill or 0, require_complete=not model)
+                                               forward_fill=forward_fill or 0, require_complete=(not model) if complete is None else complete)
     lines = rep.lines()
     if model and len(lines) > 12:  # a whole-market universe: many listings and ends, summarised
         lines = (*lines[:10], f"... and {len(lines) - 10} more (late listings / series ends are data gaps, not delistings)")
     for line in lines:
         err_console.print(f"note: {line}")
+    if model and requested_start is not None:
+        warm = int(np.searchsorted(history.times, np.datetime64(str(requested_start)[:10], "ns")))
+        if 0 < warm < len(history):
+            history = dataclasses.replace(history, warmup=warm)
     return history
 
 err_console = Console(stderr=True)
+WARMUP_DAYS = 400
 
 
 def progress_bar(total: int, label: str) -> Progress:

@@ -13,11 +13,12 @@ import typer
 
 from trimtab.cli.app import PortfolioOpt, PricesOpt, RulesOpt, StrategyArg, app, guarded, out
 from trimtab.config import load_strategy, load_strategy_spec, preset_names, preset_path
+from trimtab.core.history import PriceHistory
 from trimtab.core.ledger import deposit_entries
 from trimtab.core.portfolio import PortfolioState
 from trimtab.core.snapshot import MarketSnapshot
 from trimtab.core.strategy import Decision, Strategy
-from trimtab.errors import ConfigError
+from trimtab.errors import ConfigError, DataError
 
 
 def _portfolio_path(portfolio: str) -> Path:
@@ -38,10 +39,28 @@ def _load_inputs(strategy: str, portfolio: str, prices: str | None) -> tuple[Str
     strat = load_strategy(strategy)
     holdings = load_holdings(_portfolio_path(portfolio))
     assets = sorted({*strat.targets, *holdings})
+    history = _history_for(strat, prices, holdings)
     when, px = load_latest_prices(prices, assets, strat.quote)
-    snap = MarketSnapshot(time=when, prices=px)
+    if history is not None:  # a model may pick any universe asset priced at the last row
+        last = MarketSnapshot.from_history(history, len(history) - 1, when, strat.quote).prices
+        px = {**last, **px}
+    snap = MarketSnapshot(time=when, prices=px, history=history)
     snap.require([a for a in assets if a != strat.quote], source=prices or "bundled prices")
     return strat, holdings, snap
+
+
+def _history_for(strat: Strategy, prices: str | None, holdings: dict[str, Decimal]) -> PriceHistory | None:
+    """Past prices for models and history-reading triggers (bundled data or a price-history file), else None."""
+    from trimtab.adapters.files import is_latest_price_table
+
+    if prices is not None and is_latest_price_table(prices):
+        if strat.allocation is not None:
+            raise DataError("an allocation model needs a price history, not a latest-prices table", source=prices)
+        return None
+    from trimtab.cli.backtest import load_history
+
+    return load_history(strat, prices, None, None, None, extra=tuple(a for a in holdings if a != strat.quote),
+                        complete=False)
 
 
 def _decide(strat: Strategy, holdings: dict[str, Decimal], snap: MarketSnapshot, rules: Path | None, force: bool) -> Decision:
@@ -92,7 +111,8 @@ def status(strategy: StrategyArg, portfolio: PortfolioOpt = "example", prices: P
 
     strat, holdings, snap = _load_inputs(strategy, portfolio, prices)
     state = PortfolioState.of(holdings, snap.prices, strat.quote)
-    out.print(drift_table(state, strat, f"{strat.name} at {snap.time:%Y-%m-%d %H:%M} UTC"))
+    targets = strat.target_weights(snap, state)
+    out.print(drift_table(state, strat, f"{strat.name} at {snap.time:%Y-%m-%d %H:%M} UTC", targets))
 
 
 @app.command()
@@ -116,7 +136,7 @@ def plan(
     if json_out is not None and str(json_out) == "-":
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
-    out.print(drift_table(state, strat, f"{strat.name}: before"))
+    out.print(drift_table(state, strat, f"{strat.name}: before", decision.targets))
     out.print(f"trigger: {'FIRED' if decision.trigger.fired else 'not fired'} - {decision.reason}")
     if decision.plan is not None:
         out.print(plan_table(decision.plan))
@@ -189,7 +209,7 @@ def run_execute(strategy: str, portfolio: str, prices: str | None, rules: Path |
         out.print(f"[dim]account {acct} exists in {ledger}: using its ledger balances[/dim]")
     state = PortfolioState.of(current, snap.prices, strat.quote)
     decision = _decide(strat, current, snap, rules, force)
-    out.print(drift_table(state, strat, f"{strat.name}: before"))
+    out.print(drift_table(state, strat, f"{strat.name}: before", decision.targets))
     out.print(f"trigger: {'FIRED' if decision.trigger.fired else 'not fired'} - {decision.reason}")
     if decision.plan is None or decision.plan.is_empty:
         out.print("nothing to do")
@@ -207,7 +227,7 @@ def run_execute(strategy: str, portfolio: str, prices: str | None, rules: Path |
     assert result.report is not None
     out.print(fills_table(result.report))
     after = PortfolioState.of(store.balances(acct), snap.prices, strat.quote)
-    out.print(drift_table(after, strat, f"{strat.name}: after"))
+    out.print(drift_table(after, strat, f"{strat.name}: after", decision.targets))
     out.print(f"recorded {len(result.entries)} ledger entries in {ledger} (account {acct})")
 
 

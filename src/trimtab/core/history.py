@@ -35,6 +35,7 @@ class PriceHistory:
     market_caps: FloatArray | None = None
     volumes: FloatArray | None = None
     source: str = ""
+    warmup: int = 0  # leading rows that models may read but a backtest does not trade on
 
     def __post_init__(self) -> None:
         times = np.asarray(self.times, dtype="datetime64[ns]")
@@ -47,6 +48,8 @@ class PriceHistory:
             raise ValueError(f"history shape {self.prices.shape} does not match {len(times)} times x {len(self.assets)} assets")
         if t > 1 and not bool(np.all(times[1:] > times[:-1])):
             raise ValueError("history times must be strictly increasing")
+        if not 0 <= self.warmup < max(t, 1):
+            raise ValueError(f"warmup {self.warmup} must leave at least one of {t} rows")
 
     def __len__(self) -> int:
         return len(self.times)
@@ -76,6 +79,17 @@ class PriceHistory:
             market_caps=None if self.market_caps is None else self.market_caps[:, idx],
             volumes=None if self.volumes is None else self.volumes[:, idx],
             source=self.source,
+            warmup=self.warmup,
+        )
+
+    def after_warmup(self) -> PriceHistory:
+        """The rows a backtest trades on (warm-up rows dropped)."""
+        if not self.warmup:
+            return self
+        return PriceHistory(
+            times=self.times[self.warmup:], assets=self.assets, prices=self.prices[self.warmup:],
+            market_caps=None if self.market_caps is None else self.market_caps[self.warmup:],
+            volumes=None if self.volumes is None else self.volumes[self.warmup:], source=self.source,
         )
 
     def between(self, start: np.datetime64 | None, end: np.datetime64 | None) -> PriceHistory:
