@@ -385,3 +385,15 @@ def test_venue_reads_credentials_from_a_file(server: BinanceServer, tmp_path: Pa
 def test_unknown_exchange_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="venue: unknown ccxt exchange 'nope'"):
         CcxtVenue("nope", Credentials("a", "b"))
+
+
+def test_find_fill_by_client_id_reconciles_an_executed_leg(venue: CcxtVenue, server: BinanceServer) -> None:
+    plan = plan_of((Side.BUY, BTC, "0.05"), reason="reconcile me")
+    report = venue.execute(plan)
+    (fill,) = report.fills
+    found = venue.find_fill(venue.client_id(plan, 0), plan.orders[0])
+    assert found is not None
+    assert (found.quantity, found.price, found.fee, found.quote_amount) == (fill.quantity, fill.price, fill.fee, fill.quote_amount)
+    other = plan_of((Side.BUY, BTC, "0.05"), reason="never sent")
+    assert venue.find_fill(venue.client_id(other, 0), other.orders[0]) is None
+    assert venue.last_price("BTC", "USDT") > 0

@@ -6,12 +6,11 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from trimtab.adapters.ccxt_venue.orders import client_order_id, fill_from, outcome_of
+from trimtab.adapters.ccxt_venue.orders import client_order_id
 from trimtab.adapters.paper import PaperVenue
 from trimtab.core.costs import CostModel
 from trimtab.core.ports import ExecutionReport
 from trimtab.core.types import Fill, MarketRules, PlannedOrder, TradePlan
-from trimtab.errors import VenueError
 from trimtab.service.journal import TrackedVenue
 from trimtab.service.paper_exchange import DurablePaperExchange
 from trimtab.service.settings import PortfolioSpec, ServiceSettings
@@ -65,32 +64,14 @@ class CcxtTracked:
         return self._venue.execute(plan)  # type: ignore[no-any-return]
 
     def client_id(self, plan: TradePlan, index: int) -> str:
-        return client_order_id(plan, index, max_len=self._venue.capabilities.client_order_id_max_len)
+        return self._venue.client_id(plan, index)  # type: ignore[no-any-return]
 
     def price(self, asset: str, quote: str) -> Decimal:
         """Last traded price from the exchange ticker."""
-        import ccxt
-
-        client = self._venue._client
-        try:
-            ticker = client.fetch_ticker(f"{asset}/{quote}")
-        except ccxt.BaseError as e:
-            raise VenueError(f"fetch_ticker {asset}/{quote}: {e}", venue=self.name, op="fetch_ticker") from e
-        return Decimal(str(ticker.get("last") or ticker.get("close") or 0))
+        return self._venue.last_price(asset, quote)  # type: ignore[no-any-return]
 
     def find_fill(self, client_id: str, order: PlannedOrder) -> Fill | None:
-        import ccxt
-
-        caps = self._venue.capabilities
-        client = self._venue._client
-        try:
-            found = client.fetch_order(None, f"{order.asset}/{order.quote}", {caps.client_id_query_param: client_id})
-        except ccxt.OrderNotFound:
-            return None
-        except ccxt.BaseError as e:
-            raise VenueError(f"lookup of {client_id}: {e}", venue=self.name, op="fetch_order") from e
-        outcome = outcome_of(found)
-        return fill_from(order, outcome)[0] if outcome.filled > 0 else None
+        return self._venue.find_fill(client_id, order)  # type: ignore[no-any-return]
 
 
 def make_tracked_venue(settings: ServiceSettings, spec: PortfolioSpec, costs: CostModel) -> TrackedVenue | None:

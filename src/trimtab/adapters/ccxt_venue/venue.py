@@ -162,6 +162,31 @@ class CcxtVenue:
         return out
 
     # -- execution --------------------------------------------------------------------------------
+    def client_id(self, plan: TradePlan, index: int) -> str:
+        """The client order id this venue sends for leg `index` of `plan` (deterministic, see client_order_id)."""
+        return client_order_id(plan, index, max_len=self.capabilities.client_order_id_max_len)
+
+    def last_price(self, asset: str, quote: str) -> Decimal:
+        """Last traded price from the exchange ticker."""
+        ticker = self._call("fetch_ticker", lambda: self._client.fetch_ticker(f"{asset}/{quote}"))
+        return dec(ticker.get("last") or ticker.get("close") or 0) or ZERO
+
+    def find_fill(self, client_id: str, order: PlannedOrder) -> Fill | None:
+        """What the order sent with `client_id` filled (None if the exchange has no such order or it filled nothing):
+        how a restarted service reconciles a journaled leg. An order still open is settled (polled, then cancelled)."""
+        caps = self.capabilities
+        if not caps.fetch_order_by_client_id:
+            raise VenueMisconfigured(f"{self.name} cannot look orders up by client id", venue=self.name, op="fetch_order")
+        symbol = f"{order.asset}/{order.quote}"
+        try:
+            found = self._call("fetch_order", lambda: self._client.fetch_order(None, symbol, {caps.client_id_query_param: client_id}))
+        except VenueError as e:
+            if isinstance(e.__cause__, ccxt.OrderNotFound):
+                return None
+            raise
+        outcome = self._settle(symbol, found)  # final status and fees (from the order's trades if needed)
+        return fill_from(order, outcome)[0] if outcome.filled > 0 else None
+
     def execute(self, plan: TradePlan) -> ExecutionReport:
         """Each leg in plan order. A refused leg is reported and the rest go on; auth errors and exhausted
         retries raise, with what already filled attached as `err.partial_report`."""
