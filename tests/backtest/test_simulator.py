@@ -149,3 +149,26 @@ def test_auto_path_picks_kernel_and_step_when_needed(real: PriceHistory) -> None
     assert backtest(s, real, initial_value=1000).path == "fast"
     odd = dataclasses.replace(s, trigger=AnyOf((ThresholdBand(band=0.05), Never(), Never())))
     assert backtest(odd, real, initial_value=1000).path == "step"
+
+
+def test_gas_is_priced_at_each_step_from_the_bundled_gas_series(tmp_path) -> None:
+    from trimtab.backtest.runner import backtest
+    from trimtab.config import load_strategy
+    from trimtab.core.types import Side
+
+    spec = tmp_path / "gas.yaml"
+    spec.write_text("name: g\nquote: USDC\ntargets: {ETH: 0.5, USDC: 0.5}\ntrigger: {kind: threshold, band: 0.05}\n"
+                    "costs: {fee_bps: 30, slippage_bps: 10, gas: {units: 150000, gwei: bundled}}\n")
+    s = load_strategy(spec)
+    h = bundled_daily(["ETH"], start="2020-01-01", end="2021-12-31", quote="USDC")
+    r = backtest(s, h, initial_value=100_000)
+    assert r.path == "step"
+    (gas_part,) = [p for p in s.costs.parts if hasattr(p, "at")]
+    steps = np.flatnonzero(r.gas > 0)
+    assert len(steps) > 5
+    for k in steps[:3]:
+        when = r.times[k]
+        per_order = float(gas_part.at(when).gas("ETH", Side.BUY))  # quote units
+        unit = float(h.prices[k, h.index_of("USDC")])
+        assert r.gas[k] == pytest.approx(per_order * unit * round(r.gas[k] / (per_order * unit)), rel=1e-9)
+    assert r.gas[steps].max() > 5 * r.gas[steps].min()  # 2020 vs the 2021 gas spike: really per day

@@ -32,6 +32,10 @@ class PaperVenue:
         """Move the venue's market to a new snapshot."""
         self._prices = dict(prices)
 
+    def set_costs(self, costs: CostModel) -> None:
+        """Price fills with `costs` from now on (a time-bound model in backtests: gas of the day)."""
+        self._costs = costs
+
     def balances(self) -> dict[str, Decimal]:
         return {a: q for a, q in self._balances.items() if q}
 

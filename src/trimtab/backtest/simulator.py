@@ -9,6 +9,7 @@ costs) take the fast path, which a parity test holds to the step path.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from trimtab.backtest.ledger import RunningLedger
+from trimtab.core.costmodels import bind_time
 from trimtab.core.history import PriceHistory
 from trimtab.core.ledger import deposit_entries
 from trimtab.core.snapshot import MarketSnapshot
@@ -112,6 +114,7 @@ def step_backtest(strategy: Strategy, history: PriceHistory, initial_value: floa
                                                                     strategy.quote, initial_value)},
                                   account=ACCOUNT, time=first, ref="initial"))
     venue = PaperVenue(ledger.balances(ACCOUNT), strategy.costs)
+    timed = any(hasattr(part, "at") for part in strategy.costs.parts)
     col = {a: j for j, a in enumerate(history.assets)}
     n, t_len = len(history.assets), len(history) - start
     out = {k: np.zeros(t_len) for k in ("equity", "turnover", "fee", "slippage", "gas", "te")}
@@ -126,7 +129,11 @@ def step_backtest(strategy: Strategy, history: PriceHistory, initial_value: floa
         row = marks[i]  # values in the history's unit (USD), like the kernels
         snap = MarketSnapshot.from_history(history, i, now, strategy.quote, row=row)
         venue.set_prices(snap.prices)
-        result = run_cycle(strategy, snap, venue, ledger, account=ACCOUNT, schedule=schedule, initial=(k == 0))
+        strat_now = strategy
+        if timed:  # time-dependent costs (gas of the day) priced at this step, for the plan and the fills alike
+            strat_now = dataclasses.replace(strategy, costs=bind_time(strategy.costs, now))
+            venue.set_costs(strat_now.costs)
+        result = run_cycle(strat_now, snap, venue, ledger, account=ACCOUNT, schedule=schedule, initial=(k == 0))
         schedule = schedule.advance(now)
         d = result.decision
         targets_arr = np.array([d.targets.get(a, 0.0) for a in history.assets])
