@@ -14,6 +14,7 @@ from typing import Any
 from web3 import Web3
 
 from trimtab.chain.tx import GWEI
+from trimtab.core.slicing import GasWait as SlicingGasWait
 
 
 @dataclass(frozen=True)
@@ -54,17 +55,17 @@ def wait_for_gas(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> GasWaitOutcome:
-    """Poll the base fee until it is within the policy's cap or its deadline passes."""
+    """Poll the base fee until the execution slicing rule (core.slicing.GasWait) says go: gas within the cap, or
+    the deadline passed (execute anyway)."""
+    rule = SlicingGasWait(cap_gwei=policy.max_base_fee / GWEI, deadline_s=policy.timeout, execute_at_deadline=True)
     start = clock()
     polls = 0
     while True:
         fee = base_fee(w3)
         polls += 1
         elapsed = clock() - start
-        if fee <= policy.max_base_fee:
-            return GasWaitOutcome(fee, elapsed, polls, True)
-        if elapsed >= policy.timeout:
-            return GasWaitOutcome(fee, elapsed, polls, False)
+        if rule.should_execute(elapsed, fee / GWEI):
+            return GasWaitOutcome(fee, elapsed, polls, fee <= policy.max_base_fee)
         sleep(max(0.0, min(policy.poll, policy.timeout - elapsed)))
 
 
