@@ -79,6 +79,7 @@ def test_costs_totals_match_rebalances_and_project_a_dry_run(client: TestClient)
     ("put", "/api/portfolios/alpha/targets", {"targets": {}}, 422, "targets"),
     ("put", "/api/portfolios/alpha/targets", {"targets": {"BTC": 1}, "x": 1}, 422, "x"),
     ("put", "/api/portfolios/alpha/targets", "[", 422, "JSON"),
+    ("put", "/api/portfolios/alpha/targets", {"targets": {"FOO": 0.5, "USDC": 0.5}}, 400, "FOO"),
     ("post", "/api/portfolios/alpha/exit", {}, 422, "confirm"),
     ("post", "/api/portfolios/alpha/exit", {"confirm": "ALPHA"}, 400, "confirm must be the portfolio name"),
 ])

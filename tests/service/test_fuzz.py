@@ -39,4 +39,4 @@ def test_no_request_gets_a_server_error(tmp_path: Path) -> None:
             fuzz()
     finally:
         services.close()
-    assert len(seen) == 17 and "PUT /api/portfolios/{name}/targets" in seen
+    assert len(seen) == 18 and "PUT /api/portfolios/{name}/targets" in seen

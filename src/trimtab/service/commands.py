@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from trimtab.core.portfolio import PortfolioState
-from trimtab.errors import TrimtabError
+from trimtab.errors import DataError, TrimtabError
 from trimtab.service import reports
 from trimtab.service.bootstrap import PortfolioRuntime, Services, strategy_with_targets
 from trimtab.service.cycle import exit_quotes
@@ -234,6 +234,14 @@ def set_targets(s: Services, name: str, new: dict[str, float], *, actor: str, no
     """Validate like a strategy file (symbols, weights in [0, 1] summing to 1, constraints), then version and audit."""
     rt = _rt(s, name)
     strategy = strategy_with_targets(rt.base, dict(new), f"portfolio {name}")
+    risky = sorted(a for a in strategy.targets if a != strategy.quote)
+    try:  # an asset the market cannot price would make every later cycle fail: refuse it now
+        snap = rt.market.snapshot(risky, strategy.quote)
+    except DataError as e:
+        raise Invalid(f"targets: {e.detail}") from None
+    unpriced = [a for a in risky if a not in snap.prices]
+    if unpriced:
+        raise Invalid(f"targets: no market price for {', '.join(unpriced)}")
     version = s.store.add_targets(name, dict(strategy.targets), actor=actor, note=note)
     rt.with_targets(version, dict(strategy.targets))
     s.notifier.send(name, "control", f"{name}: targets changed (v{version})",
