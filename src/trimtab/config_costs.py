@@ -23,7 +23,15 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from trimtab.core.amm import AmmPool, AmmSlippage
-from trimtab.core.costmodels import FeeTier, GasCost, GasPriceSeries, HalfSpread, SqrtImpact, TieredFee
+from trimtab.core.costmodels import (
+    CalibratedSqrtImpact,
+    FeeTier,
+    GasCost,
+    GasPriceSeries,
+    HalfSpread,
+    SqrtImpact,
+    TieredFee,
+)
 from trimtab.core.costs import CostModel, Fee, Gas, Slippage
 from trimtab.core.guards import (
     BalanceChanged,
@@ -70,6 +78,7 @@ class SqrtImpactSpec(_Model):
     daily_volume_usd: dict[str, Positive] = Field(default_factory=dict)
     default_volatility: Annotated[float, Field(ge=0, le=5)] | None = None
     default_daily_volume_usd: Positive | None = None
+    calibrate_window: Annotated[int, Field(ge=2, le=1000)] | None = None  # fit sigma and volume on past rows instead
 
     @field_validator("volatility", "daily_volume_usd", mode="before")
     @classmethod
@@ -181,6 +190,8 @@ class CostsSpec(_Model):
         if self.model == "sqrt_impact":
             s = self.sqrt_impact
             assert s is not None
+            if s.calibrate_window is not None:
+                return CalibratedSqrtImpact(s.calibrate_window, s.y)
             return SqrtImpact(dict(s.volatility), dict(s.daily_volume_usd), s.y, s.default_volatility,
                               s.default_daily_volume_usd)
         if self.model == "amm":

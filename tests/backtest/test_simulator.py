@@ -172,3 +172,19 @@ def test_gas_is_priced_at_each_step_from_the_bundled_gas_series(tmp_path) -> Non
         unit = float(h.prices[k, h.index_of("USDC")])
         assert r.gas[k] == pytest.approx(per_order * unit * round(r.gas[k] / (per_order * unit)), rel=1e-9)
     assert r.gas[steps].max() > 5 * r.gas[steps].min()  # 2020 vs the 2021 gas spike: really per day
+
+
+def test_square_root_impact_calibrated_on_past_volumes_scales_as_size_to_three_halves(tmp_path) -> None:
+    from trimtab.backtest.runner import backtest
+    from trimtab.cli.backtest import load_history
+    from trimtab.config import load_strategy
+
+    spec = tmp_path / "imp.yaml"
+    spec.write_text("name: imp\nquote: USDC\ntargets: {BTC: 0.5, ETH: 0.3, USDC: 0.2}\ntrigger: {kind: threshold, band: 0.05}\n"
+                    "costs: {model: sqrt_impact, fee_bps: 0, sqrt_impact: {calibrate_window: 30, y: 0.8}}\n")
+    s = load_strategy(spec)
+    h = load_history(s, None, "2021-06-01", "2021-12-31", None)
+    assert h.warmup > 30  # two months of rows to calibrate on before the first trade
+    small, big = backtest(s, h, initial_value=1e6), backtest(s, h, initial_value=4e6)
+    assert small.path == "step" and small.slippage[0] > 0
+    assert big.slippage[0] / small.slippage[0] == pytest.approx(4 ** 1.5, rel=0.02)  # cost = Q * Y*sigma*sqrt(Q/V)

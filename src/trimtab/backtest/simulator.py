@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from trimtab.backtest.ledger import RunningLedger
-from trimtab.core.costmodels import bind_time
+from trimtab.core.costmodels import bind_market, market_bound
 from trimtab.core.history import PriceHistory
 from trimtab.core.ledger import deposit_entries
 from trimtab.core.snapshot import MarketSnapshot
@@ -114,7 +114,7 @@ def step_backtest(strategy: Strategy, history: PriceHistory, initial_value: floa
                                                                     strategy.quote, initial_value)},
                                   account=ACCOUNT, time=first, ref="initial"))
     venue = PaperVenue(ledger.balances(ACCOUNT), strategy.costs)
-    timed = any(hasattr(part, "at") for part in strategy.costs.parts)
+    timed = market_bound(strategy.costs)
     col = {a: j for j, a in enumerate(history.assets)}
     n, t_len = len(history.assets), len(history) - start
     out = {k: np.zeros(t_len) for k in ("equity", "turnover", "fee", "slippage", "gas", "te")}
@@ -130,8 +130,8 @@ def step_backtest(strategy: Strategy, history: PriceHistory, initial_value: floa
         snap = MarketSnapshot.from_history(history, i, now, strategy.quote, row=row)
         venue.set_prices(snap.prices)
         strat_now = strategy
-        if timed:  # time-dependent costs (gas of the day) priced at this step, for the plan and the fills alike
-            strat_now = dataclasses.replace(strategy, costs=bind_time(strategy.costs, now))
+        if timed:  # gas of the day, impact calibrated on past volumes: priced at this step, for plan and fills alike
+            strat_now = dataclasses.replace(strategy, costs=bind_market(strategy.costs, now, snap.history))
             venue.set_costs(strat_now.costs)
         result = run_cycle(strat_now, snap, venue, ledger, account=ACCOUNT, schedule=schedule, initial=(k == 0))
         schedule = schedule.advance(now)

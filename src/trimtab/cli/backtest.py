@@ -15,6 +15,7 @@ from rich.table import Table
 
 from trimtab.cli.app import StrategyArg, app, guarded, out
 from trimtab.config import load_strategy
+from trimtab.core.costmodels import market_bound
 from trimtab.core.history import PriceHistory
 from trimtab.core.strategy import Strategy
 
@@ -41,8 +42,10 @@ def load_history(strategy: Strategy, prices: str | None, start: str | None, end:
     end = end if end is not None else getattr(window, "end", None)
     model = strategy.allocation is not None
     requested_start = start
-    if model and start is not None:  # models estimate from the past: load a year of warm-up before the start
-        start = str(np.datetime64(str(start)[:10], "D") - np.timedelta64(WARMUP_DAYS, "D"))
+    # models estimate from the past (a year of warm-up); calibrated costs need their window (two months)
+    warmup_days = WARMUP_DAYS if model else COST_WARMUP_DAYS if market_bound(strategy.costs) else 0
+    if warmup_days and start is not None:
+        start = str(np.datetime64(str(start)[:10], "D") - np.timedelta64(warmup_days, "D"))
     assets: list[str] | None = None if strategy.universe_from_data else [*strategy.universe, *extra]
     ff_default = 5 if assets is None else 3
     if prices is None:
@@ -59,7 +62,7 @@ def load_history(strategy: Strategy, prices: str | None, start: str | None, end:
         lines = (*lines[:10], f"... and {len(lines) - 10} more (late listings / series ends are data gaps, not delistings)")
     for line in lines:
         err_console.print(f"note: {line}")
-    if model and requested_start is not None:
+    if warmup_days and requested_start is not None:
         warm = int(np.searchsorted(history.times, np.datetime64(str(requested_start)[:10], "ns")))
         if 0 < warm < len(history):
             history = dataclasses.replace(history, warmup=warm)
@@ -67,6 +70,7 @@ def load_history(strategy: Strategy, prices: str | None, start: str | None, end:
 
 err_console = Console(stderr=True)
 WARMUP_DAYS = 400
+COST_WARMUP_DAYS = 60
 
 
 def progress_bar(total: int, label: str) -> Progress:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ import typer
 
 from trimtab.cli.app import PortfolioOpt, PricesOpt, RulesOpt, StrategyArg, app, guarded, out
 from trimtab.config import load_strategy, load_strategy_spec, preset_names, preset_path
+from trimtab.core.costmodels import bind_market, market_bound
 from trimtab.core.history import PriceHistory
 from trimtab.core.ledger import deposit_entries
 from trimtab.core.portfolio import PortfolioState
@@ -46,6 +48,8 @@ def _load_inputs(strategy: str, portfolio: str, prices: str | None) -> tuple[Str
         px = {**last, **px}
     snap = MarketSnapshot(time=when, prices=px, history=history)
     snap.require([a for a in assets if a != strat.quote], source=prices or "bundled prices")
+    if market_bound(strat.costs):  # gas of the day, impact calibrated on past volumes
+        strat = dataclasses.replace(strat, costs=bind_market(strat.costs, when, history))
     return strat, holdings, snap
 
 

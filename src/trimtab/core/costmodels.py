@@ -167,6 +167,32 @@ def calibrate_sqrt_impact(history: PriceHistory, window: int = 30, y: float = 0.
     return SqrtImpact(MappingProxyType(sigma), MappingProxyType(volume), y)
 
 
+@dataclass(frozen=True, eq=False)
+class CalibratedSqrtImpact(_Part):
+    """Square-root impact re-calibrated at every decision from the trailing `window` rows of the point-in-time
+    history (daily sigma from returns, daily notional volume from the volumes column): see `calibrate_sqrt_impact`."""
+
+    window: int = 30
+    y: float = 0.8
+    current: SqrtImpact | None = field(default=None, repr=False)
+
+    def calibrated(self, history: PriceHistory) -> CalibratedSqrtImpact:
+        """This part calibrated on `history` (rows up to the decision time only)."""
+        return replace(self, current=calibrate_sqrt_impact(history, self.window, self.y))
+
+    def _model(self) -> SqrtImpact:
+        if self.current is None:
+            raise DataError("square-root impact calibrates from a price history with volumes; none was given",
+                            field="costs.sqrt_impact.calibrate_window")
+        return self.current
+
+    def impact_f(self, asset: str, side: Side, quantity: float, mid: float) -> float:
+        return self._model().impact_f(asset, side, quantity, mid)
+
+    def impact(self, asset: str, side: Side, quantity: Decimal, mid: Decimal) -> Decimal:
+        return self._model().impact(asset, side, quantity, mid)
+
+
 # -- gas -----------------------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class GasPriceSeries:
@@ -238,3 +264,20 @@ class GasCost(_Part):
 def bind_time(model: CostModel, when: datetime) -> CostModel:
     """The model with every time-dependent part (one with `at(time)`) priced at `when`: for backtests."""
     return CostModel(tuple(p.at(when) if hasattr(p, "at") else p for p in model.parts))
+
+
+def market_bound(model: CostModel) -> bool:
+    """Whether any part depends on the time or the price history of a decision."""
+    return any(hasattr(p, "at") or hasattr(p, "calibrated") for p in model.parts)
+
+
+def bind_market(model: CostModel, when: datetime, history: PriceHistory | None) -> CostModel:
+    """Time-dependent parts priced at `when` and history-calibrated parts fitted on `history` (point-in-time)."""
+    parts = []
+    for p in model.parts:
+        if hasattr(p, "at"):
+            p = p.at(when)
+        if hasattr(p, "calibrated") and history is not None:
+            p = p.calibrated(history)
+        parts.append(p)
+    return CostModel(tuple(parts))
