@@ -10,6 +10,8 @@ from typing import Any
 
 from trimtab import engine
 from trimtab.adapters.storage.service_store import PortfolioRow
+from trimtab.core.costmodels import bind_market, market_bound
+from trimtab.core.costs import CostModel
 from trimtab.core.portfolio import PortfolioState
 from trimtab.core.ports import ExecutionReport
 from trimtab.core.snapshot import MarketSnapshot
@@ -39,8 +41,9 @@ def trigger_kind(result: TriggerResult, *, manual: bool, initial: bool) -> str:
     return "risk" if any(w in text for w in ("vol", "regime", "risk", "drawdown")) else "opportunistic"
 
 
-def venue_for(rt: PortfolioRuntime, holdings: dict[str, Decimal], snap: MarketSnapshot) -> TrackedVenue:
-    venue: Any = rt.venue if rt.venue is not None else EphemeralPaper(holdings, rt.strategy.costs, snap.prices)
+def venue_for(rt: PortfolioRuntime, holdings: dict[str, Decimal], snap: MarketSnapshot,
+              costs: CostModel | None = None) -> TrackedVenue:
+    venue: Any = rt.venue if rt.venue is not None else EphemeralPaper(holdings, costs or rt.strategy.costs, snap.prices)
     if hasattr(venue, "set_prices"):
         venue.set_prices(snap.prices)
     return venue  # type: ignore[no-any-return]
@@ -111,7 +114,9 @@ def run_portfolio_cycle(services: Services, rt: PortfolioRuntime, row: Portfolio
     holdings = services.store.balances(rt.account)
     snap = rt.market.snapshot(sorted({*strategy.targets, *(a for a, q in holdings.items() if q)}), strategy.quote)
     now = snap.time
-    venue = venue_for(rt, holdings, snap)
+    if market_bound(strategy.costs):  # gas of the day, impact calibrated on past volumes
+        strategy = replace(strategy, costs=bind_market(strategy.costs, now, snap.history))
+    venue = venue_for(rt, holdings, snap, strategy.costs)
     initial = row.last_check_at is None and all(a == strategy.quote for a, q in holdings.items() if q)
     manual = row.trigger_requested and not row.exit_request
     updates: dict[str, Any] = {"trigger_requested": False}
