@@ -45,9 +45,13 @@ def serve(
     services = build_services(settings, tokens, worker_id=worker_id)
     runner = Runner(services)
 
+    servers: list[Any] = []
+
     def _stop(*_: Any) -> None:
         services.stop.set()
         services.wake.set()
+        for srv in servers:  # a signal before uvicorn installs its own handlers must still stop the API
+            srv.should_exit = True
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
@@ -61,12 +65,14 @@ def serve(
         from trimtab.service.api import create_app
 
         sys.setswitchinterval(0.001)  # the API thread gets the GIL back quickly while cycles compute
-        thread = runner.start_thread()
         bind_host, bind_port = host or settings.api.host, settings.api.port if port is None else port
         server = uvicorn.Server(uvicorn.Config(create_app(services), host=bind_host, port=bind_port,
                                                log_level="warning", access_log=False))
+        servers.append(server)
+        thread = runner.start_thread()
         out.print(f"trimtab service on http://{bind_host}:{bind_port} ({len(services.runtimes)} portfolio(s))")
-        server.run()
+        if not services.stop.is_set():
+            server.run()
         _stop()
         thread.join()
     finally:
