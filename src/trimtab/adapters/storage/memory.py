@@ -99,11 +99,7 @@ class InMemoryLedgerStore:
         now: datetime | None = None,
     ) -> None:
         """Set the final status and append the rebalance's entries together: recorded whole or not at all."""
-        final = rec.rebalance_status(status)
-        if not final.final:
-            raise LedgerError(f"finish_rebalance needs a final status (done, failed, partial), got {final.value!r}")
-        report = rec.json_text(report_json, "report_json")
-        finished_at = rec.utc_time(now or datetime.now(UTC), "now")
+        final, report, finished_at = rec.finish_args(status, report_json, now)
         with self._lock:
             record = self._open(rebalance_id, "finish")
             checked = rec.stamped([rec.checked_entry(e) for e in entries], rebalance_id, record.account)

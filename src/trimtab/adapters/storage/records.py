@@ -160,3 +160,11 @@ def stamped(entries: list[LedgerEntry], rebalance_id: str, account: str) -> list
             raise LedgerError(f"entry carries rebalance_id {e.rebalance_id!r}, expected {rebalance_id!r}")
         out.append(replace(e, rebalance_id=rebalance_id))
     return out
+
+
+def finish_args(status: str, report_json: str, now: datetime | None) -> tuple[RebalanceStatus, str, datetime]:
+    """Checked arguments of finish_rebalance: a final status, a JSON report and the UTC finish time."""
+    final = rebalance_status(status)
+    if not final.final:
+        raise LedgerError(f"finish_rebalance needs a final status (done, failed, partial), got {final.value!r}")
+    return final, json_text(report_json, "report_json"), utc_time(now or datetime.now(UTC), "now")
