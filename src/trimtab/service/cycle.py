@@ -119,7 +119,8 @@ def run_portfolio_cycle(services: Services, rt: PortfolioRuntime, row: Portfolio
     venue = venue_for(rt, holdings, snap, strategy.costs)
     initial = row.last_check_at is None and all(a == strategy.quote for a, q in holdings.items() if q)
     manual = row.trigger_requested and not row.exit_request
-    updates: dict[str, Any] = {"trigger_requested": False}
+    # clear only the request this cycle consumed: one made while the cycle ran must survive to the next cycle
+    updates: dict[str, Any] = {"trigger_requested": False} if row.trigger_requested else {}
     guard = None
     if row.exit_request is not None:
         plan = exit_plan(rt, holdings, snap)
@@ -242,7 +243,11 @@ def failed_cycle(services: Services, rt: PortfolioRuntime, row: PortfolioRow, er
     failures = row.failures + 1
     what = str(err) if isinstance(err, TrimtabError) else f"internal error: {type(err).__name__}"
     services.notifier.send(rt.name, "failure", f"{rt.name}: cycle failed", what, {"failures": failures})
-    updates: dict[str, Any] = {"failures": failures, "trigger_requested": False, "exit_request": None}
+    updates: dict[str, Any] = {"failures": failures}
+    if row.trigger_requested:  # the failed cycle consumed these requests; later ones stay pending
+        updates["trigger_requested"] = False
+    if row.exit_request is not None:
+        updates["exit_request"] = None
     if failures >= rt.spec.max_failures and not row.paused:
         services.notifier.send(rt.name, "circuit_breaker", f"{rt.name}: circuit breaker tripped",
                                f"{failures} failed cycles in a row; portfolio paused", {"breaker": "failures"})
