@@ -98,3 +98,13 @@ def test_model_strategies_warm_up_before_the_start() -> None:
     first = lambda r: " ".join(next(iter(r.extra.get("allocation_notes", {}).values()), ()))  # noqa: E731
     assert "too little history" in first(cold)
     assert "too little history" not in first(warm)
+
+
+def test_compare_a_model_preset_with_warm_up(tmp_path: Path) -> None:
+    doc = tmp_path / "c.json"
+    r = runner.invoke(app, ["compare", "-s", "risk-parity", "--start", "2022-01-01", "--end", "2023-06-30", "--json", str(doc)])
+    assert r.exit_code == 0, r.output
+    data = json.loads(doc.read_text())
+    steps = data["metrics"]["risk-parity"]["steps"]
+    assert data["metrics"]["risk-parity"]["start"].startswith("2022-01-01")
+    assert sum(data["regime_days"].values()) == steps - 1  # warm-up rows are not labelled in the report

@@ -71,7 +71,7 @@ def regime_returns(equity: np.ndarray, labels: np.ndarray, periods_per_year: flo
 def compare(strategy: Strategy, history: PriceHistory, btc: PriceHistory, *, initial_value: float | None = None,
             regime: MarketRegime = MarketRegime(high_vol=0.80)) -> Comparison:
     """Run every variant on the same history; `btc` (same times) gives the regime labels."""
-    labels = regime.labels(btc)
+    labels = regime.labels(btc)[history.warmup:]  # warm-up rows inform the trailing windows, are not reported
     results = {name: backtest(s, history, initial_value=initial_value) for name, s in variants(strategy).items()}
     metrics = {name: result_metrics(r) for name, r in results.items()}
     by_regime = {name: regime_returns(r.equity, labels, r.periods_per_year) for name, r in results.items()}
