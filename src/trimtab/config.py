@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from trimtab.config_allocation import AllocationSpec, MarketCapIndexSpec, StaticSpec
-from trimtab.config_costs import CostsSpec, GuardsSpec
+from trimtab.config_costs import CostsSpec, ExecutionSpec, GuardsSpec
 from trimtab.config_triggers import TriggerSpec, plan_bands, sources
 from trimtab.core.model_targets import ModelTargets
 from trimtab.core.planner import PlanSettings
@@ -83,6 +83,7 @@ class StrategySpec(_Model):
     rebalance_to: Literal["target", "band_edge"] = "target"
     costs: CostsSpec = CostsSpec()
     guards: GuardsSpec | None = None
+    execution: ExecutionSpec | None = None
     constraints: ConstraintsSpec = ConstraintsSpec()
     initial_value: Annotated[float, Field(gt=0)] = 10_000.0
     backtest: BacktestSpec | None = None
@@ -167,7 +168,8 @@ class StrategySpec(_Model):
             name=self.name, quote=self.quote, targets=targets, trigger=self.trigger.build(self.rebalance_to),
             costs=self.costs.build(), rebalance_to=self.rebalance_to, settings=settings,
             cash_buffer=self.constraints.cash_buffer, allocation=alloc,
-            meta={"spec": self, "initial_value": self.initial_value, "backtest": self.backtest},
+            meta={"spec": self, "initial_value": self.initial_value, "backtest": self.backtest,
+                  "twap": self.execution.twap.build() if self.execution and self.execution.twap else None},
         )
 
 

@@ -45,6 +45,7 @@ from trimtab.core.guards import (
 )
 from trimtab.core.orderbook import OrderBook
 from trimtab.core.schedule import parse_every
+from trimtab.core.slicing import TwapSettings
 from trimtab.core.types import asset_symbol
 
 Bps = Annotated[float, Field(ge=0, le=1000)]
@@ -255,3 +256,34 @@ class GuardsSpec(_Model):
         if self.cost_tolerance is not None:
             out.append(CostTolerance(self.cost_tolerance))
         return tuple(out)
+
+
+class TwapSpec(_Model):
+    """Send each order as child orders over `horizon`, one batch every `interval`, each at most `max_child_usd`."""
+
+    horizon: str
+    interval: str
+    max_child_usd: Positive | None = None
+
+    @field_validator("horizon", "interval")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        if parse_every(v).months:
+            raise ValueError("use minutes, hours, days or weeks")
+        return v
+
+    @model_validator(mode="after")
+    def _fits(self) -> TwapSpec:
+        if parse_every(self.interval).seconds > parse_every(self.horizon).seconds:
+            raise ValueError("interval must not exceed horizon")
+        return self
+
+    def build(self) -> TwapSettings:
+        cap = _d(self.max_child_usd) if self.max_child_usd is not None else None
+        return TwapSettings(float(parse_every(self.horizon).seconds), float(parse_every(self.interval).seconds), cap)
+
+
+class ExecutionSpec(_Model):
+    """How plans are sent: `twap:` slices every order in time (live venues; backtests fill at the step's close)."""
+
+    twap: TwapSpec | None = None

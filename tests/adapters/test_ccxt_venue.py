@@ -397,3 +397,26 @@ def test_find_fill_by_client_id_reconciles_an_executed_leg(venue: CcxtVenue, ser
     other = plan_of((Side.BUY, BTC, "0.05"), reason="never sent")
     assert venue.find_fill(venue.client_id(other, 0), other.orders[0]) is None
     assert venue.last_price("BTC", "USDT") > 0
+
+
+def test_twap_sends_each_child_as_its_own_exchange_order(venue: CcxtVenue, server: BinanceServer) -> None:
+    from trimtab.adapters.sliced import TwapVenue
+    from trimtab.core.slicing import TwapSettings
+
+    sleeps: list[float] = []
+    now = [0.0]
+
+    def sleep(s: float) -> None:
+        sleeps.append(s)
+        now[0] += s
+
+    twap = TwapVenue(venue, TwapSettings(horizon_s=2, interval_s=1), sleep=sleep, clock=lambda: now[0])
+    plan = plan_of((Side.BUY, BTC, "0.06"), reason="twap on the exchange")
+    plan = TradePlan(plan.orders, plan.reason, plan_id="acct@2024")
+    before = len(server.orders(ACCOUNT))
+    report = twap.execute(plan)
+    placed = server.orders(ACCOUNT)[before:]
+    assert report.complete and len(report.fills) == 3 == len(placed)
+    assert sum(o.executed_qty for o in placed) == D("0.06")
+    assert len({o.client_order_id for o in placed}) == 3  # each child has its own idempotent id
+    assert sleeps == [1.0, 1.0]

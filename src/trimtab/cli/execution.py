@@ -132,6 +132,17 @@ class ProgressVenue:
         return report
 
 
+def sliced(venue: Any, strat: Strategy) -> Any:
+    """`venue` wrapped in the strategy's TWAP execution (`execution: twap:`), or as it is."""
+    from trimtab.adapters.sliced import TwapVenue
+
+    twap = strat.meta.get("twap")
+    if twap is None:
+        return venue
+    out.print(f"TWAP: child orders every {twap.interval_s:g} s over {twap.horizon_s:g} s")
+    return TwapVenue(venue, twap)
+
+
 def guard_set(strat: Strategy, prices: dict[str, Decimal], price_time: datetime) -> GuardSet | None:
     """The strategy file's `guards:` block as a GuardSet (None when it has none)."""
     spec = strat.meta.get("spec")
@@ -218,7 +229,8 @@ def run_venue_execute(strategy: str, portfolio: str, prices: str | None, rules: 
         opening = store.balances(acct)
         if not any(opening.values()):
             store.append(deposit_entries(current, account=acct, time=datetime.now(UTC), ref=f"open-{acct}"))
-        result = execute_decision(decision, ProgressVenue(live, len(decision.plan.orders)), store, account=acct, time=snap.time,
+        result = execute_decision(decision, ProgressVenue(sliced(live, strat), len(decision.plan.orders)), store,
+                                  account=acct, time=snap.time,
                                   guards=guard_set(strat, snap.prices, snap.time))
         assert result.report is not None and result.decision.plan is not None
         out.print(fill_report_table(result.decision.plan, result.report))

@@ -198,7 +198,7 @@ def run_execute(strategy: str, portfolio: str, prices: str | None, rules: Path |
                 account: str | None, yes: bool, force: bool) -> None:
     from trimtab.adapters.files import load_rules
     from trimtab.adapters.paper import PaperVenue
-    from trimtab.cli.execution import fill_report_table, guard_set
+    from trimtab.cli.execution import fill_report_table, guard_set, sliced
     from trimtab.engine import execute_decision
     from trimtab.views import drift_table, plan_table
 
@@ -228,7 +228,7 @@ def run_execute(strategy: str, portfolio: str, prices: str | None, rules: Path |
     if fresh:
         store.append(deposit_entries(current, account=acct, time=datetime.now(UTC), ref=f"open-{acct}"))
     paper = PaperVenue(current, strat.costs, prices=snap.prices, rules=load_rules(rules))
-    result = execute_decision(decision, paper, store, account=acct, time=snap.time,
+    result = execute_decision(decision, sliced(paper, strat), store, account=acct, time=snap.time,
                               guards=guard_set(strat, snap.prices, snap.time))
     assert result.report is not None and result.decision.plan is not None
     out.print(fill_report_table(result.decision.plan, result.report))

@@ -10,7 +10,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 import numpy as np
 
 from trimtab.core.costmodels import GasPriceSeries
-from trimtab.core.types import ZERO
+from trimtab.core.types import ZERO, MarketRules, PlannedOrder, money_down
 
 MAX_SLICES = 10_000
 
@@ -63,14 +63,31 @@ class Twap:
 
     def _sizes(self, quantity: Decimal, n: int) -> list[Decimal]:
         """n sizes on the lot step as equal as possible; dust below one step rides on the last slice."""
-        if self.step <= 0:
-            each = quantity / n
+        if self.step <= 0:  # no lot step: slices on the ledger quantum, the last one takes the remainder
+            each = money_down(quantity / n)
             return [each] * (n - 1) + [quantity - each * (n - 1)]
         units = int((quantity / self.step).to_integral_value(rounding=ROUND_DOWN))
         base, extra = divmod(units, n)
         sizes = [(base + (1 if i < extra else 0)) * self.step for i in range(n)]
         sizes[-1] += quantity - units * self.step
         return sizes
+
+
+@dataclass(frozen=True, slots=True)
+class TwapSettings:
+    """Horizon and interval in seconds; `max_child_notional` caps a child in quote units (None: no cap)."""
+
+    horizon_s: float
+    interval_s: float
+    max_child_notional: Decimal | None = None
+
+    def twap_for(self, order: PlannedOrder, rules: MarketRules) -> Twap:
+        """The TWAP of one parent order: the notional cap in base units, on the market's lot step."""
+        cap = self.max_child_notional / order.price if self.max_child_notional is not None and order.price > 0 else None
+        step = rules.amount_step if rules.amount_step > 0 else ZERO
+        if cap is not None and step > 0:
+            cap = max(step, (cap // step) * step)
+        return Twap(self.horizon_s, self.interval_s, cap, step)
 
 
 @dataclass(frozen=True, slots=True)
