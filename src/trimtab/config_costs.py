@@ -105,9 +105,11 @@ class PoolSpec(_Model):
 
 
 @functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=1)
 def _shipped_gas_series() -> GasPriceSeries:
-    """trimtab/data/eth_gas_daily.csv (Etherscan daily gwei and ETH/USD), read here because config sits below the
-    adapters layer (adapters/gasdata.py serves the same file to backtests); zeros are gaps."""
+    """trimtab/data/eth_gas_daily.csv (Etherscan daily gwei and ETH/USD), read once per process; zeros are gaps.
+
+    Read here (stdlib csv) because config sits below the adapters layer; every strategy build reuses it."""
     path = Path(str(resources.files("trimtab").joinpath("data", "eth_gas_daily.csv")))
     days, gwei, eth = [], [], []
     with path.open(newline="") as f:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pytest
 
 from trimtab.config import parse_strategy
@@ -61,10 +61,11 @@ def test_bundled_gas_prices_from_the_etherscan_series() -> None:
     model = build({"gas": {"units": 100000, "gwei": "bundled", "at": "2021-05-12T00:00:00"}}).costs.build()
     gas = model.parts[-1]
     assert isinstance(gas, GasCost) and gas.gas_price_gwei > 100  # May 2021 was a gas-price peak
-    from trimtab.adapters.gasdata import bundled_gas_series  # the adapter serves the same numbers to backtests
+    from trimtab.adapters.bundled import gas_daily  # the pandas reader of the same shipped file agrees
 
-    gwei, eth = bundled_gas_series().at(datetime(2021, 5, 12))
-    assert (float(gas.gas_price_gwei), float(gas.native_price)) == (gwei, eth)
+    g = gas_daily()
+    i = int(np.flatnonzero(g.dates == np.datetime64("2021-05-12"))[0])
+    assert (float(gas.gas_price_gwei), float(gas.native_price)) == (g.avg_gas_price_gwei[i], g.eth_price_usd[i])
 
 
 @pytest.mark.parametrize(("costs", "message"), [

@@ -8,7 +8,7 @@ import numpy as np
 
 from trimtab.backtest.calendar import calendar_due
 from trimtab.backtest.kernels import simulate, weights_path
-from trimtab.backtest.simulator import BacktestResult, check_history
+from trimtab.backtest.simulator import BacktestResult, require_strategy_assets
 from trimtab.core.costs import Fee, Gas, Slippage
 from trimtab.core.history import PriceHistory
 from trimtab.core.strategy import Strategy, apply_cash_buffer
@@ -78,7 +78,7 @@ def fast_backtest(strategy: Strategy, history: PriceHistory, initial_value: floa
     spec = kernel_spec(strategy)
     if spec is None:
         raise ValueError(f"strategy {strategy.name} is not covered by a kernel")
-    check_history(strategy, history)
+    require_strategy_assets(strategy, history)
     targets_map = apply_cash_buffer(strategy.targets, strategy.quote, strategy.cash_buffer)
     targets = np.array([targets_map.get(a, 0.0) for a in history.assets])
     quote_idx = history.index_of(strategy.quote) if strategy.quote in history.assets else -1

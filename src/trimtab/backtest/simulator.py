@@ -69,7 +69,7 @@ def _initial_deposit(history: PriceHistory, quote: str, value: float) -> Decimal
     return Decimal(repr(value))
 
 
-def check_history(strategy: Strategy, history: PriceHistory, source: str = "prices") -> None:
+def require_strategy_assets(strategy: Strategy, history: PriceHistory, source: str = "prices") -> None:
     """The history must price every asset of the strategy's universe (bad input stops before any simulation)."""
     missing = [a for a in strategy.universe if a not in history.assets and a != strategy.quote]
     if missing:
@@ -99,7 +99,7 @@ def step_backtest(strategy: Strategy, history: PriceHistory, initial_value: floa
     from trimtab.adapters.paper import PaperVenue
     from trimtab.engine import run_cycle
 
-    check_history(strategy, history)
+    require_strategy_assets(strategy, history)
     if not 0 <= start < len(history) - 1:
         raise ConfigError(f"start row {start} leaves fewer than two rows to simulate", field="start")
     if hasattr(strategy.allocation, "reset"):

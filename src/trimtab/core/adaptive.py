@@ -81,6 +81,16 @@ def _bands(ctx: DecisionContext, band: float, relative: bool) -> dict[str, float
     return {a: effective_band(t, None if relative else band, band if relative else None) for a, t in ctx.targets.items()}
 
 
+def _not_due(ctx: DecisionContext, every: Every, head: str) -> TriggerResult | None:
+    """A hold with its reason when this regime's check is not due yet; None when the bands should be checked."""
+    due = _due(ctx, every)
+    if due is None:
+        return TriggerResult(False, (f"{head}: schedule not started",))
+    if not due:
+        return TriggerResult(False, (f"{head}: check not due",))
+    return None
+
+
 def _due(ctx: DecisionContext, every: Every) -> bool | None:
     if ctx.anchor is None or ctx.previous is None:
         return None
@@ -125,11 +135,9 @@ class VolatilityAdaptive:
         vol_text = f"{vol:.1%}" if math.isfinite(vol) else "unknown"
         kind = "relative " if self.relative else ""
         head = f"volatility_adaptive: {_label_source(self.source)} vol {vol_text} ({name}): {kind}band {r.band:.0%}, every {r.every.text}"
-        due = _due(ctx, r.every)
-        if due is None:
-            return TriggerResult(False, (f"{head}: schedule not started",))
-        if not due:
-            return TriggerResult(False, (f"{head}: check not due",))
+        held = _not_due(ctx, r.every, head)
+        if held is not None:
+            return held
         return band_result(ctx, _bands(ctx, r.band, self.relative), head)
 
 
@@ -200,11 +208,9 @@ class RegimeAware:
         vr = f"VR({self.trend.q}) {ratio:.2f}" if math.isfinite(ratio) else "VR unknown"
         kind = "relative " if self.relative else ""
         head = f"regime_aware: {_label_source(self.source)} {vr} ({name}): {kind}band {r.band:.0%}, every {r.every.text}"
-        due = _due(ctx, r.every)
-        if due is None:
-            return TriggerResult(False, (f"{head}: schedule not started",))
-        if not due:
-            return TriggerResult(False, (f"{head}: check not due",))
+        held = _not_due(ctx, r.every, head)
+        if held is not None:
+            return held
         bands = _bands(ctx, r.band, self.relative)
         if name == "trending" and self.momentum_bias > 0:
             for a, m in self._momentum(ctx).items():

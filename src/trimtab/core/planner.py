@@ -74,7 +74,7 @@ def _order(state: PortfolioState, asset: str, side: Side, qty: Decimal, costs: C
     return PlannedOrder(asset, state.quote, side, qty, price, q.exec_price, q.cost, q.gross)
 
 
-def _blocked_reason(rules: MarketRules, qty: Decimal, price: Decimal, settings: PlanSettings) -> str:
+def _blocked_reason(rules: MarketRules, qty: Decimal, price: Decimal) -> str:
     notional = qty * price
     if qty <= 0:
         return f"below lot size {rules.amount_step}"
@@ -99,7 +99,7 @@ def _fund_buys(
         scaled = []
         for o in buys:
             qty = rules(o.asset).quantize_amount(o.quantity * scale * Decimal("0.999999"))
-            why = _blocked_reason(rules(o.asset), qty, o.price, settings)
+            why = _blocked_reason(rules(o.asset), qty, o.price)
             if why:
                 blocked[o.asset] = f"insufficient quote after costs; {why}"
                 continue
@@ -138,7 +138,7 @@ def plan_rebalance(
         if side is Side.SELL:
             raw = min(raw, state.quantity(asset))
         qty = rules_for(asset).quantize_amount(raw)
-        why = _blocked_reason(rules_for(asset), qty, price, settings)
+        why = _blocked_reason(rules_for(asset), qty, price)
         if why:
             blocked[asset] = why
             continue
