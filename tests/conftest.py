@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
+from tests.ci import require
 from tests.pg import PgCluster, pg_bindir
 
 _SETUP_SECONDS: list[float] = []
@@ -17,10 +17,7 @@ def pg_cluster() -> Iterator[PgCluster]:
     """Start one PostgreSQL cluster for the session; skip locally (fail in CI) when PostgreSQL is not installed."""
     bindir = pg_bindir()
     if bindir is None:
-        msg = "PostgreSQL binaries (initdb, pg_ctl) not found: run `bash scripts/ensure_postgres.sh`"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
+        require(False, "PostgreSQL binaries (initdb, pg_ctl) not found: run `bash scripts/ensure_postgres.sh`")
     cluster = PgCluster(bindir).start()
     _SETUP_SECONDS.append(cluster.setup_seconds)
     try:

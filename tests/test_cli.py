@@ -49,7 +49,8 @@ def test_plan_json_has_documented_shape_and_consistent_totals(tmp_path: Path) ->
 
 def test_execute_records_whole_rebalance_and_ledger_matches_plan(tmp_path: Path) -> None:
     ledger = tmp_path / "l.sqlite"
-    plan_doc = json.loads(run("plan", "-s", "index-fund", "--json", "-").stdout)
+    plan_doc = json.loads(run("plan", "-s", "index-fund", "-p", "example", "--json", "-").stdout)
+    assert plan_doc["orders"], "the example portfolio needs a rebalance"
     r = run("execute", "-s", "index-fund", "-p", "example", "--ledger", str(ledger), "--yes")
     assert r.exit_code == 0, r.output
     assert "after" in r.output
@@ -112,7 +113,10 @@ def test_unknown_preset_on_status_exits_2() -> None:
 def test_rules_file_lot_step_applies(tmp_path: Path) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text("rules:\n  '*': {amount_step: '0.01', min_notional: 10}\n  XRP: {amount_step: '1'}\n")
-    doc = json.loads(run("plan", "-s", "index-fund", "--rules", str(rules), "--json", "-").stdout)
+    r = run("plan", "-s", "index-fund", "--rules", str(rules), "--json", "-")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["orders"] and any(o["asset"] == "XRP" for o in doc["orders"])
     for o in doc["orders"]:
         step = Decimal("1") if o["asset"] == "XRP" else Decimal("0.01")
         assert Decimal(o["quantity"]) % step == 0

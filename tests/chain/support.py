@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import pytest
-
 import trimtab
+from tests.ci import IN_CI, require  # noqa: F401  (re-exported for the chain tests)
 
-IN_CI = os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
 PRICE_FILE_NAME = "daily_prices_usd.csv.gz"
-
-
-def require(condition: bool, message: str) -> None:
-    """Skip locally, fail in CI: chain tests must never silently skip in CI."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"{message} (CI=true: chain tests may not be skipped)", pytrace=False)
-    pytest.skip(message)
 
 
 def price_file() -> Path | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.ci import require
 from tests.service.harness import ADMIN_TOKEN, RunningService, open_services, wait_for, write_config
 
 from trimtab.service.bootstrap import Services
@@ -30,10 +31,7 @@ SPEED = 20 * 86_400  # twenty simulated days per second: a monthly rebalance eve
 def _require_chromium() -> None:
     if CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK):
         return
-    msg = f"{CHROMIUM} not found: run `bash scripts/ensure_chromium.sh` (installs Debian's chromium)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(msg)
-    pytest.skip(msg)
+    require(False, f"{CHROMIUM} not found: run `bash scripts/ensure_chromium.sh` (installs Debian's chromium)")
 
 
 @dataclass
