@@ -105,7 +105,6 @@ class PoolSpec(_Model):
 
 
 @functools.lru_cache(maxsize=1)
-@functools.lru_cache(maxsize=1)
 def _shipped_gas_series() -> GasPriceSeries:
     """trimtab/data/eth_gas_daily.csv (Etherscan daily gwei and ETH/USD), read once per process; zeros are gaps.
 

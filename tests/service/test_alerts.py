@@ -100,3 +100,19 @@ def test_repeated_failures_trip_the_breaker(tmp_path: Path, receiver: Receiver) 
     assert [a["kind"] for a in services.store.alerts()][:2] == ["circuit_breaker", "failure"]
     assert "timeout" in services.store.alerts(kind="failure")[0]["body"]
     services.close()
+
+
+def test_month_summary_reads_only_its_month_and_the_value_before_it(tmp_path: Path, receiver: Receiver) -> None:
+    from trimtab.service import reports
+
+    services = open_services(_config(tmp_path, receiver))
+    runner = Runner(services)
+    wait_for("two month boundaries", lambda: runner.run_once() >= 0 and len(services.store.alerts(kind="monthly_summary")) >= 2,
+             timeout=20, every=0.02)
+    start, end = reports.month_bounds("2022-02")
+    window = services.store.decisions_between("alpha", start, end)
+    everything = services.store.decisions("alpha", limit=100_000, newest_first=False)
+    feb = [d for d in everything if start <= d["time"] < end]
+    assert window[0]["time"] < start and window[1:] == feb and len(feb) >= 5
+    assert reports.monthly_summary("alpha", "2022-02", window) == reports.monthly_summary("alpha", "2022-02", everything)
+    services.close()

@@ -20,11 +20,6 @@ from trimtab.service.settings import AlertsSpec
 
 log = logging.getLogger(__name__)
 
-KINDS = ("rebalance_notice", "rebalance_scheduled", "rebalance_opportunistic", "rebalance_risk", "rebalance_manual",
-         "rebalance_initial", "rebalance_completed", "failure", "circuit_breaker", "emergency_exit",
-         "monthly_summary", "control")
-
-
 class Notifier:
     """Records every alert, then a daemon thread delivers it to each configured channel (at-most-once)."""
 

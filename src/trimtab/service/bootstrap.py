@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from datetime import time as dtime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from trimtab.adapters.storage import SqlLedgerStore
@@ -177,9 +176,3 @@ def _open_account(ledger: SqlLedgerStore, spec: PortfolioSpec, base: StrategySpe
         if callable(fund):
             fund(holdings)  # the durable paper exchange keeps its own copy, funded once
     ledger.open_account(spec.account_name, holdings, time=clock.now())
-
-
-def service_paths(settings: ServiceSettings) -> list[Path]:
-    """Files the service writes (for docs and clean-up): the SQLite database and paper exchange files."""
-    out = [Path(settings.db_url.removeprefix("sqlite:///"))] if settings.db_url.startswith("sqlite") else []
-    return out + [settings.path(p.paper_state) for p in settings.portfolios if p.paper_state]

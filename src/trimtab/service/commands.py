@@ -168,10 +168,10 @@ def summary(s: Services, name: str, month: str | None = None) -> dict[str, Any]:
     _rt(s, name)
     month = month or f"{s.clock.now():%Y-%m}"
     try:
-        reports.month_bounds(month)
+        bounds = reports.month_bounds(month)
     except ValueError:
         raise Invalid(f"month must be YYYY-MM, got {month!r}") from None
-    decs = s.store.decisions(name, limit=100_000, newest_first=False)
+    decs = s.store.decisions_between(name, *bounds)
     return reports.json_doc(reports.monthly_summary(name, month, decs))
 
 

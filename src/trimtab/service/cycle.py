@@ -21,7 +21,7 @@ from trimtab.core.types import Side, TradePlan
 from trimtab.errors import TrimtabError
 from trimtab.service import reports
 from trimtab.service.bootstrap import PortfolioRuntime, Services
-from trimtab.service.journal import JournaledVenue, JournalLedger, TrackedVenue, reconcile, report_doc
+from trimtab.service.journal import JournaledVenue, JournalLedger, TrackedVenue, final_status, reconcile, report_doc
 from trimtab.service.venues import EphemeralPaper
 from trimtab.views import plan_document
 
@@ -46,6 +46,8 @@ def venue_for(rt: PortfolioRuntime, holdings: dict[str, Decimal], snap: MarketSn
     venue: Any = rt.venue if rt.venue is not None else EphemeralPaper(holdings, costs or rt.strategy.costs, snap.prices)
     if hasattr(venue, "set_prices"):
         venue.set_prices(snap.prices)
+    if costs is not None and hasattr(venue, "set_costs"):  # paper venues fill with the same bound costs as the plan
+        venue.set_costs(costs)
     return venue  # type: ignore[no-any-return]
 
 
@@ -146,14 +148,14 @@ def run_portfolio_cycle(services: Services, rt: PortfolioRuntime, row: Portfolio
                             {"portfolio": rt.name, "kind": kind, "targets_version": rt.targets_version})
         result = engine.execute_decision(decision, jv, JournalLedger(services.ledger, jv), account=rt.account, time=now)
         report = jv.report or ExecutionReport(())
-        status = "done" if report.complete else ("partial" if report.fills else "failed")
+        status = final_status(report).value
         rebalance_id = jv.rebalance_id
     else:
         report, status, rebalance_id = None, "held", None
-    after = services.store.balances(rt.account)
+    after = holdings if report is None else services.store.balances(rt.account)  # nothing traded: no re-read
     state = PortfolioState.of(after, snap.prices, strategy.quote)
     value = float(state.total)
-    bh = row.bh if row.bh is not None else None
+    bh = row.bh
     if bh is None and (status in ("done", "partial") or not initial):
         bh = {a: str(q) for a, q in after.items() if q}  # the buy-and-hold twin: holdings after the first allocation
         updates["bh_json"] = bh
@@ -231,8 +233,8 @@ def _scheduled_alerts(services: Services, rt: PortfolioRuntime, row: PortfolioRo
     elif row.summary_month != month:
         out["summary_month"] = month
         if alerts.monthly_summary:
-            doc = reports.monthly_summary(rt.name, row.summary_month,
-                                          services.store.decisions(rt.name, limit=2000, newest_first=False))
+            doc = reports.monthly_summary(rt.name, row.summary_month, services.store.decisions_between(
+                rt.name, *reports.month_bounds(row.summary_month)))
             services.notifier.send(rt.name, "monthly_summary", f"{rt.name}: summary for {row.summary_month}",
                                    reports.summary_text(doc), doc)
     return out

@@ -90,7 +90,6 @@ class JournaledVenue:
     guard: Guard | None = None
     extra: dict[str, Any] | None = None
     rebalance_id: str | None = None
-    plan: TradePlan | None = None
     report: ExecutionReport | None = None
     name: str = ""
 
@@ -111,7 +110,6 @@ class JournaledVenue:
                **(self.extra or {})}
         self.rebalance_id = self.ledger.start_rebalance(self.account, json.dumps(doc), plan.reason)
         self.ledger.mark_executing(self.rebalance_id)
-        self.plan = plan
         fills: list[Fill] = []
         failures: list[LegFailure] = []
         for i, order in enumerate(plan.orders):

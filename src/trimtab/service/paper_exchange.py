@@ -66,6 +66,10 @@ class DurablePaperExchange:
     def set_prices(self, prices: Mapping[str, Decimal]) -> None:
         self._prices = dict(prices)
 
+    def set_costs(self, costs: CostModel) -> None:
+        """Fill with `costs` from now on (the cycle's market-bound model: gas of the day, calibrated impact)."""
+        self._costs = costs
+
     def balances(self) -> dict[str, Decimal]:
         with self._lock:
             rows = self._db.execute("SELECT asset, quantity FROM balances WHERE account=?", (self.account,))

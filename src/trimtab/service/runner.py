@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from datetime import timedelta
 
 from trimtab.service.bootstrap import Services
@@ -96,11 +95,3 @@ class Runner:
         t = threading.Thread(target=self.run_forever, name="trimtab-runner", daemon=True)
         t.start()
         return t
-
-
-def run_round(services: Services) -> tuple[int, float]:
-    """Run every due portfolio once (benchmarks, tests): (cycles, seconds)."""
-    runner = Runner(services, batch=10_000)
-    t0 = time.perf_counter()
-    n = runner.run_once()
-    return n, time.perf_counter() - t0

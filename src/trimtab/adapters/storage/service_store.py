@@ -221,6 +221,16 @@ class ServiceStore:
             rows = conn.execute(query.order_by(order).limit(limit).offset(offset))
             return [_decision(r._mapping) for r in rows]
 
+    def decisions_between(self, name: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Decisions with start <= time < end, oldest first, preceded by the last one before `start` (if any):
+        what a period's summary needs, whatever the portfolio's history length."""
+        base = select(decisions).where(decisions.c.portfolio == name)
+        with self._read() as conn:
+            prior = conn.execute(base.where(decisions.c.time < start).order_by(decisions.c.id.desc()).limit(1)).all()
+            inside = conn.execute(base.where(decisions.c.time >= start, decisions.c.time < end)
+                                  .order_by(decisions.c.id)).all()
+        return [_decision(r._mapping) for r in [*prior, *inside]]
+
     def equity(self, name: str, limit: int | None = None) -> list[tuple[datetime, float, float]]:
         """(time, value, buy-and-hold value) per recorded decision, oldest first (the last `limit` only)."""
         query = (select(decisions.c.time, decisions.c.value, decisions.c.bh_value)
