@@ -18,7 +18,7 @@ from trimtab.core.model_targets import ModelTargets
 from trimtab.core.planner import PlanSettings
 from trimtab.core.schedule import parse_every
 from trimtab.core.strategy import Strategy
-from trimtab.core.types import asset_symbol
+from trimtab.core.types import asset_symbol, canonical_keys
 from trimtab.errors import ConfigError
 
 Fraction = Annotated[float, Field(ge=0, le=1)]
@@ -27,16 +27,6 @@ PRESETS_PACKAGE = "trimtab.presets"
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _canonical_keys(raw: dict[str, Any], what: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in raw.items():
-        sym = asset_symbol(str(k))
-        if sym in out:
-            raise ValueError(f"{what} lists {sym} twice (symbols are case-insensitive)")
-        out[sym] = v
-    return out
 
 
 class ConstraintsSpec(_Model):
@@ -48,7 +38,7 @@ class ConstraintsSpec(_Model):
     @field_validator("min_weight", "max_weight", mode="before")
     @classmethod
     def _canon(cls, v: Any) -> Any:
-        return _canonical_keys(v, "constraint") if isinstance(v, dict) else v
+        return canonical_keys(v, "constraint") if isinstance(v, dict) else v
 
 
 class BacktestSpec(_Model):
@@ -99,7 +89,7 @@ class StrategySpec(_Model):
         if isinstance(v, dict):
             if not v:
                 raise ValueError("needs at least one asset")
-            return _canonical_keys(v, "targets")
+            return canonical_keys(v, "targets")
         return v
 
     @field_validator("universe", mode="before")

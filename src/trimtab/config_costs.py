@@ -46,7 +46,7 @@ from trimtab.core.guards import (
 from trimtab.core.orderbook import OrderBook
 from trimtab.core.schedule import parse_every
 from trimtab.core.slicing import TwapSettings
-from trimtab.core.types import asset_symbol
+from trimtab.core.types import asset_symbol, canonical_keys
 
 Bps = Annotated[float, Field(ge=0, le=1000)]
 Positive = Annotated[float, Field(gt=0)]
@@ -62,7 +62,7 @@ def _d(x: float) -> Decimal:
 
 
 def _upper_keys(v: Any) -> Any:
-    return {asset_symbol(str(k)): x for k, x in v.items()} if isinstance(v, dict) else v
+    return canonical_keys(v, "this block") if isinstance(v, dict) else v
 
 
 class FeeTierSpec(_Model):

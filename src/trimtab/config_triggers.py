@@ -16,7 +16,7 @@ from trimtab.core.adaptive import DEFAULT_VOL_RULES, TREND_RULES, CostAware, Reg
 from trimtab.core.regimes import TrendRegime, VolatilityRegime
 from trimtab.core.schedule import parse_every
 from trimtab.core.triggers import AllOf, AnyOf, Calendar, Never, Not, ThresholdBand, Trigger
-from trimtab.core.types import asset_symbol
+from trimtab.core.types import asset_symbol, canonical_keys
 
 Band = Annotated[float, Field(gt=0, le=1)]
 RelBand = Annotated[float, Field(gt=0, le=10)]
@@ -162,7 +162,7 @@ class CostAwareSpec(_Model):
     @field_validator("asset_cost_bps", mode="before")
     @classmethod
     def _canon(cls, v: Any) -> Any:
-        return {asset_symbol(str(k)): x for k, x in v.items()} if isinstance(v, dict) else v
+        return canonical_keys(v, "asset_cost_bps") if isinstance(v, dict) else v
 
     @model_validator(mode="after")
     def _ranges(self) -> CostAwareSpec:

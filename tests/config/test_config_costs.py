@@ -79,6 +79,8 @@ def test_bundled_gas_prices_from_the_etherscan_series() -> None:
                     {"min_volume_usd": 1, "maker_bps": 1, "taker_bps": 1}]}, "must increase"),
     ({"model": "cubic"}, "costs.model"),
     ({"fee_bps": 10, "surprise": 1}, "costs.surprise: unknown key"),
+    ({"model": "amm", "pools": {"eth": {"reserve_base": 1, "reserve_quote": 1, "fee": 0.003},
+                                "ETH": {"reserve_base": 2, "reserve_quote": 2, "fee": 0.003}}}, "ETH twice"),
 ])
 def test_bad_cost_blocks_are_one_line_errors(costs: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message) as err:

@@ -31,6 +31,7 @@ def test_defaults_bind_loopback_and_put_sqlite_next_to_the_file(tmp_path: Path) 
     ({"portfolios": [{"name": "a", "strategy": "x", "venue": "kraken"}]}, "portfolios.0.venue: use 'paper'"),
     ({"portfolios": [{"name": "a", "strategy": "x", "check_every": "soon"}]}, "portfolios.0.check_every: invalid"),
     ({"portfolios": [{"name": "a", "strategy": "x"}] * 2}, "name 'a' appears twice"),
+    ({"portfolios": [{"name": "a", "strategy": "x", "holdings": {"btc": "1", "BTC": "2"}}]}, "holdings lists BTC twice"),
     ({**GOOD, "alerts": {"webhook": "ftp://x"}}, "alerts.webhook: must be an http(s) URL"),
     ({**GOOD, "surprise": 1}, "surprise: unknown key"),
 ])

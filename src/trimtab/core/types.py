@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import decimal
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from enum import StrEnum
+from typing import TypeVar
 
 # Money arithmetic runs at 60 significant digits in every thread, so products of lot-step quantities
 # and tick prices, and their sums, are exact: ledgers never drift.
@@ -14,6 +16,7 @@ decimal.DefaultContext.prec = MONEY_PRECISION
 decimal.getcontext().prec = MONEY_PRECISION
 
 ZERO = Decimal(0)
+V = TypeVar("V")
 QUANTUM = Decimal("1e-18")  # ledger resolution: 18 decimal places, as ERC-20 tokens and NUMERIC(48, 18)
 
 
@@ -33,6 +36,17 @@ def asset_symbol(raw: str) -> str:
     if not sym:
         raise ValueError("empty asset symbol")
     return sym
+
+
+def canonical_keys(raw: Mapping[str, V], what: str) -> dict[str, V]:
+    """A mapping keyed by canonical symbols; ValueError when two keys name one asset (`btc` and `BTC`)."""
+    out: dict[str, V] = {}
+    for k, v in raw.items():
+        sym = asset_symbol(str(k))
+        if sym in out:
+            raise ValueError(f"{what} lists {sym} twice (symbols are case-insensitive)")
+        out[sym] = v
+    return out
 
 
 class Side(StrEnum):

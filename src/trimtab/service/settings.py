@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from trimtab.config import error_line, read_yaml
 from trimtab.core.schedule import Every, parse_every
-from trimtab.core.types import asset_symbol
+from trimtab.core.types import canonical_keys
 from trimtab.errors import ConfigError
 
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
@@ -67,7 +67,7 @@ class PortfolioSpec(_Model):
     def _holdings(cls, v: dict[str, Decimal] | None) -> dict[str, Decimal] | None:
         if v is None:
             return None
-        out = {asset_symbol(k): q for k, q in v.items()}
+        out = canonical_keys(v, "holdings")
         if any(q < 0 or not q.is_finite() for q in out.values()):
             raise ValueError("quantities must be finite and >= 0")
         return out
