@@ -18,8 +18,8 @@ from sqlalchemy import Connection, Engine, and_, create_engine, func, insert, no
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from trimtab.adapters.storage.records import exact_sum
-from trimtab.adapters.storage.schema import ledger_entries, rebalances
+from trimtab.adapters.storage.records import OPEN_STATUSES
+from trimtab.adapters.storage.schema import rebalances
 from trimtab.adapters.storage.service_schema import (
     alerts,
     audit_log,
@@ -28,6 +28,7 @@ from trimtab.adapters.storage.service_schema import (
     service_meta,
     target_versions,
 )
+from trimtab.adapters.storage.sql import account_balances
 from trimtab.errors import LedgerError
 
 
@@ -193,18 +194,13 @@ class ServiceStore:
 
     def balances(self, account: str) -> dict[str, Decimal]:
         """The ledger's balances of `account` read on the non-blocking reader (API status); exact sums."""
-        query = (select(ledger_entries.c.asset, ledger_entries.c.amount)
-                 .where(ledger_entries.c.account == account).order_by(ledger_entries.c.id))
-        per_asset: dict[str, list[Decimal]] = {}
         with self._read() as conn:
-            for asset, amount in conn.execute(query):
-                per_asset.setdefault(asset, []).append(amount)
-        return {asset: exact_sum(amounts) for asset, amounts in per_asset.items()}
+            return account_balances(conn, account)
 
     def open_rebalances(self, account: str) -> list[str]:
         """Ids of the account's journaled rebalances that never reached a final status (crash leftovers)."""
         query = (select(rebalances.c.id).where(rebalances.c.account == account,
-                                               rebalances.c.status.in_(["planned", "executing"]))
+                                               rebalances.c.status.in_([st.value for st in OPEN_STATUSES]))
                  .order_by(rebalances.c.created_at))
         with self._read() as conn:
             return list(conn.scalars(query))

@@ -66,16 +66,8 @@ class SqlLedgerStore:
 
     def balances(self, account: str) -> dict[str, Decimal]:
         """Per-asset sums of the account's entries, exact (assets in order of first appearance)."""
-        query = (
-            select(ledger_entries.c.asset, ledger_entries.c.amount)
-            .where(ledger_entries.c.account == account)
-            .order_by(ledger_entries.c.id)
-        )
-        per_asset: dict[str, list[Decimal]] = {}
         with self._read() as conn:
-            for asset, amount in conn.execute(query):
-                per_asset.setdefault(asset, []).append(amount)
-        return {asset: rec.exact_sum(amounts) for asset, amounts in per_asset.items()}
+            return account_balances(conn, account)
 
     def accounts(self) -> list[str]:
         """Known account names, sorted."""
@@ -246,3 +238,13 @@ def _rebalance(row: Row[Any]) -> rec.RebalanceRecord:
         report_json=m["report_json"],
         finished_at=m["finished_at"],
     )
+
+
+def account_balances(conn: Connection, account: str) -> dict[str, Decimal]:
+    """Per-asset exact sums of an account's ledger entries on `conn` (assets in order of first appearance)."""
+    query = (select(ledger_entries.c.asset, ledger_entries.c.amount)
+             .where(ledger_entries.c.account == account).order_by(ledger_entries.c.id))
+    per_asset: dict[str, list[Decimal]] = {}
+    for asset, amount in conn.execute(query):
+        per_asset.setdefault(asset, []).append(amount)
+    return {asset: rec.exact_sum(amounts) for asset, amounts in per_asset.items()}
