@@ -7,10 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 from trimtab.core.portfolio import PortfolioState
+from trimtab.core.snapshot import MarketSnapshot
 from trimtab.errors import DataError, TrimtabError
 from trimtab.service import reports
 from trimtab.service.bootstrap import PortfolioRuntime, Services, strategy_with_targets
-from trimtab.service.cycle import exit_quotes
+from trimtab.service.cycle import exit_quotes, snapshot_for
 from trimtab.views import drift_rows, plan_document
 
 EQUITY_POINTS = 5000
@@ -37,10 +38,11 @@ def _rt(s: Services, name: str) -> PortfolioRuntime:
     return rt
 
 
-def _state(s: Services, rt: PortfolioRuntime) -> tuple[PortfolioState, datetime, dict[str, Decimal]]:
+def _state(s: Services, rt: PortfolioRuntime) -> tuple[PortfolioState, MarketSnapshot, dict[str, Decimal]]:
+    """Balances (one read), the market snapshot for them, and the valued state."""
     holdings = s.store.balances(rt.account)
-    snap = rt.market.snapshot(sorted({*rt.strategy.targets, *(a for a, q in holdings.items() if q)}), rt.strategy.quote)
-    return PortfolioState.of(holdings, snap.prices, rt.strategy.quote), snap.time, holdings
+    snap = snapshot_for(rt, holdings)
+    return PortfolioState.of(holdings, snap.prices, rt.strategy.quote), snap, holdings
 
 
 # -- reads -------------------------------------------------------------------------------------------
@@ -75,7 +77,8 @@ def _status(s: Services, name: str) -> dict[str, Any]:
     rt = _rt(s, name)
     row = s.store.portfolio(name)
     assert row is not None
-    state, now, _ = _state(s, rt)
+    state, snap, _ = _state(s, rt)
+    now = snap.time
     rows = drift_rows(state, rt.strategy)
     assets = [{**r, "band": r["band"] if r["band"] != float("inf") else None,
                "distance": r["distance"] if r["band"] != float("inf") else None,
@@ -148,19 +151,14 @@ def costs(s: Services, name: str) -> dict[str, Any]:
             **(d["report"] or {}).get("costs", {})} for d in traded]
     totals = {k: sum((p.get("realised") or {}).get(k, 0.0) for p in per) for k in ("fee", "slippage", "gas", "total")}
     expected = sum((p.get("expected") or {}).get("total", 0.0) for p in per)
-    state, now, holdings = _state(s, rt)
+    state, snap, holdings = _state(s, rt)
+    now = snap.time
     from trimtab import engine
 
-    dry = engine.decide(rt.strategy, _snap(s, rt), holdings, initial=True)
+    dry = engine.decide(rt.strategy, snap, holdings, initial=True)
     projection = plan_document(dry.plan, rt.strategy, state, "cost of rebalancing to target now (dry run)")
     return reports.json_doc({"portfolio": name, "time": now, "totals": {**totals, "expected_total": expected},
                               "rebalances": len(per), "per_rebalance": per, "projection": projection})
-
-
-def _snap(s: Services, rt: PortfolioRuntime) -> Any:
-    holdings = s.ledger.balances(rt.account)
-    return rt.market.snapshot(sorted({*rt.strategy.targets, *(a for a, q in holdings.items() if q)}),
-                              rt.strategy.quote)
 
 
 def summary(s: Services, name: str, month: str | None = None) -> dict[str, Any]:
@@ -255,8 +253,9 @@ def emergency_exit(s: Services, name: str, *, confirm: str, actor: str) -> dict[
     rt = _rt(s, name)
     if confirm != name:
         raise Invalid(f"confirm must be the portfolio name {name!r}")
-    state, now, holdings = _state(s, rt)
-    quotes = exit_quotes(rt, holdings, _snap(s, rt))
+    state, snap, holdings = _state(s, rt)
+    now = snap.time
+    quotes = exit_quotes(rt, holdings, snap)
     request = {"actor": actor, "requested_at": datetime.now(UTC).isoformat(), "time": now.isoformat(),
                "quotes": quotes}
     s.store.update_portfolio(name, exit_request=request)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -39,6 +40,11 @@ def trigger_kind(result: TriggerResult, *, manual: bool, initial: bool) -> str:
         return "scheduled"
     text = result.reason.lower()
     return "risk" if any(w in text for w in ("vol", "regime", "risk", "drawdown")) else "opportunistic"
+
+
+def snapshot_for(rt: PortfolioRuntime, holdings: Mapping[str, Decimal]) -> MarketSnapshot:
+    """The market now for everything the portfolio targets or holds."""
+    return rt.market.snapshot(sorted({*rt.strategy.targets, *(a for a, q in holdings.items() if q)}), rt.strategy.quote)
 
 
 def venue_for(rt: PortfolioRuntime, holdings: dict[str, Decimal], snap: MarketSnapshot,
@@ -114,7 +120,7 @@ def run_portfolio_cycle(services: Services, rt: PortfolioRuntime, row: Portfolio
     rt.with_targets(version, targets)
     strategy = rt.strategy
     holdings = services.store.balances(rt.account)
-    snap = rt.market.snapshot(sorted({*strategy.targets, *(a for a, q in holdings.items() if q)}), strategy.quote)
+    snap = snapshot_for(rt, holdings)
     now = snap.time
     if market_bound(strategy.costs):  # gas of the day, impact calibrated on past volumes
         strategy = replace(strategy, costs=bind_market(strategy.costs, now, snap.history))
