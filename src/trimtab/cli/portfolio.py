@@ -16,7 +16,7 @@ from trimtab.cli.app import PortfolioOpt, PricesOpt, RulesOpt, StrategyArg, app,
 from trimtab.config import load_strategy, load_strategy_spec, preset_names, preset_path
 from trimtab.core.costmodels import bind_market, market_bound
 from trimtab.core.history import PriceHistory
-from trimtab.core.ledger import deposit_entries
+from trimtab.core.ledger import balances_from, deposit_entries
 from trimtab.core.portfolio import PortfolioState
 from trimtab.core.snapshot import MarketSnapshot
 from trimtab.core.strategy import Decision, Strategy
@@ -258,7 +258,7 @@ def ledger_cmd(
                   f"{e.price.normalize():f}" if e.price else "", e.ref)
     out.print(t)
     for acct in sorted({e.account for e in entries}):
-        bal = store.balances(acct)
+        bal = balances_from(e for e in entries if e.account == acct)  # from the entries already read
         out.print(f"[bold]{acct}[/bold] balances: " + ", ".join(f"{a} {q.normalize():f}" for a, q in sorted(bal.items()) if q))
 
 
