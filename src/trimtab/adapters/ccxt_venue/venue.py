@@ -178,12 +178,9 @@ class CcxtVenue:
         if not caps.fetch_order_by_client_id:
             raise VenueMisconfigured(f"{self.name} cannot look orders up by client id", venue=self.name, op="fetch_order")
         symbol = f"{order.asset}/{order.quote}"
-        try:
-            found = self._call("fetch_order", lambda: self._client.fetch_order(None, symbol, {caps.client_id_query_param: client_id}))
-        except VenueError as e:
-            if isinstance(e.__cause__, ccxt.OrderNotFound):
-                return None
-            raise
+        found = self._by_client_id(symbol, client_id)
+        if found is None:
+            return None
         outcome = self._settle(symbol, found)  # final status and fees (from the order's trades if needed)
         return fill_from(order, outcome)[0] if outcome.filled > 0 else None
 
@@ -287,19 +284,26 @@ class CcxtVenue:
         raise VenueUnavailable(f"order {cid} not placed after {self._retry.attempts} attempts: {last}",
                                venue=self.name, op="create_order") from last
 
+    def _by_client_id(self, symbol: str, cid: str) -> dict[str, Any] | None:
+        """The exchange's order with client id `cid` (None when the exchange has no such order)."""
+        param = self.capabilities.client_id_query_param
+        try:
+            found: dict[str, Any] = self._call("fetch_order", lambda: self._client.fetch_order(None, symbol, {param: cid}))
+        except VenueError as e:
+            if isinstance(e.__cause__, ccxt.OrderNotFound):
+                return None
+            raise
+        return found
+
     def _lookup(self, symbol: str, cid: str, started: int, cause: Exception) -> dict[str, Any] | None:
         """The order with our client id if it exists and is ours (not an older order that reused the id)."""
         caps = self.capabilities
         if not caps.fetch_order_by_client_id:
             raise VenueUnavailable(f"order {cid} outcome unknown and {self.name} cannot look orders up by client "
                                    f"id: {cause}", venue=self.name, op="create_order") from cause
-        try:
-            found: dict[str, Any] = self._call(
-                "fetch_order", lambda: self._client.fetch_order(None, symbol, {caps.client_id_query_param: cid}))
-        except VenueError as e:
-            if isinstance(e.__cause__, ccxt.OrderNotFound):
-                return None
-            raise
+        found = self._by_client_id(symbol, cid)
+        if found is None:
+            return None
         ts = found.get("timestamp")
         window = int(self._client.options.get("recvWindow") or 60_000)
         if ts is not None and int(ts) < started - window:
