@@ -12,10 +12,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from trimtab.config_allocation import AllocationSpec, MarketCapIndexSpec, StaticSpec
-from trimtab.config_costs import CostsSpec, ExecutionSpec, GuardsSpec
+from trimtab.config_costs import CostsSpec, DexSpec, ExecutionSpec, GuardsSpec
 from trimtab.config_triggers import TriggerSpec, plan_bands, sources
 from trimtab.core.model_targets import ModelTargets
 from trimtab.core.planner import PlanSettings
+from trimtab.core.policy import BacktestWindow, ExecutionPolicy
 from trimtab.core.schedule import parse_every
 from trimtab.core.strategy import Strategy
 from trimtab.core.types import asset_symbol, canonical_keys
@@ -74,6 +75,7 @@ class StrategySpec(_Model):
     costs: CostsSpec = CostsSpec()
     guards: GuardsSpec | None = None
     execution: ExecutionSpec | None = None
+    dex: DexSpec | None = None
     constraints: ConstraintsSpec = ConstraintsSpec()
     initial_value: Annotated[float, Field(gt=0)] = 10_000.0
     backtest: BacktestSpec | None = None
@@ -157,10 +159,15 @@ class StrategySpec(_Model):
         return Strategy(
             name=self.name, quote=self.quote, targets=targets, trigger=self.trigger.build(self.rebalance_to),
             costs=self.costs.build(), rebalance_to=self.rebalance_to, settings=settings,
-            cash_buffer=self.constraints.cash_buffer, allocation=alloc,
-            meta={"spec": self, "initial_value": self.initial_value, "backtest": self.backtest,
-                  "twap": self.execution.twap.build() if self.execution and self.execution.twap else None},
+            cash_buffer=self.constraints.cash_buffer, allocation=alloc, execution=self.execution_policy(),
+            initial_value=self.initial_value, description=self.description,
+            window=BacktestWindow(self.backtest.start, self.backtest.end) if self.backtest else BacktestWindow(),
         )
+
+    def execution_policy(self) -> ExecutionPolicy:
+        twap = self.execution.twap.build() if self.execution and self.execution.twap else None
+        return ExecutionPolicy(guards=self.guards.policy() if self.guards is not None else None, twap=twap,
+                               dex=self.dex.build() if self.dex is not None else None)
 
 
 def _symbols(v: list[Any]) -> list[str]:

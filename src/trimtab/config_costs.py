@@ -44,8 +44,9 @@ from trimtab.core.guards import (
     TurnoverLimit,
 )
 from trimtab.core.orderbook import OrderBook
+from trimtab.core.policy import DexPolicy, GuardPolicy, ReferenceSource
 from trimtab.core.schedule import parse_every
-from trimtab.core.slicing import TwapSettings
+from trimtab.core.slicing import GasWait, TwapSettings
 from trimtab.core.types import asset_symbol, canonical_keys
 
 Bps = Annotated[float, Field(ge=0, le=1000)]
@@ -216,11 +217,44 @@ def _book_part(spec: CostsSpec) -> object:
     return BookSlippage({a: b.build() for a, b in spec.books.items()}, penalty)
 
 
+class ReferenceSpec(_Model):
+    """The second, independent price source `price_tolerance` checks against: another ccxt exchange, a price
+    file (its last row at or before the decision time), or the DEX pools (for a plan priced elsewhere)."""
+
+    ccxt: str | None = None  # exchange id, e.g. kraken
+    url: str | None = None  # ccxt API URL override (a local exchange server)
+    file: str | None = None
+    pool: bool = False
+
+    @model_validator(mode="after")
+    def _one(self) -> ReferenceSpec:
+        chosen = [k for k in ("ccxt", "file") if getattr(self, k)] + (["pool"] if self.pool else [])
+        if len(chosen) != 1:
+            raise ValueError("set exactly one of ccxt, file or pool")
+        if self.url is not None and self.ccxt is None:
+            raise ValueError("url goes with ccxt")
+        return self
+
+    def build(self) -> ReferenceSource:
+        if self.ccxt:
+            return ReferenceSource("ccxt", self.ccxt.strip().lower(), self.url)
+        if self.file:
+            return ReferenceSource("file", self.file)
+        return ReferenceSource("pool")
+
+
+GUARD_KEYS = {"stale_price": "max_price_age", "price_disagreement": "price_tolerance",
+              "stablecoin_peg": "stablecoin_peg_tolerance", "missing_market": "require_markets",
+              "balance_changed": "balance_tolerance", "turnover_limit": "max_turnover_per_rebalance / max_turnover_per_day",
+              "cost_tolerance": "cost_tolerance"}
+
+
 class GuardsSpec(_Model):
     """Circuit breakers; each key switches one on (absent = off)."""
 
     max_price_age: str | None = None  # a duration: 90m, 1h, 1d
-    price_tolerance: Fraction | None = None  # vs a second price source
+    price_tolerance: Fraction | None = None  # vs the `reference` price source (required with it)
+    reference: ReferenceSpec | None = None
     stablecoin_peg_tolerance: Fraction | None = None
     stablecoins: list[str] | None = None
     require_markets: bool = False
@@ -237,6 +271,20 @@ class GuardsSpec(_Model):
             if every.months:
                 raise ValueError("max_price_age must be in minutes, hours, days or weeks")
         return v
+
+    @model_validator(mode="after")
+    def _reference(self) -> GuardsSpec:
+        if self.price_tolerance is not None and self.reference is None:
+            raise ValueError("price_tolerance needs guards.reference: a second price source (ccxt: <exchange>, "
+                             "file: <prices>, or pool: true)")
+        return self
+
+    def policy(self) -> GuardPolicy | None:
+        guards = self.build()
+        if not guards:
+            return None
+        tol = self.balance_tolerance if self.balance_tolerance is not None else 1e-6
+        return GuardPolicy(guards, tol, self.reference.build() if self.reference is not None else None)
 
     def build(self) -> tuple[Guard, ...]:
         out: list[Guard] = []
@@ -288,3 +336,48 @@ class ExecutionSpec(_Model):
     """How plans are sent: `twap:` slices every order in time (live venues; backtests fill at the step's close)."""
 
     twap: TwapSpec | None = None
+
+
+class GasWaitSpec(_Model):
+    """Wait for the base fee to fall to `max_base_fee_gwei`, at most `deadline` (then send anyway, or skip)."""
+
+    max_base_fee_gwei: Positive
+    deadline: str = "1h"
+    execute_at_deadline: bool = True
+
+    @field_validator("deadline")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        if parse_every(v).months:
+            raise ValueError("use minutes, hours, days or weeks")
+        return v
+
+    def build(self) -> GasWait:
+        return GasWait(self.max_base_fee_gwei, float(parse_every(self.deadline).seconds), self.execute_at_deadline)
+
+
+class DexSpec(_Model):
+    """On-chain execution: slippage tolerance per leg, transaction deadline, a private RPC, the gas wait."""
+
+    slippage: Annotated[float, Field(ge=0, lt=0.5)] = 0.005
+    deadline: str = "1m"
+    private_rpc: str | None = None
+    gas_wait: GasWaitSpec | None = None
+
+    @field_validator("deadline")
+    @classmethod
+    def _deadline(cls, v: str) -> str:
+        if parse_every(v).months:
+            raise ValueError("use minutes or hours")
+        return v
+
+    @field_validator("private_rpc")
+    @classmethod
+    def _rpc(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return v
+
+    def build(self) -> DexPolicy:
+        return DexPolicy(_d(self.slippage), int(parse_every(self.deadline).seconds), self.private_rpc,
+                         self.gas_wait.build() if self.gas_wait is not None else None)

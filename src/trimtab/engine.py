@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -73,11 +74,12 @@ def decide(
     schedule: Schedule = Schedule(),
     rules: RulesFor | None = None,
     initial: bool = False,
+    equity: Sequence[float] | None = None,
 ) -> Decision:
     """Validate prices for everything targeted or held, then let the strategy decide."""
     snapshot.require(sorted({*strategy.targets, *(a for a, q in holdings.items() if q)} - {strategy.quote}))
     state = PortfolioState.of(holdings, snapshot.prices, strategy.quote)
-    return strategy.decide(snapshot, state, schedule=schedule, rules=rules, initial=initial)
+    return strategy.decide(snapshot, state, schedule=schedule, rules=rules, initial=initial, equity=equity)
 
 
 def run_cycle(
@@ -92,7 +94,9 @@ def run_cycle(
     initial: bool = False,
     guards: GuardSet | None = None,
 ) -> CycleResult:
-    """Decide on the ledger's balances at the snapshot's prices; execute and record whole, or hold."""
+    """Decide on the ledger's balances at the snapshot's prices; execute and record whole, or hold.
+
+    The primitive under trimtab.pipeline.Pipeline, which adds the strategy's own guards, slicing and costs."""
     decision = decide(strategy, snapshot, ledger.balances(account), schedule=schedule, rules=rules, initial=initial)
     return execute_decision(decision, venue, ledger, account=account, time=snapshot.time,
                             guards=guards.with_prices(snapshot.prices) if guards is not None else None)

@@ -103,7 +103,8 @@ def test_strategy_file_execution_block_builds_twap_settings(tmp_path: Path) -> N
     spec = tmp_path / "s.yaml"
     spec.write_text("name: s\ntargets: {BTC: 0.5, USDC: 0.5}\ntrigger: {kind: threshold, band: 0.05}\n"
                     "execution: {twap: {horizon: 1h, interval: 10m, max_child_usd: 5000}}\n")
-    twap = load_strategy(spec).meta["twap"]
+    twap = load_strategy(spec).execution.twap
+    assert twap is not None
     assert (twap.horizon_s, twap.interval_s, twap.max_child_notional) == (3600.0, 600.0, D("5000"))
     bad = tmp_path / "b.yaml"
     bad.write_text(spec.read_text().replace("interval: 10m", "interval: 2h"))

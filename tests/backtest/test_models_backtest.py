@@ -41,8 +41,8 @@ class Recorder:
     def notes(self) -> Any:
         return self.inner.notes()
 
-    def targets(self, snapshot: Any, state: Any, strategy: Any) -> dict[str, float]:
-        w = self.inner.targets(snapshot, state, strategy)
+    def targets(self, snapshot: Any, state: Any, strategy: Any, equity: Any = None) -> dict[str, float]:
+        w = self.inner.targets(snapshot, state, strategy, equity=equity)
         self.seen.append(dict(w))
         return w
 

@@ -173,6 +173,6 @@ def test_bad_model_files_give_one_line_naming_the_field(tmp_path: Path, text: st
 def test_each_new_preset_validates(name: str) -> None:
     assert name in preset_names()
     s = load_strategy(name)
-    assert s.meta["backtest"].start == "2019-01-01"
+    assert s.window.start == "2019-01-01"
     assert (s.allocation is not None) == (name not in ("volatility-adaptive", "regime-aware", "cost-aware"))
     assert runner.invoke(app, ["validate", name]).exit_code == 0

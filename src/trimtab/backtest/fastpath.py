@@ -30,8 +30,9 @@ class KernelSpec:
 
 
 def kernel_spec(strategy: Strategy) -> KernelSpec | None:
-    """Kernel parameters when the trigger is threshold/calendar/hybrid/never and the costs are proportional."""
-    if strategy.allocation is not None:
+    """Kernel parameters when the trigger is threshold/calendar/hybrid/never and the costs are proportional
+    (and no guard can block a step: guarded strategies take the step path, which applies them)."""
+    if strategy.allocation is not None or strategy.execution.guards is not None:
         return None
     fee = slip = gas = 0.0
     for part in strategy.costs.parts:

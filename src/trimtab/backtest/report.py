@@ -183,8 +183,7 @@ def describe_costs(costs: Any) -> str:
 
 
 def _describe(strategy: Strategy) -> str:
-    spec = strategy.meta.get("spec")
-    description = str(strategy.meta.get("description", "") or getattr(spec, "description", "") or "")
+    description = strategy.description
     targets = ", ".join(f"{a} {w:.0%}" for a, w in strategy.targets.items())
     model = " (targets from an allocation model)" if strategy.allocation is not None else ""
     parts = [html.escape(description), f"<b>Targets</b> {html.escape(targets)}{model}.",

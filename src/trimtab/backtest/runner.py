@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
+import numpy as np
+
 from trimtab.backtest.fastpath import fast_backtest, kernel_spec
 from trimtab.backtest.simulator import BacktestResult, step_backtest
 from trimtab.core.history import PriceHistory
 from trimtab.core.strategy import Strategy
+from trimtab.pipeline import refuse_unsupported
 
 Path = Literal["auto", "fast", "step"]
 
@@ -19,7 +22,9 @@ def backtest(strategy: Strategy, history: PriceHistory, *, initial_value: float 
 
     `history.warmup` leading rows are visible to models and triggers (step path) but not traded on.
     """
-    value = float(initial_value if initial_value is not None else strategy.meta.get("initial_value", 10_000.0))
+    value = float(initial_value if initial_value is not None else strategy.initial_value)
+    step = float(np.median(np.diff(history.times).astype("timedelta64[s]").astype(np.int64))) if len(history) > 1 else None
+    refuse_unsupported(strategy, "backtest", step_seconds=step)
     if path == "fast" or (path == "auto" and kernel_spec(strategy) is not None):
         return fast_backtest(strategy, history.after_warmup(), value)  # kernel triggers read no history
     return step_backtest(strategy, history, value, progress=progress, start=history.warmup)

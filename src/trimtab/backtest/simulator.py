@@ -9,7 +9,6 @@ costs) take the fast path, which a parity test holds to the step path.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,12 +19,12 @@ import numpy as np
 import numpy.typing as npt
 
 from trimtab.backtest.ledger import RunningLedger
-from trimtab.core.costmodels import bind_market, market_bound
 from trimtab.core.history import PriceHistory
 from trimtab.core.ledger import deposit_entries
 from trimtab.core.snapshot import MarketSnapshot
 from trimtab.core.strategy import Schedule, Strategy
-from trimtab.errors import ConfigError
+from trimtab.engine import CycleResult
+from trimtab.errors import ConfigError, SafetyError
 
 FloatArray = npt.NDArray[np.float64]
 ACCOUNT = "backtest"
@@ -97,7 +96,7 @@ def step_backtest(strategy: Strategy, history: PriceHistory, initial_value: floa
     models see the gap in `snapshot.history` and stop targeting it.
     """
     from trimtab.adapters.paper import PaperVenue
-    from trimtab.engine import run_cycle
+    from trimtab.pipeline import Pipeline
 
     require_strategy_assets(strategy, history)
     if not 0 <= start < len(history) - 1:
@@ -114,7 +113,7 @@ def step_backtest(strategy: Strategy, history: PriceHistory, initial_value: floa
                                                                     strategy.quote, initial_value)},
                                   account=ACCOUNT, time=first, ref="initial"))
     venue = PaperVenue(ledger.balances(ACCOUNT), strategy.costs)
-    timed = market_bound(strategy.costs)
+    pipeline = Pipeline(strategy, venue)
     col = {a: j for j, a in enumerate(history.assets)}
     n, t_len = len(history.assets), len(history) - start
     out = {k: np.zeros(t_len) for k in ("equity", "turnover", "fee", "slippage", "gas", "te")}
@@ -128,12 +127,15 @@ def step_backtest(strategy: Strategy, history: PriceHistory, initial_value: floa
         now = to_datetime(history.times[i])
         row = marks[i]  # values in the history's unit (USD), like the kernels
         snap = MarketSnapshot.from_history(history, i, now, strategy.quote, row=row)
-        venue.set_prices(snap.prices)
-        strat_now = strategy
-        if timed:  # gas of the day, impact calibrated on past volumes: priced at this step, for plan and fills alike
-            strat_now = dataclasses.replace(strategy, costs=bind_market(strategy.costs, now, snap.history))
-            venue.set_costs(strat_now.costs)
-        result = run_cycle(strat_now, snap, venue, ledger, account=ACCOUNT, schedule=schedule, initial=(k == 0))
+        strat_now = pipeline.bound(snap)  # costs of the day: the same pipeline as live, then the paper venue
+        pipeline.follow(snap, strat_now)
+        holdings = ledger.balances(ACCOUNT)
+        d = pipeline.decide(snap, holdings, schedule=schedule, initial=(k == 0), strategy=strat_now)
+        try:
+            result = pipeline.execute(d, snap, ledger, account=ACCOUNT, holdings=holdings, strategy=strat_now)
+        except SafetyError as err:  # a guard blocked this step: nothing traded, as in the service
+            result = CycleResult(d, None)
+            reasons.append((k, f"{d.reason}; {err}"))
         schedule = schedule.advance(now)
         d = result.decision
         targets_arr = np.array([d.targets.get(a, 0.0) for a in history.assets])

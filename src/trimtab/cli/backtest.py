@@ -37,9 +37,8 @@ def load_history(strategy: Strategy, prices: str | None, start: str | None, end:
     """
     from trimtab.adapters.pricefile import load_prices_with_report
 
-    window = strategy.meta.get("backtest")
-    start = start if start is not None else getattr(window, "start", None)
-    end = end if end is not None else getattr(window, "end", None)
+    start = start if start is not None else strategy.window.start
+    end = end if end is not None else strategy.window.end
     model = strategy.allocation is not None
     requested_start = start
     # models estimate from the past (a year of warm-up); calibrated costs need their window (two months)

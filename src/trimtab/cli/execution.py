@@ -4,24 +4,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import typer
 from rich.table import Table
 
 from trimtab.cli.app import out
 from trimtab.core.execplan import ExecutionPlan, ExecutionSettings, build_execution_plan
-from trimtab.core.guards import GuardSet
 from trimtab.core.portfolio import PortfolioState
 from trimtab.core.ports import ExecutionReport, Venue
 from trimtab.core.routing import Market, MarketGraph
 from trimtab.core.strategy import Strategy
 from trimtab.core.types import MarketRules, PlannedOrder, Side, TradePlan
-from trimtab.errors import ConfigError
 
 
 # -- routes ---------------------------------------------------------------------------------------------
@@ -64,38 +58,6 @@ def show_routes(plan: TradePlan | None, strat: Strategy, state: PortfolioState,
 
 
 # -- venues -----------------------------------------------------------------------------------------------
-def _api_urls(exchange_id: str, base_url: str) -> dict[str, str]:
-    """The exchange's API URLs with scheme and host replaced by `base_url` (paths kept): a local test server."""
-    import ccxt
-
-    target = urlsplit(base_url)
-    if not target.scheme or not target.netloc:
-        raise ConfigError("must be a URL like http://127.0.0.1:8080", field="--venue-url")
-    api = getattr(ccxt, exchange_id)().urls.get("api")
-    entries = api.items() if isinstance(api, dict) else [("public", api), ("private", api)]
-    urls = {}
-    for key, url in entries:
-        if isinstance(url, str):
-            path = urlsplit(url).path
-            urls[key] = f"{target.scheme}://{target.netloc}{path}"
-    return urls
-
-
-def open_ccxt(venue: str, venue_url: str | None) -> Any:
-    """`ccxt:<exchange>` -> CcxtVenue with keys from TRIMTAB_<EXCHANGE>_API_KEY / _API_SECRET."""
-    from trimtab.adapters.ccxt_venue import CcxtVenue
-
-    exchange_id = venue.split(":", 1)[1].strip().lower() if venue.startswith("ccxt:") else ""
-    if not exchange_id:
-        raise ConfigError("use paper or ccxt:<exchange id> (e.g. ccxt:binance)", field="--venue")
-    import ccxt
-
-    if exchange_id not in ccxt.exchanges:
-        raise ConfigError(f"unknown ccxt exchange {exchange_id!r}", field="--venue")
-    urls = _api_urls(exchange_id, venue_url) if venue_url else None
-    return CcxtVenue(exchange_id, api_urls=urls, client_config={"enableRateLimit": venue_url is None})
-
-
 class ProgressVenue:
     """Sends a plan's legs one by one (a guard wrapper may already do so) and prints each outcome as it happens."""
 
@@ -130,31 +92,6 @@ class ProgressVenue:
         for fail in report.failures:
             out.print(f"  [red]failed: {fail.reason}[/red]")
         return report
-
-
-def sliced(venue: Any, strat: Strategy) -> Any:
-    """`venue` wrapped in the strategy's TWAP execution (`execution: twap:`), or as it is."""
-    from trimtab.adapters.sliced import TwapVenue
-
-    twap = strat.meta.get("twap")
-    if twap is None:
-        return venue
-    out.print(f"TWAP: child orders every {twap.interval_s:g} s over {twap.horizon_s:g} s")
-    return TwapVenue(venue, twap)
-
-
-def guard_set(strat: Strategy, prices: dict[str, Decimal], price_time: datetime) -> GuardSet | None:
-    """The strategy file's `guards:` block as a GuardSet (None when it has none)."""
-    spec = strat.meta.get("spec")
-    block = getattr(spec, "guards", None)
-    if block is None:
-        return None
-    guards = block.build()
-    if not guards:
-        return None
-    tol = block.balance_tolerance if block.balance_tolerance is not None else 1e-6
-    return GuardSet(guards, prices=dict(prices), price_times=dict.fromkeys(prices, price_time),
-                    now=datetime.now(UTC), balance_tolerance=tol)
 
 
 # -- fill report --------------------------------------------------------------------------------------------
@@ -199,45 +136,3 @@ def fill_report_table(plan: TradePlan, report: ExecutionReport) -> Table:
                   f"{r['expected_cost']:,.4f}", f"{r['realised_cost']:,.4f}", slip)
     t.caption = f"expected {exp_total:,.4f} vs realised {real_total:,.4f} (quote units)"
     return t
-
-
-def run_venue_execute(strategy: str, portfolio: str, prices: str | None, rules: Path | None, venue: str,
-                      ledger: Path, account: str | None, yes: bool, force: bool, venue_url: str | None) -> None:
-    """`execute` on a ccxt exchange: plan from the exchange's balances, guards, progress, fill report, ledger."""
-    from trimtab.cli.portfolio import _decide, _load_inputs, _open_ledger
-    from trimtab.core.ledger import deposit_entries
-    from trimtab.engine import execute_decision
-    from trimtab.views import drift_table, plan_table
-
-    live = open_ccxt(venue, venue_url)
-    try:
-        strat, _holdings, snap = _load_inputs(strategy, portfolio, prices)
-        acct = account or f"{venue.split(':', 1)[1]}"
-        store = _open_ledger(ledger)
-        current = live.balances()
-        state = PortfolioState.of(current, snap.prices, strat.quote)
-        decision = _decide(strat, current, snap, rules, force)
-        out.print(drift_table(state, strat, f"{strat.name} on {live.name}: before"))
-        out.print(f"trigger: {'FIRED' if decision.trigger.fired else 'not fired'} - {decision.reason}")
-        if decision.plan is None or decision.plan.is_empty:
-            out.print("nothing to do")
-            return
-        out.print(plan_table(decision.plan))
-        if not yes and not typer.confirm(f"send these orders to {live.name}?", default=False):
-            out.print("aborted: nothing executed")
-            raise typer.Exit(code=1)
-        opening = store.balances(acct)
-        if not any(opening.values()):
-            store.append(deposit_entries(current, account=acct, time=datetime.now(UTC), ref=f"open-{acct}"))
-        result = execute_decision(decision, ProgressVenue(sliced(live, strat), len(decision.plan.orders)), store,
-                                  account=acct, time=snap.time,
-                                  guards=guard_set(strat, snap.prices, snap.time))
-        assert result.report is not None and result.decision.plan is not None
-        out.print(fill_report_table(result.decision.plan, result.report))
-        for note in result.report.notes:
-            out.print(f"[yellow]note: {note}[/yellow]")
-        after = PortfolioState.of(live.balances(), snap.prices, strat.quote)
-        out.print(drift_table(after, strat, f"{strat.name} on {live.name}: after"))
-        out.print(f"recorded {len(result.entries)} ledger entries in {ledger} (account {acct})")
-    finally:
-        live.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,7 +15,7 @@ from trimtab.cli.app import PortfolioOpt, PricesOpt, RulesOpt, StrategyArg, app,
 from trimtab.config import load_strategy, load_strategy_spec, preset_names, preset_path
 from trimtab.core.costmodels import bind_market, market_bound
 from trimtab.core.history import PriceHistory
-from trimtab.core.ledger import balances_from, deposit_entries
+from trimtab.core.ledger import balances_from
 from trimtab.core.portfolio import PortfolioState
 from trimtab.core.snapshot import MarketSnapshot
 from trimtab.core.strategy import Decision, Strategy
@@ -181,60 +180,10 @@ def execute(
     key_file: Annotated[Path | None, typer.Option("--key-file", help="uniswap: private key file (default: $TRIMTAB_EVM_PRIVATE_KEY).")] = None,
 ) -> None:
     """Plan, confirm, execute on the venue and record every fill in the ledger."""
-    if venue == "uniswap":  # holdings and prices come from the chain; see trimtab.cli.chain
-        from trimtab.cli.chain import run_execute_uniswap
+    from trimtab.cli.execute_flow import ExecuteArgs, run_execute
 
-        run_execute_uniswap(strategy, rpc, deployment, key_file, ledger, account, yes, force)
-        return
-    if venue.startswith("ccxt:"):  # keys from TRIMTAB_<EXCHANGE>_API_KEY/_API_SECRET; see trimtab.cli.execution
-        from trimtab.cli.execution import run_venue_execute
-
-        run_venue_execute(strategy, portfolio, prices, rules, venue, ledger, account, yes, force, venue_url)
-        return
-    run_execute(strategy, portfolio, prices, rules, venue, ledger, account, yes, force)
-
-
-def run_execute(strategy: str, portfolio: str, prices: str | None, rules: Path | None, venue: str, ledger: Path,
-                account: str | None, yes: bool, force: bool) -> None:
-    from trimtab.adapters.files import load_rules
-    from trimtab.adapters.paper import PaperVenue
-    from trimtab.cli.execution import fill_report_table, guard_set, sliced
-    from trimtab.engine import execute_decision
-    from trimtab.views import drift_table, plan_table
-
-    if venue != "paper":
-        raise ConfigError("unknown venue (paper, uniswap)", field="--venue")
-    strat, holdings, snap = _load_inputs(strategy, portfolio, prices)
-    acct = account or ("example" if portfolio == "example" else Path(portfolio).stem)
-    store = _open_ledger(ledger)
-    opening = store.balances(acct)
-    fresh = not any(opening.values())
-    current = holdings if fresh else opening
-    if not fresh:
-        out.print(f"[dim]account {acct} exists in {ledger}: using its ledger balances[/dim]")
-    state = PortfolioState.of(current, snap.prices, strat.quote)
-    decision = _decide(strat, current, snap, rules, force)
-    out.print(drift_table(state, strat, f"{strat.name}: before", decision.targets))
-    out.print(f"trigger: {'FIRED' if decision.trigger.fired else 'not fired'} - {decision.reason}")
-    if decision.plan is None or decision.plan.is_empty:
-        out.print("nothing to do")
-        if fresh:
-            store.append(deposit_entries(current, account=acct, time=snap.time, ref=f"open-{acct}"))
-        return
-    out.print(plan_table(decision.plan))
-    if not yes and not typer.confirm("execute these orders?", default=False):
-        out.print("aborted: nothing executed")
-        raise typer.Exit(code=1)
-    if fresh:
-        store.append(deposit_entries(current, account=acct, time=datetime.now(UTC), ref=f"open-{acct}"))
-    paper = PaperVenue(current, strat.costs, prices=snap.prices, rules=load_rules(rules))
-    result = execute_decision(decision, sliced(paper, strat), store, account=acct, time=snap.time,
-                              guards=guard_set(strat, snap.prices, snap.time))
-    assert result.report is not None and result.decision.plan is not None
-    out.print(fill_report_table(result.decision.plan, result.report))
-    after = PortfolioState.of(store.balances(acct), snap.prices, strat.quote)
-    out.print(drift_table(after, strat, f"{strat.name}: after", decision.targets))
-    out.print(f"recorded {len(result.entries)} ledger entries in {ledger} (account {acct})")
+    run_execute(ExecuteArgs(strategy, portfolio, prices, rules, venue, ledger, account, yes, force, venue_url, rpc,
+                            deployment, key_file))
 
 
 @app.command("ledger")
@@ -284,7 +233,9 @@ def demo(
         ledger = out_dir / "demo-ledger.sqlite"
         ledger.unlink(missing_ok=True)
         out.rule("1. Rebalance the bundled example portfolio (index-fund preset, paper venue)")
-        run_execute("index-fund", "example", None, None, "paper", ledger, "example", True, False)
+        from trimtab.cli.execute_flow import ExecuteArgs, run_execute
+
+        run_execute(ExecuteArgs("index-fund", ledger=ledger, account="example", yes=True))
         out.rule("2. Would rebalancing have helped? index-fund on real daily data, net of costs")
         compare_cmd("index-fund", prices=None, start="2020-04-11", end=None, json_out=out_dir / "compare.json",
                     report=out_dir / "index-fund-report.html", forward_fill=None)

@@ -18,7 +18,7 @@ from trimtab.core.drift import effective_band
 from trimtab.core.estimators import ewma_vol, simple_returns
 from trimtab.core.regimes import UNKNOWN, TrendRegime, VolatilityRegime, ffill, rolling_vol, variance_ratio
 from trimtab.core.schedule import Every, parse_every
-from trimtab.core.triggers import DecisionContext, TriggerResult
+from trimtab.core.triggers import DecisionContext, TriggerKind, TriggerResult
 from trimtab.core.types import asset_symbol
 
 FloatArray = npt.NDArray[np.float64]
@@ -59,7 +59,8 @@ def reference_prices(ctx: DecisionContext, source: str | None, rows: int) -> Flo
     return np.concatenate(([1.0], np.cumprod(1.0 + rp)))
 
 
-def band_result(ctx: DecisionContext, bands: Mapping[str, float], head: str, *, calendar: bool = False) -> TriggerResult:
+def band_result(ctx: DecisionContext, bands: Mapping[str, float], head: str, *, calendar: bool = False,
+                kind: TriggerKind = TriggerKind.THRESHOLD) -> TriggerResult:
     """Fire when some asset's |w - w*| exceeds its absolute half-width in `bands` (assets absent: no band)."""
     names = list(ctx.targets) + [a for a in ctx.weights if a not in ctx.targets]
     breached: list[str] = []
@@ -72,9 +73,10 @@ def band_result(ctx: DecisionContext, bands: Mapping[str, float], head: str, *, 
         elif math.isfinite(b) and (closest is None or b - abs(d) < closest[0]):
             closest = (b - abs(d), a, abs(d), b)
     if breached:
-        return TriggerResult(True, (f"{head}: " + "; ".join(breached),), calendar=calendar, bands=dict(bands))
+        return TriggerResult(True, (f"{head}: " + "; ".join(breached),), calendar=calendar, bands=dict(bands),
+                             kind=TriggerKind.SCHEDULED if calendar else kind)
     why = f"closest {closest[1]} {closest[2] * 100:.2f}pp of {closest[3] * 100:.2f}pp" if closest else "no bands"
-    return TriggerResult(False, (f"{head}: all within band ({why})",), bands=dict(bands))
+    return TriggerResult(False, (f"{head}: all within band ({why})",), bands=dict(bands), kind=kind)
 
 
 def _bands(ctx: DecisionContext, band: float, relative: bool) -> dict[str, float]:
@@ -138,7 +140,7 @@ class VolatilityAdaptive:
         held = _not_due(ctx, r.every, head)
         if held is not None:
             return held
-        return band_result(ctx, _bands(ctx, r.band, self.relative), head)
+        return band_result(ctx, _bands(ctx, r.band, self.relative), head, kind=TriggerKind.RISK)
 
 
 TREND_RULES = {"mean_reverting": rule(0.03, "1w"), "random_walk": rule(0.05, "2w"), "trending": rule(0.10, "1M")}
@@ -218,7 +220,7 @@ class RegimeAware:
                 if d * m > 0:  # drifted the way its trend pushes it
                     bands[a] *= 1.0 + self.momentum_bias
             head += f", momentum bias {self.momentum_bias:g}"
-        return band_result(ctx, bands, head)
+        return band_result(ctx, bands, head, kind=TriggerKind.RISK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,5 +338,5 @@ class CostAware:
         benefit, cost = self.benefit_and_cost(ctx, est)
         verdict = f"benefit {benefit * 1e4:.1f} bps {'>' if benefit > cost else '<='} cost {cost * 1e4:.1f} bps"
         if benefit > cost:
-            return TriggerResult(True, (f"{res.reason}; {verdict}",), bands=est.bands)
-        return TriggerResult(False, (f"{res.reason}; {verdict}: hold",), bands=est.bands)
+            return TriggerResult(True, (f"{res.reason}; {verdict}",), bands=est.bands, kind=TriggerKind.OPPORTUNISTIC)
+        return TriggerResult(False, (f"{res.reason}; {verdict}: hold",), bands=est.bands, kind=TriggerKind.OPPORTUNISTIC)

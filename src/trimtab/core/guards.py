@@ -268,19 +268,30 @@ def _apply(balances: dict[str, Decimal], fill: Fill) -> None:
 
 
 class GuardedVenue:
-    """A venue behind circuit breakers: pre-trade checks, then legs one at a time with balance checks between."""
+    """A venue behind circuit breakers: pre-trade checks on the whole plan, then legs one at a time with balance
+    checks between them. Stateful across calls, so a caller that sends leg by leg (the service journal) gets the
+    same checks; `split_legs=False` hands the whole plan on at once (TWAP keeps its shared timeline)."""
 
-    def __init__(self, venue: Venue, guards: GuardSet, holdings: dict[str, Decimal]) -> None:
+    def __init__(self, venue: Venue, guards: GuardSet, holdings: dict[str, Decimal], *, split_legs: bool = True) -> None:
         self.venue = venue
         self.name = venue.name
         self.guards = guards
         self.holdings = holdings
+        self.split_legs = split_legs
+        self._checked = False
+        self._expected: dict[str, Decimal] | None = None
+        self._sent = 0
 
     def balances(self) -> dict[str, Decimal]:
         return self.venue.balances()
 
     def rules(self, asset: str, quote: str) -> MarketRules:
         return self.venue.rules(asset, quote)
+
+    def __getattr__(self, name: str) -> object:  # client_id, find_fill, ... of the venue underneath
+        if name == "venue":
+            raise AttributeError(name)
+        return getattr(self.venue, name)
 
     def context(self, plan: TradePlan) -> GuardContext:
         g = self.guards
@@ -293,20 +304,28 @@ class GuardedVenue:
             price_times=g.price_times, reference_prices=g.reference_prices, traded_today=g.traded_today,
         )
 
-    def execute(self, plan: TradePlan) -> ExecutionReport:
+    def precheck(self, plan: TradePlan) -> None:
+        """Every pre-trade guard on the whole plan; SafetyError naming each reason, before anything is sent."""
         ctx = self.context(plan)
         violations = self.guards.check(ctx)
         if violations:
             err = SafetyError("rebalance not started: " + "; ".join(f"{v.guard}: {v.reason}" for v in violations))
             err.violations = violations  # type: ignore[attr-defined]
             raise err
-        expected = dict(ctx.balances) if ctx.balances is not None else None
+        self._checked = True
+        self._expected = dict(ctx.balances) if ctx.balances is not None else None
+
+    def execute(self, plan: TradePlan) -> ExecutionReport:
+        if not self._checked:
+            self.precheck(plan)
+        if not self.split_legs:
+            return self._send(plan, plan)
         fills: list[Fill] = []
         failures: list[LegFailure] = []
         notes: list[str] = []
         for i, order in enumerate(plan.orders):
-            if i and expected is not None:
-                drift = balance_drift(expected, self.venue.balances(), [order.asset, order.quote],
+            if self._sent and self._expected is not None:
+                drift = balance_drift(self._expected, self.venue.balances(), [order.asset, order.quote],
                                       self.guards.balance_tolerance)
                 if drift:
                     reason = "cancelled: balance changed during the rebalance (" + "; ".join(drift) + ")"
@@ -315,7 +334,7 @@ class GuardedVenue:
                     break
             leg = replace(plan, orders=(order,), plan_id=f"{plan.plan_id}/{i}" if plan.plan_id else "")
             try:
-                report = self.venue.execute(leg)
+                report = self._send(leg, plan)
             except VenueError as err:
                 partial = err.partial_report
                 more = partial.fills if isinstance(partial, ExecutionReport) else ()
@@ -324,7 +343,12 @@ class GuardedVenue:
             fills.extend(report.fills)
             failures.extend(report.failures)
             notes.extend(report.notes)
-            if expected is not None:
-                for f in report.fills:
-                    _apply(expected, f)
         return ExecutionReport(tuple(fills), tuple(failures), venue=self.name, notes=tuple(notes))
+
+    def _send(self, leg: TradePlan, plan: TradePlan) -> ExecutionReport:
+        report = self.venue.execute(leg if len(plan.orders) > 1 else plan)
+        self._sent += 1
+        if self._expected is not None:
+            for f in report.fills:
+                _apply(self._expected, f)
+        return report

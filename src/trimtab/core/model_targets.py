@@ -8,7 +8,7 @@ per `every` period (calendar grid from 1970-01-05, a Monday) so a weekly model c
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -81,8 +81,11 @@ class ModelTargets:
         last = h.prices[-1] if len(h) else np.empty(0)
         return tuple(a for a in names if a in h.assets and np.isfinite(last[h.index_of(a)]) and last[h.index_of(a)] > 0)
 
-    def targets(self, snapshot: MarketSnapshot, state: PortfolioState, strategy: Any) -> dict[str, float]:
-        """The model's weights for this period (re-estimated when the period changes or a target lost its price)."""
+    def targets(self, snapshot: MarketSnapshot, state: PortfolioState, strategy: Any,
+                equity: Sequence[float] | None = None) -> dict[str, float]:
+        """The model's weights for this period (re-estimated when the period changes or a target lost its price).
+
+        `equity`: the stored pre-trade equity path up to now (a live portfolio); None: the path of this run."""
         h = snapshot.history
         if h is None or len(h) == 0:
             raise DataError("an allocation model needs the price history up to the decision time", field="history")
@@ -95,7 +98,8 @@ class ModelTargets:
                 return dict(self._cache[1])
         current = {a: w for a, w in state.weights().items() if w > 0}
         priced = self.candidates(snapshot, quote)
-        inp = AllocationInput(history=h, universe=priced, quote=quote, equity=np.array(self._equity), current=current)
+        path = np.array(self._equity if equity is None else list(equity), dtype=np.float64)
+        inp = AllocationInput(history=h, universe=priced, quote=quote, equity=path, current=current)
         res = self.model.weights(inp)
         gone = tuple(f"{a}: no price at the decision time (not listed yet, or its series ended: a data gap): left out"
                      for a in self.universe if a not in priced)

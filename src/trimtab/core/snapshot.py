@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -21,6 +22,11 @@ class MarketSnapshot:
     time: datetime
     prices: dict[str, Decimal]
     history: PriceHistory | None = None
+    price_times: Mapping[str, datetime] = field(default_factory=dict)  # each price's own time (default: `time`)
+
+    def price_time(self, asset: str) -> datetime:
+        """When `asset`'s price was observed (a live ticker's own timestamp; a history row's close time)."""
+        return self.price_times.get(asset, self.time)
 
     @classmethod
     def from_history(cls, history: PriceHistory, i: int, time: datetime, quote: str | None = None,

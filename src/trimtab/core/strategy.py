@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from trimtab.core.costs import CostModel, Fee, Gas, Slippage
 from trimtab.core.planner import PlanSettings, RulesFor, band_edge_targets, plan_rebalance
+from trimtab.core.policy import BacktestWindow, ExecutionPolicy
 from trimtab.core.portfolio import PortfolioState
 from trimtab.core.snapshot import MarketSnapshot
-from trimtab.core.triggers import DecisionContext, Trigger, TriggerResult
+from trimtab.core.triggers import DecisionContext, Trigger, TriggerKind, TriggerResult
 from trimtab.core.types import TradePlan
 
 
@@ -54,7 +55,10 @@ class Strategy:
     settings: PlanSettings = PlanSettings()
     cash_buffer: float = 0.0
     allocation: Any = None  # e.g. core.model_targets.ModelTargets: .targets(snapshot, state, strategy); None = static
-    meta: Mapping[str, Any] = field(default_factory=dict)
+    execution: ExecutionPolicy = ExecutionPolicy()
+    initial_value: float = 10_000.0  # opening deposit in the quote when a portfolio starts from cash
+    window: BacktestWindow = BacktestWindow()
+    description: str = ""
 
     @property
     def assets(self) -> tuple[str, ...]:
@@ -71,12 +75,14 @@ class Strategy:
         """True when the model picks its assets from the data itself (a market-cap index without a universe)."""
         return self.allocation is not None and not getattr(self.allocation, "universe", ())
 
-    def target_weights(self, snapshot: MarketSnapshot, state: PortfolioState) -> dict[str, float]:
-        """Targets at this moment: static, or from the allocation model on point-in-time data; then the cash buffer."""
+    def target_weights(self, snapshot: MarketSnapshot, state: PortfolioState,
+                       equity: Sequence[float] | None = None) -> dict[str, float]:
+        """Targets at this moment: static, or from the allocation model on point-in-time data; then the cash buffer.
+
+        `equity` is a stored pre-trade equity path ending now (live runs); without it a model tracks its own."""
         base = dict(self.targets)
         if self.allocation is not None:
-            alloc = self.allocation
-            base = alloc.targets(snapshot, state, self) if hasattr(alloc, "targets") else alloc(snapshot, state, self)
+            base = self.allocation.targets(snapshot, state, self, equity=equity)
         return apply_cash_buffer(base, self.quote, self.cash_buffer)
 
     def decide(
@@ -87,9 +93,10 @@ class Strategy:
         schedule: Schedule = Schedule(),
         rules: RulesFor | None = None,
         initial: bool = False,
+        equity: Sequence[float] | None = None,
     ) -> Decision:
         """Check the trigger on pre-trade weights at `snapshot.time`; plan the trades if it fires."""
-        targets = self.target_weights(snapshot, state)
+        targets = self.target_weights(snapshot, state, equity)
         weights = state.weights(extra=targets)
         rate, gas = cost_rates(self.costs)
         ctx = DecisionContext(
@@ -97,7 +104,8 @@ class Strategy:
             previous=schedule.previous, history=snapshot.history, initial=initial, costs_rate=rate,
             value=float(state.total), gas_per_order=gas, quote=self.quote,
         )
-        result = TriggerResult(True, ("initial allocation",), calendar=True) if initial else self.trigger.check(ctx)
+        result = (TriggerResult(True, ("initial allocation",), calendar=True, kind=TriggerKind.INITIAL) if initial
+                  else self.trigger.check(ctx))
         if not result.fired:
             return Decision(snapshot.time, result, targets, weights)
         desired = targets

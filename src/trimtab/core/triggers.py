@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 
 from trimtab.core.drift import AssetDrift, asset_drifts
@@ -24,10 +25,20 @@ class DecisionContext:
     history: PriceHistory | None = None  # rows up to `time` only
     initial: bool = False  # the first decision of a fresh (all-cash) portfolio
     costs_rate: float = 0.0  # all-in proportional cost estimate, for cost-aware rules
-    extras: Mapping[str, object] = field(default_factory=dict)
     value: float = 0.0  # pre-trade portfolio value in quote units (0 when unknown)
     gas_per_order: float = 0.0  # flat cost per order in quote units
     quote: str = ""  # the cash asset: no band of its own (its weight follows the others)
+
+
+class TriggerKind(StrEnum):
+    """Why a rebalance happens, as alerts and the dashboard show it (no guessing from the reason text)."""
+
+    SCHEDULED = "scheduled"  # a calendar date came due
+    THRESHOLD = "threshold"  # a drift band was breached
+    OPPORTUNISTIC = "opportunistic"  # trading now pays (cost-aware benefit test, yield or price opportunities)
+    RISK = "risk"  # volatility or regime rules, risk events
+    MANUAL = "manual"  # an admin asked for it
+    INITIAL = "initial"  # the first allocation of a fresh portfolio
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +51,7 @@ class TriggerResult:
     band: float | None = None
     relative_band: float | None = None
     bands: Mapping[str, float] | None = None  # per-asset absolute half-widths, when the trigger sized them
+    kind: TriggerKind = TriggerKind.THRESHOLD
 
     @property
     def reason(self) -> str:
@@ -85,8 +97,9 @@ class Calendar:
         if ctx.anchor is None or ctx.previous is None:
             return TriggerResult(False, ("calendar: schedule not started",))
         if self.every.due_between(ctx.anchor, ctx.previous, ctx.time):
-            return TriggerResult(True, (f"calendar: every {self.every.text} is due",), calendar=True)
-        return TriggerResult(False, (f"calendar: every {self.every.text}, not due",))
+            return TriggerResult(True, (f"calendar: every {self.every.text} is due",), calendar=True,
+                                 kind=TriggerKind.SCHEDULED)
+        return TriggerResult(False, (f"calendar: every {self.every.text}, not due",), kind=TriggerKind.SCHEDULED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +127,7 @@ class AnyOf:
             band=next((r.band for r in results if r.band is not None), None),
             relative_band=next((r.relative_band for r in results if r.relative_band is not None), None),
             bands=next((r.bands for r in chosen if r.bands is not None), None),
+            kind=chosen[0].kind if chosen else TriggerKind.THRESHOLD,
         )
 
 
@@ -133,7 +147,15 @@ class AllOf:
             band=next((r.band for r in results if r.band is not None), None),
             relative_band=next((r.relative_band for r in results if r.relative_band is not None), None),
             bands=next((r.bands for r in results if r.bands is not None), None),
+            kind=_combined_kind(results),
         )
+
+
+def _combined_kind(results: list[TriggerResult]) -> TriggerKind:
+    """All members agree: a calendar among them makes it scheduled, else the first member's kind."""
+    if any(r.calendar for r in results):
+        return TriggerKind.SCHEDULED
+    return results[0].kind if results else TriggerKind.THRESHOLD
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,4 +166,4 @@ class Not:
 
     def check(self, ctx: DecisionContext) -> TriggerResult:
         r = self.trigger.check(ctx)
-        return TriggerResult(not r.fired, tuple(f"not({why})" for why in r.reasons))
+        return TriggerResult(not r.fired, tuple(f"not({why})" for why in r.reasons), kind=r.kind)

@@ -19,6 +19,9 @@ from trimtab.adapters.storage.service_store import ServiceStore
 from trimtab.config import StrategySpec, load_strategy_spec, parse_strategy
 from trimtab.core.strategy import Strategy
 from trimtab.errors import ConfigError, LedgerError
+from trimtab.pipeline import EquityLog, refuse_unsupported
+from trimtab.pipeline.checks import venue_kind
+from trimtab.pipeline.references import ReferencePrices, open_reference
 from trimtab.service.alerts import Notifier
 from trimtab.service.journal import TrackedVenue
 from trimtab.service.marketdata import AcceleratedClock, Clock, MarketData, ReplaySource, VenueSource, WallClock
@@ -36,6 +39,7 @@ class PortfolioRuntime:
     targets_version: int
     venue: TrackedVenue | None  # None: ephemeral paper venue mirroring the ledger
     market: MarketData
+    reference: ReferencePrices | None = None  # the second price source of `guards.price_tolerance`
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -67,6 +71,7 @@ class Services:
     wake: threading.Event = field(default_factory=threading.Event)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     cache: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
+    equity: EquityLog | None = None  # stored pre-trade equity marks (models' drawdown protection)
 
     def runtime(self, name: str) -> PortfolioRuntime | None:
         return self.runtimes.get(name)
@@ -157,7 +162,13 @@ def build_services(settings: ServiceSettings, tokens: Tokens, *, worker_id: str 
             except LedgerError:  # another worker opened it first
                 if spec.account_name not in ledger.accounts():
                     raise
-        runtimes[spec.name] = PortfolioRuntime(spec, base, strategy, version, venue, market)
+        refuse_unsupported(strategy, "serve", venue_kind(spec.venue))
+        guards = strategy.execution.guards
+        mids = getattr(venue, "mid_prices", None)
+        pool = (lambda a, q, m=mids: m([a], q)[a]) if callable(mids) else None
+        reference = open_reference(guards.reference if guards else None, pool_price=pool,
+                                   base_dir=str(settings.base_dir))
+        runtimes[spec.name] = PortfolioRuntime(spec, base, strategy, version, venue, market, reference)
     # SQLite serves one process, which may reclaim its own leases at once after a crash; PostgreSQL workers differ
     default = "main" if ledger.engine.dialect.name == "sqlite" else f"{socket.gethostname()}-{os.getpid()}"
     wid = worker_id or settings.worker_id or default

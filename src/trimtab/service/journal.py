@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from trimtab.adapters.storage import RebalanceStatus, SqlLedgerStore
+from trimtab.core.guards import GuardedVenue
 from trimtab.core.ledger import LedgerEntry
 from trimtab.core.ports import ExecutionReport, LegFailure
 from trimtab.core.types import CostEstimate, Fill, MarketRules, PlannedOrder, Side, TradePlan
@@ -82,7 +83,7 @@ def final_status(report: ExecutionReport) -> RebalanceStatus:
 class JournaledVenue:
     """Venue wrapper that journals before sending; pair it with `JournalLedger` over the same store."""
 
-    venue: TrackedVenue
+    venue: TrackedVenue | None  # None until `around` puts the journal around the pipeline's venue stack
     ledger: SqlLedgerStore
     account: str
     time: datetime
@@ -94,17 +95,32 @@ class JournaledVenue:
     name: str = ""
 
     def __post_init__(self) -> None:
-        self.name = self.venue.name
+        self.name = self.venue.name if self.venue is not None else ""
+
+    def around(self, venue: Any) -> JournaledVenue:
+        """Journal in front of `venue` (the pipeline's guards -> TWAP -> venue stack)."""
+        self.venue = venue
+        self.name = venue.name
+        return self
+
+    @property
+    def inner(self) -> TrackedVenue:
+        if self.venue is None:
+            raise LedgerError("journal used before a venue was set")
+        return self.venue
 
     def balances(self) -> dict[str, Decimal]:
-        return self.venue.balances()
+        return self.inner.balances()
 
     def rules(self, asset: str, quote: str) -> MarketRules:
-        return self.venue.rules(asset, quote)
+        return self.inner.rules(asset, quote)
 
     def execute(self, plan: TradePlan) -> ExecutionReport:
+        venue = self.inner
+        if isinstance(venue, GuardedVenue):  # breakers see the whole plan before anything is journaled or sent
+            venue.precheck(plan)
         plan = replace(plan, plan_id=f"{plan.plan_id}#{uuid.uuid4().hex[:12]}")  # never reuse a client id
-        legs = [{"index": i, "client_id": self.venue.client_id(leg_plan(plan, i), 0), **order_doc(o)}
+        legs = [{"index": i, "client_id": venue.client_id(leg_plan(plan, i), 0), **order_doc(o)}
                 for i, o in enumerate(plan.orders)]
         doc = {"plan_id": plan.plan_id, "time": self.time.isoformat(), "reason": plan.reason, "legs": legs,
                **(self.extra or {})}
@@ -119,7 +135,7 @@ class JournaledVenue:
                 failures.append(LegFailure(order, why))
                 continue
             try:
-                report = self.venue.execute(leg_plan(plan, i))
+                report = venue.execute(leg_plan(plan, i))
             except VenueError as err:  # keep what filled; the leg fails, later legs are not sent
                 partial = err.partial_report
                 fills.extend(partial.fills if isinstance(partial, ExecutionReport) else ())
@@ -127,7 +143,7 @@ class JournaledVenue:
                 break
             fills.extend(report.fills)
             failures.extend(report.failures)
-        self.report = ExecutionReport(tuple(fills), tuple(failures), venue=self.venue.name)
+        self.report = ExecutionReport(tuple(fills), tuple(failures), venue=venue.name)
         if not fills:  # the engine appends nothing, so close the journal row here
             self.ledger.finish_rebalance(self.rebalance_id, final_status(self.report).value,
                                          json.dumps(report_doc(self.report)))

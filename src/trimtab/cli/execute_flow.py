@@ -1,0 +1,217 @@
+"""`trimtab execute`: one flow for every venue (paper, ccxt:<exchange>, uniswap) through trimtab.pipeline.
+
+Inputs differ by venue (holdings from a file or the venue, prices from a file or the venue's own market), the
+rest is one path: decide -> show -> confirm -> (only then) open the ledger -> guards -> TWAP -> venue -> ledger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from trimtab.cli.app import out
+from trimtab.core.portfolio import PortfolioState
+from trimtab.core.snapshot import MarketSnapshot
+from trimtab.core.strategy import Strategy
+from trimtab.errors import ConfigError
+
+
+@dataclass
+class ExecuteArgs:
+    """What the `execute` command was given."""
+
+    strategy: str
+    portfolio: str = "example"
+    prices: str | None = None
+    rules: Path | None = None
+    venue: str = "paper"
+    ledger: Path = Path("trimtab-ledger.sqlite")
+    account: str | None = None
+    yes: bool = False
+    force: bool = False
+    venue_url: str | None = None
+    rpc: str | None = None
+    deployment: Path | None = None
+    key_file: Path | None = None
+
+
+@dataclass
+class Inputs:
+    strategy: Strategy
+    holdings: dict[str, Decimal]
+    snapshot: MarketSnapshot
+    account: str
+    venue: Any  # the base venue (PaperVenue, CcxtVenue, DexVenue)
+    rules: Any = None
+    fresh: bool = True  # the ledger has no balances for the account yet
+
+
+def _live_snapshot(strat: Strategy, holdings: dict[str, Decimal], prices: dict[str, Decimal], when: datetime,
+                   price_file: str | None) -> MarketSnapshot:
+    """The venue's own prices now, with a point-in-time history for models and history-reading triggers."""
+    from trimtab.cli.portfolio import _history_for
+
+    history = _history_for(strat, price_file, holdings)
+    return MarketSnapshot(time=when, prices=prices, history=history)
+
+
+def _paper_inputs(a: ExecuteArgs, acct_default: str) -> Inputs:
+    from trimtab.adapters.files import load_rules
+    from trimtab.adapters.paper import PaperVenue
+    from trimtab.cli.portfolio import _load_inputs
+
+    strat, holdings, snap = _load_inputs(a.strategy, a.portfolio, a.prices)
+    acct = a.account or acct_default
+    opening = _ledger_balances(a.ledger, acct)
+    fresh = not any(opening.values())
+    if not fresh:
+        out.print(f"[dim]account {acct} exists in {a.ledger}: using its ledger balances[/dim]")
+    current = holdings if fresh else opening
+    rules = load_rules(a.rules)
+    return Inputs(strat, current, snap, acct, PaperVenue(current, strat.costs, prices=snap.prices, rules=rules), rules, fresh)
+
+
+def _ccxt_inputs(a: ExecuteArgs, strat: Strategy) -> Inputs:
+    from trimtab.pipeline.venues import open_ccxt
+
+    live = open_ccxt(a.venue.split(":", 1)[1], url=a.venue_url, field="--venue")
+    holdings = dict(live.balances())
+    assets = sorted({*strat.universe, *holdings} - {strat.quote})
+    prices = {strat.quote: Decimal(1), **{x: live.last_price(x, strat.quote) for x in assets if _has_market(live, x, strat)}}
+    snap = _live_snapshot(strat, holdings, prices, datetime.now(UTC), a.prices)
+    acct = a.account or a.venue.split(":", 1)[1]
+    return Inputs(strat, holdings, snap, acct, live, lambda x: live.rules(x, strat.quote),
+                  not any(_ledger_balances(a.ledger, acct).values()))
+
+
+def _has_market(live: Any, asset: str, strat: Strategy) -> bool:
+    try:
+        live.rules(asset, strat.quote)
+    except Exception:  # noqa: BLE001  (an unlisted universe asset is not priced; a held or targeted one fails later)
+        return asset in strat.targets
+    return True
+
+
+def _dex_inputs(a: ExecuteArgs, strat: Strategy) -> Inputs:
+    from trimtab.pipeline.venues import open_dex
+
+    venue = open_dex(strat, a.rpc, a.deployment, a.key_file)
+    holdings = venue.balances()
+    assets = sorted({*strat.targets, *holdings})
+    when = datetime.fromtimestamp(int(venue.w3.eth.get_block("latest")["timestamp"]), UTC)
+    snap = _live_snapshot(strat, holdings, venue.mid_prices(assets, strat.quote), when, a.prices)
+    acct = a.account or f"evm-{venue.address[:10].lower()}"
+    opening = _ledger_balances(a.ledger, acct)
+    fresh = not any(opening.values())
+    if not fresh and {k: q for k, q in opening.items() if q} != holdings:
+        out.print(f"[yellow]ledger account {acct} differs from the chain; planning on the ledger[/yellow]")
+    return Inputs(strat, holdings if fresh else opening, snap, acct, venue, lambda x: venue.rules(x, strat.quote), fresh)
+
+
+def _ledger_balances(path: Path, account: str) -> dict[str, Decimal]:
+    """Balances of `account` if the ledger file exists (reading never creates it)."""
+    if not path.exists():
+        return {}
+    from trimtab.adapters.storage import SqlLedgerStore
+
+    store = SqlLedgerStore(str(path))
+    try:
+        return store.balances(account)
+    finally:
+        store.close()
+
+
+def _reference(strat: Strategy, venue: Any) -> Any:
+    from trimtab.pipeline.references import open_reference
+
+    guards = strat.execution.guards
+    mids = getattr(venue, "mid_prices", None)
+    pool = (lambda asset, quote: mids([asset], quote)[asset]) if callable(mids) else None
+    return open_reference(guards.reference if guards else None, pool_price=pool)
+
+
+def run_execute(a: ExecuteArgs) -> None:
+    """Plan, confirm, execute through the pipeline on the chosen venue and record every fill in the ledger."""
+    from trimtab.adapters.storage import SqlLedgerStore
+    from trimtab.cli.execution import ProgressVenue
+    from trimtab.config import load_strategy
+    from trimtab.core.ledger import deposit_entries
+    from trimtab.pipeline import Pipeline, refuse_unsupported
+    from trimtab.pipeline.checks import venue_kind
+    from trimtab.views import drift_table, plan_table
+
+    try:
+        kind = venue_kind(a.venue)
+    except ConfigError:
+        raise ConfigError("unknown venue (paper, ccxt:<exchange id>, uniswap)", field="--venue") from None
+    if kind == "paper":
+        default = "example" if a.portfolio == "example" else Path(a.portfolio).stem
+        inputs = _paper_inputs(a, default)
+    else:
+        strat = load_strategy(a.strategy)
+        refuse_unsupported(strat, "execute", kind)
+        inputs = _ccxt_inputs(a, strat) if kind == "ccxt" else _dex_inputs(a, strat)
+    strat, snap, acct = inputs.strategy, inputs.snapshot, inputs.account
+    refuse_unsupported(strat, "execute", kind)
+    venue = inputs.venue
+    try:
+        pipeline = Pipeline(strat, venue, rules=inputs.rules, reference=_reference(strat, venue),
+                            now=lambda: datetime.now(UTC))
+        bound = pipeline.bound(snap)
+        pipeline.follow(snap, bound)
+        decision = pipeline.decide(snap, inputs.holdings, initial=a.force, strategy=bound)
+        state = PortfolioState.of(inputs.holdings, snap.prices, strat.quote)
+        out.print(drift_table(state, strat, f"{strat.name} on {venue.name}: before", decision.targets))
+        out.print(f"trigger: {'FIRED' if decision.trigger.fired else 'not fired'} - {decision.reason}")
+        if decision.plan is None or decision.plan.is_empty:
+            out.print("nothing to do")
+            return
+        out.print(plan_table(decision.plan))
+        if strat.execution.twap is not None:
+            twap = strat.execution.twap
+            out.print(f"TWAP: child orders every {twap.interval_s:g} s over {twap.horizon_s:g} s")
+        if not a.yes and not typer.confirm(f"send these orders to {venue.name}?", default=False):
+            out.print("aborted: nothing executed, nothing written")
+            raise typer.Exit(code=1)
+        store = SqlLedgerStore(str(a.ledger))
+        try:
+            if inputs.fresh:
+                store.append(deposit_entries(inputs.holdings, account=acct, time=snap.time, ref=f"open-{acct}"))
+            wrap = None if kind == "paper" else (lambda v: ProgressVenue(v, len(decision.plan.orders)))  # type: ignore[union-attr]
+            result = pipeline.execute(decision, snap, store, account=acct, holdings=inputs.holdings, strategy=bound,
+                                      wrap=wrap)
+            assert result.report is not None and result.decision.plan is not None
+            _after(kind, venue, result, strat, snap, store, acct)
+            out.print(f"recorded {len(result.entries)} ledger entries in {a.ledger} (account {acct})")
+        finally:
+            store.close()
+        if not result.report.complete and kind == "uniswap":
+            raise typer.Exit(code=1)
+    finally:
+        close = getattr(venue, "close", None)
+        if callable(close):
+            close()
+
+
+def _after(kind: str, venue: Any, result: Any, strat: Strategy, snap: MarketSnapshot, store: Any, acct: str) -> None:
+    from trimtab.cli.execution import fill_report_table
+    from trimtab.views import drift_table
+
+    if kind == "uniswap":
+        from trimtab.cli.chain import print_execution
+
+        print_execution(venue, result.report)
+        prices = venue.mid_prices(sorted({*strat.targets, *snap.prices} - {strat.quote}), strat.quote)
+    else:
+        out.print(fill_report_table(result.decision.plan, result.report))
+        for note in result.report.notes:
+            out.print(f"[yellow]note: {note}[/yellow]")
+        prices = snap.prices
+    balances = store.balances(acct) if kind != "ccxt" else venue.balances()
+    after = PortfolioState.of(balances, {**prices, strat.quote: Decimal(1)}, strat.quote)
+    out.print(drift_table(after, strat, f"{strat.name} on {venue.name}: after", result.decision.targets))
