@@ -100,7 +100,7 @@ def _has_market(live: Any, asset: str, strat: Strategy) -> bool:
 def _dex_inputs(a: ExecuteArgs, strat: Strategy) -> Inputs:
     from trimtab.pipeline.venues import open_dex
 
-    venue = open_dex(strat, a.rpc, a.deployment, a.key_file)
+    venue = open_dex(strat, a.rpc, a.deployment, a.key_file, fields=("--rpc", "--deployment"))
     holdings = venue.balances()
     assets = sorted({*strat.targets, *holdings})
     when = datetime.fromtimestamp(int(venue.w3.eth.get_block("latest")["timestamp"]), UTC)

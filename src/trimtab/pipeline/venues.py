@@ -43,13 +43,14 @@ def dex_settings(strategy: Strategy, *, min_notional: Decimal = Decimal(1)) -> A
                        gas_wait=wait, private_rpc=d.private_rpc)
 
 
-def open_dex(strategy: Strategy, rpc: str | None, deployment: str | Path | None, key_file: str | Path | None) -> Any:
+def open_dex(strategy: Strategy, rpc: str | None, deployment: str | Path | None, key_file: str | Path | None, *,
+             fields: tuple[str, str] = ("rpc", "deployment")) -> Any:
     """A DexVenue on `rpc` with the contracts of `deployment`, signing with the key from the environment or a file."""
     from trimtab.adapters.dex import DexVenue, load_deployment, load_signer
 
     if not rpc:
-        raise ConfigError("the uniswap venue needs an RPC URL", field="rpc")
+        raise ConfigError("the uniswap venue needs an RPC URL", field=fields[0])
     if deployment is None:
-        raise ConfigError("the uniswap venue needs a deployment file (from `trimtab chain deploy`)", field="deployment")
+        raise ConfigError("the uniswap venue needs a deployment file (from `trimtab chain deploy`)", field=fields[1])
     return DexVenue(rpc, load_deployment(Path(deployment)), load_signer(Path(key_file) if key_file else None),
                     dex_settings(strategy))

@@ -26,7 +26,7 @@ from trimtab.service.alerts import Notifier
 from trimtab.service.journal import TrackedVenue
 from trimtab.service.marketdata import AcceleratedClock, Clock, MarketData, ReplaySource, VenueSource, WallClock
 from trimtab.service.settings import PortfolioSpec, ServiceSettings, Tokens
-from trimtab.service.venues import CcxtTracked, make_tracked_venue
+from trimtab.service.venues import CcxtTracked, DexTracked, make_tracked_venue
 
 
 @dataclass
@@ -145,24 +145,30 @@ def build_services(settings: ServiceSettings, tokens: Tokens, *, worker_id: str 
     runtimes: dict[str, PortfolioRuntime] = {}
     known_accounts = set(ledger.accounts())
     for spec, base in zip(settings.portfolios, bases, strict=True):
+        if spec.venue != "paper" and settings.market_data.source != "venue":  # never trade real money on replays
+            raise ConfigError(f"venue {spec.venue} trades real money: it needs live prices (market_data.source: "
+                              f"venue); replayed prices are for paper portfolios", field=f"portfolios.{spec.name}.venue")
         strategy = base.build()
         store.ensure_portfolio(spec.name, dict(strategy.targets))
         version, targets = store.targets(spec.name)
         strategy = strategy_with_targets(base, targets, spec.name) if version > 1 else strategy
-        venue = make_tracked_venue(settings, spec, strategy.costs)
+        refuse_unsupported(strategy, "serve", venue_kind(spec.venue))
+        venue = make_tracked_venue(settings, spec, strategy.costs, strategy)
         if replay is not None:
             market: MarketData = replay
         elif isinstance(venue, CcxtTracked):
             market = VenueSource(venue.price, clock)
+        elif isinstance(venue, DexTracked):
+            market = VenueSource(_pool_price(venue), clock)
         else:
-            raise ConfigError("market_data.source 'venue' needs a ccxt venue", field=f"portfolios.{spec.name}.venue")
+            raise ConfigError("market_data.source 'venue' needs a ccxt or uniswap venue",
+                              field=f"portfolios.{spec.name}.venue")
         if spec.account_name not in known_accounts:
             try:
                 _open_account(ledger, spec, base, venue, clock)
             except LedgerError:  # another worker opened it first
                 if spec.account_name not in ledger.accounts():
                     raise
-        refuse_unsupported(strategy, "serve", venue_kind(spec.venue))
         guards = strategy.execution.guards
         mids = getattr(venue, "mid_prices", None)
         pool = (lambda a, q, m=mids: m([a], q)[a]) if callable(mids) else None
@@ -175,10 +181,18 @@ def build_services(settings: ServiceSettings, tokens: Tokens, *, worker_id: str 
     return Services(settings, ledger, store, clock, Notifier(store, settings.alerts), runtimes, tokens, wid[:64])
 
 
+def _pool_price(venue: DexTracked) -> Callable[[str, str], Decimal]:
+    """One asset's mid price from the chain's pools."""
+    def price(asset: str, quote: str) -> Decimal:
+        return venue.mid_prices([asset], quote)[asset]
+
+    return price
+
+
 def _open_account(ledger: SqlLedgerStore, spec: PortfolioSpec, base: StrategySpec, venue: TrackedVenue | None,
                   clock: Clock) -> None:
     """Opening balances: the exchange's for ccxt; configured holdings or initial value (in the quote) for paper."""
-    if isinstance(venue, CcxtTracked):
+    if isinstance(venue, CcxtTracked | DexTracked):
         holdings = venue.balances()
     else:
         value = spec.initial_value if spec.initial_value is not None else base.initial_value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
@@ -73,11 +73,13 @@ class ReplaySource:
 
     def snapshot(self, assets: Sequence[str], quote: str) -> MarketSnapshot:
         t = self.clock.now()
-        snap = MarketSnapshot.from_history(self.history, self.row_at(t), t, quote=quote)
+        i = self.row_at(t)
+        snap = MarketSnapshot.from_history(self.history, i, t, quote=quote)
         missing = [a for a in assets if a != quote and a not in snap.prices]
         if missing:
             raise DataError(f"no replay price for {', '.join(missing)} at {t:%Y-%m-%d}", source="replay")
-        return snap
+        closed = datetime.fromtimestamp(int(self._times[i].astype("datetime64[s]").astype(np.int64)), tz=UTC)
+        return replace(snap, price_times=dict.fromkeys(snap.prices, closed))  # each price is the row's close
 
 
 class VenueSource:

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from trimtab.config import error_line, read_yaml
+from trimtab.config_costs import DexSpec
 from trimtab.core.schedule import Every, parse_every
 from trimtab.core.types import canonical_keys
 from trimtab.errors import ConfigError
@@ -37,9 +38,13 @@ class PortfolioSpec(_Model):
 
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     strategy: str = Field(min_length=1)
-    venue: str = "paper"  # paper | ccxt:<exchange id>
+    venue: str = "paper"  # paper | ccxt:<exchange id> | uniswap
     url: str | None = None  # ccxt API URL override (a local or test exchange)
     credentials: str | None = None  # ccxt credentials file; else the exchange's environment variables
+    rpc: str | None = None  # uniswap: JSON-RPC URL of the chain
+    deployment: str | None = None  # uniswap: deployment JSON (from `trimtab chain deploy`)
+    key_file: str | None = None  # uniswap: signing key file; else $TRIMTAB_EVM_PRIVATE_KEY
+    dex: DexSpec | None = None  # uniswap: overrides the strategy file's `dex:` block
     account: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
     initial_value: Annotated[float, Field(gt=0)] | None = None
     holdings: dict[str, Decimal] | None = None
@@ -58,9 +63,17 @@ class PortfolioSpec(_Model):
     @field_validator("venue")
     @classmethod
     def _venue(cls, v: str) -> str:
-        if v != "paper" and not (v.startswith("ccxt:") and len(v) > 5):
-            raise ValueError("use 'paper' or 'ccxt:<exchange id>'")
+        if v not in ("paper", "uniswap") and not (v.startswith("ccxt:") and len(v) > 5):
+            raise ValueError("use 'paper', 'uniswap' or 'ccxt:<exchange id>'")
         return v
+
+    @model_validator(mode="after")
+    def _chain(self) -> PortfolioSpec:
+        if self.venue == "uniswap" and (self.rpc is None or self.deployment is None):
+            raise ValueError(f"{'rpc' if self.rpc is None else 'deployment'}: needed with venue uniswap")
+        if self.venue != "uniswap" and (self.rpc or self.deployment or self.key_file or self.dex):
+            raise ValueError("rpc, deployment, key_file and dex go with venue uniswap only")
+        return self
 
     @field_validator("holdings")
     @classmethod

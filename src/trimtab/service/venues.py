@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -10,6 +11,7 @@ from trimtab.adapters.ccxt_venue.orders import client_order_id
 from trimtab.adapters.paper import PaperVenue
 from trimtab.core.costs import CostModel
 from trimtab.core.ports import ExecutionReport
+from trimtab.core.strategy import Strategy
 from trimtab.core.types import Fill, MarketRules, PlannedOrder, TradePlan
 from trimtab.service.journal import TrackedVenue
 from trimtab.service.paper_exchange import DurablePaperExchange
@@ -74,24 +76,61 @@ class CcxtTracked:
         return self._venue.find_fill(client_id, order)  # type: ignore[no-any-return]
 
 
-def make_tracked_venue(settings: ServiceSettings, spec: PortfolioSpec, costs: CostModel) -> TrackedVenue | None:
+class DexTracked:
+    """The DEX venue with client ids per leg; fills are found by id in what this process executed.
+
+    A transaction's outcome after a crash is not looked up on chain yet: such a leg reconciles as not found."""
+
+    def __init__(self, venue: Any) -> None:
+        self._venue = venue
+        self.name: str = venue.name
+        self._fills: dict[str, Fill] = {}
+
+    def balances(self) -> dict[str, Decimal]:
+        return dict(self._venue.balances())
+
+    def rules(self, asset: str, quote: str) -> MarketRules:
+        return self._venue.rules(asset, quote)  # type: ignore[no-any-return]
+
+    def mid_prices(self, assets: list[str] | tuple[str, ...], quote: str) -> dict[str, Decimal]:
+        return self._venue.mid_prices(assets, quote)  # type: ignore[no-any-return]
+
+    def execute(self, plan: TradePlan) -> ExecutionReport:
+        report: ExecutionReport = self._venue.execute(plan)
+        for i, f in enumerate(report.fills):
+            self._fills[self.client_id(plan, i)] = f
+        return report
+
+    def client_id(self, plan: TradePlan, index: int) -> str:
+        return f"{plan.plan_id}:{index}"
+
+    def find_fill(self, client_id: str, order: PlannedOrder) -> Fill | None:
+        return self._fills.get(client_id)
+
+    def close(self) -> None:
+        """Nothing to release: web3 HTTP sessions close with the process."""
+
+
+def make_tracked_venue(settings: ServiceSettings, spec: PortfolioSpec, costs: CostModel,
+                       strategy: Strategy | None = None) -> TrackedVenue | None:
     """The portfolio's persistent venue; None for the default ephemeral paper venue (built per cycle)."""
     if spec.venue == "paper":
         if spec.paper_state is None:
             return None
         return DurablePaperExchange(settings.path(spec.paper_state), spec.account_name, costs,
                                     latency_s=spec.paper_latency_ms / 1000)
-    from trimtab.adapters.ccxt_venue import CcxtVenue
+    if spec.venue == "uniswap":
+        from trimtab.pipeline.venues import open_dex
 
-    exchange = spec.venue.removeprefix("ccxt:")
+        assert strategy is not None and spec.deployment is not None
+        if spec.dex is not None:  # the service file's dex block wins over the strategy's
+            strategy = replace(strategy, execution=replace(strategy.execution, dex=spec.dex.build()))
+        key = settings.path(spec.key_file) if spec.key_file else None
+        name = f"portfolios.{spec.name}"
+        return DexTracked(open_dex(strategy, spec.rpc, settings.path(spec.deployment), key,
+                                   fields=(f"{name}.rpc", f"{name}.deployment")))
+    from trimtab.pipeline.venues import open_ccxt
+
     creds = str(settings.path(spec.credentials)) if spec.credentials else None
-    return CcxtTracked(CcxtVenue(exchange, creds, api_urls=api_urls(exchange, spec.url) if spec.url else None))
-
-
-def api_urls(exchange: str, base: str) -> dict[str, str]:
-    """ccxt `urls['api']` overrides pointing an exchange at `base` (Binance's API families; else public/private)."""
-    base = base.rstrip("/")
-    if exchange == "binance":
-        return {"public": f"{base}/api/v3", "private": f"{base}/api/v3", "v1": f"{base}/api/v1",
-                **{f"sapi{v}": f"{base}/sapi/{v.lower() or 'v1'}" for v in ("", "V2", "V3", "V4")}}
-    return {"public": base, "private": base}
+    return CcxtTracked(open_ccxt(spec.venue.removeprefix("ccxt:"), url=spec.url, credentials=creds,
+                                 field=f"portfolios.{spec.name}.venue"))
