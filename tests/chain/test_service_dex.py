@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.service.harness import open_services
 
+from tests.service.harness import open_services
 from trimtab.adapters.dex import deployment_of
 from trimtab.chain.deploy import ChainEnv
 from trimtab.chain.keys import ANVIL_DEV_KEYS
