@@ -73,3 +73,21 @@ def test_execute_venue_uniswap_needs_rpc_and_deployment(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "--deployment" in r.output
     r = runner.invoke(app, ["execute", "--venue", "nope", "--strategy", "index-fund", "--yes"])
     assert r.exit_code == 2 and "unknown venue" in r.output
+
+
+def test_execute_venue_uniswap_is_stopped_by_the_strategys_guards_before_any_transaction(
+        chain: ChainEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    deployment = tmp_path / "deployment.json"
+    deployment_of(chain).save(deployment)
+    strategy = tmp_path / "guarded.yaml"
+    strategy.write_text(STRATEGY + "guards: {max_turnover_per_rebalance: 0.01}\n")
+    monkeypatch.setenv("TRIMTAB_EVM_PRIVATE_KEY", ANVIL_DEV_KEYS[1])
+    trader = chain.accounts.trader.address
+    before = {t: chain.balance(t, trader) for t in ("WBTC", "WETH", "LINK", "USDC")}
+    block = chain.w3.eth.block_number
+    url = chain.w3.provider.endpoint_uri  # type: ignore[attr-defined]
+    r = runner.invoke(app, ["execute", "--venue", "uniswap", "--rpc", url, "--deployment", str(deployment),
+                            "--strategy", str(strategy), "--ledger", str(tmp_path / "l.sqlite"), "--yes"])
+    assert r.exit_code == 1 and "turnover_limit" in r.output and "rebalance not started" in r.output, r.output
+    assert {t: chain.balance(t, trader) for t in before} == before
+    assert chain.w3.eth.block_number == block, "no transaction was sent"

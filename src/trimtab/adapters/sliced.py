@@ -43,6 +43,22 @@ class TwapVenue:
     def rules(self, asset: str, quote: str) -> MarketRules:
         return self._venue.rules(asset, quote)
 
+    def client_id(self, plan: TradePlan, index: int) -> str:
+        """The parent order's id on the venue underneath (children get ids of their own: `client_ids`)."""
+        return str(self._venue.client_id(plan, index))  # type: ignore[attr-defined]
+
+    def client_ids(self, plan: TradePlan) -> list[str]:
+        """Every child order's client id, in sending order, known before anything is sent (for the journal)."""
+        return [str(self._venue.client_id(self._child_plan(plan, c), 0))  # type: ignore[attr-defined]
+                for c in self.schedule(plan)]
+
+    def find_fill(self, client_id: str, order: PlannedOrder) -> Fill | None:
+        return self._venue.find_fill(client_id, order)  # type: ignore[attr-defined, no-any-return]
+
+    @staticmethod
+    def _child_plan(plan: TradePlan, child: _Child) -> TradePlan:
+        return TradePlan((child.order,), plan.reason, plan_id=f"{plan.plan_id}/{child.parent}.{child.index}")
+
     def schedule(self, plan: TradePlan) -> list[_Child]:
         """Every child order of the plan on the shared timeline: by offset, sells first, then plan order."""
         children = []
@@ -65,7 +81,7 @@ class TwapVenue:
             wait = child.offset_s - (self._clock() - start)
             if wait > 0:
                 self._sleep(wait)
-            one = TradePlan((child.order,), plan.reason, plan_id=f"{plan.plan_id}/{child.parent}.{child.index}")
+            one = self._child_plan(plan, child)
             try:
                 report = self._venue.execute(one)
             except VenueError as err:

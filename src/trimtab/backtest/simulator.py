@@ -101,7 +101,7 @@ def step_backtest(strategy: Strategy, history: PriceHistory, initial_value: floa
     require_strategy_assets(strategy, history)
     if not 0 <= start < len(history) - 1:
         raise ConfigError(f"start row {start} leaves fewer than two rows to simulate", field="start")
-    if hasattr(strategy.allocation, "reset"):
+    if strategy.allocation is not None:
         strategy.allocation.reset()
     marks = last_known(np.asarray(history.prices))
     qj = history.index_of(strategy.quote) if strategy.quote in history.assets else -1
@@ -166,7 +166,7 @@ def step_backtest(strategy: Strategy, history: PriceHistory, initial_value: floa
         if progress:
             progress(k)
     extra: dict[str, Any] = {}
-    if hasattr(strategy.allocation, "notes"):
+    if strategy.allocation is not None:
         extra["allocation_notes"] = dict(strategy.allocation.notes())
     return BacktestResult(strategy.name, history.times[start:], history.assets, targets_arr, out["equity"], rebalanced,
                           out["turnover"], out["fee"], out["slippage"], out["gas"], out["te"], weights,

@@ -16,6 +16,7 @@ import typer
 
 from trimtab.cli.app import out
 from trimtab.core.portfolio import PortfolioState
+from trimtab.core.ports import Closable
 from trimtab.core.snapshot import MarketSnapshot
 from trimtab.core.strategy import Strategy
 from trimtab.errors import ConfigError
@@ -130,9 +131,7 @@ def _reference(strat: Strategy, venue: Any) -> Any:
     from trimtab.pipeline.references import open_reference
 
     guards = strat.execution.guards
-    mids = getattr(venue, "mid_prices", None)
-    pool = (lambda asset, quote: mids([asset], quote)[asset]) if callable(mids) else None
-    return open_reference(guards.reference if guards else None, pool_price=pool)
+    return open_reference(guards.reference if guards else None, venue=venue)
 
 
 def run_execute(a: ExecuteArgs) -> None:
@@ -193,9 +192,8 @@ def run_execute(a: ExecuteArgs) -> None:
         if not result.report.complete and kind == "uniswap":
             raise typer.Exit(code=1)
     finally:
-        close = getattr(venue, "close", None)
-        if callable(close):
-            close()
+        if isinstance(venue, Closable):
+            venue.close()
 
 
 def _after(kind: str, venue: Any, result: Any, strat: Strategy, snap: MarketSnapshot, store: Any, acct: str) -> None:

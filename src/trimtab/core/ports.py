@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from trimtab.core.ledger import LedgerEntry
 from trimtab.core.types import Fill, MarketRules, PlannedOrder, TradePlan
@@ -54,3 +54,24 @@ class LedgerStore(Protocol):
     def entries(self, account: str | None = None) -> list[LedgerEntry]: ...
 
     def balances(self, account: str) -> dict[str, Decimal]: ...
+
+
+@runtime_checkable
+class Closable(Protocol):
+    """A venue holding a connection or session to release when the caller is done."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class PoolPriced(Protocol):
+    """A venue that prices assets itself from its pools (an on-chain DEX): a second source or live prices."""
+
+    def mid_prices(self, assets: list[str] | tuple[str, ...], quote: str) -> dict[str, Decimal]: ...
+
+
+@runtime_checkable
+class Fundable(Protocol):
+    """A simulated exchange that keeps its own balances and is funded once when its account opens."""
+
+    def fund(self, holdings: Mapping[str, Decimal]) -> object: ...

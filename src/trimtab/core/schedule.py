@@ -1,4 +1,4 @@
-"""Durations (`1d`, `720h`, `2w`, calendar months `1M`) and anchored schedules t0 + k * every."""
+"""Durations (`30s`, `1d`, `720h`, `2w`, calendar months `1M`) and anchored schedules t0 + k * every."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_PATTERN = re.compile(r"^\s*(\d+)\s*(m|h|d|w|M|y)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_PATTERN = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w|M|y)\s*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +42,10 @@ class Every:
 
 
 def parse_every(text: str) -> Every:
-    """Parse `90m`, `12h`, `1d`, `30d`, `720h`, `1w`, `2w`, `1M`, `3M`, `1y`; ValueError otherwise."""
+    """Parse `30s`, `90m`, `12h`, `1d`, `30d`, `720h`, `1w`, `2w`, `1M`, `3M`, `1y`; ValueError otherwise."""
     m = _PATTERN.match(str(text))
     if not m or int(m.group(1)) <= 0:
-        raise ValueError(f"invalid duration {text!r}: use a positive number and a unit m, h, d, w, M (months) or y")
+        raise ValueError(f"invalid duration {text!r}: use a positive number and a unit s, m, h, d, w, M (months) or y")
     n, unit = int(m.group(1)), m.group(2)
     if unit == "M":
         return Every(months=n, text=str(text).strip())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from trimtab.core.costs import CostModel, Fee, Gas, Slippage
 from trimtab.core.planner import PlanSettings, RulesFor, band_edge_targets, plan_rebalance
@@ -42,6 +42,19 @@ class Decision:
         return self.trigger.reason
 
 
+class AllocationSource(Protocol):
+    """Where a model strategy's targets come from (core.model_targets.ModelTargets): point-in-time weights."""
+
+    universe: tuple[str, ...]
+
+    def targets(self, snapshot: MarketSnapshot, state: PortfolioState, strategy: Any,
+                equity: Sequence[float] | None = None) -> dict[str, float]: ...
+
+    def reset(self) -> None: ...
+
+    def notes(self) -> Mapping[str, tuple[str, ...]]: ...
+
+
 @dataclass(frozen=True)
 class Strategy:
     """Everything that decides; the same object runs in backtests and live (only data and venue change)."""
@@ -54,7 +67,7 @@ class Strategy:
     rebalance_to: str = "target"  # or "band_edge"
     settings: PlanSettings = PlanSettings()
     cash_buffer: float = 0.0
-    allocation: Any = None  # e.g. core.model_targets.ModelTargets: .targets(snapshot, state, strategy); None = static
+    allocation: AllocationSource | None = None  # None: static targets
     execution: ExecutionPolicy = ExecutionPolicy()
     initial_value: float = 10_000.0  # opening deposit in the quote when a portfolio starts from cash
     window: BacktestWindow = BacktestWindow()
@@ -67,13 +80,13 @@ class Strategy:
     @property
     def universe(self) -> tuple[str, ...]:
         """Every asset the strategy may hold: static targets, the model's universe, and the quote (last)."""
-        names = [*self.targets, *getattr(self.allocation, "universe", ())]
+        names = [*self.targets, *(self.allocation.universe if self.allocation is not None else ())]
         return tuple(dict.fromkeys(a for a in [*names, self.quote] if a))
 
     @property
     def universe_from_data(self) -> bool:
         """True when the model picks its assets from the data itself (a market-cap index without a universe)."""
-        return self.allocation is not None and not getattr(self.allocation, "universe", ())
+        return self.allocation is not None and not self.allocation.universe
 
     def target_weights(self, snapshot: MarketSnapshot, state: PortfolioState,
                        equity: Sequence[float] | None = None) -> dict[str, float]:

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from trimtab.core.policy import ReferenceSource
+from trimtab.core.ports import PoolPriced
 from trimtab.errors import ConfigError
 
 
@@ -55,9 +56,17 @@ class TickerReference:
         return out
 
 
-def open_reference(source: ReferenceSource | None, *, pool_price: Callable[[str, str], Decimal] | None = None,
+def pool_price(venue: PoolPriced) -> Callable[[str, str], Decimal]:
+    """One asset's mid price from a DEX venue's pools."""
+    def price(asset: str, quote: str) -> Decimal:
+        return venue.mid_prices([asset], quote)[asset]
+
+    return price
+
+
+def open_reference(source: ReferenceSource | None, *, venue: object = None,
                    base_dir: str | None = None) -> ReferencePrices | None:
-    """The configured second source; `pool` needs the DEX venue's pool prices."""
+    """The configured second source; `pool` needs a venue that prices from its own pools (the DEX venue)."""
     if source is None:
         return None
     if source.kind == "file":
@@ -68,10 +77,10 @@ def open_reference(source: ReferenceSource | None, *, pool_price: Callable[[str,
             p = Path(base_dir) / p
         return FileReference(str(p))
     if source.kind == "pool":
-        if pool_price is None:
+        if not isinstance(venue, PoolPriced):
             raise ConfigError("pool: true needs the uniswap venue's pools (use ccxt: or file: here)",
                               field="guards.reference")
-        return TickerReference(pool_price)
+        return TickerReference(pool_price(venue))
     from trimtab.adapters.ccxt_venue import CcxtVenue
     from trimtab.adapters.ccxt_venue.urls import api_urls
 

@@ -17,11 +17,12 @@ from typing import Any
 from trimtab.adapters.storage import SqlLedgerStore
 from trimtab.adapters.storage.service_store import ServiceStore
 from trimtab.config import StrategySpec, load_strategy_spec, parse_strategy
+from trimtab.core.ports import Closable, Fundable
 from trimtab.core.strategy import Strategy
 from trimtab.errors import ConfigError, LedgerError
 from trimtab.pipeline import EquityLog, refuse_unsupported
 from trimtab.pipeline.checks import venue_kind
-from trimtab.pipeline.references import ReferencePrices, open_reference
+from trimtab.pipeline.references import ReferencePrices, open_reference, pool_price
 from trimtab.service.alerts import Notifier
 from trimtab.service.journal import TrackedVenue
 from trimtab.service.marketdata import AcceleratedClock, Clock, MarketData, ReplaySource, VenueSource, WallClock
@@ -95,9 +96,8 @@ class Services:
         self.notifier.close()
         self.store.close()
         for rt in self.runtimes.values():
-            close = getattr(rt.venue, "close", None)
-            if callable(close):
-                close()
+            if isinstance(rt.venue, Closable):
+                rt.venue.close()
         self.ledger.close()
 
 
@@ -159,7 +159,7 @@ def build_services(settings: ServiceSettings, tokens: Tokens, *, worker_id: str 
         elif isinstance(venue, CcxtTracked):
             market = VenueSource(venue.price, clock)
         elif isinstance(venue, DexTracked):
-            market = VenueSource(_pool_price(venue), clock)
+            market = VenueSource(pool_price(venue), clock)
         else:
             raise ConfigError("market_data.source 'venue' needs a ccxt or uniswap venue",
                               field=f"portfolios.{spec.name}.venue")
@@ -170,23 +170,12 @@ def build_services(settings: ServiceSettings, tokens: Tokens, *, worker_id: str 
                 if spec.account_name not in ledger.accounts():
                     raise
         guards = strategy.execution.guards
-        mids = getattr(venue, "mid_prices", None)
-        pool = (lambda a, q, m=mids: m([a], q)[a]) if callable(mids) else None
-        reference = open_reference(guards.reference if guards else None, pool_price=pool,
-                                   base_dir=str(settings.base_dir))
+        reference = open_reference(guards.reference if guards else None, venue=venue, base_dir=str(settings.base_dir))
         runtimes[spec.name] = PortfolioRuntime(spec, base, strategy, version, venue, market, reference)
     # SQLite serves one process, which may reclaim its own leases at once after a crash; PostgreSQL workers differ
     default = "main" if ledger.engine.dialect.name == "sqlite" else f"{socket.gethostname()}-{os.getpid()}"
     wid = worker_id or settings.worker_id or default
     return Services(settings, ledger, store, clock, Notifier(store, settings.alerts), runtimes, tokens, wid[:64])
-
-
-def _pool_price(venue: DexTracked) -> Callable[[str, str], Decimal]:
-    """One asset's mid price from the chain's pools."""
-    def price(asset: str, quote: str) -> Decimal:
-        return venue.mid_prices([asset], quote)[asset]
-
-    return price
 
 
 def _open_account(ledger: SqlLedgerStore, spec: PortfolioSpec, base: StrategySpec, venue: TrackedVenue | None,
@@ -197,7 +186,6 @@ def _open_account(ledger: SqlLedgerStore, spec: PortfolioSpec, base: StrategySpe
     else:
         value = spec.initial_value if spec.initial_value is not None else base.initial_value
         holdings = dict(spec.holdings) if spec.holdings is not None else {base.quote: Decimal(repr(value))}
-        fund = getattr(venue, "fund", None)
-        if callable(fund):
-            fund(holdings)  # the durable paper exchange keeps its own copy, funded once
+        if isinstance(venue, Fundable):
+            venue.fund(holdings)  # the durable paper exchange keeps its own copy, funded once
     ledger.open_account(spec.account_name, holdings, time=clock.now())

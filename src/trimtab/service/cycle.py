@@ -4,8 +4,10 @@ journaled, record, alert. `run_portfolio_cycle` returns the columns the runner w
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -66,8 +68,13 @@ def cycle_venue(rt: PortfolioRuntime, holdings: dict[str, Decimal], snap: Market
 
 def pipeline_for(services: Services, rt: PortfolioRuntime, venue: Venue) -> Pipeline:
     """The one pipeline on this cycle's venue, guards clocked by service time, equity marks in the database."""
+    clock = services.clock
+
+    def sleep(service_seconds: float) -> None:  # TWAP waits in service time (shorter on a replay clock)
+        time.sleep(clock.wall_seconds_until(clock.now() + timedelta(seconds=service_seconds)))
+
     return Pipeline(rt.strategy, venue, reference=rt.reference, equity=services.equity, equity_key=rt.name,
-                    now=services.clock.now)
+                    now=clock.now, sleep=sleep)
 
 
 def reconcile_leftovers(services: Services, rt: PortfolioRuntime) -> list[Any]:

@@ -25,6 +25,7 @@ from trimtab.core.regimes import VolatilityRegime, ffill, rolling_vol
 from trimtab.errors import TrimtabError
 from trimtab.service import reports
 from trimtab.service.bootstrap import PortfolioRuntime, Services
+from trimtab.service.marketdata import ReplaySource
 
 STATIC_DIR = Path(__file__).parent / "static"
 CHART_POINTS = 600  # points per chart series sent to the page (minima of the drawdown kept)
@@ -65,11 +66,9 @@ def in_quote(history: PriceHistory, quote: str) -> PriceHistory:
 
 def _replay(rt: PortfolioRuntime) -> tuple[PriceHistory, Any] | None:
     """(price history in the quote, row_at) of a replayed market; None for live prices."""
-    history = getattr(rt.market, "history", None)
-    row_at = getattr(rt.market, "row_at", None)
-    if not isinstance(history, PriceHistory) or not callable(row_at):
+    if not isinstance(rt.market, ReplaySource):
         return None
-    return in_quote(history, rt.strategy.quote), row_at
+    return in_quote(rt.market.history, rt.strategy.quote), rt.market.row_at
 
 
 def calendar_variant(rt: PortfolioRuntime, history: PriceHistory, rows: list[int],

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from trimtab.adapters.storage import RebalanceStatus, SqlLedgerStore
 from trimtab.core.guards import GuardedVenue
@@ -42,6 +42,13 @@ class TrackedVenue(Protocol):
     def client_id(self, plan: TradePlan, index: int) -> str: ...
 
     def find_fill(self, client_id: str, order: PlannedOrder) -> Fill | None: ...
+
+
+@runtime_checkable
+class SlicedVenue(Protocol):
+    """A venue stack that sends each leg as child orders (TWAP) and names their client ids up front."""
+
+    def client_ids(self, plan: TradePlan) -> list[str]: ...
 
 
 def leg_plan(plan: TradePlan, index: int) -> TradePlan:
@@ -120,7 +127,8 @@ class JournaledVenue:
         if isinstance(venue, GuardedVenue):  # breakers see the whole plan before anything is journaled or sent
             venue.precheck(plan)
         plan = replace(plan, plan_id=f"{plan.plan_id}#{uuid.uuid4().hex[:12]}")  # never reuse a client id
-        legs = [{"index": i, "client_id": venue.client_id(leg_plan(plan, i), 0), **order_doc(o)}
+        legs = [{"index": i, "client_id": venue.client_id(leg_plan(plan, i), 0), **order_doc(o),
+                 **({"child_ids": venue.client_ids(leg_plan(plan, i))} if isinstance(venue, SlicedVenue) else {})}
                 for i, o in enumerate(plan.orders)]
         doc = {"plan_id": plan.plan_id, "time": self.time.isoformat(), "reason": plan.reason, "legs": legs,
                **(self.extra or {})}
@@ -191,6 +199,14 @@ def reconcile(store: SqlLedgerStore, venue: TrackedVenue, account: str, ids: Seq
         fills, failures = [], []
         for leg in doc.get("legs", []):
             order = order_from(leg)
+            if "child_ids" in leg:  # a TWAP leg: every child order was journaled by its own id
+                found = [f for cid in leg["child_ids"] if (f := venue.find_fill(cid, order)) is not None]
+                fills.extend(found)
+                done = sum((f.quantity for f in found), Decimal(0))
+                if done < order.quantity:
+                    failures.append(LegFailure(replace(order, quantity=order.quantity - done),
+                                               "child orders not found at the venue after a restart", done))
+                continue
             fill = venue.find_fill(leg["client_id"], order)
             if fill is None:
                 failures.append(LegFailure(order, "not found at the venue after a restart"))
