@@ -91,3 +91,23 @@ def test_execute_venue_uniswap_is_stopped_by_the_strategys_guards_before_any_tra
     assert r.exit_code == 1 and "turnover_limit" in r.output and "rebalance not started" in r.output, r.output
     assert {t: chain.balance(t, trader) for t in before} == before
     assert chain.w3.eth.block_number == block, "no transaction was sent"
+
+
+def test_plan_routes_on_uniswap_shows_the_routes_execute_takes(chain: ChainEnv, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    deployment = tmp_path / "deployment.json"
+    deployment_of(chain).save(deployment)
+    strategy = tmp_path / "onchain.yaml"
+    strategy.write_text(STRATEGY)
+    monkeypatch.setenv("TRIMTAB_EVM_PRIVATE_KEY", ANVIL_DEV_KEYS[1])
+    url = chain.w3.provider.endpoint_uri  # type: ignore[attr-defined]
+    args = ["--venue", "uniswap", "--rpc", url, "--deployment", str(deployment), "--strategy", str(strategy)]
+    shown = runner.invoke(app, ["plan", *args, "--routes"])
+    assert shown.exit_code == 0, shown.output
+    planned = [line.split(": ", 1)[1].split(" via ")[1] for line in shown.output.splitlines()
+               if line.strip().startswith("leg ") and " via " in line]
+    assert planned, shown.output
+    done = runner.invoke(app, ["execute", *args, "--ledger", str(tmp_path / "l.sqlite"), "--yes"])
+    assert done.exit_code == 0, done.output
+    taken = next(line for line in done.output.splitlines() if line.startswith("routes taken: "))
+    assert [part.split(" via ")[1] for part in taken.removeprefix("routes taken: ").split("; ")] == planned

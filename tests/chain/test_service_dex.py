@@ -58,6 +58,8 @@ def test_a_uniswap_portfolio_rebalances_in_the_service(chain: ChainEnv, tmp_path
         Runner(services).process("dex")
         decision = services.store.decisions("dex", limit=1)[0]
         assert decision["traded"], decision
+        fills = decision["report"]["fills"]
+        assert len(fills) >= 2 and len({f["order_id"].rsplit(":", 1)[0] for f in fills}) == 1, "one atomic batch"
         booked = services.ledger.balances("dex")
         assert {a: int(q.scaleb(DECIMALS[a])) for a, q in booked.items() if q} == _on_chain(chain)
     finally:

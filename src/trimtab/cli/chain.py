@@ -75,6 +75,8 @@ def print_execution(venue: DexVenue, report: ExecutionReport) -> None:
                   f"{fill.quantity:,.8f} {fill.asset}" if fill else "[red]failed[/red]",
                   f"{fill.price:,.4f}" if fill else "-", f"{fill.fee:,.4f}" if fill else "-")
     out.print(t)
+    out.print("routes taken: " + "; ".join(f"leg {leg.index + 1} via {leg.route.label()}" for leg in details.legs),
+              soft_wrap=True)
     for tx in details.txs:
         out.print(f"tx {tx.kind} {tx.tx_hash[:18]}…: status {tx.status}, gas used {tx.gas_used:,} at "
                   f"{tx.effective_gas_price / 1e9:.3f} gwei = {tx.gas_cost_quote:.4f} {details.legs[0].quote.symbol}")

@@ -56,8 +56,11 @@ def _live_snapshot(strat: Strategy, holdings: dict[str, Decimal], prices: dict[s
                    price_file: str | None) -> MarketSnapshot:
     """The venue's own prices now, with a point-in-time history for models and history-reading triggers."""
     from trimtab.cli.portfolio import _history_for
+    from trimtab.core.adaptive import reads_history
+    from trimtab.core.costmodels import market_bound
 
-    history = _history_for(strat, price_file, holdings)
+    needs = strat.allocation is not None or reads_history(strat.trigger) or market_bound(strat.costs)
+    history = _history_for(strat, price_file, holdings) if needs else None
     return MarketSnapshot(time=when, prices=prices, history=history)
 
 
@@ -134,15 +137,22 @@ def _reference(strat: Strategy, venue: Any) -> Any:
     return open_reference(guards.reference if guards else None, venue=venue)
 
 
-def run_execute(a: ExecuteArgs) -> None:
-    """Plan, confirm, execute through the pipeline on the chosen venue and record every fill in the ledger."""
-    from trimtab.adapters.storage import SqlLedgerStore
-    from trimtab.cli.execution import ProgressVenue
+@dataclass
+class Prepared:
+    """Inputs, the pipeline and its decision: what `plan` shows and `execute` sends."""
+
+    inputs: Inputs
+    kind: str
+    pipeline: Any
+    bound: Strategy
+    decision: Any
+
+
+def prepare(a: ExecuteArgs) -> Prepared:
+    """Load the inputs for the venue, build the pipeline and decide; nothing is written or sent."""
     from trimtab.config import load_strategy
-    from trimtab.core.ledger import deposit_entries
     from trimtab.pipeline import Pipeline, refuse_unsupported
     from trimtab.pipeline.checks import venue_kind
-    from trimtab.views import drift_table, plan_table
 
     try:
         kind = venue_kind(a.venue)
@@ -155,22 +165,72 @@ def run_execute(a: ExecuteArgs) -> None:
         strat = load_strategy(a.strategy)
         refuse_unsupported(strat, "execute", kind)
         inputs = _ccxt_inputs(a, strat) if kind == "ccxt" else _dex_inputs(a, strat)
-    strat, snap, acct = inputs.strategy, inputs.snapshot, inputs.account
-    refuse_unsupported(strat, "execute", kind)
-    venue = inputs.venue
+    refuse_unsupported(inputs.strategy, "execute", kind)
+    pipeline = Pipeline(inputs.strategy, inputs.venue, rules=inputs.rules,
+                        reference=_reference(inputs.strategy, inputs.venue), now=lambda: datetime.now(UTC))
+    bound = pipeline.bound(inputs.snapshot)
+    pipeline.follow(inputs.snapshot, bound)
+    decision = pipeline.decide(inputs.snapshot, inputs.holdings, initial=a.force, strategy=bound)
+    return Prepared(inputs, kind, pipeline, bound, decision)
+
+
+def show_decision(p: Prepared) -> None:
+    from trimtab.views import drift_table, plan_table
+
+    inputs, decision = p.inputs, p.decision
+    strat = inputs.strategy
+    state = PortfolioState.of(inputs.holdings, inputs.snapshot.prices, strat.quote)
+    out.print(drift_table(state, strat, f"{strat.name} on {inputs.venue.name}: before", decision.targets))
+    out.print(f"trigger: {'FIRED' if decision.trigger.fired else 'not fired'} - {decision.reason}")
+    if decision.plan is not None and not decision.plan.is_empty:
+        out.print(plan_table(decision.plan))
+
+
+def show_venue_routes(p: Prepared) -> None:
+    """The routes the venue itself will take: the DEX venue's own pre-flight, or each leg's direct market."""
+    plan = p.decision.plan
+    if plan is None or plan.is_empty:
+        return
+    if p.kind == "uniswap":
+        pre = p.inputs.venue.preview(plan)
+        out.print("Routes on uniswap (the venue's own pre-flight on the current pools):")
+        for leg in pre.legs:
+            out.print(f"  leg {leg.index + 1}: {leg.describe()}")
+        for i, fail in pre.failures:
+            out.print(f"  [red]leg {i + 1}: {fail.reason}[/red]")
+        return
+    from trimtab.cli.execution import show_routes
+
+    state = PortfolioState.of(p.inputs.holdings, p.inputs.snapshot.prices, p.inputs.strategy.quote)
+    show_routes(plan, p.bound, state, p.inputs.rules)
+
+
+def run_plan(a: ExecuteArgs, routes: bool) -> None:
+    """`plan` on a live venue: the same decision `execute` would send, and (with --routes) its routes."""
+    p = prepare(a)
     try:
-        pipeline = Pipeline(strat, venue, rules=inputs.rules, reference=_reference(strat, venue),
-                            now=lambda: datetime.now(UTC))
-        bound = pipeline.bound(snap)
-        pipeline.follow(snap, bound)
-        decision = pipeline.decide(snap, inputs.holdings, initial=a.force, strategy=bound)
-        state = PortfolioState.of(inputs.holdings, snap.prices, strat.quote)
-        out.print(drift_table(state, strat, f"{strat.name} on {venue.name}: before", decision.targets))
-        out.print(f"trigger: {'FIRED' if decision.trigger.fired else 'not fired'} - {decision.reason}")
+        show_decision(p)
+        if routes:
+            show_venue_routes(p)
+    finally:
+        if isinstance(p.inputs.venue, Closable):
+            p.inputs.venue.close()
+
+
+def run_execute(a: ExecuteArgs) -> None:
+    """Plan, confirm, execute through the pipeline on the chosen venue and record every fill in the ledger."""
+    from trimtab.adapters.storage import SqlLedgerStore
+    from trimtab.cli.execution import ProgressVenue
+    from trimtab.core.ledger import deposit_entries
+
+    p = prepare(a)
+    inputs, kind, pipeline, bound, decision = p.inputs, p.kind, p.pipeline, p.bound, p.decision
+    strat, snap, acct, venue = inputs.strategy, inputs.snapshot, inputs.account, inputs.venue
+    try:
+        show_decision(p)
         if decision.plan is None or decision.plan.is_empty:
             out.print("nothing to do")
             return
-        out.print(plan_table(decision.plan))
         if strat.execution.twap is not None:
             twap = strat.execution.twap
             out.print(f"TWAP: child orders every {twap.interval_s:g} s over {twap.horizon_s:g} s")
@@ -181,7 +241,8 @@ def run_execute(a: ExecuteArgs) -> None:
         try:
             if inputs.fresh:
                 store.append(deposit_entries(inputs.holdings, account=acct, time=snap.time, ref=f"open-{acct}"))
-            wrap = None if kind == "paper" else (lambda v: ProgressVenue(v, len(decision.plan.orders)))  # type: ignore[union-attr]
+            n = len(decision.plan.orders)
+            wrap = None if kind != "ccxt" else (lambda v: ProgressVenue(v, n))  # a DEX batch goes out whole
             result = pipeline.execute(decision, snap, store, account=acct, holdings=inputs.holdings, strategy=bound,
                                       wrap=wrap)
             assert result.report is not None and result.decision.plan is not None

@@ -128,9 +128,24 @@ def plan(
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the plan as JSON here ('-' for stdout).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Plan a full rebalance even if the trigger does not fire.")] = False,
     routes: Annotated[bool, typer.Option("--routes", help="Also show each leg's route, split, slices and the dry run.")] = False,
+    venue: Annotated[str, typer.Option("--venue", help="paper | uniswap | ccxt:<exchange>: plan on that venue's "
+                                                        "holdings and prices; --routes then shows the venue's own routes")] = "paper",
+    venue_url: Annotated[str | None, typer.Option("--venue-url", help="ccxt: send requests to this URL.")] = None,
+    rpc: Annotated[str | None, typer.Option("--rpc", help="uniswap: JSON-RPC URL of the chain.")] = None,
+    deployment: Annotated[Path | None, typer.Option("--deployment", help="uniswap: deployment JSON file.")] = None,
+    key_file: Annotated[Path | None, typer.Option("--key-file", help="uniswap: key file (the wallet to plan for).")] = None,
 ) -> None:
     """The trades that bring the portfolio back within its band, with estimated costs."""
     from trimtab.views import drift_table, plan_document, plan_table
+
+    if venue != "paper":  # the decision `execute` would send on that venue, nothing sent
+        from trimtab.cli.execute_flow import ExecuteArgs, run_plan
+
+        if json_out is not None:
+            raise ConfigError("--json is for paper plans; use execute to act on a live venue", field="--json")
+        run_plan(ExecuteArgs(strategy, portfolio, prices, rules, venue, force=force, venue_url=venue_url, rpc=rpc,
+                             deployment=deployment, key_file=key_file), routes)
+        return
 
     strat, holdings, snap = _load_inputs(strategy, portfolio, prices)
     state = PortfolioState.of(holdings, snap.prices, strat.quote)

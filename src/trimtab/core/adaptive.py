@@ -340,3 +340,14 @@ class CostAware:
         if benefit > cost:
             return TriggerResult(True, (f"{res.reason}; {verdict}",), bands=est.bands, kind=TriggerKind.OPPORTUNISTIC)
         return TriggerResult(False, (f"{res.reason}; {verdict}: hold",), bands=est.bands, kind=TriggerKind.OPPORTUNISTIC)
+
+
+def reads_history(trigger: object) -> bool:
+    """True when the trigger (or a member of a combination) estimates from past prices: live runs must supply them."""
+    from trimtab.core.triggers import AllOf, AnyOf, Not
+
+    if isinstance(trigger, AnyOf | AllOf):
+        return any(reads_history(t) for t in trigger.triggers)
+    if isinstance(trigger, Not):
+        return reads_history(trigger.trigger)
+    return isinstance(trigger, VolatilityAdaptive | RegimeAware | CostAware)

@@ -75,3 +75,10 @@ class Fundable(Protocol):
     """A simulated exchange that keeps its own balances and is funded once when its account opens."""
 
     def fund(self, holdings: Mapping[str, Decimal]) -> object: ...
+
+
+@runtime_checkable
+class AtomicVenue(Protocol):
+    """A venue that executes a whole plan as one atomic batch (one transaction): wrappers must not split it."""
+
+    atomic_batches: bool

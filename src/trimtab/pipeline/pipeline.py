@@ -15,7 +15,7 @@ from trimtab.core.guards import GuardedVenue, GuardSet
 from trimtab.core.ledger import EntryKind, LedgerEntry
 from trimtab.core.planner import RulesFor
 from trimtab.core.portfolio import PortfolioState
-from trimtab.core.ports import LedgerStore, Venue
+from trimtab.core.ports import AtomicVenue, LedgerStore, Venue
 from trimtab.core.snapshot import MarketSnapshot
 from trimtab.core.strategy import Decision, Schedule, Strategy
 from trimtab.core.types import ZERO
@@ -107,8 +107,9 @@ class Pipeline:
             from trimtab.adapters.sliced import TwapVenue
 
             venue = TwapVenue(venue, twap, sleep=self.sleep, clock=self.monotonic)
-        if guards is not None:
-            venue = GuardedVenue(venue, guards, dict(holdings), split_legs=twap is None)
+        if guards is not None:  # legs one by one with balance checks, unless TWAP or an atomic batch sends them
+            whole = twap is not None or isinstance(self.venue, AtomicVenue)
+            venue = GuardedVenue(venue, guards, dict(holdings), split_legs=not whole)
         return venue
 
     def follow(self, snapshot: MarketSnapshot, strategy: Strategy) -> None:

@@ -20,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 from trimtab.adapters.storage import RebalanceStatus, SqlLedgerStore
 from trimtab.core.guards import GuardedVenue
 from trimtab.core.ledger import LedgerEntry
-from trimtab.core.ports import ExecutionReport, LegFailure
+from trimtab.core.ports import AtomicVenue, ExecutionReport, LegFailure
 from trimtab.core.types import CostEstimate, Fill, MarketRules, PlannedOrder, Side, TradePlan
 from trimtab.engine import ledger_entries
 from trimtab.errors import LedgerError, VenueError
@@ -127,7 +127,9 @@ class JournaledVenue:
         if isinstance(venue, GuardedVenue):  # breakers see the whole plan before anything is journaled or sent
             venue.precheck(plan)
         plan = replace(plan, plan_id=f"{plan.plan_id}#{uuid.uuid4().hex[:12]}")  # never reuse a client id
-        legs = [{"index": i, "client_id": venue.client_id(leg_plan(plan, i), 0), **order_doc(o),
+        atomic = isinstance(venue, AtomicVenue)  # one batch transaction: ids of the whole plan, sent whole
+        legs = [{"index": i, "client_id": venue.client_id(plan, i) if atomic else venue.client_id(leg_plan(plan, i), 0),
+                 **order_doc(o),
                  **({"child_ids": venue.client_ids(leg_plan(plan, i))} if isinstance(venue, SlicedVenue) else {})}
                 for i, o in enumerate(plan.orders)]
         doc = {"plan_id": plan.plan_id, "time": self.time.isoformat(), "reason": plan.reason, "legs": legs,
@@ -136,6 +138,9 @@ class JournaledVenue:
         self.ledger.mark_executing(self.rebalance_id)
         fills: list[Fill] = []
         failures: list[LegFailure] = []
+        if atomic:
+            self.report = self._send_whole(venue, plan)
+            return self.report
         for i, order in enumerate(plan.orders):
             why = "not sent: the service is stopping" if self.stop is not None and self.stop.is_set() else None
             why = why or (self.guard(order) if self.guard else None)
@@ -156,6 +161,27 @@ class JournaledVenue:
             self.ledger.finish_rebalance(self.rebalance_id, final_status(self.report).value,
                                          json.dumps(report_doc(self.report)))
         return self.report
+
+
+    def _send_whole(self, venue: TrackedVenue, plan: TradePlan) -> ExecutionReport:
+        """An atomic venue's plan: all legs in one batch, or none when stopping or a leg's guard says no."""
+        assert self.rebalance_id is not None
+        why = "not sent: the service is stopping" if self.stop is not None and self.stop.is_set() else None
+        for order in plan.orders:
+            why = why or (self.guard(order) if self.guard else None)
+        if why:
+            report = ExecutionReport((), tuple(LegFailure(o, why) for o in plan.orders), venue=venue.name)
+        else:
+            try:
+                report = venue.execute(plan)
+            except VenueError as err:
+                partial = err.partial_report
+                done = partial.fills if isinstance(partial, ExecutionReport) else ()
+                report = ExecutionReport(tuple(done), tuple(LegFailure(o, f"batch failed: {err}") for o in plan.orders),
+                                         venue=venue.name)
+        if not report.fills:
+            self.ledger.finish_rebalance(self.rebalance_id, final_status(report).value, json.dumps(report_doc(report)))
+        return report
 
 
 @dataclass

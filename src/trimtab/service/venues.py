@@ -81,6 +81,8 @@ class DexTracked:
 
     A transaction's outcome after a crash is not looked up on chain yet: such a leg reconciles as not found."""
 
+    atomic_batches = True
+
     def __init__(self, venue: Any) -> None:
         self._venue = venue
         self.name: str = venue.name

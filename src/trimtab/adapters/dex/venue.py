@@ -62,6 +62,8 @@ class DexSettings:
 class DexVenue:
     """Uniswap V2 (+V3) on an EVM chain as a Venue; the signing key is held privately and never shown."""
 
+    atomic_batches = True  # a plan goes out as one guarded batch transaction: wrappers send it whole
+
     def __init__(self, rpc_url: str, deployment: Deployment, account: LocalAccount, settings: DexSettings | None = None,
                  *, name: str = "uniswap", sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
