@@ -54,7 +54,7 @@ def test_a_uniswap_portfolio_rebalances_in_the_service(chain: ChainEnv, tmp_path
     try:
         rt = services.runtimes["dex"]
         assert rt.venue is not None and rt.venue.name == "uniswap"
-        assert rt.venue._venue.settings.deadline_seconds == 300  # the strategy's dex block reached the venue
+        assert rt.venue.dex.settings.deadline_seconds == 300  # the strategy's dex block reached the venue
         Runner(services).process("dex")
         decision = services.store.decisions("dex", limit=1)[0]
         assert decision["traded"], decision

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 
@@ -27,6 +28,7 @@ class PaperVenue:
         self._prices: dict[str, Decimal] = dict(prices or {})
         self._rules = rules or (lambda _a: MarketRules(amount_step=ZERO, price_tick=ZERO))
         self._seq = 0
+        self._run = uuid.uuid4().hex[:10]  # order ids stay unique across runs into one ledger
 
     def set_prices(self, prices: Mapping[str, Decimal]) -> None:
         """Move the venue's market to a new snapshot."""
@@ -58,7 +60,7 @@ class PaperVenue:
             q = self._costs.quote(order.asset, order.side, order.quantity, mid)
             self._seq += 1
             fill = Fill(order.asset, order.quote, order.side, order.quantity, q.exec_price, q.cost.fee,
-                        q.cost.slippage, q.cost.gas, order_id=f"paper-{self._seq}", gross=q.gross)
+                        q.cost.slippage, q.cost.gas, order_id=f"paper-{self._run}-{self._seq}", gross=q.gross)
             base_after = self._balances.get(order.asset, ZERO) + fill.base_delta
             quote_after = self._balances.get(order.quote, ZERO) + fill.quote_delta
             if base_after < 0 or quote_after < 0:

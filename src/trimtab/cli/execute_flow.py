@@ -66,8 +66,8 @@ def _live_snapshot(strat: Strategy, holdings: dict[str, Decimal], prices: dict[s
 
 def _paper_inputs(a: ExecuteArgs, acct_default: str) -> Inputs:
     from trimtab.adapters.files import load_rules
-    from trimtab.adapters.paper import PaperVenue
     from trimtab.cli.portfolio import _load_inputs
+    from trimtab.pipeline.tracked import EphemeralPaper
 
     strat, holdings, snap = _load_inputs(a.strategy, a.portfolio, a.prices)
     acct = a.account or acct_default
@@ -77,16 +77,17 @@ def _paper_inputs(a: ExecuteArgs, acct_default: str) -> Inputs:
         out.print(f"[dim]account {acct} exists in {a.ledger}: using its ledger balances[/dim]")
     current = holdings if fresh else opening
     rules = load_rules(a.rules)
-    return Inputs(strat, current, snap, acct, PaperVenue(current, strat.costs, prices=snap.prices, rules=rules), rules, fresh)
+    return Inputs(strat, current, snap, acct, EphemeralPaper(current, strat.costs, snap.prices, rules), rules, fresh)
 
 
 def _ccxt_inputs(a: ExecuteArgs, strat: Strategy) -> Inputs:
+    from trimtab.pipeline.tracked import CcxtTracked
     from trimtab.pipeline.venues import open_ccxt
 
-    live = open_ccxt(a.venue.split(":", 1)[1], url=a.venue_url, field="--venue")
+    live = CcxtTracked(open_ccxt(a.venue.split(":", 1)[1], url=a.venue_url, field="--venue"))
     holdings = dict(live.balances())
     assets = sorted({*strat.universe, *holdings} - {strat.quote})
-    prices = {strat.quote: Decimal(1), **{x: live.last_price(x, strat.quote) for x in assets if _has_market(live, x, strat)}}
+    prices = {strat.quote: Decimal(1), **{x: live.price(x, strat.quote) for x in assets if _has_market(live, x, strat)}}
     snap = _live_snapshot(strat, holdings, prices, datetime.now(UTC), a.prices)
     acct = a.account or a.venue.split(":", 1)[1]
     return Inputs(strat, holdings, snap, acct, live, lambda x: live.rules(x, strat.quote),
@@ -102,12 +103,13 @@ def _has_market(live: Any, asset: str, strat: Strategy) -> bool:
 
 
 def _dex_inputs(a: ExecuteArgs, strat: Strategy) -> Inputs:
+    from trimtab.pipeline.tracked import DexTracked
     from trimtab.pipeline.venues import open_dex
 
-    venue = open_dex(strat, a.rpc, a.deployment, a.key_file, fields=("--rpc", "--deployment"))
+    venue = DexTracked(open_dex(strat, a.rpc, a.deployment, a.key_file, fields=("--rpc", "--deployment")))
     holdings = venue.balances()
     assets = sorted({*strat.targets, *holdings})
-    when = datetime.fromtimestamp(int(venue.w3.eth.get_block("latest")["timestamp"]), UTC)
+    when = venue.chain_time()
     snap = _live_snapshot(strat, holdings, venue.mid_prices(assets, strat.quote), when, a.prices)
     acct = a.account or f"evm-{venue.address[:10].lower()}"
     opening = _ledger_balances(a.ledger, acct)
@@ -222,6 +224,7 @@ def run_execute(a: ExecuteArgs) -> None:
     from trimtab.adapters.storage import SqlLedgerStore
     from trimtab.cli.execution import ProgressVenue
     from trimtab.core.ledger import deposit_entries
+    from trimtab.pipeline.journal import JournaledVenue, JournalLedger
 
     p = prepare(a)
     inputs, kind, pipeline, bound, decision = p.inputs, p.kind, p.pipeline, p.bound, p.decision
@@ -242,9 +245,13 @@ def run_execute(a: ExecuteArgs) -> None:
             if inputs.fresh:
                 store.append(deposit_entries(inputs.holdings, account=acct, time=snap.time, ref=f"open-{acct}"))
             n = len(decision.plan.orders)
-            wrap = None if kind != "ccxt" else (lambda v: ProgressVenue(v, n))  # a DEX batch goes out whole
+            jv = JournaledVenue(None, store, acct, snap.time, extra={"source": "cli", "venue": venue.name})
+
+            def wrap(v: Any) -> Any:  # journaled like the service (crash-safe, a rebalances row); progress on ccxt
+                return jv.around(ProgressVenue(v, n) if kind == "ccxt" else v)
+
             result = pipeline.execute(decision, snap, store, account=acct, holdings=inputs.holdings, strategy=bound,
-                                      wrap=wrap)
+                                      wrap=wrap, record=JournalLedger(store, jv))
             assert result.report is not None and result.decision.plan is not None
             _after(kind, venue, result, strat, snap, store, acct)
             out.print(f"recorded {len(result.entries)} ledger entries in {a.ledger} (account {acct})")
@@ -264,7 +271,7 @@ def _after(kind: str, venue: Any, result: Any, strat: Strategy, snap: MarketSnap
     if kind == "uniswap":
         from trimtab.cli.chain import print_execution
 
-        print_execution(venue, result.report)
+        print_execution(venue.dex, result.report)
         prices = venue.mid_prices(sorted({*strat.targets, *snap.prices} - {strat.quote}), strat.quote)
     else:
         out.print(fill_report_table(result.decision.plan, result.report))

@@ -73,6 +73,11 @@ class ProgressVenue:
     def rules(self, asset: str, quote: str) -> MarketRules:
         return self.venue.rules(asset, quote)
 
+    def __getattr__(self, name: str) -> Any:  # client_id, find_fill, ... of the stack underneath
+        if name == "venue":
+            raise AttributeError(name)
+        return getattr(self.venue, name)
+
     def execute(self, plan: TradePlan) -> ExecutionReport:
         if len(plan.orders) == 1:
             return self._one(plan)

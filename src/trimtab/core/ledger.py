@@ -40,7 +40,7 @@ def entries_for_fill(fill: Fill, *, account: str, time: datetime, ref: str, reba
     price = fill.price.quantize(QUANTUM)  # informational only: the legs carry the exact amounts
     legs = [
         LedgerEntry(account, fill.asset, sign * fill.quantity, EntryKind.TRADE, ref, time, rebalance_id, price),
-        LedgerEntry(account, fill.quote, -sign * gross, EntryKind.TRADE, ref, time, rebalance_id, price),
+        LedgerEntry(account, fill.quote, -sign * gross, EntryKind.TRADE, ref, time, rebalance_id, Decimal(1)),
     ]
     if fill.fee:
         legs.append(LedgerEntry(account, fill.fee_asset or fill.quote, -fill.fee, EntryKind.FEE, ref, time, rebalance_id))

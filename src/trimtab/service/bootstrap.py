@@ -22,12 +22,13 @@ from trimtab.core.strategy import Strategy
 from trimtab.errors import ConfigError, LedgerError
 from trimtab.pipeline import EquityLog, refuse_unsupported
 from trimtab.pipeline.checks import venue_kind
+from trimtab.pipeline.journal import TrackedVenue
 from trimtab.pipeline.references import ReferencePrices, open_reference, pool_price
+from trimtab.pipeline.tracked import CcxtTracked, DexTracked
 from trimtab.service.alerts import Notifier
-from trimtab.service.journal import TrackedVenue
 from trimtab.service.marketdata import AcceleratedClock, Clock, MarketData, ReplaySource, VenueSource, WallClock
 from trimtab.service.settings import PortfolioSpec, ServiceSettings, Tokens
-from trimtab.service.venues import CcxtTracked, DexTracked, make_tracked_venue
+from trimtab.service.venues import make_tracked_venue
 
 
 @dataclass

@@ -20,14 +20,14 @@ from trimtab.core.snapshot import MarketSnapshot
 from trimtab.core.strategy import Decision, Schedule, Strategy
 from trimtab.core.triggers import TriggerKind, TriggerResult
 from trimtab.pipeline import Pipeline
+from trimtab.pipeline.journal import JournaledVenue, JournalLedger, TrackedVenue, final_status, reconcile, report_doc
+from trimtab.pipeline.tracked import EphemeralPaper
 from trimtab.service import reports
 from trimtab.service.aftercycle import after_trade_alerts, drawdown_breaker, scheduled_alerts
 from trimtab.service.aftercycle import failed_cycle as failed_cycle
 from trimtab.service.bootstrap import PortfolioRuntime, Services
 from trimtab.service.exits import exit_guard, exit_plan
 from trimtab.service.exits import exit_quotes as exit_quotes
-from trimtab.service.journal import JournaledVenue, JournalLedger, TrackedVenue, final_status, reconcile, report_doc
-from trimtab.service.venues import EphemeralPaper
 from trimtab.views import plan_document
 
 log = logging.getLogger(__name__)
