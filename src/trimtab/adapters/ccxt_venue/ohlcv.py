@@ -7,6 +7,7 @@ follow ccxt's `since`/`limit` contract; between pages ccxt's own throttle paces 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ def backfill_ohlcv(exchange: Any, symbol: str, timeframe: str, since: datetime, 
     while start + step_ms <= stop:
         if pages and not getattr(exchange, "enableRateLimit", False):
             sleep(float(getattr(exchange, "rateLimit", 0) or 0) / 1000)
-        page = request("fetch_ohlcv", lambda s=start: exchange.fetch_ohlcv(symbol, timeframe, s, limit))
+        page = request("fetch_ohlcv", functools.partial(exchange.fetch_ohlcv, symbol, timeframe, start, limit))
         pages += 1
         if not page:
             break
