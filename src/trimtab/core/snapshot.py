@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -21,6 +22,7 @@ class MarketSnapshot:
     time: datetime
     prices: dict[str, Decimal]
     history: PriceHistory | None = None
+    price_times: Mapping[str, datetime] = field(default_factory=dict)  # when each live price was stamped (tickers)
 
     @classmethod
     def from_history(cls, history: PriceHistory, i: int, time: datetime, quote: str | None = None,

@@ -20,8 +20,9 @@ from trimtab.config import StrategySpec, load_strategy_spec, parse_strategy
 from trimtab.core.strategy import Strategy
 from trimtab.errors import ConfigError, LedgerError
 from trimtab.service.alerts import Notifier
+from trimtab.service.history import make_history_source
 from trimtab.service.journal import TrackedVenue
-from trimtab.service.marketdata import AcceleratedClock, Clock, MarketData, ReplaySource, VenueSource, WallClock
+from trimtab.service.marketdata import AcceleratedClock, Clock, MarketData, ReplaySource, WallClock
 from trimtab.service.settings import PortfolioSpec, ServiceSettings, Tokens
 from trimtab.service.venues import CcxtTracked, make_tracked_venue
 
@@ -148,7 +149,7 @@ def build_services(settings: ServiceSettings, tokens: Tokens, *, worker_id: str 
         if replay is not None:
             market: MarketData = replay
         elif isinstance(venue, CcxtTracked):
-            market = VenueSource(venue.price, clock)
+            market = make_history_source(settings, [strategy], venue, clock, ledger.engine)
         else:
             raise ConfigError("market_data.source 'venue' needs a ccxt venue", field=f"portfolios.{spec.name}.venue")
         if spec.account_name not in known_accounts:

@@ -73,6 +73,11 @@ class CcxtTracked:
     def find_fill(self, client_id: str, order: PlannedOrder) -> Fill | None:
         return self._venue.find_fill(client_id, order)  # type: ignore[no-any-return]
 
+    @property
+    def market(self) -> Any:
+        """The CcxtVenue itself, for market data with history (ticker with its time, OHLCV): service/history.py."""
+        return self._venue
+
 
 def make_tracked_venue(settings: ServiceSettings, spec: PortfolioSpec, costs: CostModel) -> TrackedVenue | None:
     """The portfolio's persistent venue; None for the default ephemeral paper venue (built per cycle)."""

@@ -116,6 +116,18 @@ class PriceStore:
             r = conn.execute(q.order_by(price_bars.c.time.desc()).limit(1)).first()
         return None if r is None else Bar(r.asset, r.time, r.close, r.volume, r.source)
 
+    def span(self, asset: str, quote: str, *, exclude: str | None = None) -> tuple[datetime, datetime] | None:
+        """First and last bar time of `asset` (bars of source `exclude` not counted), or None when there are none."""
+        q = select(func.min(price_bars.c.time), func.max(price_bars.c.time)).where(
+            price_bars.c.asset == asset, price_bars.c.quote == quote)
+        if exclude is not None:
+            q = q.where(price_bars.c.source != exclude)
+        with self._conn() as conn:
+            first, last = conn.execute(q).one()
+        if first is None or last is None:
+            return None
+        return utc(first), utc(last)  # min/max keep the column's UtcDateTime type
+
     def bars(self, asset: str, quote: str, since: datetime, until: datetime) -> list[Bar]:
         """Bars with since <= time <= until, oldest first."""
         q = select(price_bars).where(price_bars.c.asset == asset, price_bars.c.quote == quote,
