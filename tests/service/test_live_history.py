@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from tests.service.harness import open_services, write_config
 from tests.support.binance_server import ApiKey, BinanceServer
-from tests.support.market_history import exchange_with_history
+from tests.support.market_history import DAY_MS, exchange_with_history
 
 from trimtab.adapters.storage.price_store import EquityMarks, PriceStore
 from trimtab.cli import backtest
@@ -122,3 +123,67 @@ def test_history_needs_follow_the_strategy() -> None:
     assert history.window_rows(ca) == 91 and history.backfill_rows(ca) == 91
     assert history.window_rows(static) == 0 and history.backfill_rows(static) == 1
     assert "SOL" in rp.universe and "SOL" not in rp.targets  # the model's universe is priced, not only targets
+
+
+def test_history_from_a_price_file_needs_no_klines(tmp_path: Path, server: BinanceServer) -> None:
+    days = {a: server.exchange.daily[a + "USDC"] for a in RP_UNIVERSE}
+    lines = ["date,asset,close"] + [
+        f"{datetime.fromtimestamp((opened + DAY_MS) / 1000, UTC):%Y-%m-%d},{a},{close}"
+        for a, rows in days.items() for opened, close, _ in rows]
+    (tmp_path / "prices.csv").write_text("\n".join(lines) + "\n")
+    before = klines(server)
+    services = open_services(live_config(tmp_path, server, history="file", history_file="prices.csv"))
+    try:
+        assert klines(server) == before
+        prices = PriceStore(services.ledger.engine)
+        assert prices.count("SOL", "USDC", "file") == 400 and prices.count(source="venue") == 0
+        first = prices.bars("BTC", "USDC", datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC))[0]
+        assert first.close == days["BTC"][DAYS - 400][1]  # the file's close, exactly
+        snap = services.runtimes["rp"].market.snapshot([], "USDC")
+        assert snap.history is not None and len(snap.history) == 400
+    finally:
+        services.close()
+
+
+def test_bundled_history_is_stored_in_the_quote_and_must_reach_today(tmp_path: Path, server: BinanceServer) -> None:
+    from trimtab.adapters.bundled import bundled_daily
+
+    services = open_services(live_config(tmp_path, server, history="bundled"))
+    try:
+        market = services.runtimes["ca"].market
+        assert isinstance(market, history.StoredHistorySource)
+        assert sum(market.backfilled.values()) == 0  # the bundled data ends before the live window starts
+        with pytest.raises(DataError, match=r"has 0 \(91 missing; history from bundled\)"):
+            market.snapshot([], "USDC")
+        added = market.backfill(datetime(2023, 6, 1, tzinfo=UTC))  # a window the bundled data covers
+        assert added["BTC"] == 91
+        ref = bundled_daily(["BTC", "USDC"], start="2023-06-01", end="2023-06-01")
+        bar = PriceStore(services.ledger.engine).latest("BTC", "USDC", "bundled")
+        assert bar is not None and bar.time == datetime(2023, 6, 1, tzinfo=UTC)
+        assert float(bar.close) == pytest.approx(ref.prices[0, 0] / ref.prices[0, 1], rel=1e-12)
+    finally:
+        services.close()
+
+
+def test_history_file_goes_with_history_file_only(tmp_path: Path) -> None:
+    from trimtab.errors import ConfigError
+    from trimtab.service.settings import load_settings
+
+    for market in ({"history": "file"}, {"history": "venue", "history_file": "p.csv"}):
+        path = write_config(tmp_path, [{"name": "p", "strategy": "bitcoin"}], market_data={"source": "venue", **market})
+        with pytest.raises(ConfigError, match="history_file"):
+            load_settings(path)
+
+
+def test_replay_prices_a_models_universe(tmp_path: Path) -> None:
+    config = write_config(tmp_path, [{"name": "rp", "strategy": "risk-parity", "initial_value": 100_000}],
+                          database_url=str(tmp_path / "replay.db"))
+    services = open_services(config)
+    try:
+        snap = services.runtimes["rp"].market.snapshot([], "USDC")
+        assert snap.history is not None and set(RP_UNIVERSE) <= set(snap.history.assets)
+        Runner(services).run_once()
+        d = services.store.decisions("rp")[0]
+        assert d["status"] == "done" and len([a for a, w in d["targets"].items() if w > 0.01]) >= 8
+    finally:
+        services.close()

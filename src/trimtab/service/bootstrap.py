@@ -123,7 +123,8 @@ def _replay(settings: ServiceSettings, specs: list[StrategySpec], clock: Clock) 
     from trimtab.adapters.bundled import bundled_daily, coverage
 
     known = coverage()
-    assets = sorted({a for s in specs for a in (s.targets or {})} | {s.quote for s in specs if s.quote in known})
+    assets = sorted({a for s in specs for a in [*(s.targets or {}), *(s.universe or ())]}  # a model's universe too
+                    | {s.quote for s in specs if s.quote in known})
     missing = [a for a in assets if a not in known]
     if missing:
         raise ConfigError(f"no bundled prices for {', '.join(missing)}", field="market_data.source")
