@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ KEYS = {"rp": ("R" * 64, "rp-secret"), "ca": ("C" * 64, "ca-secret")}
 DAYS = 450  # served days: more than the 400-day model warm-up
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def server() -> Iterator[BinanceServer]:
     ex = exchange_with_history(RP_UNIVERSE, "USDC", DAYS)
     for account in KEYS:
@@ -37,7 +37,7 @@ def server() -> Iterator[BinanceServer]:
         yield srv
 
 
-def live_config(tmp_path: Path, server: BinanceServer, **market: Any) -> Path:
+def live_config(tmp_path: Path, server: BinanceServer, database: str | None = None, **market: Any) -> Path:
     portfolios = []
     for name, preset in (("rp", "risk-parity"), ("ca", "cost-aware")):
         key, secret = KEYS[name]
@@ -45,7 +45,7 @@ def live_config(tmp_path: Path, server: BinanceServer, **market: Any) -> Path:
         creds.write_text(json.dumps({"api_key": key, "api_secret": secret}))
         portfolios.append({"name": name, "strategy": preset, "venue": "ccxt:binance", "url": server.url,
                            "credentials": str(creds), "check_every": "1d", "max_drawdown": 0.5})
-    return write_config(tmp_path, portfolios, database_url=str(tmp_path / "live.db"),
+    return write_config(tmp_path, portfolios, database_url=database or str(tmp_path / "live.db"),
                         market_data={"source": "venue", "history": "venue", **market})
 
 
@@ -53,9 +53,15 @@ def klines(server: BinanceServer) -> int:
     return len(server.requests_to("GET", "/api/v3/klines"))
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres])])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return str(tmp_path / "live.db") if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))
+
+
 @pytest.mark.slow
-def test_service_backfills_trades_models_on_live_history_and_restarts(tmp_path: Path, server: BinanceServer) -> None:
-    config = live_config(tmp_path, server)
+def test_service_backfills_trades_models_on_live_history_and_restarts(tmp_path: Path, server: BinanceServer,
+                                                                     database: str) -> None:
+    config = live_config(tmp_path, server, database)
     services = open_services(config)
     prices = PriceStore(services.ledger.engine)
     assert {a: prices.count(a, "USDC", "venue") for a in RP_UNIVERSE} == dict.fromkeys(RP_UNIVERSE, 400)
@@ -112,6 +118,9 @@ def test_a_window_too_short_names_the_asset_and_the_missing_rows(tmp_path: Path)
             row = services.store.portfolio("rp")
             assert row is not None and row.failures == 1 and short.orders("rp") == []
             assert any("81 missing" in a["body"] for a in services.store.alerts("rp"))
+            short.exchange.ticker_time_ms = int((datetime.now(UTC) - timedelta(hours=2)).timestamp() * 1000)
+            with pytest.raises(DataError, match=r"BNB: stale ticker: stamped .*, 2:00:0\d before now"):
+                services.runtimes["ca"].market.snapshot(["BTC"], "USDC")
         finally:
             services.close()
 

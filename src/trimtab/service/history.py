@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,6 +33,7 @@ WARMUP_DAYS = 400  # models: a year of estimation behind each decision (= cli.ba
 COST_WARMUP_DAYS = 60  # calibrated cost models (= cli.backtest.COST_WARMUP_DAYS)
 TIMEFRAME = "1d"
 TICKER = "ticker"
+MAX_TICKER_AGE = timedelta(hours=1)  # an older ticker is stale (a halted market or a stuck feed): not traded on
 _WINDOW_FIELDS = ("lookback", "window")  # also *_lookback, *_window: the trailing rows a model or trigger reads
 
 
@@ -192,6 +193,11 @@ class StoredHistorySource:
             price, at = self.venue.ticker(a, quote)
             if not price.is_finite() or price <= 0:
                 raise DataError(f"venue price for {a} is {price}", source="venue", field=a)
+            age = now - utc(at)
+            if age > MAX_TICKER_AGE:
+                raise DataError(f"stale ticker: stamped {utc(at):%Y-%m-%d %H:%M} UTC, "
+                                f"{timedelta(seconds=int(age.total_seconds()))} before now",
+                                source="venue", field=a)
             prices[a], times[a] = price, utc(at)
             bars.append(Bar(a, utc(at), price, None, TICKER))
         self.store.append(quote, bars)
