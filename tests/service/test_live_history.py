@@ -196,3 +196,31 @@ def test_replay_prices_a_models_universe(tmp_path: Path) -> None:
         assert d["status"] == "done" and len([a for a, w in d["targets"].items() if w > 0.01]) >= 8
     finally:
         services.close()
+
+
+def test_each_newly_closed_day_is_fetched_once(tmp_path: Path, server: BinanceServer) -> None:
+    ex = server.exchange
+    last = {s: days.pop() for s, days in ex.daily.items()}  # the venue has not closed yesterday's candle yet
+    services = open_services(live_config(tmp_path, server))
+    try:
+        prices = PriceStore(services.ledger.engine)
+        newest = prices.latest("BTC", "USDC", "venue")
+        assert newest is not None and newest.time == today() - timedelta(days=1)
+        for s, row in last.items():
+            ex.daily[s].append(row)  # ... now it has
+        before = klines(server)
+        market = services.runtimes["rp"].market
+        market.snapshot([], "USDC")
+        assert klines(server) - before == len(RP_UNIVERSE)  # one request per asset for the new day
+        newest = prices.latest("BTC", "USDC", "venue")
+        assert newest is not None and newest.time == today() and newest.close == last["BTCUSDC"][1]
+        assert prices.count("BTC", "USDC", "venue") == 400
+        market.snapshot([], "USDC")
+        services.runtimes["ca"].market.snapshot([], "USDC")  # the other portfolio's source finds the day stored
+        assert klines(server) - before == len(RP_UNIVERSE)
+    finally:
+        services.close()
+
+
+def today() -> datetime:
+    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
