@@ -106,6 +106,7 @@ def test_service_backfills_trades_models_on_live_history_and_restarts(tmp_path: 
         again.close()
 
 
+@pytest.mark.slow
 def test_a_window_too_short_names_the_asset_and_the_missing_rows(tmp_path: Path) -> None:
     ex = exchange_with_history(RP_UNIVERSE, "USDC", 100)  # a venue with 100 days: risk parity reads 181
     with BinanceServer(ex, {key: ApiKey(secret, account) for account, (key, secret) in KEYS.items()}) as short:
@@ -134,6 +135,7 @@ def test_history_needs_follow_the_strategy() -> None:
     assert "SOL" in rp.universe and "SOL" not in rp.targets  # the model's universe is priced, not only targets
 
 
+@pytest.mark.slow
 def test_history_from_a_price_file_needs_no_klines(tmp_path: Path, server: BinanceServer) -> None:
     days = {a: server.exchange.daily[a + "USDC"] for a in RP_UNIVERSE}
     lines = ["date,asset,close"] + [
@@ -198,6 +200,7 @@ def test_replay_prices_a_models_universe(tmp_path: Path) -> None:
         services.close()
 
 
+@pytest.mark.slow
 def test_each_newly_closed_day_is_fetched_once(tmp_path: Path, server: BinanceServer) -> None:
     ex = server.exchange
     last = {s: days.pop() for s, days in ex.daily.items()}  # the venue has not closed yesterday's candle yet
