@@ -166,12 +166,19 @@ class Exchange:
         self._next_trade = 5000
         self.fill_fraction: dict[str, Decimal] = {}  # symbol -> fraction of the next market order to fill
         self.hold_open: set[str] = set()  # symbols whose partial fills stay PARTIALLY_FILLED until canceled
+        self.daily: dict[str, list[tuple[int, Decimal, Decimal]]] = {}  # symbol -> closed days (open ms, close, volume)
+        self.ticker_time_ms: int | None = None  # the tickers' closeTime (None: now)
 
     # -- setup ------------------------------------------------------------------------------------
     def set_book(self, symbol: str, bids: list[tuple[Decimal, Decimal]], asks: list[tuple[Decimal, Decimal]]) -> None:
         with self.lock:
             self.books[symbol] = Book(sorted(([p, q] for p, q in bids), key=lambda lv: -lv[0]),
                                       sorted(([p, q] for p, q in asks), key=lambda lv: lv[0]))
+
+    def set_daily(self, symbol: str, days: list[tuple[int, Decimal, Decimal]]) -> None:
+        """Closed daily candles (open time ms at 00:00 UTC, close, base volume), served by GET /api/v3/klines."""
+        with self.lock:
+            self.daily[self.spec(symbol).symbol] = sorted(days)
 
     def deposit(self, account: str, asset: str, amount: Decimal) -> None:
         with self.lock:
@@ -234,6 +241,37 @@ class Exchange:
                          "isMaker": False, "isBestMatch": True}
                     for o in self.orders.values() if o.account == account and o.symbol == symbol
                     and (order_id is None or str(o.order_id) == order_id) for f in o.fills]
+
+    def klines_view(self, symbol: str, p: dict[str, str]) -> list[list[object]]:
+        """GET /api/v3/klines, interval 1d: closed days plus today's open candle at the book's mid, Binance's shape
+        [openTime, open, high, low, close, volume, closeTime, quoteVolume, trades, takerBase, takerQuote, "0"]."""
+        if p.get("interval") != "1d":
+            raise bad(-1120, "Invalid interval.")
+        try:
+            limit = int(p.get("limit", "500"))
+            start = int(p["startTime"]) if "startTime" in p else None
+            end = int(p["endTime"]) if "endTime" in p else None
+        except ValueError:
+            raise bad(-1100, "Illegal characters found in a parameter.") from None
+        if not 1 <= limit <= 1000:
+            raise bad(-1130, "Invalid data sent for a parameter.")
+        with self.lock:
+            days = list(self.daily.get(symbol, []))
+            mid = self.books[symbol].mid()
+        day = 86_400_000
+        today = now_ms() // day * day
+        if days and days[-1][0] + day <= today and mid > 0:
+            days.append((today, mid, ZERO))  # the candle still open now
+        rows: list[list[object]] = []
+        prev = days[0][1] if days else ZERO
+        for opened, close, volume in days:
+            first = prev
+            prev = close
+            if (start is not None and opened < start) or (end is not None and opened > end):
+                continue
+            rows.append([opened, fmt(first), fmt(max(first, close)), fmt(min(first, close)), fmt(close), fmt(volume),
+                         opened + day - 1, fmt(volume * close), 100, fmt(ZERO), fmt(ZERO), "0"])
+        return rows[:limit] if start is not None else rows[-limit:]  # Binance: from startTime, else the latest
 
     # -- orders -----------------------------------------------------------------------------------
     def cancel(self, account: str, symbol: str, order_id: str | None, client_id: str | None) -> Order:

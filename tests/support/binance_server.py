@@ -22,7 +22,7 @@ from tests.support.binance_exchange import BinanceError, Exchange, Order, bad, f
 
 API_KEY_FORMAT = re.compile(r"^[A-Za-z0-9]{64}$")
 PUBLIC = {"/api/v3/ping", "/api/v3/time", "/api/v3/exchangeInfo", "/api/v3/depth", "/api/v3/ticker/24hr",
-          "/api/v3/ticker/price", "/api/v3/ticker/bookTicker", "/api/v3/avgPrice"}
+          "/api/v3/ticker/price", "/api/v3/ticker/bookTicker", "/api/v3/avgPrice", "/api/v3/klines"}
 SIGNED = {("GET", "/api/v3/account"), ("POST", "/api/v3/order"), ("GET", "/api/v3/order"),
           ("DELETE", "/api/v3/order"), ("GET", "/api/v3/openOrders"), ("GET", "/api/v3/myTrades")}
 FAULT_KINDS = ("timeout", "timeout_after_accept", "http_429", "http_5xx", "partial", "partial_open", "reject")
@@ -278,6 +278,8 @@ class BinanceServer:
                 book = ex.books[spec.symbol]
                 return {"lastUpdateId": now_ms(), "bids": [[fmt(a), fmt(b)] for a, b in book.bids[:limit]],
                         "asks": [[fmt(a), fmt(b)] for a, b in book.asks[:limit]]}
+        if path == "/api/v3/klines":
+            return ex.klines_view(ex.spec(p.get("symbol")).symbol, p)
         symbols = [ex.spec(p["symbol"]).symbol] if "symbol" in p else list(ex.symbols)
         views = [self._ticker(path, s) for s in symbols]
         return views[0] if "symbol" in p else views
@@ -296,7 +298,7 @@ class BinanceServer:
                "askQty": fmt(ask[1])}
         if path == "/api/v3/ticker/bookTicker":
             return top
-        t = now_ms()
+        t = self.exchange.ticker_time_ms or now_ms()
         return top | {"priceChange": fmt(Decimal(0)), "priceChangePercent": "0.000", "weightedAvgPrice": fmt(mid),
                       "prevClosePrice": fmt(mid), "lastPrice": fmt(mid), "lastQty": fmt(Decimal(0)),
                       "openPrice": fmt(mid), "highPrice": fmt(mid), "lowPrice": fmt(mid), "volume": fmt(Decimal(0)),

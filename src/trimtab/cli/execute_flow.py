@@ -132,6 +132,16 @@ def _ledger_balances(path: Path, account: str) -> dict[str, Decimal]:
         store.close()
 
 
+def _equity_marks(path: Path) -> Any:
+    """The equity marks kept in the ledger file (read-only until something is confirmed; None without a file)."""
+    if not path.exists():
+        return None
+    from trimtab.adapters.storage import SqlLedgerStore
+    from trimtab.adapters.storage.price_store import EquityMarks
+
+    return EquityMarks(SqlLedgerStore(str(path)).engine)
+
+
 def _reference(strat: Strategy, venue: Any) -> Any:
     from trimtab.pipeline.references import open_reference
 
@@ -169,10 +179,12 @@ def prepare(a: ExecuteArgs) -> Prepared:
         inputs = _ccxt_inputs(a, strat) if kind == "ccxt" else _dex_inputs(a, strat)
     refuse_unsupported(inputs.strategy, "execute", kind)
     pipeline = Pipeline(inputs.strategy, inputs.venue, rules=inputs.rules,
-                        reference=_reference(inputs.strategy, inputs.venue), now=lambda: datetime.now(UTC))
+                        reference=_reference(inputs.strategy, inputs.venue), now=lambda: datetime.now(UTC),
+                        equity=_equity_marks(a.ledger), equity_key=inputs.account)
     bound = pipeline.bound(inputs.snapshot)
     pipeline.follow(inputs.snapshot, bound)
-    decision = pipeline.decide(inputs.snapshot, inputs.holdings, initial=a.force, strategy=bound)
+    # the ledger file's equity marks (drawdown protection); this run's mark is written only once confirmed
+    decision = pipeline.decide(inputs.snapshot, inputs.holdings, initial=a.force, strategy=bound, record_equity=False)
     return Prepared(inputs, kind, pipeline, bound, decision)
 
 
@@ -222,6 +234,7 @@ def run_plan(a: ExecuteArgs, routes: bool) -> None:
 def run_execute(a: ExecuteArgs) -> None:
     """Plan, confirm, execute through the pipeline on the chosen venue and record every fill in the ledger."""
     from trimtab.adapters.storage import SqlLedgerStore
+    from trimtab.adapters.storage.price_store import EquityMarks
     from trimtab.cli.execution import ProgressVenue
     from trimtab.core.ledger import deposit_entries
     from trimtab.pipeline.journal import JournaledVenue, JournalLedger
@@ -244,6 +257,10 @@ def run_execute(a: ExecuteArgs) -> None:
         try:
             if inputs.fresh:
                 store.append(deposit_entries(inputs.holdings, account=acct, time=snap.time, ref=f"open-{acct}"))
+            if strat.allocation is not None:  # the pre-trade equity of this confirmed run, for drawdown protection
+                pipeline.equity = EquityMarks(store.engine)
+                pipeline.mark(snap, pipeline.value(snap, inputs.holdings, bound))
+                pipeline.remember(bound)
             n = len(decision.plan.orders)
             jv = JournaledVenue(None, store, acct, snap.time, extra={"source": "cli", "venue": venue.name})
 

@@ -90,8 +90,9 @@ class ModelTargets:
         if h is None or len(h) == 0:
             raise DataError("an allocation model needs the price history up to the decision time", field="history")
         quote = str(strategy.quote)
-        self._track(snapshot, state)
-        key = period_key(snapshot.time, self.every)
+        if equity is None:  # a backtest run: track its own equity path (and start over on a new history)
+            self._track(snapshot, state)
+        key = str(period_key(snapshot.time, self.every))
         if self._cache is not None and self._cache[0] == key:
             last = h.prices[-1]
             if all(a == quote or (a in h.assets and last[h.index_of(a)] > 0) for a, w in self._cache[1].items() if w > 0):
@@ -108,6 +109,15 @@ class ModelTargets:
         weights = dict(res.weights)
         self._cache = (key, weights)
         return dict(weights)
+
+    def period_weights(self) -> tuple[str, dict[str, float]] | None:
+        """The weights of the current re-estimation period, with the period's key: what a restart must restore."""
+        return (self._cache[0], dict(self._cache[1])) if self._cache is not None else None
+
+    def restore(self, period: str, weights: Mapping[str, float]) -> None:
+        """Take up a stored period's weights (a restarted process mid-period decides as if it had not stopped)."""
+        if self._cache is None:
+            self._cache = (period, dict(weights))
 
     def notes(self) -> Mapping[str, tuple[str, ...]]:
         """Fallback notes per re-estimation time (ISO), for the backtest result."""

@@ -54,6 +54,10 @@ class AllocationSource(Protocol):
 
     def notes(self) -> Mapping[str, tuple[str, ...]]: ...
 
+    def period_weights(self) -> tuple[str, dict[str, float]] | None: ...
+
+    def restore(self, period: str, weights: Mapping[str, float]) -> None: ...
+
 
 @dataclass(frozen=True)
 class Strategy:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -23,11 +23,16 @@ from trimtab.pipeline.references import ReferencePrices
 
 
 class EquityLog(Protocol):
-    """Stored pre-trade equity marks of a portfolio (drawdown protection survives restarts and one-shot runs)."""
+    """Stored pre-trade equity marks of a portfolio (drawdown protection survives restarts and one-shot runs):
+    adapters.storage.price_store.EquityMarks in the service database or the ledger file."""
 
-    def path(self, key: str) -> list[float]: ...
+    def path(self, key: str) -> list[tuple[datetime, Decimal]]: ...
 
-    def record(self, key: str, time: datetime, value: float) -> None: ...
+    def record(self, key: str, time: datetime, value: Decimal) -> object: ...
+
+    def model_weights(self, key: str) -> tuple[str, dict[str, float]] | None: ...
+
+    def save_model_weights(self, key: str, period: str, weights: Mapping[str, float]) -> None: ...
 
 
 @runtime_checkable
@@ -37,6 +42,10 @@ class MarketFollowing(Protocol):
     def set_prices(self, prices: dict[str, Decimal]) -> None: ...
 
     def set_costs(self, costs: object) -> None: ...
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
 def traded_on(entries: Iterable[LedgerEntry], quote: str, day: datetime) -> Decimal:
@@ -71,16 +80,44 @@ class Pipeline:
         return replace(self.strategy, costs=bind_market(self.strategy.costs, snapshot.time, snapshot.history))
 
     def decide(self, snapshot: MarketSnapshot, holdings: dict[str, Decimal], *, schedule: Schedule = Schedule(),
-               initial: bool = False, strategy: Strategy | None = None) -> Decision:
-        """Validate prices and decide; a model strategy sees its stored equity path when an EquityLog is set."""
+               initial: bool = False, strategy: Strategy | None = None, record_equity: bool = True) -> Decision:
+        """Validate prices and decide; a model strategy sees its stored equity path when an EquityLog is set
+        (this decision's pre-trade value is marked unless `record_equity` is off: a dry run or unconfirmed plan)."""
         strat = strategy or self.bound(snapshot)
         equity: Sequence[float] | None = None
+        stored: tuple[str, dict[str, float]] | None = None
         if self.equity is not None and strat.allocation is not None:
-            value = float(PortfolioState.of(holdings, {**snapshot.prices, strat.quote: Decimal(1)}, strat.quote).total)
-            equity = [*self.equity.path(self.equity_key), value]
+            value = self.value(snapshot, holdings, strat)
+            now = _aware(snapshot.time)
+            past = [float(v) for t, v in self.equity.path(self.equity_key) if _aware(t) < now]
+            equity = [*past, float(value)]
+            stored = self.equity.model_weights(self.equity_key)
+            if stored is not None:  # a restarted process takes up the period's weights where it left them
+                strat.allocation.restore(*stored)
+            if record_equity:
+                self.mark(snapshot, value)
+        decision = engine.decide(strat, snapshot, holdings, schedule=schedule, rules=self.rules, initial=initial,
+                                 equity=equity)
+        if record_equity:
+            self.remember(strat, stored)
+        return decision
+
+    def remember(self, strategy: Strategy, stored: tuple[str, dict[str, float]] | None = None) -> None:
+        """Store the model's weights for its current period (once they change)."""
+        if self.equity is None or strategy.allocation is None:
+            return
+        current = strategy.allocation.period_weights()
+        if current is not None and current != stored:
+            self.equity.save_model_weights(self.equity_key, *current)
+
+    @staticmethod
+    def value(snapshot: MarketSnapshot, holdings: dict[str, Decimal], strategy: Strategy) -> Decimal:
+        return PortfolioState.of(holdings, {**snapshot.prices, strategy.quote: Decimal(1)}, strategy.quote).total
+
+    def mark(self, snapshot: MarketSnapshot, value: Decimal) -> None:
+        """Store this decision's pre-trade equity (once per time: a rerun at the same time keeps the first)."""
+        if self.equity is not None:
             self.equity.record(self.equity_key, snapshot.time, value)
-        return engine.decide(strat, snapshot, holdings, schedule=schedule, rules=self.rules, initial=initial,
-                             equity=equity)
 
     def guard_set(self, snapshot: MarketSnapshot, ledger: LedgerStore, account: str,
                   strategy: Strategy | None = None) -> GuardSet | None:

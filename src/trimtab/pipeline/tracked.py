@@ -70,6 +70,11 @@ class CcxtTracked:
     def close(self) -> None:
         self._venue.close()
 
+    @property
+    def market(self) -> Any:
+        """The CcxtVenue itself, for market data with history (ticker with its time, OHLCV): service/history.py."""
+        return self._venue
+
     def price(self, asset: str, quote: str) -> Decimal:
         """Last traded price from the exchange ticker."""
         return self._venue.last_price(asset, quote)  # type: ignore[no-any-return]

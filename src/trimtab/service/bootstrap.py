@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from trimtab.adapters.storage import SqlLedgerStore
+from trimtab.adapters.storage.price_store import EquityMarks
 from trimtab.adapters.storage.service_store import ServiceStore
 from trimtab.config import StrategySpec, load_strategy_spec, parse_strategy
 from trimtab.core.ports import Closable, Fundable
@@ -26,6 +27,7 @@ from trimtab.pipeline.journal import TrackedVenue
 from trimtab.pipeline.references import ReferencePrices, open_reference, pool_price
 from trimtab.pipeline.tracked import CcxtTracked, DexTracked
 from trimtab.service.alerts import Notifier
+from trimtab.service.history import make_history_source
 from trimtab.service.marketdata import AcceleratedClock, Clock, MarketData, ReplaySource, VenueSource, WallClock
 from trimtab.service.settings import PortfolioSpec, ServiceSettings, Tokens
 from trimtab.service.venues import make_tracked_venue
@@ -128,7 +130,8 @@ def _replay(settings: ServiceSettings, specs: list[StrategySpec], clock: Clock) 
     from trimtab.adapters.bundled import bundled_daily, coverage
 
     known = coverage()
-    assets = sorted({a for s in specs for a in (s.targets or {})} | {s.quote for s in specs if s.quote in known})
+    assets = sorted({a for s in specs for a in [*(s.targets or {}), *(s.universe or ())]}  # a model's universe too
+                    | {s.quote for s in specs if s.quote in known})
     missing = [a for a in assets if a not in known]
     if missing:
         raise ConfigError(f"no bundled prices for {', '.join(missing)}", field="market_data.source")
@@ -158,7 +161,7 @@ def build_services(settings: ServiceSettings, tokens: Tokens, *, worker_id: str 
         if replay is not None:
             market: MarketData = replay
         elif isinstance(venue, CcxtTracked):
-            market = VenueSource(venue.price, clock)
+            market = make_history_source(settings, [strategy], venue, clock, ledger.engine)
         elif isinstance(venue, DexTracked):
             market = VenueSource(pool_price(venue), clock)
         else:
@@ -176,7 +179,8 @@ def build_services(settings: ServiceSettings, tokens: Tokens, *, worker_id: str 
     # SQLite serves one process, which may reclaim its own leases at once after a crash; PostgreSQL workers differ
     default = "main" if ledger.engine.dialect.name == "sqlite" else f"{socket.gethostname()}-{os.getpid()}"
     wid = worker_id or settings.worker_id or default
-    return Services(settings, ledger, store, clock, Notifier(store, settings.alerts), runtimes, tokens, wid[:64])
+    return Services(settings, ledger, store, clock, Notifier(store, settings.alerts), runtimes, tokens, wid[:64],
+                    equity=EquityMarks(ledger.engine))
 
 
 def _open_account(ledger: SqlLedgerStore, spec: PortfolioSpec, base: StrategySpec, venue: TrackedVenue | None,

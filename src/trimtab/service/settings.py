@@ -95,11 +95,21 @@ class PortfolioSpec(_Model):
 
 
 class MarketDataSpec(_Model):
-    """`replay`: bundled daily prices on an accelerated clock (`speed` simulated seconds per second); `venue`: live."""
+    """`replay`: bundled daily prices on an accelerated clock (`speed` simulated seconds per second); `venue`: live.
+
+    Live, `history` is where the price store is backfilled from (venue OHLCV, `history_file`, or bundled data)."""
 
     source: Literal["replay", "venue"] = "replay"
     start: date = date(2021, 1, 1)
     speed: Annotated[float, Field(gt=0, le=1e9)] = 86_400.0
+    history: Literal["venue", "file", "bundled"] = "venue"
+    history_file: str | None = None
+
+    @model_validator(mode="after")
+    def _history_file(self) -> MarketDataSpec:
+        if (self.history == "file") != (self.history_file is not None):
+            raise ValueError("history_file is needed with history: file, and only then")
+        return self
 
 
 class AlertsSpec(_Model):

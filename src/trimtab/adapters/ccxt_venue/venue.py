@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import ccxt
 
 from trimtab.adapters.ccxt_venue.capabilities import VenueCapabilities, capabilities_for
 from trimtab.adapters.ccxt_venue.credentials import Credentials
+from trimtab.adapters.ccxt_venue.ohlcv import OhlcvBar, backfill_ohlcv, ticker_price
 from trimtab.adapters.ccxt_venue.orders import (
     FINAL,
     OrderOutcome,
@@ -337,3 +339,13 @@ class CcxtVenue:
         except VenueError as e:
             if not isinstance(e.__cause__, ccxt.OrderNotFound):  # already final: nothing to cancel
                 raise
+
+    # -- market data for the service's price store (adapters/ccxt_venue/ohlcv.py) -----------------
+    def ticker(self, asset: str, quote: str) -> tuple[Decimal, datetime]:
+        """Last price and the ticker's own timestamp."""
+        return ticker_price(self._client, f"{asset_symbol(asset)}/{asset_symbol(quote)}", request=self._call)
+
+    def ohlcv(self, asset: str, quote: str, timeframe: str, since: datetime, until: datetime) -> list[OhlcvBar]:
+        """Closed candles from `since` to `until`, paged and rate-limited."""
+        return backfill_ohlcv(self._client, f"{asset_symbol(asset)}/{asset_symbol(quote)}", timeframe, since, until,
+                              request=self._call, sleep=self._sleep)
