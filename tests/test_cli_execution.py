@@ -3,7 +3,6 @@ Binance-protocol server (real ccxt, real HTTP, real SQLite ledger)."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -59,6 +58,13 @@ def execute(files: dict[str, Path], server: BinanceServer, *extra: str):  # type
                                "--ledger", str(files["ledger"]), "--yes", *extra])
 
 
+def test_execute_on_ccxt_plans_on_the_exchange_prices_not_a_file(files: dict[str, Path], server: BinanceServer) -> None:
+    files["prices"].write_text("asset,price\nBTC,90000\nETH,9000\nSOL,100\nUSDT,1\n")  # wrong on purpose
+    r = execute(files, server)
+    assert r.exit_code == 0, r.output
+    assert "30,0" in r.output and "90,000" not in r.output  # BTC valued at the exchange's ~30,000
+
+
 def test_execute_on_ccxt_rebalances_records_and_reports(files: dict[str, Path], server: BinanceServer) -> None:
     r = execute(files, server)
     assert r.exit_code == 0, r.output
@@ -78,8 +84,7 @@ def test_execute_on_ccxt_rebalances_records_and_reports(files: dict[str, Path], 
 
 def test_execute_on_ccxt_is_stopped_by_a_breaker_before_any_order(files: dict[str, Path],
                                                                    server: BinanceServer) -> None:
-    old = time.time() - 7200
-    os.utime(files["prices"], (old, old))  # the price file is two hours old: max_price_age is 1h
+    server.exchange.ticker_time_ms = int((time.time() - 7200) * 1000)  # the tickers are two hours old: max 1h
     r = execute(files, server)
     assert r.exit_code == 1
     assert "stale_price" in r.output and "rebalance not started" in r.output

@@ -6,7 +6,7 @@ rest is one path: decide -> show -> confirm -> (only then) open the ledger -> gu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -87,8 +87,10 @@ def _ccxt_inputs(a: ExecuteArgs, strat: Strategy) -> Inputs:
     live = CcxtTracked(open_ccxt(a.venue.split(":", 1)[1], url=a.venue_url, field="--venue"))
     holdings = dict(live.balances())
     assets = sorted({*strat.universe, *holdings} - {strat.quote})
-    prices = {strat.quote: Decimal(1), **{x: live.price(x, strat.quote) for x in assets if _has_market(live, x, strat)}}
-    snap = _live_snapshot(strat, holdings, prices, datetime.now(UTC), a.prices)
+    tickers = {x: live.market.ticker(x, strat.quote) for x in assets if _has_market(live, x, strat)}
+    prices = {strat.quote: Decimal(1), **{x: p for x, (p, _) in tickers.items()}}
+    snap = replace(_live_snapshot(strat, holdings, prices, datetime.now(UTC), a.prices),
+                   price_times={x: t for x, (_, t) in tickers.items()})  # each ticker's own time
     acct = a.account or a.venue.split(":", 1)[1]
     return Inputs(strat, holdings, snap, acct, live, lambda x: live.rules(x, strat.quote),
                   not any(_ledger_balances(a.ledger, acct).values()))
