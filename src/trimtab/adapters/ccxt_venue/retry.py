@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -28,11 +29,24 @@ ORDER_REFUSED: tuple[type[Exception], ...] = (ccxt.InvalidOrder, ccxt.Insufficie
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """`attempts` tries in all, waiting base * 2**n seconds (capped) between them; Retry-After is honoured up to the cap."""
+    """`attempts` tries in all, waiting base * 2**n seconds (capped) between them; Retry-After is honoured up to the cap.
+
+    After an ambiguous order submission the client id is looked up for `lookup_grace` seconds, every
+    `lookup_interval` (exchanges list new orders with a delay) before the outcome is declared unknown.
+    """
 
     attempts: int = 5
     base_delay: float = 0.5
     max_delay: float = 8.0
+    lookup_grace: float = 10.0
+    lookup_interval: float = 1.0
+
+    @property
+    def lookups(self) -> int:
+        """How many lookups the grace window allows (the first one immediately)."""
+        if self.lookup_interval <= 0:
+            return 1
+        return 1 + max(0, math.ceil(self.lookup_grace / self.lookup_interval))
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         wait = self.base_delay * float(2**attempt)
