@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from trimtab.errors import LeaseLost
+from trimtab.scrub import scrub
 from trimtab.service.bootstrap import Services
 from trimtab.service.cycle import failed_cycle, reconcile_leftovers, run_portfolio_cycle
 from trimtab.service.leases import Heartbeat, LeaseGuard, active_guard, holding
@@ -98,7 +99,8 @@ class Runner:
                 except LeaseLost:
                     raise
                 except Exception as err:  # noqa: BLE001  (one portfolio's failure must not stop the others)
-                    log.warning("%s: cycle failed: %s", name, err, exc_info=not hasattr(err, "detail"))
+                    log.warning("%s: cycle failed: %s", name, scrub(err))
+                    log.debug("%s: cycle failure", name, exc_info=True)
                     updates = failed_cycle(s, rt, row, err)
                     s.store.release(name, s.worker_id, next_check_at=rt.spec.every.after(s.clock.now(), 1),
                                     **release, **updates)
@@ -122,7 +124,7 @@ class Runner:
             try:
                 ran = self.run_once()
             except Exception as err:  # noqa: BLE001  (database blips: log, back off, go on)
-                log.warning("scheduler round failed: %s", err)
+                log.warning("scheduler round failed: %s", scrub(err))
                 ran = 0
                 s.stop.wait(1.0)
             if ran:

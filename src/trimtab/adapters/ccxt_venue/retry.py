@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import ccxt
 
 from trimtab.errors import VenueError, VenueMisconfigured, VenueUnavailable
+from trimtab.scrub import scrub
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def retry_after_seconds(client: Any) -> float | None:
 
 
 def misconfigured(err: Exception, venue: str, op: str) -> VenueMisconfigured:
-    return VenueMisconfigured(f"{type(err).__name__}: {err}", venue=venue, op=op)
+    return VenueMisconfigured(f"{type(err).__name__}: {scrub(err)}", venue=venue, op=op)
 
 
 def call(fn: Callable[[], T], *, venue: str, op: str, policy: RetryPolicy, client: Any,
@@ -80,11 +81,11 @@ def call(fn: Callable[[], T], *, venue: str, op: str, policy: RetryPolicy, clien
             raise misconfigured(e, venue, op) from e
         except TRANSIENT as e:
             if attempt + 1 >= policy.attempts:
-                raise VenueUnavailable(f"{type(e).__name__} after {policy.attempts} attempts: {e}",
+                raise VenueUnavailable(f"{type(e).__name__} after {policy.attempts} attempts: {scrub(e)}",
                                        venue=venue, op=op) from e
             wait = policy.delay(attempt, retry_after_seconds(client) if isinstance(e, THROTTLED) else None)
             log.warning("%s %s: %s, retry %d in %.2fs", venue, op, type(e).__name__, attempt + 1, wait)
             sleep(wait)
         except ccxt.BaseError as e:
-            raise VenueError(f"{type(e).__name__}: {e}", venue=venue, op=op) from e
+            raise VenueError(f"{type(e).__name__}: {scrub(e)}", venue=venue, op=op) from e
     raise VenueUnavailable("no attempts allowed", venue=venue, op=op)  # attempts < 1

@@ -38,6 +38,7 @@ from trimtab.adapters.ccxt_venue.retry import (
 from trimtab.core.ports import ExecutionReport, LegFailure
 from trimtab.core.types import ZERO, Fill, MarketRules, PlannedOrder, TradePlan, asset_symbol
 from trimtab.errors import ConfigError, OrderOutcomeUnknown, VenueError, VenueMisconfigured, VenueUnavailable
+from trimtab.scrub import scrub
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +244,7 @@ class CcxtVenue:
         try:
             text = self._client.amount_to_precision(symbol, str(quantity))
         except ccxt.InvalidOrder as e:
-            raise _LegAborted(f"quantity {quantity} below the lot step: {e}") from e
+            raise _LegAborted(f"quantity {quantity} below the lot step: {scrub(e)}") from e
         amount = dec(text)
         if amount is None or amount <= 0:
             raise _LegAborted(f"quantity {quantity} rounds to zero at the exchange's precision")
@@ -275,11 +276,11 @@ class CcxtVenue:
             except ORDER_REFUSED as e:
                 if throttled and "duplicate" in str(e).lower():  # an earlier attempt did land after all
                     return self._await_lookup(symbol, cid, started, e)
-                raise _LegAborted(f"rejected: {type(e).__name__}: {e}") from e
+                raise _LegAborted(f"rejected: {type(e).__name__}: {scrub(e)}") from e
             except ccxt.BaseError as e:
-                raise VenueError(f"{type(e).__name__}: {e}", venue=self.name, op="create_order") from e
+                raise VenueError(f"{type(e).__name__}: {scrub(e)}", venue=self.name, op="create_order") from e
             log.warning("%s create_order %s: %s (attempt %d)", self.name, cid, type(last).__name__, attempt + 1)
-        raise VenueUnavailable(f"order {cid} not placed after {self._retry.attempts} attempts: {last}",
+        raise VenueUnavailable(f"order {cid} not placed after {self._retry.attempts} attempts: {scrub(last)}",
                                venue=self.name, op="create_order") from last
 
     def _by_client_id(self, symbol: str, cid: str) -> dict[str, Any] | None:

@@ -33,6 +33,7 @@ from trimtab.adapters.storage.service_schema import (
 )
 from trimtab.adapters.storage.sql import account_balances
 from trimtab.errors import LeaseLost, LedgerError
+from trimtab.scrub import scrub
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +83,9 @@ class ServiceStore:
             with self._engine.begin() as conn:
                 yield conn
         except IntegrityError as err:
-            raise LedgerError(f"service write refused: {err.orig}") from err
+            raise LedgerError(f"service write refused: {scrub(err.orig)}") from err
         except SQLAlchemyError as err:
-            raise LedgerError(f"service write failed: {err}") from err
+            raise LedgerError(f"service write failed: {scrub(err)}") from err
 
     def close(self) -> None:
         if self._reader is not self._engine:
@@ -96,7 +97,7 @@ class ServiceStore:
             with self._reader.connect() as conn:
                 yield conn
         except SQLAlchemyError as err:
-            raise LedgerError(f"service read failed: {err}") from err
+            raise LedgerError(f"service read failed: {scrub(err)}") from err
 
     def _insert_new(self, table: Any, keys: list[str]) -> Any:
         """INSERT that does nothing when the key exists (PostgreSQL and SQLite)."""
