@@ -96,6 +96,11 @@ def test_a_worker_whose_lease_expired_mid_rebalance_cannot_write_after_a_takeove
     LeaseGuard(b, "p", tok_b, taken.lease_epoch, LONG).renew()  # B's lease is intact
     # once A is gone (its heartbeat stale), its rebalance becomes B's to reconcile
     assert b.leftovers("p", tok_b, stale_after=timedelta(0)).reconcilable == [rid]
+    # or at once, when A, alive, gives it up after its LeaseLost
+    assert b.leftovers("p", tok_b, stale_after=LONG).busy == [rid]
+    guard_a.abandon()
+    left = b.leftovers("p", tok_b, stale_after=LONG)
+    assert left.reconcilable == [rid] and left.busy == []
 
 
 @pytest.mark.postgres

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from trimtab.adapters.bundled import bundled_daily
 from trimtab.service.api import create_app
 from trimtab.service.bootstrap import Services
 from trimtab.service.dashboard import STATIC_DIR, sample
+from trimtab.service.marketdata import AcceleratedClock
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +33,7 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Service
                           database_url=str(tmp / "svc.db"),
                           market_data={"source": "replay", "start": "2021-01-01", "speed": 20 * 86_400})
     services = open_services(config)
+    _start_clock_now(services)
     svc = RunningService(services)
     try:
         wait_for("a month of checks", lambda: services.store.count_decisions("alpha") >= 45)
@@ -39,6 +42,18 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Service
     client = TestClient(create_app(services), headers={"Authorization": f"Bearer {READ_TOKEN}"})
     yield services, client
     services.close()
+
+
+def _start_clock_now(services: Services) -> None:
+    """Restart the replay at its start date now. The clock starts inside build_services, before the bundled prices
+    load; on a busy 2-core box that took ~0.3 s = 6 simulated days, so the first check came on 2021-01-07 and the
+    January rally triggered at the next one, leaving a single point before the first trade (the flaky failure)."""
+    clock = services.clock
+    assert isinstance(clock, AcceleratedClock)
+    fresh = AcceleratedClock(clock.sim_origin, time.time(), clock.speed)
+    services.clock = fresh
+    for rt in services.runtimes.values():
+        rt.market.clock = fresh
 
 
 def _doc(client: TestClient) -> dict[str, Any]:

@@ -224,6 +224,8 @@ def test_emergency_exit_after_typed_confirmation(open_page: Any, dashboard: Dash
     page.click("#modal-close")
     page.wait_for_selector('#history-body tr[data-kind="exit"]')
     expect(page.locator("#pf-status")).to_have_text(re.compile(r"^Paused"))
+    exits = [r for r in dashboard.services.ledger.rebalances("beta") if '"kind": "exit"' in r.plan_json]
+    assert [r.status.value for r in exits] == ["done"], [r.report_json for r in exits]
     balances = {a: q for a, q in dashboard.services.ledger.balances("beta").items() if q}
     assert list(balances) == ["USDC"] and balances["USDC"] > 0
     # alpha keeps running on its own

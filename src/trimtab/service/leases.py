@@ -41,6 +41,10 @@ class LeaseGuard:
         """This process executes `rebalance_id`: no live peer reconciles or re-plans it (LeaseLost if lost)."""
         self.store.bind_rebalance(rebalance_id, self.name, self.token, self.epoch)
 
+    def abandon(self) -> None:
+        """After LeaseLost: hand this process's unfinished rebalances over (the new holder reconciles them)."""
+        self.store.abandon_rebalances(self.name, self.token)
+
 
 def active_guard() -> LeaseGuard | None:
     """The lease of the cycle running on this thread (None outside the runner, e.g. one-off commands)."""

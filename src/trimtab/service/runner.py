@@ -105,7 +105,8 @@ class Runner:
                     s.store.release(name, s.worker_id, next_check_at=rt.spec.every.after(s.clock.now(), 1),
                                     **release, **updates)
             except LeaseLost as err:  # another worker owns the portfolio now: write nothing more
-                log.warning("%s: %s", name, err)
+                log.warning("%s: %s", name, scrub(err))
+                guard.abandon()  # what this process left unfinished is the new holder's to reconcile
         s.invalidate(name)
         self.cycles += 1
 

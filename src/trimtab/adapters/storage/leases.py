@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
 from trimtab.adapters.storage.service_schema import portfolios, rebalance_holders, service_workers
 
@@ -121,6 +121,13 @@ def bind(conn: Connection, rebalance_id: str, name: str, token: str, epoch: int)
     conn.execute(insert(rebalance_holders).values(rebalance_id=rebalance_id, portfolio=name, token=token, epoch=epoch,
                                                   created_at=db_now(conn)))
     return True
+
+
+def unbind(conn: Connection, name: str, token: str) -> int:
+    """Give up `token`'s claim on the portfolio's rebalances (after losing its lease): others may reconcile them."""
+    done = conn.execute(delete(rebalance_holders).where(rebalance_holders.c.portfolio == name,
+                                                        rebalance_holders.c.token == token))
+    return int(done.rowcount)
 
 
 def split_open(conn: Connection, ids: Sequence[str], token: str, stale_after: timedelta) -> Leftovers:

@@ -226,6 +226,11 @@ class ServiceStore:
             if not leases.bind(conn, rebalance_id, name, token, epoch):
                 raise LeaseLost(f"{name}: lease lost before rebalance {rebalance_id} started")
 
+    def abandon_rebalances(self, name: str, token: str) -> int:
+        """After LeaseLost: this process stops executing the portfolio's rebalances; the new holder reconciles them."""
+        with self._write() as conn:
+            return leases.unbind(conn, name, token)
+
     def leftovers(self, account: str, token: str, *, stale_after: timedelta) -> Leftovers:
         """The account's open rebalances split into reconcilable ones and those a live process still runs."""
         ids = self.open_rebalances(account)
