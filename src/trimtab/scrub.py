@@ -16,8 +16,8 @@ _URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]{1,31})://([^\s'\"<>()\[\]{}]+)")
 _SQL = re.compile(r"\[SQL:.*?(?:\]\s*(?=\[parameters:|\(Background|$)|$)", re.DOTALL)
 _PARAMS = re.compile(r"\[parameters:.*?\](?=\s*(?:\(Background|$))", re.DOTALL)
 _BACKGROUND = re.compile(r"\(Background on this error at: [^)]*\)")
-_ASSIGN = re.compile(r"(?i)\b(api[_-]?key|apikey|secret|password|passwd|token|signature|authorization)"
-                     r"(\s*[=:]\s*)(bearer\s+)?[^\s&,;'\"]+")
+_ASSIGN = re.compile(r"(?i)\b(api[_-]?key|apikey|secret|password|passwd|token|signature)(\s*=\s*)[^\s&,;'\"]+"
+                     r"|\b(authorization)(\s*:\s*)(?:bearer\s+|basic\s+)?[^\s,;'\"]+")
 
 
 def _url(m: re.Match[str]) -> str:
@@ -38,7 +38,7 @@ def scrub(text: object) -> str:
     out = _PARAMS.sub("[parameters hidden]", out)
     out = _BACKGROUND.sub("", out)
     out = _URL.sub(_url, out)
-    out = _ASSIGN.sub(lambda m: f"{m.group(1)}{m.group(2)}***", out)
+    out = _ASSIGN.sub(lambda m: f"{m.group(1) or m.group(3)}{m.group(2) or m.group(4)}***", out)
     return out.strip()
 
 

@@ -127,9 +127,9 @@ def test_error_text_is_scrubbed_of_credential_urls_and_sql() -> None:
     text = ("(psycopg.errors.UniqueViolation) duplicate key\n[SQL: INSERT INTO portfolios (name) VALUES (%(name)s)]\n"
             "[parameters: {'name': 'p'}]\n(Background on this error at: https://sqlalche.me/e/20/gkpj) via "
             "postgresql+psycopg://bob:hunter2@db.example:5432/trimtab; binance POST "
-            "https://api.binance.com/api/v3/order?symbol=BTCUSDT&signature=abcd 400; tgram://123:tok/9 apiKey=k123")
+            "https://api.binance.com/api/v3/order?symbol=BTCUSDT&signature=abcd 400; tgram://123:tok/9 apiKey=k123 Authorization: Bearer t0k")
     out = scrub(text)
-    for secret in ("hunter2", "bob", "INSERT INTO", "'p'", "signature=abcd", "123:tok", "k123"):
+    for secret in ("hunter2", "bob", "INSERT INTO", "'p'", "signature=abcd", "123:tok", "k123", "t0k"):
         assert secret not in out
     assert "duplicate key" in out and "db.example:5432" in out and "api.binance.com" in out
 

@@ -37,6 +37,11 @@ class Runner:
         self.heartbeat = Heartbeat(services.store, self.token, self._lease)
         self._deferred: dict[str, float] = {}  # name -> monotonic time before which it is not claimed
 
+    def _active(self) -> list[str]:
+        """Portfolios not deferred (a deferred one waits for a live peer's unfinished rebalance)."""
+        now = time.monotonic()
+        return [n for n in self.names if self._deferred.get(n, 0.0) <= now]
+
     def busy(self, name: str) -> list[str]:
         """Unfinished rebalances of `name` that another live process is executing (never touched here)."""
         rt = self.services.runtimes[name]
@@ -65,8 +70,7 @@ class Runner:
         s = self.services
         if s.stop.is_set():
             return 0
-        now = time.monotonic()
-        names = [n for n in self.names if self._deferred.get(n, 0.0) <= now]
+        names = self._active()
         claimed = s.store.claim_due(s.worker_id, names, s.clock.now(), lease=self._lease, limit=self.batch,
                                     token=self.token)
         for i, name in enumerate(claimed):
@@ -131,7 +135,8 @@ class Runner:
             if ran:
                 continue
             wait = MAX_IDLE_S
-            nxt = s.store.next_due(self.names)
+            active = self._active()
+            nxt = s.store.next_due(active) if active else None
             if nxt is not None:
                 wait = min(wait, max(0.0, s.clock.wall_seconds_until(nxt)))
             s.wake.wait(wait)
