@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from tests.service.harness import open_services, write_config
 
-from trimtab.adapters.storage import SqlLedgerStore
+from trimtab.adapters.storage import SqlLedgerStore, leases
 from trimtab.adapters.storage import service_store as service_store_module
 from trimtab.adapters.storage.service_store import ServiceStore
 from trimtab.errors import LeaseLost
-from trimtab.service.leases import LeaseGuard
+from trimtab.service.leases import Heartbeat, LeaseGuard
 from trimtab.service.runner import Runner
 
 NOW = datetime(2022, 1, 1, tzinfo=UTC)
@@ -116,6 +116,27 @@ def test_two_workers_with_the_same_id_never_both_hold_the_portfolio(two: tuple) 
     assert row is not None
     a.release("p", "main", token=tok_a, epoch=row.lease_epoch)
     assert b.claim_due("main", ["p"], NOW, lease=LONG, token=tok_b) == ["p"]
+
+
+@pytest.mark.postgres
+def test_a_heartbeat_keeps_the_lease_of_a_long_leg_and_the_fence_check_sees_a_takeover(two: tuple) -> None:
+    (ledger_a, a), (_, b) = two
+    tok_a, tok_b = a.register_worker("main"), b.register_worker("main")
+    assert a.claim_due("main", ["p"], NOW, lease=SHORT, token=tok_a) == ["p"]
+    epoch = a.portfolio("p").lease_epoch  # type: ignore[union-attr]
+    beat = Heartbeat(a, tok_a, SHORT).start()  # beats every 0.1 s while a leg takes longer than the lease
+    try:
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            assert b.claim_due("main", ["p"], NOW, lease=LONG, token=tok_b) == []
+            time.sleep(0.05)
+    finally:
+        beat.stop()
+    with ledger_a.engine.begin() as conn:
+        assert leases.check_fence(conn, "p", tok_a, epoch)
+    assert _wait_claim(b, tok_b) == ["p"]  # heartbeat stopped: the lease runs out and B takes over
+    with ledger_a.engine.begin() as conn:
+        assert not leases.check_fence(conn, "p", tok_a, epoch)
 
 
 @pytest.mark.postgres

@@ -107,6 +107,15 @@ def fenced(name: str, token: str, epoch: int | None) -> Any:
     return clause if epoch is None else and_(clause, portfolios.c.lease_epoch == epoch)
 
 
+def check_fence(conn: Connection, name: str, token: str, epoch: int) -> bool:
+    """Inside another write's transaction (e.g. the ledger's finish_rebalance): True while (token, epoch) holds the
+    lease, and the row stays locked (PostgreSQL FOR UPDATE) until that transaction ends, so no claim slips between."""
+    query = select(portfolios.c.name).where(fenced(name, token, epoch))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return conn.scalar(query) is not None
+
+
 def renew(conn: Connection, name: str, token: str, epoch: int, lease: timedelta) -> datetime | None:
     """Extend the lease if (token, epoch) still holds it; None when it was lost."""
     until = db_now(conn) + lease
