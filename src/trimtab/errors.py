@@ -53,6 +53,15 @@ class VenueUnavailable(VenueError):
     """Transient (timeout, 5xx, rate limit): the engine retries with backoff."""
 
 
+class OrderOutcomeUnknown(VenueError):
+    """An order may or may not have reached the exchange (timeout, 5xx, lookup exhausted): never re-sent
+    automatically; the journal keeps the leg open until a lookup by `client_id` settles it."""
+
+    def __init__(self, message: str, *, client_id: str, venue: str = "", op: str = "") -> None:
+        self.client_id = client_id
+        super().__init__(message, venue=venue, op=op)
+
+
 class VenueMisconfigured(VenueError):
     """Operator must act (bad keys, unknown market): the engine halts and alerts."""
 
@@ -67,3 +76,7 @@ class InsufficientFunds(VenueError):
 
 class LedgerError(TrimtabError):
     """The ledger would become inconsistent: halt, never guess."""
+
+
+class LeaseLost(LedgerError):
+    """This process no longer holds the portfolio's lease (expired, taken over): stop, write nothing more."""

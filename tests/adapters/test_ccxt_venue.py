@@ -24,7 +24,7 @@ from trimtab.adapters.ccxt_venue import (
 )
 from trimtab.adapters.ccxt_venue.orders import step_from_precision
 from trimtab.core.types import CostEstimate, PlannedOrder, Side, TradePlan
-from trimtab.errors import ConfigError, VenueMisconfigured, VenueUnavailable
+from trimtab.errors import ConfigError, OrderOutcomeUnknown, VenueMisconfigured, VenueUnavailable
 
 D = Decimal
 KEY, SECRET = "k" * 64, "test-secret-Zq81"
@@ -66,7 +66,8 @@ def make_venue(server: BinanceServer, *, key: str = KEY, secret: str = SECRET, t
 
     return CcxtVenue("binance", Credentials(key, secret), api_urls=server.ccxt_urls(),
                      client_config={"enableRateLimit": False, "timeout": timeout_ms},
-                     retry=RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05),
+                     retry=RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, lookup_grace=0.3,
+                                       lookup_interval=0.1),
                      poll=PollPolicy(timeout=poll_timeout, interval=0.01), sleep=sleep, name="local-binance")
 
 
@@ -217,15 +218,42 @@ def test_timeout_after_accept_is_recovered_by_client_id(server: BinanceServer) -
     assert venue.balances()["BTC"] == D("1.5")
 
 
-def test_timeout_before_accept_resends_once(server: BinanceServer) -> None:
+def test_timeout_before_accept_is_reported_unknown_and_never_resent(server: BinanceServer) -> None:
     venue = make_venue(server, timeout_ms=500)
     server.inject("timeout", method="POST", delay=1.5)
-    report = venue.execute(plan_of((Side.BUY, BTC, "0.5")))
-    assert report.complete
-    assert len(server.orders(ACCOUNT)) == 1
-    posts = server.requests_to("POST", "/api/v3/order")
-    assert len(posts) == 2 and posts[0].params["newClientOrderId"] == posts[1].params["newClientOrderId"]
-    assert [r.status for r in server.requests_to("GET", "/api/v3/order")] == [400]  # -2013 not found
+    plan = plan_of((Side.BUY, BTC, "0.5"), (Side.BUY, ETH, "1"))
+    with pytest.raises(OrderOutcomeUnknown) as info:
+        venue.execute(plan)
+    assert info.value.client_id == client_order_id(plan, 0, max_len=36)
+    assert info.value.partial_report.fills == ()  # type: ignore[attr-defined]
+    assert server.orders(ACCOUNT) == []  # nothing placed, and in particular nothing placed twice
+    assert len(server.requests_to("POST", "/api/v3/order")) == 1  # the later leg is not sent either
+    lookups = server.requests_to("GET", "/api/v3/order")
+    assert len(lookups) == venue._retry.lookups == 4 and {r.status for r in lookups} == {400}  # -2013
+
+
+def test_order_listed_late_after_a_timeout_is_found_not_sent_again(server: BinanceServer) -> None:
+    sleeps: list[float] = []
+    venue = make_venue(server, timeout_ms=500, sleeps=sleeps)
+    server.inject("timeout_after_accept", method="POST", delay=1.5)
+    server.inject("reject", method="GET", code=-2013, msg="Order does not exist.", count=2)  # listed with a delay
+    report = venue.execute(plan_of((Side.BUY, BTC, "0.5"), reason="late"))
+    assert report.complete and report.fills[0].quantity == D("0.5")
+    assert len(server.orders(ACCOUNT)) == 1 and len(server.requests_to("POST", "/api/v3/order")) == 1
+    assert sleeps[:2] == [0.1, 0.1]  # the grace window's lookup interval
+
+
+def test_order_listed_after_the_grace_window_is_unknown_not_doubled(server: BinanceServer) -> None:
+    venue = make_venue(server, timeout_ms=500)
+    server.inject("timeout_after_accept", method="POST", delay=1.5)
+    server.inject("reject", method="GET", code=-2013, msg="Order does not exist.", count=100)
+    plan = plan_of((Side.BUY, BTC, "0.5"), reason="later")
+    with pytest.raises(OrderOutcomeUnknown):
+        venue.execute(plan)
+    server.clear_faults()
+    assert len(server.orders(ACCOUNT)) == 1 and len(server.requests_to("POST", "/api/v3/order")) == 1
+    fill = venue.find_fill(client_order_id(plan, 0, max_len=36), plan.orders[0])  # what item 2 reconciles with
+    assert fill is not None and fill.quantity == D("0.5")
 
 
 def test_an_older_order_reusing_the_client_id_is_not_taken_for_ours(server: BinanceServer) -> None:
@@ -244,10 +272,14 @@ def test_an_older_order_reusing_the_client_id_is_not_taken_for_ours(server: Bina
 def test_5xx_on_submit_never_double_submits(server: BinanceServer, accept: bool) -> None:
     venue = make_venue(server)
     server.inject("http_5xx", method="POST", status=503, accept=accept)
-    report = venue.execute(plan_of((Side.SELL, ETH, "1")))
-    assert report.complete and report.fills[0].quantity == D("1")
-    assert len(server.orders(ACCOUNT)) == 1
-    assert len(server.requests_to("POST", "/api/v3/order")) == (1 if accept else 2)
+    if accept:  # processed despite the 5xx: found by client id
+        report = venue.execute(plan_of((Side.SELL, ETH, "1")))
+        assert report.complete and report.fills[0].quantity == D("1")
+    else:  # Binance: a 5xx outcome is UNKNOWN, so it is reported, not re-sent
+        with pytest.raises(OrderOutcomeUnknown):
+            venue.execute(plan_of((Side.SELL, ETH, "1")))
+    assert len(server.orders(ACCOUNT)) == (1 if accept else 0)
+    assert len(server.requests_to("POST", "/api/v3/order")) == 1
 
 
 def test_rate_limit_is_retried_with_backoff_honouring_retry_after(server: BinanceServer) -> None:

@@ -132,14 +132,20 @@ def test_rebalance_now_shows_the_dry_run_plan_then_runs(open_page: Any, dashboar
     expect(page.locator("#dry-run-total")).to_contain_text("Estimated cost")
     rows = page.locator("#dry-run-plan tbody tr").count()
     assert rows >= 1 or page.locator("#modal .note").count() == 1
-    before = len(dashboard.services.store.decisions("alpha", limit=10_000, traded_only=True))
+    store = dashboard.services.store
+    last_id = max((d["id"] for d in store.decisions("alpha", limit=1)), default=0)
     page.click("#modal-confirm")
     expect(page.locator("#modal")).to_have_count(0)
-    page.wait_for_selector('#history-body tr[data-kind="manual"]')
-    manual = [d for d in dashboard.services.store.decisions("alpha", limit=10_000, traded_only=True)
-              if d["kind"] == "manual"]
-    assert manual and len(dashboard.services.store.decisions("alpha", limit=10_000, traded_only=True)) > before
-    assert manual[0]["reason"] == "manual trigger by admin"
+    manual = wait_for("the manual cycle", lambda: [
+        d for d in store.decisions("alpha", limit=200) if d["id"] > last_id and d["kind"] == "manual"])[0]
+    assert manual["reason"] == "manual trigger by admin"
+    # a scheduled rebalance may land between the dry run and the manual cycle on the same daily close (20 days a
+    # second): then the manual cycle rightly finds nothing to trade and no journal row exists to show (the race
+    # behind the flaky wait for a "manual" history row)
+    if manual["traded"]:
+        page.wait_for_selector(f'#history-body tr[data-id="{manual["rebalance_id"]}"][data-kind="manual"]')
+    else:
+        assert manual["status"] == "held" and not (manual["plan"] or {}).get("trades_needed"), manual
 
 
 def test_edit_targets_shows_the_api_error_then_saves(open_page: Any, dashboard: Dashboard) -> None:
@@ -224,6 +230,8 @@ def test_emergency_exit_after_typed_confirmation(open_page: Any, dashboard: Dash
     page.click("#modal-close")
     page.wait_for_selector('#history-body tr[data-kind="exit"]')
     expect(page.locator("#pf-status")).to_have_text(re.compile(r"^Paused"))
+    exits = [r for r in dashboard.services.ledger.rebalances("beta") if '"kind": "exit"' in r.plan_json]
+    assert [r.status.value for r in exits] == ["done"], [r.report_json for r in exits]
     balances = {a: q for a, q in dashboard.services.ledger.balances("beta").items() if q}
     assert list(balances) == ["USDC"] and balances["USDC"] > 0
     # alpha keeps running on its own

@@ -35,12 +35,20 @@ def serve(
     """Run every portfolio's cycle at its interval and serve the REST API; SIGTERM stops after the running leg."""
     import logging
 
+    from trimtab.errors import ConfigError
     from trimtab.service.bootstrap import build_services
     from trimtab.service.runner import Runner
-    from trimtab.service.settings import Tokens, load_settings, load_tokens
+    from trimtab.service.settings import Tokens, is_loopback, load_settings, load_tokens
 
     logging.basicConfig(level=os.environ.get("TRIMTAB_LOG", "WARNING"), format="%(asctime)s %(name)s %(message)s")
     settings = load_settings(config)
+    bind_host = host or settings.api.host
+    if not no_api and not is_loopback(bind_host):
+        if not settings.api.allow_remote:
+            raise ConfigError(f"binding to {bind_host} exposes the API beyond this machine; set api: "
+                              "{allow_remote: true} to allow it (behind TLS)", field="api.host")
+        typer.echo(f"warning: the API on {bind_host} is reachable from other machines and speaks plain HTTP: "
+                   "put a TLS-terminating proxy in front", err=True)
     tokens = Tokens() if no_api else load_tokens(settings)
     services = build_services(settings, tokens, worker_id=worker_id)
     runner = Runner(services)
@@ -65,7 +73,7 @@ def serve(
         from trimtab.service.api import create_app
 
         sys.setswitchinterval(0.001)  # the API thread gets the GIL back quickly while cycles compute
-        bind_host, bind_port = host or settings.api.host, settings.api.port if port is None else port
+        bind_port = settings.api.port if port is None else port
         server = uvicorn.Server(uvicorn.Config(create_app(services), host=bind_host, port=bind_port,
                                                log_level="warning", access_log=False))
         servers.append(server)

@@ -16,9 +16,11 @@ import httpx
 
 from trimtab.adapters.storage.service_store import ServiceStore
 from trimtab.errors import ConfigError
+from trimtab.scrub import scrub
 from trimtab.service.settings import AlertsSpec
 
 log = logging.getLogger(__name__)
+
 
 class Notifier:
     """Records every alert, then a daemon thread delivers it to each configured channel (at-most-once)."""
@@ -32,7 +34,7 @@ class Notifier:
 
             self._apprise = apprise.Apprise()
             for i, url in enumerate(spec.apprise):
-                if not self._apprise.add(url):
+                if not self._apprise.add(url.get_secret_value()):
                     raise ConfigError("apprise does not understand this URL", field=f"alerts.apprise[{i}]")
         self._queue: queue.Queue[tuple[int, dict[str, Any]] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -52,6 +54,7 @@ class Notifier:
              payload: Mapping[str, Any] | None = None) -> int:
         """Store the alert and queue its delivery; returns its id."""
         payload = dict(payload or {})
+        title, body = scrub(title), scrub(body)  # error text may quote URLs with credentials, or SQL
         alert_id = self._store.add_alert(portfolio, kind, title, body, payload)
         message = {"id": alert_id, "portfolio": portfolio, "kind": kind, "title": title, "body": body,
                    "payload": payload, "created_at": datetime.now(UTC).isoformat()}
@@ -96,7 +99,7 @@ class Notifier:
     def _webhook(self, message: dict[str, Any]) -> str:
         assert self._spec.webhook is not None
         try:
-            r = self._http.post(self._spec.webhook, json=message)
+            r = self._http.post(self._spec.webhook.get_secret_value(), json=message)
             return f"webhook: {r.status_code}" if r.is_success else f"webhook: failed with HTTP {r.status_code}"
         except httpx.HTTPError as err:
             log.warning("alert %s: webhook delivery failed: %s", message["id"], type(err).__name__)

@@ -1,12 +1,12 @@
 """REST API (FastAPI): reads for any valid bearer token, controls for the admin token; errors are JSON 4xx.
 
-Every /api route needs `Authorization: Bearer <token>`; tokens are compared in constant time (hmac).
-The OpenAPI document (/openapi.json) is public: it holds no portfolio data.
+Every /api route needs `Authorization: Bearer <token>`; tokens are compared in constant time (hmac), before
+any body is read (api_security.Hardening, which also caps bodies, rate-limits failed auth and sets headers).
+The OpenAPI document (/openapi.json) and its page (/docs, no CDN asset) are public: they hold no portfolio data.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 from pathlib import Path as FsPath
 from typing import Annotated, Any
@@ -20,7 +20,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trimtab import __version__
 from trimtab.errors import ConfigError, DataError, LedgerError, TrimtabError
-from trimtab.service import commands
+from trimtab.scrub import scrub
+from trimtab.service import apidocs, commands
+from trimtab.service.api_security import FailedAuthLimiter, Hardening, role_for
 from trimtab.service.bootstrap import Services
 from trimtab.service.dashboard import STATIC_DIR
 from trimtab.service.settings import NAME_PATTERN
@@ -66,17 +68,10 @@ def _role(services: ServicesDep, creds: Annotated[HTTPAuthorizationCredentials |
     """'admin' or 'read' for a valid token; 401 otherwise (constant-time comparison of bytes)."""
     if creds is None:
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-    given = creds.credentials.encode("utf-8", "surrogateescape")
-    tokens = services.tokens
-    admin = tokens.admin.get_secret_value().encode() if tokens.admin else b""
-    read = tokens.read.get_secret_value().encode() if tokens.read else b""
-    is_admin = bool(admin) and hmac.compare_digest(given, admin)
-    is_read = bool(read) and hmac.compare_digest(given, read)
-    if is_admin:
-        return "admin"
-    if is_read:
-        return "read"
-    raise HTTPException(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+    role = role_for(services.tokens, f"Bearer {creds.credentials}")
+    if role is None:
+        raise HTTPException(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+    return role
 
 
 def _admin(role: Annotated[str, Depends(_role)]) -> str:
@@ -203,10 +198,14 @@ STATUS_OF: list[tuple[type[Exception], int]] = [
 
 def create_app(services: Services, *, static_dir: FsPath | None = STATIC_DIR) -> FastAPI:
     """The API over `services`; the dashboard is served from `static_dir` at / (None: API only)."""
-    app = FastAPI(title="trimtab service", version=__version__,
+    app = FastAPI(title="trimtab service", version=__version__, docs_url=None, redoc_url=None,
                   description="Portfolios kept on target: status, history, performance, costs, alerts, controls.")
     app.state.services = services
     app.include_router(router)
+    app.include_router(apidocs.router)
+    spec = services.settings.api
+    app.add_middleware(Hardening, tokens=lambda: services.tokens, max_body=spec.max_body_bytes,
+                       limiter=FailedAuthLimiter(limit=spec.auth_failures_per_minute, window=60.0))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -224,8 +223,8 @@ def create_app(services: Services, *, static_dir: FsPath | None = STATIC_DIR) ->
     async def _trimtab(_: Request, exc: TrimtabError) -> JSONResponse:
         for kind, code in STATUS_OF:
             if isinstance(exc, kind):
-                return _error(code, str(exc))
-        return _error(409, str(exc))
+                return _error(code, scrub(exc))
+        return _error(409, scrub(exc))
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -1,14 +1,25 @@
-"""The scheduler: lease due portfolios, run their cycles, sleep until the next one is due; stop between legs."""
+"""The scheduler: lease due portfolios, run their cycles, sleep until the next one is due; stop between legs.
+
+Each Runner registers its own fencing token (two processes with one worker id never share a lease), keeps a
+heartbeat, and runs each cycle under a `LeaseGuard` (`leases.active_guard()`) the journal renews between legs.
+A portfolio whose unfinished rebalance belongs to another live process is neither reconciled nor planned.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import timedelta
+from typing import Any
 
+from trimtab.errors import LeaseLost
+from trimtab.scrub import scrub
 from trimtab.service.bootstrap import Services
 from trimtab.service.cycle import failed_cycle, reconcile_leftovers, run_portfolio_cycle
+from trimtab.service.leases import Heartbeat, LeaseGuard, active_guard, holding
 
+__all__ = ["LeaseGuard", "Runner", "active_guard"]
 log = logging.getLogger(__name__)
 MAX_IDLE_S = 1.0  # re-check at least this often (other workers, API requests in other processes)
 
@@ -22,6 +33,19 @@ class Runner:
         self.names = sorted(services.runtimes)
         self.cycles = 0
         self._lease = timedelta(seconds=services.settings.lease_seconds)
+        self.token = services.store.register_worker(services.worker_id)
+        self.heartbeat = Heartbeat(services.store, self.token, self._lease)
+        self._deferred: dict[str, float] = {}  # name -> monotonic time before which it is not claimed
+
+    def _active(self) -> list[str]:
+        """Portfolios not deferred (a deferred one waits for a live peer's unfinished rebalance)."""
+        now = time.monotonic()
+        return [n for n in self.names if self._deferred.get(n, 0.0) <= now]
+
+    def busy(self, name: str) -> list[str]:
+        """Unfinished rebalances of `name` that another live process is executing (never touched here)."""
+        rt = self.services.runtimes[name]
+        return self.services.store.leftovers(rt.account, self.token, stale_after=self._lease).busy
 
     def startup(self) -> int:
         """Before any new plan: reconcile every portfolio's unfinished rebalances (under its lease)."""
@@ -29,14 +53,16 @@ class Runner:
         n = 0
         for name in self.names:
             rt = s.runtimes[name]
-            if not s.store.open_rebalances(rt.account):
-                continue
-            if not s.store.claim(name, s.worker_id, lease=self._lease):
+            left = s.store.leftovers(rt.account, self.token, stale_after=self._lease)
+            if not left.reconcilable or left.busy:
+                continue  # nothing to do, or a live process still executes one of them
+            if not s.store.claim(name, s.worker_id, lease=self._lease, token=self.token):
                 continue  # another live worker holds it and will reconcile before its next plan
+            row = s.store.portfolio(name)
             try:
                 n += len(reconcile_leftovers(s, rt))
             finally:
-                s.store.release(name, s.worker_id)
+                s.store.release(name, s.worker_id, token=self.token, epoch=row.lease_epoch if row else None)
         return n
 
     def run_once(self) -> int:
@@ -44,11 +70,13 @@ class Runner:
         s = self.services
         if s.stop.is_set():
             return 0
-        claimed = s.store.claim_due(s.worker_id, self.names, s.clock.now(), lease=self._lease, limit=self.batch)
+        names = self._active()
+        claimed = s.store.claim_due(s.worker_id, names, s.clock.now(), lease=self._lease, limit=self.batch,
+                                    token=self.token)
         for i, name in enumerate(claimed):
             if s.stop.is_set():  # hand the rest back untouched
                 for rest in claimed[i:]:
-                    s.store.release(rest, s.worker_id)
+                    s.store.release(rest, s.worker_id, token=self.token)
                 break
             self.process(name)
         return len(claimed)
@@ -57,35 +85,58 @@ class Runner:
         s = self.services
         rt = s.runtimes[name]
         row = s.store.portfolio(name)
-        if row is None:
+        if row is None or row.lease_token != self.token:
+            return  # lost between the claim and now
+        if self.busy(name):  # another live process is mid-rebalance: do not reconcile or plan over it
+            log.warning("%s: a rebalance of another live worker is unfinished; not planning", name)
+            self._deferred[name] = time.monotonic() + min(self._lease.total_seconds(), 30.0)
+            s.store.release(name, s.worker_id, token=self.token, epoch=row.lease_epoch)
             return
-        with rt.lock:
+        guard = LeaseGuard(s.store, name, self.token, row.lease_epoch, self._lease)
+        release: dict[str, Any] = {"token": self.token, "epoch": row.lease_epoch}
+        with rt.lock, holding(guard):
             try:
-                updates = run_portfolio_cycle(s, rt, row)
-                decision = updates.pop("decision")
-                s.store.release(name, s.worker_id, decision=decision, **updates)
-            except Exception as err:  # noqa: BLE001  (one portfolio's failure must not stop the others)
-                log.warning("%s: cycle failed: %s", name, err, exc_info=not hasattr(err, "detail"))
-                updates = failed_cycle(s, rt, row, err)
-                s.store.release(name, s.worker_id, next_check_at=rt.spec.every.after(s.clock.now(), 1), **updates)
+                try:
+                    updates = run_portfolio_cycle(s, rt, row)
+                    decision = updates.pop("decision")
+                    s.store.release(name, s.worker_id, decision=decision, **release, **updates)
+                except LeaseLost:
+                    raise
+                except Exception as err:  # noqa: BLE001  (one portfolio's failure must not stop the others)
+                    log.warning("%s: cycle failed: %s", name, scrub(err))
+                    log.debug("%s: cycle failure", name, exc_info=True)
+                    updates = failed_cycle(s, rt, row, err)
+                    s.store.release(name, s.worker_id, next_check_at=rt.spec.every.after(s.clock.now(), 1),
+                                    **release, **updates)
+            except LeaseLost as err:  # another worker owns the portfolio now: write nothing more
+                log.warning("%s: %s", name, scrub(err))
+                guard.abandon()  # what this process left unfinished is the new holder's to reconcile
         s.invalidate(name)
         self.cycles += 1
 
     def run_forever(self) -> None:
         """Loop until `services.stop` is set (SIGTERM): the running leg finishes, the rest is left for restart."""
+        self.heartbeat.start()
+        try:
+            self._loop()
+        finally:
+            self.heartbeat.stop()
+
+    def _loop(self) -> None:
         s = self.services
         self.startup()
         while not s.stop.is_set():
             try:
                 ran = self.run_once()
             except Exception as err:  # noqa: BLE001  (database blips: log, back off, go on)
-                log.warning("scheduler round failed: %s", err)
+                log.warning("scheduler round failed: %s", scrub(err))
                 ran = 0
                 s.stop.wait(1.0)
             if ran:
                 continue
             wait = MAX_IDLE_S
-            nxt = s.store.next_due(self.names)
+            active = self._active()
+            nxt = s.store.next_due(active) if active else None
             if nxt is not None:
                 wait = min(wait, max(0.0, s.clock.wall_seconds_until(nxt)))
             s.wake.wait(wait)

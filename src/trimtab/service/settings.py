@@ -6,6 +6,8 @@ Tokens come from TRIMTAB_API_TOKEN / TRIMTAB_ADMIN_TOKEN or a token file and are
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import os
 from datetime import date
 from decimal import Decimal
@@ -19,9 +21,11 @@ from trimtab.config_costs import DexSpec
 from trimtab.core.schedule import Every, parse_every
 from trimtab.core.types import canonical_keys
 from trimtab.errors import ConfigError
+from trimtab.scrub import exposed
 
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 READ_ENV, ADMIN_ENV = "TRIMTAB_API_TOKEN", "TRIMTAB_ADMIN_TOKEN"
+log = logging.getLogger(__name__)
 
 
 class _Model(BaseModel):
@@ -113,8 +117,8 @@ class MarketDataSpec(_Model):
 
 
 class AlertsSpec(_Model):
-    apprise: list[str] = Field(default_factory=list)
-    webhook: str | None = None
+    apprise: list[SecretStr] = Field(default_factory=list)  # channel URLs hold bot tokens: never printed
+    webhook: SecretStr | None = None
     advance_notice: str = "1d"
     monthly_summary: bool = True
     timeout_s: Annotated[float, Field(gt=0, le=60)] = 5.0
@@ -126,8 +130,8 @@ class AlertsSpec(_Model):
 
     @field_validator("webhook")
     @classmethod
-    def _url(cls, v: str | None) -> str | None:
-        if v is not None and not v.startswith(("http://", "https://")):
+    def _url(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value().startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return v
 
@@ -137,12 +141,29 @@ class ApiSpec(_Model):
     port: Annotated[int, Field(ge=0, le=65535)] = 8700
     token_file: str | None = None
     cache_seconds: Annotated[float, Field(ge=0, le=60)] = 0.5  # status documents reused this long (wall time)
+    allow_remote: bool = False  # bind beyond loopback (put TLS in front)
+    max_body_bytes: Annotated[int, Field(ge=1024, le=10 * 2**20)] = 64 * 1024
+    auth_failures_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 20  # per client address, then 429
+
+    @property
+    def remote(self) -> bool:
+        """True when `host` is not a loopback address (the API is reachable from other machines)."""
+        return not is_loopback(self.host)
+
+
+def is_loopback(host: str) -> bool:
+    if host.strip().lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class ServiceSettings(_Model):
     """The whole service.yaml; paths inside are relative to the file's directory (`base_dir`)."""
 
-    database_url: str | None = None
+    database_url: SecretStr | None = None  # may embed a password: never printed
     market_data: MarketDataSpec = MarketDataSpec()
     alerts: AlertsSpec = AlertsSpec()
     api: ApiSpec = ApiSpec()
@@ -172,9 +193,10 @@ class ServiceSettings(_Model):
         """The configured URL, or `trimtab-service.db` next to the config file (created on first run)."""
         if self.database_url is None:
             return f"sqlite:///{(self.base_dir / 'trimtab-service.db').resolve()}"
-        if "://" not in self.database_url:
-            return f"sqlite:///{self.path(self.database_url).resolve()}"
-        return self.database_url
+        url = self.database_url.get_secret_value()
+        if "://" not in url:
+            return f"sqlite:///{self.path(url).resolve()}"
+        return url
 
 
 class Tokens(_Model):
@@ -194,9 +216,23 @@ def parse_settings(data: Any, source: str, base_dir: Path) -> ServiceSettings:
 
 
 def load_settings(path: str | Path) -> ServiceSettings:
-    """Read and validate a service.yaml."""
+    """Read and validate a service.yaml; warn about credential files others can read."""
     p = Path(path)
-    return parse_settings(read_yaml(p), str(p), p.resolve().parent)
+    settings = parse_settings(read_yaml(p), str(p), p.resolve().parent)
+    for spec in settings.portfolios:
+        if spec.credentials:
+            warn_if_exposed(settings.path(spec.credentials), f"portfolios.{spec.name}.credentials")
+    if settings.database_url is not None and "@" in settings.database_url.get_secret_value():
+        warn_if_exposed(p, "service file (it holds the database password)")
+    return settings
+
+
+def warn_if_exposed(path: Path, what: str) -> bool:
+    """Log a warning when a secret file is readable by its group or others; True if it was."""
+    if exposed(path):
+        log.warning("%s %s is readable by group or others: chmod 600 it", what, path)
+        return True
+    return False
 
 
 def load_tokens(settings: ServiceSettings, env: dict[str, str] | None = None) -> Tokens:
@@ -205,6 +241,7 @@ def load_tokens(settings: ServiceSettings, env: dict[str, str] | None = None) ->
     read, admin = env.get(READ_ENV), env.get(ADMIN_ENV)
     if settings.api.token_file and not (read and admin):
         path = settings.path(settings.api.token_file)
+        warn_if_exposed(path, "token file")
         data = read_yaml(path)
         if not isinstance(data, dict) or not set(data) <= {"read", "admin"}:
             raise ConfigError("token file must be a mapping with keys read and admin", source=str(path))

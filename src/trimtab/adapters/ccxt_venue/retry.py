@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -10,6 +11,7 @@ from typing import Any, TypeVar
 import ccxt
 
 from trimtab.errors import VenueError, VenueMisconfigured, VenueUnavailable
+from trimtab.scrub import scrub
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -28,11 +30,24 @@ ORDER_REFUSED: tuple[type[Exception], ...] = (ccxt.InvalidOrder, ccxt.Insufficie
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """`attempts` tries in all, waiting base * 2**n seconds (capped) between them; Retry-After is honoured up to the cap."""
+    """`attempts` tries in all, waiting base * 2**n seconds (capped) between them; Retry-After is honoured up to the cap.
+
+    After an ambiguous order submission the client id is looked up for `lookup_grace` seconds, every
+    `lookup_interval` (exchanges list new orders with a delay) before the outcome is declared unknown.
+    """
 
     attempts: int = 5
     base_delay: float = 0.5
     max_delay: float = 8.0
+    lookup_grace: float = 10.0
+    lookup_interval: float = 1.0
+
+    @property
+    def lookups(self) -> int:
+        """How many lookups the grace window allows (the first one immediately)."""
+        if self.lookup_interval <= 0:
+            return 1
+        return 1 + max(0, math.ceil(self.lookup_grace / self.lookup_interval))
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         wait = self.base_delay * float(2**attempt)
@@ -52,7 +67,7 @@ def retry_after_seconds(client: Any) -> float | None:
 
 
 def misconfigured(err: Exception, venue: str, op: str) -> VenueMisconfigured:
-    return VenueMisconfigured(f"{type(err).__name__}: {err}", venue=venue, op=op)
+    return VenueMisconfigured(f"{type(err).__name__}: {scrub(err)}", venue=venue, op=op)
 
 
 def call(fn: Callable[[], T], *, venue: str, op: str, policy: RetryPolicy, client: Any,
@@ -66,11 +81,11 @@ def call(fn: Callable[[], T], *, venue: str, op: str, policy: RetryPolicy, clien
             raise misconfigured(e, venue, op) from e
         except TRANSIENT as e:
             if attempt + 1 >= policy.attempts:
-                raise VenueUnavailable(f"{type(e).__name__} after {policy.attempts} attempts: {e}",
+                raise VenueUnavailable(f"{type(e).__name__} after {policy.attempts} attempts: {scrub(e)}",
                                        venue=venue, op=op) from e
             wait = policy.delay(attempt, retry_after_seconds(client) if isinstance(e, THROTTLED) else None)
             log.warning("%s %s: %s, retry %d in %.2fs", venue, op, type(e).__name__, attempt + 1, wait)
             sleep(wait)
         except ccxt.BaseError as e:
-            raise VenueError(f"{type(e).__name__}: {e}", venue=venue, op=op) from e
+            raise VenueError(f"{type(e).__name__}: {scrub(e)}", venue=venue, op=op) from e
     raise VenueUnavailable("no attempts allowed", venue=venue, op=op)  # attempts < 1

@@ -39,7 +39,8 @@ from trimtab.adapters.ccxt_venue.retry import (
 )
 from trimtab.core.ports import ExecutionReport, LegFailure
 from trimtab.core.types import ZERO, Fill, MarketRules, PlannedOrder, TradePlan, asset_symbol
-from trimtab.errors import ConfigError, VenueError, VenueMisconfigured, VenueUnavailable
+from trimtab.errors import ConfigError, OrderOutcomeUnknown, VenueError, VenueMisconfigured, VenueUnavailable
+from trimtab.scrub import scrub
 
 log = logging.getLogger(__name__)
 
@@ -245,17 +246,20 @@ class CcxtVenue:
         try:
             text = self._client.amount_to_precision(symbol, str(quantity))
         except ccxt.InvalidOrder as e:
-            raise _LegAborted(f"quantity {quantity} below the lot step: {e}") from e
+            raise _LegAborted(f"quantity {quantity} below the lot step: {scrub(e)}") from e
         amount = dec(text)
         if amount is None or amount <= 0:
             raise _LegAborted(f"quantity {quantity} rounds to zero at the exchange's precision")
         return amount
 
     def _submit(self, symbol: str, order: PlannedOrder, amount: Decimal, cid: str, started: int) -> dict[str, Any]:
-        """Place a market order at most once: after an ambiguous failure, look the client id up before re-sending."""
+        """Place a market order at most once. Only a refusal before processing (429) is re-sent; after an
+        ambiguous failure (timeout, 5xx) the client id is looked up through the grace window, and an order
+        still not found raises OrderOutcomeUnknown: never re-sent, the journal keeps the leg open."""
         caps = self.capabilities
         params = {**caps.market_order_params, caps.client_order_id_param: cid}
         last: Exception | None = None
+        throttled = False
         for attempt in range(self._retry.attempts):
             if attempt:
                 wait = self._retry.delay(attempt - 1, retry_after_seconds(self._client)
@@ -267,23 +271,18 @@ class CcxtVenue:
                 return placed
             except MISCONFIGURED as e:
                 raise misconfigured(e, self.name, "create_order") from e
-            except THROTTLED as e:  # refused before processing: nothing to look up
-                last = e
-            except TRANSIENT as e:  # timeout / 5xx: the order may exist
-                last = e
-                found = self._lookup(symbol, cid, started, e)
-                if found is not None:
-                    return found
+            except THROTTLED as e:  # refused before processing: nothing to look up, safe to re-send
+                last, throttled = e, True
+            except TRANSIENT as e:  # timeout / 5xx: the order may exist, now or a little later
+                return self._await_lookup(symbol, cid, started, e)
             except ORDER_REFUSED as e:
-                if attempt and "duplicate" in str(e).lower():  # our earlier attempt did land after all
-                    found = self._lookup(symbol, cid, started, e)
-                    if found is not None:
-                        return found
-                raise _LegAborted(f"rejected: {type(e).__name__}: {e}") from e
+                if throttled and "duplicate" in str(e).lower():  # an earlier attempt did land after all
+                    return self._await_lookup(symbol, cid, started, e)
+                raise _LegAborted(f"rejected: {type(e).__name__}: {scrub(e)}") from e
             except ccxt.BaseError as e:
-                raise VenueError(f"{type(e).__name__}: {e}", venue=self.name, op="create_order") from e
+                raise VenueError(f"{type(e).__name__}: {scrub(e)}", venue=self.name, op="create_order") from e
             log.warning("%s create_order %s: %s (attempt %d)", self.name, cid, type(last).__name__, attempt + 1)
-        raise VenueUnavailable(f"order {cid} not placed after {self._retry.attempts} attempts: {last}",
+        raise VenueUnavailable(f"order {cid} not placed after {self._retry.attempts} attempts: {scrub(last)}",
                                venue=self.name, op="create_order") from last
 
     def _by_client_id(self, symbol: str, cid: str) -> dict[str, Any] | None:
@@ -297,12 +296,31 @@ class CcxtVenue:
             raise
         return found
 
+    def _await_lookup(self, symbol: str, cid: str, started: int, cause: Exception) -> dict[str, Any]:
+        """Our order after an ambiguous submission, polled for the grace window; OrderOutcomeUnknown if it
+        never shows up (or cannot be looked up): re-sending could buy twice."""
+        def unknown(why: str) -> OrderOutcomeUnknown:
+            return OrderOutcomeUnknown(f"order {cid} outcome unknown after {type(cause).__name__} ({why}); "
+                                       "not re-sent", client_id=cid, venue=self.name, op="create_order")
+
+        if not self.capabilities.fetch_order_by_client_id:
+            raise unknown(f"{self.name} cannot look orders up by client id") from cause
+        lookups = self._retry.lookups
+        for n in range(lookups):
+            if n:
+                self._sleep(self._retry.lookup_interval)
+            try:
+                found = self._lookup(symbol, cid, started, cause)
+            except VenueMisconfigured:
+                raise
+            except VenueError as e:
+                raise unknown(f"lookup failed: {e}") from e
+            if found is not None:
+                return found
+        raise unknown(f"not found in {lookups} lookup(s) over {self._retry.lookup_grace:g} s") from cause
+
     def _lookup(self, symbol: str, cid: str, started: int, cause: Exception) -> dict[str, Any] | None:
         """The order with our client id if it exists and is ours (not an older order that reused the id)."""
-        caps = self.capabilities
-        if not caps.fetch_order_by_client_id:
-            raise VenueUnavailable(f"order {cid} outcome unknown and {self.name} cannot look orders up by client "
-                                   f"id: {cause}", venue=self.name, op="create_order") from cause
         found = self._by_client_id(symbol, cid)
         if found is None:
             return None

@@ -20,6 +20,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from trimtab.errors import ConfigError, LedgerError
+from trimtab.scrub import scrub
 
 FIELD = "database_url"
 MIGRATION_LOCK = 7_311_042  # pg_advisory_xact_lock key: concurrent openers migrate one at a time
@@ -117,4 +118,4 @@ def upgrade(engine: Engine) -> None:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except SQLAlchemyError as err:
-        raise LedgerError(f"cannot open ledger database {engine.url!r}: {err}") from err
+        raise LedgerError(f"cannot open ledger database {engine.url!r}: {scrub(err)}") from err

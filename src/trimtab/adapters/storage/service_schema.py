@@ -1,4 +1,4 @@
-"""SQLAlchemy tables of the rebalancing service (DDL in migration v0002_service)."""
+"""SQLAlchemy tables of the rebalancing service (DDL in migrations v0002_service and v0004_fencing)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,27 @@ portfolios = Table(
     Column("bh_json", Text, nullable=True),
     Column("notice_for", UtcDateTime(), nullable=True),
     Column("summary_month", String(7), nullable=True),
+    Column("lease_token", String(64), nullable=True),  # the holding process (unique per process, not worker id)
+    Column("lease_epoch", Integer, nullable=False, default=0),  # bumped by every claim: the fencing number
+)
+
+service_workers = Table(
+    "service_workers", metadata,
+    Column("token", String(64), primary_key=True),
+    Column("worker_id", String(64), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("heartbeat_at", UtcDateTime(), nullable=False),
+)
+
+rebalance_holders = Table(  # which process (token, lease epoch) is executing a journaled rebalance
+    "rebalance_holders", metadata,
+    Column("rebalance_id", String(64), primary_key=True),
+    Column("portfolio", String(64), nullable=False),
+    Column("token", String(64), nullable=False),
+    Column("epoch", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 decisions = Table(

@@ -2,6 +2,7 @@
 
 Leases let several worker processes share portfolios: a due row is claimed with `FOR UPDATE SKIP LOCKED`
 on PostgreSQL (SQLite's BEGIN IMMEDIATE already serialises writers), so no portfolio is processed twice.
+Leases are fenced (see leases.py): a process token and a claim epoch, checked by every write of the holder.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from sqlalchemy import Connection, Engine, and_, create_engine, func, insert, no
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from trimtab.adapters.storage import leases
+from trimtab.adapters.storage.leases import Leftovers
 from trimtab.adapters.storage.records import OPEN_STATUSES
 from trimtab.adapters.storage.schema import rebalances
 from trimtab.adapters.storage.service_schema import (
@@ -29,7 +32,8 @@ from trimtab.adapters.storage.service_schema import (
     target_versions,
 )
 from trimtab.adapters.storage.sql import account_balances
-from trimtab.errors import LedgerError
+from trimtab.errors import LeaseLost, LedgerError
+from trimtab.scrub import scrub
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,9 @@ class PortfolioRow:
     bh: dict[str, str] | None
     notice_for: datetime | None
     summary_month: str | None
+    lease_until: datetime | None = None
+    lease_token: str | None = None
+    lease_epoch: int = 0
 
 
 def _now() -> datetime:
@@ -76,9 +83,9 @@ class ServiceStore:
             with self._engine.begin() as conn:
                 yield conn
         except IntegrityError as err:
-            raise LedgerError(f"service write refused: {err.orig}") from err
+            raise LedgerError(f"service write refused: {scrub(err.orig)}") from err
         except SQLAlchemyError as err:
-            raise LedgerError(f"service write failed: {err}") from err
+            raise LedgerError(f"service write failed: {scrub(err)}") from err
 
     def close(self) -> None:
         if self._reader is not self._engine:
@@ -90,7 +97,7 @@ class ServiceStore:
             with self._reader.connect() as conn:
                 yield conn
         except SQLAlchemyError as err:
-            raise LedgerError(f"service read failed: {err}") from err
+            raise LedgerError(f"service read failed: {scrub(err)}") from err
 
     def _insert_new(self, table: Any, keys: list[str]) -> Any:
         """INSERT that does nothing when the key exists (PostgreSQL and SQLite)."""
@@ -137,54 +144,102 @@ class ServiceStore:
             conn.execute(update(portfolios).where(portfolios.c.name == name).values(**_encode(values)))
 
     def claim_due(self, owner: str, names: Sequence[str], sim_now: datetime, *, lease: timedelta,
-                  limit: int = 64) -> list[str]:
-        """Lease up to `limit` due portfolios to `owner` until now + lease (wall time); skip rows others hold."""
-        wall = _now()
+                  limit: int = 64, token: str | None = None) -> list[str]:
+        """Lease up to `limit` due portfolios to `token` (default `owner`) until database now + lease; rows
+        another live token holds are skipped, whatever its worker id."""
+        token = token or owner
         due = or_(
             and_(not_(portfolios.c.paused), or_(portfolios.c.next_check_at.is_(None),
                                                 portfolios.c.next_check_at <= sim_now,
                                                 portfolios.c.trigger_requested)),
             portfolios.c.exit_request.is_not(None),
         )
-        free = or_(portfolios.c.lease_until.is_(None), portfolios.c.lease_until < wall,
-                   portfolios.c.lease_owner == owner)
-        query = (select(portfolios.c.name).where(portfolios.c.name.in_(list(names)), due, free)
-                 .order_by(portfolios.c.next_check_at, portfolios.c.name).limit(limit))
-        if self._pg:
-            query = query.with_for_update(skip_locked=True)
         with self._write() as conn:
+            wall = leases.db_now(conn)
+            free = leases.free_clause(conn, names, token, wall)
+            query = (select(portfolios.c.name).where(portfolios.c.name.in_(list(names)), due, free)
+                     .order_by(portfolios.c.next_check_at, portfolios.c.name).limit(limit))
+            if self._pg:
+                query = query.with_for_update(skip_locked=True)
             claimed = list(conn.scalars(query))
             if claimed:
-                conn.execute(update(portfolios).where(portfolios.c.name.in_(claimed))
-                             .values(lease_owner=owner, lease_until=wall + lease))
+                leases.take(conn, claimed, owner, token, wall + lease)
         return claimed
 
-    def claim(self, name: str, owner: str, *, lease: timedelta) -> bool:
-        """Lease one portfolio now, due or not (start-up reconciliation); False if another owner holds it."""
-        wall = _now()
-        free = or_(portfolios.c.lease_until.is_(None), portfolios.c.lease_until < wall,
-                   portfolios.c.lease_owner == owner)
-        query = select(portfolios.c.name).where(portfolios.c.name == name, free)
-        if self._pg:
-            query = query.with_for_update(skip_locked=True)
+    def claim(self, name: str, owner: str, *, lease: timedelta, token: str | None = None) -> bool:
+        """Lease one portfolio now, due or not (start-up reconciliation); False if another live token holds it."""
+        token = token or owner
         with self._write() as conn:
+            wall = leases.db_now(conn)
+            query = select(portfolios.c.name).where(portfolios.c.name == name,
+                                                    leases.free_clause(conn, [name], token, wall))
+            if self._pg:
+                query = query.with_for_update(skip_locked=True)
             if conn.scalar(query) is None:
                 return False
-            conn.execute(update(portfolios).where(portfolios.c.name == name)
-                         .values(lease_owner=owner, lease_until=wall + lease))
+            leases.take(conn, [name], owner, token, wall + lease)
         return True
 
-    def release(self, name: str, owner: str, *, decision: Mapping[str, Any] | None = None, **values: Any) -> int | None:
-        """Record the cycle's decision (if any), update the row and drop the lease, in one transaction."""
+    def release(self, name: str, owner: str, *, decision: Mapping[str, Any] | None = None, token: str | None = None,
+                epoch: int | None = None, **values: Any) -> int | None:
+        """Record the cycle's decision (if any), update the row and drop the lease, in one transaction.
+        With `token` the write is fenced: LeaseLost (and nothing written) unless (token, epoch) holds the lease."""
         with self._write() as conn:
+            where = leases.fenced(name, token, epoch) if token else and_(portfolios.c.name == name,
+                                                                          portfolios.c.lease_owner == owner)
+            done = conn.execute(update(portfolios).where(where).values(
+                lease_owner=None, lease_token=None, lease_until=None, **_encode(values)))
+            if token and not done.rowcount:
+                raise LeaseLost(f"{name}: lease lost before release; the cycle's results are not recorded")
             decision_id = None
             if decision is not None:
                 decision_id = int(conn.execute(insert(decisions).values(
                     portfolio=name, recorded_at=_now(), worker=owner, **_encode(dict(decision))
                 )).inserted_primary_key[0])  # type: ignore[index]
-            conn.execute(update(portfolios).where(portfolios.c.name == name, portfolios.c.lease_owner == owner)
-                         .values(lease_owner=None, lease_until=None, **_encode(values)))
         return decision_id
+
+    # -- fencing --------------------------------------------------------------------------------
+
+    def register_worker(self, worker_id: str) -> str:
+        """A new fencing token for this process (its heartbeat starts now)."""
+        token = leases.new_token()
+        with self._write() as conn:
+            leases.register(conn, token, worker_id)
+        return token
+
+    def heartbeat(self, token: str, *, lease: timedelta) -> int:
+        """This process is alive: refresh its heartbeat and extend the leases it holds (how many)."""
+        with self._write() as conn:
+            return leases.heartbeat(conn, token, lease)
+
+    def renew(self, name: str, token: str, epoch: int, *, lease: timedelta) -> datetime:
+        """Extend the lease held by (token, epoch) to database now + lease; LeaseLost if it was taken over."""
+        with self._write() as conn:
+            until = leases.renew(conn, name, token, epoch, lease)
+        if until is None:
+            raise LeaseLost(f"{name}: lease lost (taken over by another worker or expired); stopping")
+        return until
+
+    def bind_rebalance(self, rebalance_id: str, name: str, token: str, epoch: int) -> None:
+        """Record this process as the holder of a journaled rebalance (others never reconcile it while it lives)."""
+        with self._write() as conn:
+            if not leases.bind(conn, rebalance_id, name, token, epoch):
+                raise LeaseLost(f"{name}: lease lost before rebalance {rebalance_id} started")
+
+    def abandon_rebalances(self, name: str, token: str) -> int:
+        """After LeaseLost: this process stops executing the portfolio's rebalances; the new holder reconciles them."""
+        with self._write() as conn:
+            return leases.unbind(conn, name, token)
+
+    def leftovers(self, account: str, token: str, *, stale_after: timedelta) -> Leftovers:
+        """The account's open rebalances split into reconcilable ones and those a live process still runs."""
+        ids = self.open_rebalances(account)
+        with self._read() as conn:
+            return leases.split_open(conn, ids, token, stale_after)
+
+    def db_now(self) -> datetime:
+        with self._read() as conn:
+            return leases.db_now(conn)
 
     def next_due(self, names: Sequence[str]) -> datetime | None:
         """Earliest next check among active portfolios (None when none is scheduled)."""
@@ -323,7 +378,8 @@ def _portfolio(m: Any) -> PortfolioRow:
         last_check_at=m["last_check_at"], anchor_at=m["anchor_at"], lease_owner=m["lease_owner"],
         trigger_requested=bool(m["trigger_requested"]), exit_request=_loads(m["exit_request"]),
         failures=int(m["failures"]), bh=_loads(m["bh_json"]), notice_for=m["notice_for"],
-        summary_month=m["summary_month"],
+        summary_month=m["summary_month"], lease_until=m["lease_until"], lease_token=m["lease_token"],
+        lease_epoch=int(m["lease_epoch"] or 0),
     )
 
 

@@ -19,6 +19,7 @@ from trimtab.adapters.storage.database import make_engine, normalize_url, upgrad
 from trimtab.adapters.storage.schema import accounts, ledger_entries, rebalances
 from trimtab.core.ledger import LedgerEntry, deposit_entries
 from trimtab.errors import LedgerError
+from trimtab.scrub import scrub
 
 
 class SqlLedgerStore:
@@ -164,7 +165,7 @@ class SqlLedgerStore:
             with self._engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as err:
-            raise LedgerError(f"ledger write failed: {err}") from err
+            raise LedgerError(f"ledger write failed: {scrub(err)}") from err
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -172,7 +173,7 @@ class SqlLedgerStore:
             with self._engine.connect() as conn:
                 yield conn
         except SQLAlchemyError as err:
-            raise LedgerError(f"ledger read failed: {err}") from err
+            raise LedgerError(f"ledger read failed: {scrub(err)}") from err
 
     def _insert_account(self, conn: Connection, name: str) -> Any:
         """INSERT of an account row that does nothing if the account exists."""
