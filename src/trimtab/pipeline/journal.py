@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -23,7 +23,7 @@ from trimtab.core.ledger import LedgerEntry
 from trimtab.core.ports import AtomicVenue, ExecutionReport, LegFailure
 from trimtab.core.types import CostEstimate, Fill, MarketRules, PlannedOrder, Side, TradePlan
 from trimtab.engine import ledger_entries
-from trimtab.errors import LedgerError, VenueError
+from trimtab.errors import LedgerError, OrderOutcomeUnknown, VenueError
 
 Guard = Callable[[PlannedOrder], str | None]  # a reason not to send this leg now, or None
 
@@ -42,6 +42,21 @@ class TrackedVenue(Protocol):
     def client_id(self, plan: TradePlan, index: int) -> str: ...
 
     def find_fill(self, client_id: str, order: PlannedOrder) -> Fill | None: ...
+
+
+class Lease(Protocol):
+    """A fenced lease (service.leases.LeaseGuard): renew raises when another worker took the portfolio over."""
+
+    def renew(self) -> object: ...
+
+    def bind(self, rebalance_id: str) -> None: ...
+
+
+@runtime_checkable
+class LookupGrace(Protocol):
+    """How long after sending a venue may still not list an order (exchanges list new orders with a delay)."""
+
+    lookup_grace_s: float
 
 
 @runtime_checkable
@@ -100,6 +115,9 @@ class JournaledVenue:
     rebalance_id: str | None = None
     report: ExecutionReport | None = None
     name: str = ""
+    lease: Lease | None = None  # the service's lease on the portfolio: renewed between legs
+    clock: Callable[[], datetime] | None = None  # when legs leave (service time); default: the decision time
+    unknown: tuple[int, str] | None = None  # (leg, why) when a leg's outcome is unknown
 
     def __post_init__(self) -> None:
         self.name = self.venue.name if self.venue is not None else ""
@@ -136,9 +154,12 @@ class JournaledVenue:
                **(self.extra or {})}
         self.rebalance_id = self.ledger.start_rebalance(self.account, json.dumps(doc), plan.reason)
         self.ledger.mark_executing(self.rebalance_id)
+        if self.lease is not None:
+            self.lease.bind(self.rebalance_id)  # a live peer never reconciles or re-plans over this rebalance
         fills: list[Fill] = []
         failures: list[LegFailure] = []
         if atomic:
+            self._mark_sent(doc, range(len(plan.orders)))
             self.report = self._send_whole(venue, plan)
             return self.report
         for i, order in enumerate(plan.orders):
@@ -147,8 +168,17 @@ class JournaledVenue:
             if why:
                 failures.append(LegFailure(order, why))
                 continue
+            if self.lease is not None:
+                self.lease.renew()  # LeaseLost: another worker holds the portfolio now; send nothing more
+            self._mark_sent(doc, [i])
             try:
                 report = venue.execute(leg_plan(plan, i))
+            except OrderOutcomeUnknown as err:  # it may have filled: the rebalance stays open until the venue says
+                partial = err.partial_report
+                fills.extend(partial.fills if isinstance(partial, ExecutionReport) else ())
+                self.unknown = (i, str(err))
+                failures.extend(LegFailure(o, "not sent: an earlier leg's outcome is unknown") for o in plan.orders[i + 1:])
+                break
             except VenueError as err:  # keep what filled; the leg fails, later legs are not sent
                 partial = err.partial_report
                 fills.extend(partial.fills if isinstance(partial, ExecutionReport) else ())
@@ -157,11 +187,23 @@ class JournaledVenue:
             fills.extend(report.fills)
             failures.extend(report.failures)
         self.report = ExecutionReport(tuple(fills), tuple(failures), venue=venue.name)
+        if self.unknown is not None:  # nothing is recorded yet: reconciliation records every leg once it is known
+            doc["unknown"] = {"leg": self.unknown[0], "reason": self.unknown[1]}
+            self.ledger.update_plan(self.rebalance_id, json.dumps(doc))
+            return self.report
         if not fills:  # the engine appends nothing, so close the journal row here
             self.ledger.finish_rebalance(self.rebalance_id, final_status(self.report).value,
                                          json.dumps(report_doc(self.report)))
         return self.report
 
+
+    def _mark_sent(self, doc: dict[str, Any], legs: Iterable[int]) -> None:
+        """Journal that these legs are about to leave: after a crash, only unmarked legs are provably not sent."""
+        assert self.rebalance_id is not None
+        stamp = self.time.isoformat() if self.clock is None else self.clock().isoformat()
+        for i in legs:
+            doc["legs"][i]["sent_at"] = stamp
+        self.ledger.update_plan(self.rebalance_id, json.dumps(doc))
 
     def _send_whole(self, venue: TrackedVenue, plan: TradePlan) -> ExecutionReport:
         """An atomic venue's plan: all legs in one batch, or none when stopping or a leg's guard says no."""
@@ -195,6 +237,8 @@ class JournalLedger:
         j = self.journal
         if j.rebalance_id is None or j.report is None:
             raise LedgerError("append outside a journaled rebalance")
+        if j.unknown is not None:  # the rebalance stays open: reconciliation records it whole once every leg is known
+            return
         stamped = [replace(e, rebalance_id=j.rebalance_id) for e in entries]
         self.store.finish_rebalance(j.rebalance_id, final_status(j.report).value, json.dumps(report_doc(j.report)),
                                     stamped)
@@ -214,15 +258,22 @@ class Reconciled:
     missing: int
 
 
-def reconcile(store: SqlLedgerStore, venue: TrackedVenue, account: str, ids: Sequence[str]) -> list[Reconciled]:
-    """Close the unfinished rebalances `ids` of `account` from what the venue says each client id did."""
+def reconcile(store: SqlLedgerStore, venue: TrackedVenue, account: str, ids: Sequence[str],
+              now: datetime | None = None) -> list[Reconciled]:
+    """Close the unfinished rebalances `ids` of `account` from what the venue says each client id did.
+
+    A leg journaled as sent that the venue does not list yet stays unknown (the rebalance stays open) until the
+    venue's lookup grace has passed since it was sent; only then does "not found" mean it never arrived."""
     out = []
+    grace = venue.lookup_grace_s if isinstance(venue, LookupGrace) else 0.0
     for rid in ids:
         r = store.rebalance(rid)
         if r.status.final or r.account != account:
             continue
         doc = json.loads(r.plan_json)
-        fills, failures = [], []
+        fills: list[Fill] = []
+        failures: list[LegFailure] = []
+        pending = 0
         for leg in doc.get("legs", []):
             order = order_from(leg)
             if "child_ids" in leg:  # a TWAP leg: every child order was journaled by its own id
@@ -234,14 +285,29 @@ def reconcile(store: SqlLedgerStore, venue: TrackedVenue, account: str, ids: Seq
                                                "child orders not found at the venue after a restart", done))
                 continue
             fill = venue.find_fill(leg["client_id"], order)
-            if fill is None:
-                failures.append(LegFailure(order, "not found at the venue after a restart"))
-            else:
+            if fill is not None:
                 fills.append(fill)
-        report = ExecutionReport(tuple(fills), tuple(failures), venue=venue.name, notes=("reconciled after restart",))
+            elif _still_unknown(leg, now, grace):
+                pending += 1
+            elif "sent_at" in leg:
+                failures.append(LegFailure(order, f"not found at the venue {grace:g} s after it was sent"))
+            else:
+                failures.append(LegFailure(order, "never sent (journaled as not sent)"))
+        if pending:
+            out.append(Reconciled(r.id, "unknown", tuple(fills), pending))
+            continue
+        report = ExecutionReport(tuple(fills), tuple(failures), venue=venue.name, notes=("reconciled",))
         time = datetime.fromisoformat(doc["time"]) if "time" in doc else r.created_at
         entries = ledger_entries(report, account=account, time=time, rebalance_id=r.id)
         status = final_status(report).value
         store.finish_rebalance(r.id, status, json.dumps(report_doc(report, reconciled=True)), entries)
         out.append(Reconciled(r.id, status, tuple(fills), len(failures)))
     return out
+
+
+def _still_unknown(leg: dict[str, Any], now: datetime | None, grace: float) -> bool:
+    """Sent, not listed, and still within the venue's listing delay."""
+    sent = leg.get("sent_at")
+    if sent is None or now is None or grace <= 0:
+        return False
+    return (now - datetime.fromisoformat(sent)).total_seconds() < grace

@@ -28,6 +28,7 @@ from trimtab.service.aftercycle import failed_cycle as failed_cycle
 from trimtab.service.bootstrap import PortfolioRuntime, Services
 from trimtab.service.exits import exit_guard, exit_plan
 from trimtab.service.exits import exit_quotes as exit_quotes
+from trimtab.service.leases import active_guard
 from trimtab.views import plan_document
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,14 @@ def reconcile_leftovers(services: Services, rt: PortfolioRuntime) -> list[Any]:
     if not ids:
         return []
     venue = rt.venue if rt.venue is not None else EphemeralPaper({}, rt.strategy.costs, {})
-    done = reconcile(services.ledger, venue, rt.account, ids)
+    done = reconcile(services.ledger, venue, rt.account, ids, now=services.clock.now())
     for r in done:
+        if r.status == "unknown":
+            services.notifier.send(rt.name, "failure", f"{rt.name}: order outcome unknown",
+                                   f"{r.missing} leg(s) of rebalance {r.rebalance_id} not listed at the venue yet; "
+                                   "no new plan until the venue settles them",
+                                   {"rebalance_id": r.rebalance_id, "status": "unknown"})
+            continue
         services.notifier.send(rt.name, "failure" if r.missing else "rebalance_completed",
                                f"{rt.name}: rebalance reconciled after restart ({r.status})",
                                f"{len(r.fills)} leg(s) found at the venue, {r.missing} never sent",
@@ -120,10 +127,16 @@ def execute(services: Services, rt: PortfolioRuntime, pipeline: Pipeline, strate
     if kind == "exit":  # an exit sells everything by definition: turnover caps do not apply to it
         strategy = _without_turnover_caps(strategy)
     jv = JournaledVenue(None, services.ledger, rt.account, snap.time, services.stop, guard,
-                        {"portfolio": rt.name, "kind": kind, "targets_version": rt.targets_version})
+                        {"portfolio": rt.name, "kind": kind, "targets_version": rt.targets_version},
+                        lease=active_guard(), clock=services.clock.now)
     result = pipeline.execute(decision, snap, services.ledger, account=rt.account, holdings=holdings,
                               strategy=strategy, wrap=jv.around, record=JournalLedger(services.ledger, jv))
     report = jv.report or ExecutionReport(())
+    if jv.unknown is not None:  # nothing recorded yet: the next cycles look the leg up before planning anything
+        services.notifier.send(rt.name, "failure", f"{rt.name}: order outcome unknown",
+                               f"leg {jv.unknown[0] + 1}: {jv.unknown[1]}; no new plan until the venue settles it",
+                               {"rebalance_id": jv.rebalance_id, "status": "unknown"})
+        return Executed(report, "unknown", jv.rebalance_id, False)
     return Executed(report, final_status(report).value, jv.rebalance_id, result.traded)
 
 
@@ -163,7 +176,8 @@ def record(services: Services, rt: PortfolioRuntime, row: PortfolioRow, strategy
            "plan_json": plan_doc, "report_json": rep}
     after_trade_alerts(services, rt, kind, done.status, decision.reason, rep)
     updates.update(scheduled_alerts(services, rt, row, now))
-    failures = row.failures + 1 if done.status in ("failed", "partial") else 0  # unfinished rebalances count too
+    failures = row.failures + 1 if done.status in ("failed", "partial") else 0 if done.status != "unknown" \
+        else row.failures  # failed and partial rebalances count toward the breaker; an unknown one waits
     if failures >= rt.spec.max_failures and not row.paused and "paused" not in updates:
         services.notifier.send(rt.name, "circuit_breaker", f"{rt.name}: circuit breaker tripped",
                                f"{failures} failed or partial rebalances in a row; portfolio paused",
@@ -184,9 +198,26 @@ def pre_trade_breaker(services: Services, rt: PortfolioRuntime, row: PortfolioRo
     return drawdown_breaker(services, rt, row, equity, snap.time)
 
 
+UNKNOWN_RETRY_S = 60.0  # service seconds between lookups of a leg whose outcome is unknown
+
+
+def waiting_cycle(services: Services, rt: PortfolioRuntime, row: PortfolioRow, open_ids: list[str]) -> dict[str, Any]:
+    """A portfolio with a leg of unknown outcome plans nothing: it holds and looks again soon."""
+    now = services.clock.now()
+    doc = {"time": now, "kind": "check", "fired": False, "traded": False, "status": "unknown",
+           "reason": f"waiting for the venue to settle {len(open_ids)} open rebalance(s): no new plan on top",
+           "rebalance_id": open_ids[0], "value": None, "bh_value": None, "weights_json": {}, "targets_json": {},
+           "metrics_json": {}, "plan_json": None, "report_json": None}
+    retry = min(now + timedelta(seconds=UNKNOWN_RETRY_S), rt.spec.every.after(now, 1))
+    return {"decision": doc, "last_check_at": row.last_check_at, "next_check_at": retry}
+
+
 def run_portfolio_cycle(services: Services, rt: PortfolioRuntime, row: PortfolioRow) -> dict[str, Any]:
     """Everything one cycle does for one leased portfolio; returns the columns to update on release."""
     reconcile_leftovers(services, rt)
+    still_open = services.store.open_rebalances(rt.account)
+    if still_open:
+        return waiting_cycle(services, rt, row, still_open)
     rt.with_targets(*services.store.targets(rt.name))
     holdings = services.store.balances(rt.account)
     snap = snapshot_for(rt, holdings)
@@ -208,6 +239,9 @@ def run_portfolio_cycle(services: Services, rt: PortfolioRuntime, row: Portfolio
     done = execute(services, rt, pipeline, strategy, decision, snap, holdings, kind, row)
     result = record(services, rt, row, strategy, decision, kind, snap, holdings, done, initial)
     result.updates.update(consumed)
+    if done.status == "unknown":
+        result.updates["next_check_at"] = min(snap.time + timedelta(seconds=UNKNOWN_RETRY_S),
+                                              result.updates["next_check_at"])
     if done.report is not None:
         log.info("%s: %s rebalance %s: %d order(s), %d fill(s)", rt.name, kind, done.status,
                  len(decision.plan.orders) if decision.plan else 0, len(done.report.fills))

@@ -116,6 +116,17 @@ class SqlLedgerStore:
             if not done:
                 raise self._not_open(conn, rebalance_id, "mark executing")
 
+    def update_plan(self, rebalance_id: str, plan_json: str) -> None:
+        """Rewrite an open rebalance's journal (legs marked as they are sent); a finished one is immutable."""
+        with self._write() as conn:
+            open_ = [s.value for s in rec.OPEN_STATUSES]
+            done = conn.execute(
+                update(rebalances).where(rebalances.c.id == rebalance_id, rebalances.c.status.in_(open_))
+                .values(plan_json=rec.json_text(plan_json, "plan_json"))
+            ).rowcount
+            if not done:
+                raise self._not_open(conn, rebalance_id, "update")
+
     def finish_rebalance(
         self,
         rebalance_id: str,
