@@ -55,7 +55,7 @@ def test_a_uniswap_portfolio_rebalances_in_the_service(chain: ChainEnv, tmp_path
         rt = services.runtimes["dex"]
         assert rt.venue is not None and rt.venue.name == "uniswap"
         assert rt.venue.dex.settings.deadline_seconds == 300  # the strategy's dex block reached the venue
-        Runner(services).process("dex")
+        Runner(services).run_once()
         decision = services.store.decisions("dex", limit=1)[0]
         assert decision["traded"], decision
         fills = decision["report"]["fills"]
@@ -72,7 +72,7 @@ def test_a_guard_blocks_the_uniswap_cycle_before_any_transaction(chain: ChainEnv
     before = _on_chain(chain)
     services = open_services(_config(tmp_path, chain, STRATEGY + "guards: {max_turnover_per_rebalance: 0.01}\n"))
     try:
-        Runner(services).process("dex")
+        Runner(services).run_once()
         assert _on_chain(chain) == before
         alerts = services.store.alerts("dex", limit=20)
         assert any(a["kind"] == "failure" and "turnover_limit" in a["body"] for a in alerts), alerts

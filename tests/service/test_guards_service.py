@@ -19,7 +19,7 @@ def _run_once(tmp_path: Path, strategy: str, start: str = "2022-03-01",
                           market_data={"source": "replay", "start": start, "speed": speed})
     services = open_services(config)
     try:
-        Runner(services).process("g")
+        Runner(services).run_once()
         entries = services.ledger.entries("g")
         alerts = services.store.alerts("g", limit=50)
         return entries, alerts

@@ -42,7 +42,7 @@ def test_twap_legs_go_out_as_child_orders_from_the_service(tmp_path: Path, serve
                           market_data={"source": "venue"}, database_url="svc.db")
     services = open_services(config)
     try:
-        Runner(services).process("cex")
+        Runner(services).run_once()
         decision = services.store.decisions("cex", limit=1)[0]
         assert decision["traded"] and decision["status"] == "done", decision
         plan_orders = decision["plan"]["orders"]

@@ -46,11 +46,13 @@ class EphemeralPaper:
 
 
 class CcxtTracked:
-    """A CcxtVenue plus order lookup by client id (the same ids CcxtVenue derives when it sends)."""
+    """A CcxtVenue plus order lookup by client id (the same ids CcxtVenue derives when it sends); a sent order
+    the exchange does not list stays unknown for `lookup_grace_s` (exchanges list new orders with a delay)."""
 
-    def __init__(self, venue: Any) -> None:
+    def __init__(self, venue: Any, lookup_grace_s: float = 600.0) -> None:
         self._venue = venue
         self.name: str = venue.name
+        self.lookup_grace_s = lookup_grace_s
 
     def set_prices(self, prices: Mapping[str, Decimal]) -> None:
         """Prices come from the exchange itself."""

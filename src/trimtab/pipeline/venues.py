@@ -11,7 +11,7 @@ from trimtab.errors import ConfigError
 
 
 def open_ccxt(exchange_id: str, *, url: str | None = None, credentials: str | None = None,
-              field: str = "venue") -> Any:
+              field: str = "venue", lookup_grace_s: float | None = None) -> Any:
     """A CcxtVenue; keys from TRIMTAB_<EXCHANGE>_API_KEY/_API_SECRET or a credentials file; `url`: a local server."""
     import ccxt
 
@@ -23,8 +23,12 @@ def open_ccxt(exchange_id: str, *, url: str | None = None, credentials: str | No
         raise ConfigError("use paper, uniswap or ccxt:<exchange id> (e.g. ccxt:binance)", field=field)
     if exchange_id not in ccxt.exchanges:
         raise ConfigError(f"unknown ccxt exchange {exchange_id!r}", field=field)
+    from trimtab.adapters.ccxt_venue.retry import RetryPolicy
+
     urls = api_urls(exchange_id, url, field=f"{field} url") if url else None
-    return CcxtVenue(exchange_id, credentials, api_urls=urls, client_config={"enableRateLimit": url is None})
+    retry = RetryPolicy(lookup_grace=lookup_grace_s) if lookup_grace_s is not None else None
+    return CcxtVenue(exchange_id, credentials, api_urls=urls, client_config={"enableRateLimit": url is None},
+                     retry=retry)
 
 
 def dex_settings(strategy: Strategy, *, min_notional: Decimal = Decimal(1)) -> Any:

@@ -204,10 +204,12 @@ UNKNOWN_RETRY_S = 60.0  # service seconds between lookups of a leg whose outcome
 def waiting_cycle(services: Services, rt: PortfolioRuntime, row: PortfolioRow, open_ids: list[str]) -> dict[str, Any]:
     """A portfolio with a leg of unknown outcome plans nothing: it holds and looks again soon."""
     now = services.clock.now()
+    last = services.store.equity(rt.name, 1)
+    value, bh_value = (last[-1][1], last[-1][2]) if last else (0.0, 0.0)  # unchanged until the venue settles
     doc = {"time": now, "kind": "check", "fired": False, "traded": False, "status": "unknown",
            "reason": f"waiting for the venue to settle {len(open_ids)} open rebalance(s): no new plan on top",
-           "rebalance_id": open_ids[0], "value": None, "bh_value": None, "weights_json": {}, "targets_json": {},
-           "metrics_json": {}, "plan_json": None, "report_json": None}
+           "rebalance_id": open_ids[0], "value": value, "bh_value": bh_value, "weights_json": {},
+           "targets_json": {}, "metrics_json": {}, "plan_json": None, "report_json": None}
     retry = min(now + timedelta(seconds=UNKNOWN_RETRY_S), rt.spec.every.after(now, 1))
     return {"decision": doc, "last_check_at": row.last_check_at, "next_check_at": retry}
 

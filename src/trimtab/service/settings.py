@@ -58,8 +58,10 @@ class PortfolioSpec(_Model):
     max_failures: Annotated[int, Field(ge=1, le=100)] = 3  # consecutive failed cycles before the breaker trips
     max_drawdown: Annotated[float, Field(gt=0, lt=1)] | None = None  # breaker: pause beyond this drawdown
     exit_guard_bps: Annotated[float, Field(ge=0, le=5000)] = 100.0  # emergency exit: min received vs pre-quote
+    lookup_grace: str = "10s"  # ccxt: after a timeout, look the order up this long before calling it unknown
+    unknown_grace: str = "10m"  # a sent order the venue does not list yet stays unknown this long, then "not found"
 
-    @field_validator("check_every")
+    @field_validator("check_every", "lookup_grace", "unknown_grace")
     @classmethod
     def _check(cls, v: str) -> str:
         return _duration(v)

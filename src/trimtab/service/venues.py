@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from trimtab.core.costs import CostModel
+from trimtab.core.schedule import parse_every
 from trimtab.core.strategy import Strategy
 from trimtab.pipeline.journal import TrackedVenue
 from trimtab.pipeline.tracked import CcxtTracked, DexTracked
@@ -33,5 +34,6 @@ def make_tracked_venue(settings: ServiceSettings, spec: PortfolioSpec, costs: Co
     from trimtab.pipeline.venues import open_ccxt
 
     creds = str(settings.path(spec.credentials)) if spec.credentials else None
-    return CcxtTracked(open_ccxt(spec.venue.removeprefix("ccxt:"), url=spec.url, credentials=creds,
-                                 field=f"portfolios.{spec.name}.venue"))
+    venue = open_ccxt(spec.venue.removeprefix("ccxt:"), url=spec.url, credentials=creds,
+                      field=f"portfolios.{spec.name}.venue", lookup_grace_s=float(parse_every(spec.lookup_grace).seconds))
+    return CcxtTracked(venue, float(parse_every(spec.unknown_grace).seconds))
