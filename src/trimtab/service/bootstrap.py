@@ -7,7 +7,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from datetime import time as dtime
@@ -130,13 +130,16 @@ def _replay(settings: ServiceSettings, specs: list[StrategySpec], clock: Clock) 
     return ReplaySource(history, clock)
 
 
-def build_services(settings: ServiceSettings, tokens: Tokens, *, worker_id: str | None = None) -> Services:
-    """Open (create, migrate) the database, register portfolios and open their accounts once."""
+def build_services(settings: ServiceSettings, tokens: Tokens, *, worker_id: str | None = None,
+                   markets: Mapping[str, MarketData] | None = None, clock: Clock | None = None) -> Services:
+    """Open (create, migrate) the database, register portfolios and open their accounts once.
+
+    `markets` (per portfolio name) and `clock` replace the configured ones (`trimtab replay`'s simulated clock)."""
     ledger = SqlLedgerStore(settings.db_url)
     store = ServiceStore(ledger.engine)
-    clock = _clock(settings, store)
+    clock = clock or _clock(settings, store)
     bases = [_strategy_spec(settings, p) for p in settings.portfolios]
-    replay = _replay(settings, bases, clock) if settings.market_data.source == "replay" else None
+    replay = _replay(settings, bases, clock) if markets is None and settings.market_data.source == "replay" else None
     runtimes: dict[str, PortfolioRuntime] = {}
     known_accounts = set(ledger.accounts())
     for spec, base in zip(settings.portfolios, bases, strict=True):
@@ -145,8 +148,10 @@ def build_services(settings: ServiceSettings, tokens: Tokens, *, worker_id: str 
         version, targets = store.targets(spec.name)
         strategy = strategy_with_targets(base, targets, spec.name) if version > 1 else strategy
         venue = make_tracked_venue(settings, spec, strategy.costs)
-        if replay is not None:
-            market: MarketData = replay
+        if markets is not None:
+            market: MarketData = markets[spec.name]
+        elif replay is not None:
+            market = replay
         elif isinstance(venue, CcxtTracked):
             market = VenueSource(venue.price, clock)
         else:
