@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from decimal import Decimal
 from typing import Any
@@ -21,7 +21,7 @@ from trimtab.core.strategy import Strategy
 from trimtab.errors import ConfigError, LedgerError
 from trimtab.service.alerts import Notifier
 from trimtab.service.journal import TrackedVenue
-from trimtab.service.marketdata import AcceleratedClock, Clock, MarketData, ReplaySource, VenueSource, WallClock
+from trimtab.service.marketdata import MODEL_WARMUP_DAYS, AcceleratedClock, Clock, MarketData, ReplaySource, VenueSource, WallClock
 from trimtab.service.settings import PortfolioSpec, ServiceSettings, Tokens
 from trimtab.service.venues import CcxtTracked, make_tracked_venue
 
@@ -122,11 +122,14 @@ def _replay(settings: ServiceSettings, specs: list[StrategySpec], clock: Clock) 
     from trimtab.adapters.bundled import bundled_daily, coverage
 
     known = coverage()
-    assets = sorted({a for s in specs for a in (s.targets or {})} | {s.quote for s in specs if s.quote in known})
+    built = [s.build() for s in specs]  # the universe, not only static targets: models choose among it
+    assets = sorted(known if any(b.universe_from_data for b in built) else
+                    {a for b in built for a in b.universe if a != b.quote or a in known})
     missing = [a for a in assets if a not in known]
     if missing:
         raise ConfigError(f"no bundled prices for {', '.join(missing)}", field="market_data.source")
-    history = bundled_daily(assets, start=str(settings.market_data.start), require_complete=False)
+    warmup = timedelta(days=MODEL_WARMUP_DAYS if any(b.allocation is not None for b in built) else 0)
+    history = bundled_daily(assets, start=str(settings.market_data.start - warmup), require_complete=False)
     return ReplaySource(history, clock)
 
 

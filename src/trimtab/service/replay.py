@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from trimtab.core.history import PriceHistory
+from trimtab.core.strategy import Strategy
 from trimtab.errors import ConfigError
 from trimtab.service.marketdata import MarketData, ReplaySource
 from trimtab.service.settings import PortfolioSpec, ServiceSettings, Tokens
@@ -152,6 +153,7 @@ def replay(settings: ServiceSettings, histories: Mapping[str, PriceHistory], sta
     markets: dict[str, MarketData] = {n: ReplaySource(h, clock) for n, h in histories.items()}
     cfg = replay_settings(settings, f"sqlite:///{db_path.resolve()}", opening)
     services = build_services(cfg, Tokens(), markets=markets, clock=clock)
+    _no_fsync(services.ledger.engine)
     try:
         runner = Runner(services)
         runner.startup()
@@ -174,6 +176,14 @@ def replay(settings: ServiceSettings, histories: Mapping[str, PriceHistory], sta
         if tmp is not None:
             tmp.cleanup()
     return result
+
+
+def _no_fsync(engine: Any) -> None:
+    """A replay database is a scratch file: commits skip the fsync (WAL with synchronous=NORMAL stays consistent)."""
+    from sqlalchemy import event
+
+    event.listen(engine, "connect", lambda conn, _record: conn.execute("PRAGMA synchronous=NORMAL"))
+    engine.dispose()  # pooled connections reopen with the pragma
 
 
 def _portfolio_result(services: Any, name: str, history: PriceHistory, end: datetime) -> PortfolioReplay:
@@ -219,3 +229,10 @@ def _portfolio_result(services: Any, name: str, history: PriceHistory, end: date
 
 
 __all__ = ["PortfolioReplay", "ReplayResult", "SimulatedClock", "first_row", "replay"]
+
+
+def portfolio_strategies(settings: ServiceSettings) -> dict[str, Strategy]:
+    """Each portfolio's strategy as the service builds it (file next to service.yaml, or a preset)."""
+    from trimtab.service.bootstrap import _strategy_spec
+
+    return {p.name: _strategy_spec(settings, p).build() for p in settings.portfolios}
