@@ -44,7 +44,9 @@ def replay_cmd(
 
     settings = load_settings(config)
     start = _date(from_, "from") or datetime.combine(settings.market_data.start, datetime.min.time(), tzinfo=UTC)
-    _date(to, "to")
+    last_day = _date(to, "to")
+    if last_day is not None and last_day < start:
+        raise ConfigError(f"--to {last_day:%Y-%m-%d} is before --from {start:%Y-%m-%d}", field="to")
     histories = {name: load_history(strat, prices, start.strftime("%Y-%m-%d"), to, forward_fill)
                  for name, strat in portfolio_strategies(settings).items()}
     last = max(np.datetime64(h.times[-1], "s") for h in histories.values())

@@ -21,7 +21,7 @@ from trimtab.core.strategy import Strategy
 from trimtab.errors import ConfigError, LedgerError
 from trimtab.service.alerts import Notifier
 from trimtab.service.journal import TrackedVenue
-from trimtab.service.marketdata import MODEL_WARMUP_DAYS, AcceleratedClock, Clock, MarketData, ReplaySource, VenueSource, WallClock
+from trimtab.service.marketdata import AcceleratedClock, Clock, MarketData, ReplaySource, VenueSource, WallClock
 from trimtab.service.settings import PortfolioSpec, ServiceSettings, Tokens
 from trimtab.service.venues import CcxtTracked, make_tracked_venue
 
@@ -116,6 +116,9 @@ def _clock(settings: ServiceSettings, store: ServiceStore) -> Clock:
     stored = json.loads(store.meta_setdefault("replay_clock", json.dumps({"sim_origin": start.isoformat(),
                                                                          "wall_origin": time.time()})))
     return AcceleratedClock(datetime.fromisoformat(stored["sim_origin"]), float(stored["wall_origin"]), md.speed)
+
+
+MODEL_WARMUP_DAYS = 400  # rows before the start that allocation models estimate from (as `trimtab backtest`)
 
 
 def _replay(settings: ServiceSettings, specs: list[StrategySpec], clock: Clock) -> ReplaySource:

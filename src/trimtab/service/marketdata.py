@@ -15,8 +15,6 @@ from trimtab.core.history import PriceHistory
 from trimtab.core.snapshot import MarketSnapshot
 from trimtab.errors import DataError
 
-MODEL_WARMUP_DAYS = 400  # rows before the start that allocation models estimate from (as `trimtab backtest`)
-
 
 class Clock(Protocol):
     """Service time (simulated when replaying) and how long to wait in real seconds for a service time."""
