@@ -23,23 +23,26 @@ from trimtab.cli.backtest import load_history
 from trimtab.config import load_strategy, preset_names
 
 START, END = "2023-01-01", "2023-12-31"
+HOURLY = Path(__file__).resolve().parents[1] / "data" / "hourly_spot_subset.csv.gz"  # Binance spot, 3 pairs, 2023
 PRESETS = preset_names()
 # preset -> why its replay may not equal its backtest (a decision needing data the live path cannot have)
 EXPECTED_DIFFERENCES: dict[str, str] = {}
 
 
-def _replay(tmp: Path, preset: str) -> dict[str, Any]:
-    cfg = tmp / f"{preset}.yaml"
-    cfg.write_text(yaml.safe_dump({"portfolios": [{"name": "p", "strategy": preset, "check_every": "1d"}]}))
-    out = tmp / f"{preset}.json"
-    res = CliRunner().invoke(app, ["replay", "--config", str(cfg), "--from", START, "--to", END, "--json", str(out)])
+def _replay(tmp: Path, preset: str, *args: str, every: str = "1d") -> dict[str, Any]:
+    name = Path(preset).stem
+    cfg = tmp / f"{name}-service.yaml"
+    cfg.write_text(yaml.safe_dump({"portfolios": [{"name": "p", "strategy": preset, "check_every": every}]}))
+    out = tmp / f"{name}.json"
+    res = CliRunner().invoke(app, ["replay", "--config", str(cfg), "--json", str(out), *(args or ("--from", START, "--to", END))])
     assert res.exit_code == 0, res.output
     return json.loads(out.read_text())["portfolios"]["p"]  # type: ignore[no-any-return]
 
 
-def _backtest(preset: str) -> dict[str, Any]:
+def _backtest(preset: str, prices: str | None = None, start: str | None = START, end: str | None = END,
+              fill: int | None = None) -> dict[str, Any]:
     strategy = load_strategy(preset)
-    history = load_history(strategy, None, START, END, None)
+    history = load_history(strategy, prices, start, end, fill)
     r = backtest(load_strategy(preset), history)
     return {"rebalance_times": [to_datetime(r.times[i]).isoformat() for i in r.rebalance_steps],
             "final_value": float(r.equity[-1]), "total_costs": float((r.fee + r.slippage + r.gas).sum()),
@@ -60,9 +63,39 @@ def test_every_shipped_preset_is_covered() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("preset", PRESETS)
 def test_replay_matches_backtest(pairs: dict[str, tuple[dict[str, Any], dict[str, Any]]], preset: str) -> None:
-    live, bt = pairs[preset]
     if preset in EXPECTED_DIFFERENCES:
         pytest.fail(f"document and assert the difference: {EXPECTED_DIFFERENCES[preset]}")
+    _same(*pairs[preset])
+
+
+def test_market_bound_costs_are_bound_per_cycle_alike(tmp_path: Path) -> None:
+    """Impact calibrated on the past 30 rows and the day's bundled gas price: re-bound at every cycle in both."""
+    path = tmp_path / "bound.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "bound", "quote": "USDC", "targets": {"BTC": 0.5, "ETH": 0.3, "USDC": 0.2},
+        "trigger": {"kind": "hybrid", "band": 0.05, "every": "1M"}, "initial_value": 100_000,
+        "costs": {"model": "sqrt_impact", "fee_bps": 10, "sqrt_impact": {"calibrate_window": 30},
+                  "gas": {"units": 150_000, "gwei": "bundled"}}}))
+    live, bt = _replay(tmp_path, str(path), "--from", "2022-01-01", "--to", "2022-12-31"), _backtest(
+        str(path), None, "2022-01-01", "2022-12-31")
+    assert bt["path"] == "step" and live["total_costs"] > 0
+    _same(live, bt)
+
+
+def test_hourly_file_and_hourly_checks(tmp_path: Path) -> None:
+    """--prices with Binance hourly closes, checked every hour: the schedule anchors on the first hour alike."""
+    path = tmp_path / "hourly.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "hourly", "quote": "USDC", "targets": {"BTC": 0.4, "ETH": 0.3, "SOL": 0.2, "USDC": 0.1},
+        "trigger": {"kind": "hybrid", "band": 0.02, "every": "1d"}, "initial_value": 10_000}))
+    live = _replay(tmp_path, str(path), "--prices", str(HOURLY), "--forward-fill", "2", "--from", "2023-03-20",
+                   every="1h")
+    bt = _backtest(str(path), str(HOURLY), "2023-03-20", None, fill=2)
+    assert live["n_checks"] > 500 and live["n_rebalances"] > 20
+    _same(live, bt)
+
+
+def _same(live: dict[str, Any], bt: dict[str, Any]) -> None:
     assert live["n_rebalances"] == len(live["rebalance_times"]) >= 1
     assert live["rebalance_times"] == bt["rebalance_times"]
     assert live["final_value"] == pytest.approx(bt["final_value"], rel=1e-6)
