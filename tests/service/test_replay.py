@@ -151,3 +151,17 @@ def test_replay_refuses_to_overwrite_a_database(tmp_path: Path) -> None:
     res = runner.invoke(app, ["replay", "--config", str(cfg), "--from", "2022-01-01", "--to", "2022-01-05",
                               "--db", str(db)])
     assert res.exit_code == 2 and "exists" in res.output
+
+
+def test_a_tripped_breaker_pauses_the_portfolio_for_the_rest_of_the_replay(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, [{"name": "b", "strategy": "bitcoin", "check_every": "1d", "max_drawdown": 0.1},
+                             {"name": "s", "strategy": "stablecoin-vault", "check_every": "1d"}])
+    out = tmp_path / "o.json"
+    res = runner.invoke(app, ["replay", "--config", str(cfg), "--from", "2022-01-01", "--to", "2022-06-30",
+                              "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())["portfolios"]
+    b, s = doc["b"], doc["s"]
+    assert b["alerts"].get("circuit_breaker") == 1 and b["n_checks"] < 181
+    assert s["n_checks"] == 181  # the other portfolio runs to the end
+    assert b["final_value"] > 0 and "BTC" in b["final_holdings"]  # still holding, valued at the end

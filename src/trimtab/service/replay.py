@@ -219,8 +219,7 @@ def _portfolio_result(services: Any, name: str, history: PriceHistory, end: date
             reasons.append({"time": t.isoformat(), "kind": d["kind"], "status": d["status"], "traded": d["traded"],
                             "reason": d["reason"]})
     holdings = {a: q for a, q in store.balances(rt.account).items() if q}
-    last = row(min(end, _utc(decisions[-1]["time"])) if decisions else end)
-    value = sum(float(q) * usd(a, last) for a, q in holdings.items())
+    value = sum(float(q) * usd(a, row(end)) for a, q in holdings.items())  # a paused portfolio still holds
     alerts: dict[str, int] = {}
     for a in store.alerts(name, limit=10**6):  # stored as in live service, delivered nowhere
         alerts[a["kind"]] = alerts.get(a["kind"], 0) + 1
