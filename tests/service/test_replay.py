@@ -165,3 +165,16 @@ def test_a_tripped_breaker_pauses_the_portfolio_for_the_rest_of_the_replay(tmp_p
     assert b["alerts"].get("circuit_breaker") == 1 and b["n_checks"] < 181
     assert s["n_checks"] == 181  # the other portfolio runs to the end
     assert b["final_value"] > 0 and "BTC" in b["final_holdings"]  # still holding, valued at the end
+
+
+def test_each_portfolio_starts_at_its_own_first_price_row(tmp_path: Path) -> None:
+    """One portfolio's data starts later than the other's: it is first checked (and funded) on its own first row."""
+    settings = load_settings(_config(tmp_path, [{"name": "a", "strategy": "bitcoin", "check_every": "1d"},
+                                                {"name": "b", "strategy": "ethereum", "check_every": "1d"}]))
+    early = load_history(load_strategy("bitcoin"), None, "2022-01-01", "2022-02-28", None)
+    late = load_history(load_strategy("ethereum"), None, "2022-02-01", "2022-02-28", None)
+    result = replay(settings, {"a": early, "b": late}, datetime(2022, 1, 1, tzinfo=UTC),
+                    datetime(2022, 2, 28, tzinfo=UTC))
+    assert result.portfolios["a"].rebalance_times[0] == datetime(2022, 1, 1, tzinfo=UTC)
+    assert result.portfolios["b"].rebalance_times[0] == datetime(2022, 2, 1, tzinfo=UTC)
+    assert result.portfolios["b"].n_checks == 28

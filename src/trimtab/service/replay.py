@@ -9,7 +9,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -156,6 +156,10 @@ def replay(settings: ServiceSettings, histories: Mapping[str, PriceHistory], sta
     _no_fsync(services.ledger.engine)
     try:
         runner = Runner(services)
+        for name, i in rows.items():  # a portfolio whose prices start later is first checked at its first row
+            first = _time_of(histories[name], i)
+            if first > t0 and services.store.claim(name, services.worker_id, lease=timedelta(minutes=1)):
+                services.store.release(name, services.worker_id, next_check_at=first)
         runner.startup()
         while True:
             runner.run_once()
