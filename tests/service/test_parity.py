@@ -9,6 +9,7 @@ EXPECTED_DIFFERENCES with the documented reason; none does today.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from trimtab.backtest.simulator import to_datetime
 from trimtab.cli import app
 from trimtab.cli.backtest import load_history
 from trimtab.config import load_strategy, preset_names
+from trimtab.service.replay import PortfolioReplay, replay
+from trimtab.service.settings import load_settings
 
 START, END = "2023-01-01", "2023-12-31"
 HOURLY = Path(__file__).resolve().parents[1] / "data" / "hourly_spot_subset.csv.gz"  # Binance spot, 3 pairs, 2023
@@ -104,3 +107,38 @@ def _same(live: dict[str, Any], bt: dict[str, Any]) -> None:
     assert traded[0] == "initial allocation" and len(traded) == live["n_rebalances"]
     if bt["path"] == "step":  # the step path records each rebalance's reason; the fast kernels do not
         assert traded == bt["reasons"]
+
+
+RESTART_WHY = ("ModelTargets keeps its period cache (period -> weights) and equity path in process memory only: "
+               "after a restart mid-period the model re-estimates at once on the restart day's history instead of "
+               "keeping the weights estimated at the period's start (core/model_targets.py; persist that state in "
+               "the service store, or estimate a period's weights from the history up to its first row)")
+
+
+def _restart_pair(tmp: Path, preset: str, at: datetime) -> tuple[PortfolioReplay, PortfolioReplay]:
+    cfg = tmp / "svc.yaml"
+    cfg.write_text(yaml.safe_dump({"portfolios": [{"name": "p", "strategy": preset, "check_every": "1d"}]}))
+    settings = load_settings(cfg)
+    history = load_history(load_strategy(preset), None, START, END, None)
+    start, end = datetime(2023, 1, 1, tzinfo=UTC), datetime(2023, 12, 31, tzinfo=UTC)
+    once = replay(settings, {"p": history}, start, end).portfolios["p"]
+    restarted = replay(settings, {"p": history}, start, end, restarts=[at]).portfolios["p"]
+    return once, restarted
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["cost-aware", "kelly"])
+def test_a_restart_on_a_period_boundary_changes_nothing(tmp_path: Path, preset: str) -> None:
+    """Stop the service and start it again on the same database on a Monday (kelly re-estimates weekly)."""
+    once, restarted = _restart_pair(tmp_path, preset, datetime(2023, 6, 19, tzinfo=UTC))
+    assert restarted.n_checks == once.n_checks == 365
+    assert restarted.rebalance_times == once.rebalance_times
+    assert restarted.final_value == pytest.approx(once.final_value, rel=1e-9)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=RESTART_WHY)
+def test_a_restart_mid_period_keeps_model_decisions(tmp_path: Path) -> None:
+    once, restarted = _restart_pair(tmp_path, "kelly", datetime(2023, 6, 16, tzinfo=UTC))  # a Friday
+    assert restarted.n_checks == once.n_checks
+    assert restarted.rebalance_times == once.rebalance_times

@@ -7,12 +7,12 @@ history as fast as the cycles compute. Results are read back from the database t
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +21,9 @@ from trimtab.core.strategy import Strategy
 from trimtab.errors import ConfigError
 from trimtab.service.marketdata import MarketData, ReplaySource
 from trimtab.service.settings import PortfolioSpec, ServiceSettings, Tokens
+
+if TYPE_CHECKING:
+    from trimtab.service.bootstrap import Services
 
 DEPOSIT_PLACES = Decimal("1e-12")  # the opening deposit in quote units, within the ledger's 18 places
 
@@ -120,12 +123,14 @@ def replay_settings(settings: ServiceSettings, db_url: str, opening: Mapping[str
 
 
 def replay(settings: ServiceSettings, histories: Mapping[str, PriceHistory], start: datetime, end: datetime, *,
-           db_path: str | Path | None = None, progress: Callable[[datetime], None] | None = None) -> ReplayResult:
+           db_path: str | Path | None = None, progress: Callable[[datetime], None] | None = None,
+           restarts: Sequence[datetime] = ()) -> ReplayResult:
     """Run the service's scheduler from `start` to `end` (inclusive) over `histories` (one per portfolio name).
 
-    The database is a new SQLite file (`db_path`, else a temporary one deleted afterwards)."""
+    The database is a new SQLite file (`db_path`, else a temporary one deleted afterwards). At each of `restarts`
+    the services are closed and built again from that database, as a restarted process would be (the new process
+    runs the checks due at or after the restart time)."""
     from trimtab.service.bootstrap import _strategy_spec, build_services
-    from trimtab.service.runner import Runner
 
     start, end = _utc(start), _utc(end)
     if end < start:
@@ -152,27 +157,26 @@ def replay(settings: ServiceSettings, histories: Mapping[str, PriceHistory], sta
     clock = SimulatedClock(t0)
     markets: dict[str, MarketData] = {n: ReplaySource(h, clock) for n, h in histories.items()}
     cfg = replay_settings(settings, f"sqlite:///{db_path.resolve()}", opening)
-    services = build_services(cfg, Tokens(), markets=markets, clock=clock)
-    _no_fsync(services.ledger.engine)
+
+    def build() -> Services:
+        services = build_services(cfg, Tokens(), markets=markets, clock=clock)
+        _no_fsync(services.ledger.engine)
+        return services
+
+    services = build()
+    cycles = 0
     try:
-        runner = Runner(services)
         for name, i in rows.items():  # a portfolio whose prices start later is first checked at its first row
             first = _time_of(histories[name], i)
             if first > t0 and services.store.claim(name, services.worker_id, lease=timedelta(minutes=1)):
                 services.store.release(name, services.worker_id, next_check_at=first)
-        runner.startup()
-        while True:
-            runner.run_once()
-            if progress is not None:
-                progress(clock.now())
-            nxt = services.store.next_due(runner.names)
-            if nxt is None:
-                break
-            nxt = _utc(nxt)
-            if nxt > end:
-                break
-            clock.advance_to(nxt)
-        result = ReplayResult(t0, end, runner.cycles, str(db_path),
+        for stop in [*sorted(_utc(r) for r in restarts if start < _utc(r) <= end), None]:
+            cycles += _run_until(services, clock, end if stop is None else stop - timedelta(microseconds=1), progress)
+            if stop is not None:  # a restart: a new process on the same database and clock
+                services.close()
+                clock.advance_to(stop)
+                services = build()
+        result = ReplayResult(t0, end, cycles, str(db_path),
                               {p.name: _portfolio_result(services, p.name, histories[p.name], end)
                                for p in cfg.portfolios})
     finally:
@@ -180,6 +184,23 @@ def replay(settings: ServiceSettings, histories: Mapping[str, PriceHistory], sta
         if tmp is not None:
             tmp.cleanup()
     return result
+
+
+def _run_until(services: Services, clock: SimulatedClock, until: datetime,
+               progress: Callable[[datetime], None] | None) -> int:
+    """Start-up reconciliation, then cycles with the clock jumping to the next due check, up to `until`."""
+    from trimtab.service.runner import Runner
+
+    runner = Runner(services)
+    runner.startup()
+    while True:
+        runner.run_once()  # what is due now (a new portfolio has no next check yet: due at once)
+        if progress is not None:
+            progress(clock.now())
+        nxt = services.store.next_due(runner.names)
+        if nxt is None or _utc(nxt) > until:
+            return runner.cycles
+        clock.advance_to(_utc(nxt))
 
 
 def _no_fsync(engine: Any) -> None:
