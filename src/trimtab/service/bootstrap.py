@@ -7,9 +7,9 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from decimal import Decimal
 from typing import Any
@@ -126,26 +126,34 @@ def _clock(settings: ServiceSettings, store: ServiceStore) -> Clock:
     return AcceleratedClock(datetime.fromisoformat(stored["sim_origin"]), float(stored["wall_origin"]), md.speed)
 
 
+MODEL_WARMUP_DAYS = 400  # rows before the start that allocation models estimate from (as `trimtab backtest`)
+
+
 def _replay(settings: ServiceSettings, specs: list[StrategySpec], clock: Clock) -> ReplaySource:
     from trimtab.adapters.bundled import bundled_daily, coverage
 
     known = coverage()
-    assets = sorted({a for s in specs for a in [*(s.targets or {}), *(s.universe or ())]}  # a model's universe too
-                    | {s.quote for s in specs if s.quote in known})
+    built = [s.build() for s in specs]  # the universe, not only static targets: models choose among it
+    assets = sorted(known if any(b.universe_from_data for b in built) else
+                    {a for b in built for a in b.universe if a != b.quote or a in known})
     missing = [a for a in assets if a not in known]
     if missing:
         raise ConfigError(f"no bundled prices for {', '.join(missing)}", field="market_data.source")
-    history = bundled_daily(assets, start=str(settings.market_data.start), require_complete=False)
+    warmup = timedelta(days=MODEL_WARMUP_DAYS if any(b.allocation is not None for b in built) else 0)
+    history = bundled_daily(assets, start=str(settings.market_data.start - warmup), require_complete=False)
     return ReplaySource(history, clock)
 
 
-def build_services(settings: ServiceSettings, tokens: Tokens, *, worker_id: str | None = None) -> Services:
-    """Open (create, migrate) the database, register portfolios and open their accounts once."""
+def build_services(settings: ServiceSettings, tokens: Tokens, *, worker_id: str | None = None,
+                   markets: Mapping[str, MarketData] | None = None, clock: Clock | None = None) -> Services:
+    """Open (create, migrate) the database, register portfolios and open their accounts once.
+
+    `markets` (per portfolio name) and `clock` replace the configured ones (`trimtab replay`'s simulated clock)."""
     ledger = SqlLedgerStore(settings.db_url)
     store = ServiceStore(ledger.engine)
-    clock = _clock(settings, store)
+    clock = clock or _clock(settings, store)
     bases = [_strategy_spec(settings, p) for p in settings.portfolios]
-    replay = _replay(settings, bases, clock) if settings.market_data.source == "replay" else None
+    replay = _replay(settings, bases, clock) if markets is None and settings.market_data.source == "replay" else None
     runtimes: dict[str, PortfolioRuntime] = {}
     known_accounts = set(ledger.accounts())
     for spec, base in zip(settings.portfolios, bases, strict=True):
@@ -158,8 +166,10 @@ def build_services(settings: ServiceSettings, tokens: Tokens, *, worker_id: str 
         strategy = strategy_with_targets(base, targets, spec.name) if version > 1 else strategy
         refuse_unsupported(strategy, "serve", venue_kind(spec.venue))
         venue = make_tracked_venue(settings, spec, strategy.costs, strategy)
-        if replay is not None:
-            market: MarketData = replay
+        if markets is not None:
+            market: MarketData = markets[spec.name]
+        elif replay is not None:
+            market = replay
         elif isinstance(venue, CcxtTracked):
             market = make_history_source(settings, [strategy], venue, clock, ledger.engine)
         elif isinstance(venue, DexTracked):

@@ -59,12 +59,18 @@ class MarketData(Protocol):
 
 
 class ReplaySource:
-    """The last bundled daily close at or before the clock's time (held at the last row once data ends)."""
+    """The last close at or before the clock's time (held at the last row once data ends).
+
+    Like `trimtab backtest`, a series that ends or has a gap is marked at its last known price (so a position in it
+    can still be valued and sold), while `snapshot.history` keeps the gap for models."""
 
     def __init__(self, history: PriceHistory, clock: Clock) -> None:
+        from trimtab.backtest.simulator import last_known
+
         self.history = history
         self.clock = clock
         self._times = history.times.astype("datetime64[us]")
+        self._marks = last_known(np.asarray(history.prices))
 
     def row_at(self, t: datetime) -> int:
         stamp = np.datetime64(t.astimezone(UTC).replace(tzinfo=None), "us")
@@ -74,7 +80,7 @@ class ReplaySource:
     def snapshot(self, assets: Sequence[str], quote: str) -> MarketSnapshot:
         t = self.clock.now()
         i = self.row_at(t)
-        snap = MarketSnapshot.from_history(self.history, i, t, quote=quote)
+        snap = MarketSnapshot.from_history(self.history, i, t, quote=quote, row=self._marks[i])
         missing = [a for a in assets if a != quote and a not in snap.prices]
         if missing:
             raise DataError(f"no replay price for {', '.join(missing)} at {t:%Y-%m-%d}", source="replay")
