@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from trimtab.config_allocation import AllocationSpec, MarketCapIndexSpec, StaticSpec
 from trimtab.config_costs import CostsSpec, ExecutionSpec, GuardsSpec
 from trimtab.config_triggers import TriggerSpec, plan_bands, sources
+from trimtab.config_yield import YieldSpec
 from trimtab.core.model_targets import ModelTargets
 from trimtab.core.planner import PlanSettings
 from trimtab.core.schedule import parse_every
@@ -77,6 +78,7 @@ class StrategySpec(_Model):
     constraints: ConstraintsSpec = ConstraintsSpec()
     initial_value: Annotated[float, Field(gt=0)] = 10_000.0
     backtest: BacktestSpec | None = None
+    yield_: YieldSpec | None = Field(None, alias="yield")
 
     @field_validator("quote")
     @classmethod
