@@ -72,6 +72,7 @@ class YieldSpec(_Model):
     max_gas_fraction: Fraction = 0.0001
     max_step: Annotated[float, Field(gt=0, le=1)] = 0.25
     min_move_usd: Annotated[float, Field(ge=0)] = 100.0
+    apy_window: Annotated[int, Field(ge=1, le=365)] = 1  # decide on the mean APR of the last N days (1: the day's)
     swap: SwapSpec = SwapSpec()
     gas_units: GasSpec = GasSpec()
 

@@ -41,6 +41,7 @@ class YieldSetup:
     rule: MigrationRule
     trigger: Trigger | None = None  # None: check every row
     initial_value: float = 1_000_000.0
+    apy_window: int = 1  # decide on the mean APR of the last N rows (1: the day's rate)
 
 
 @dataclass(frozen=True)
@@ -119,9 +120,11 @@ def run_yield(setup: YieldSetup, rates: RatesTable, gas_usd: FloatArray, *, poli
     apy = np.full((len(rates), len(pos)), np.nan)
     prev_idx: dict[str, Decimal] = {}
     anchor = previous = None
+    seen = rates.trailing_apr(setup.apy_window)
     for t in range(len(rates)):
         now = to_datetime(rates.times[t])
         states = _states(setup, rates, t)
+        decide = _states(setup, seen, t) if seen is not rates else states
         units = ledger.balances(ACCOUNT)
         interest = ZERO
         for p in pos:
@@ -137,7 +140,7 @@ def run_yield(setup: YieldSetup, rates: RatesTable, gas_usd: FloatArray, *, poli
         run.out["interest"][t] = float(interest)
         values = {p.name: float(position_value(units.get(p.name, ZERO), states[p.name])) for p in pos}
         total = sum(values.values())
-        market = Market(states, float(gas_usd[t]))
+        market = Market(decide, float(gas_usd[t]))
         check = t == 0
         if not check and policy is None:
             if setup.trigger is None:
@@ -145,7 +148,7 @@ def run_yield(setup: YieldSetup, rates: RatesTable, gas_usd: FloatArray, *, poli
             else:
                 ctx = DecisionContext(time=now, weights={n: v / total for n, v in values.items()} if total else {},
                                       targets={}, anchor=anchor, previous=previous, value=total, quote=setup.quote,
-                                      extras={"yield_states": states, "yield_positions": pos})
+                                      extras={"yield_states": decide, "yield_positions": pos})
                 check = setup.trigger.check(ctx).fired
         anchor, previous = anchor or now, now
         if check:
@@ -229,6 +232,6 @@ def _apy(s: ReserveState | None) -> float:
 
 
 def setup_from(name: str, quote: str, candidates: Sequence[YieldPosition], rule: MigrationRule,
-               trigger: Trigger | None, initial_value: float) -> YieldSetup:
+               trigger: Trigger | None, initial_value: float, apy_window: int = 1) -> YieldSetup:
     """Cash in the quote first, then the candidates."""
-    return YieldSetup(name, quote, (cash_position(quote), *candidates), rule, trigger, initial_value)
+    return YieldSetup(name, quote, (cash_position(quote), *candidates), rule, trigger, initial_value, apy_window)

@@ -56,7 +56,8 @@ def prepare(spec: StrategySpec, rates: str | None, start: str | None, end: str |
     g = gas_daily()
     gas_map = {t: (a, b) for t, a, b in zip(g.dates.astype("datetime64[D]"), g.avg_gas_price_gwei, g.eth_price_usd, strict=True)}
     value = initial_value if initial_value is not None else spec.initial_value
-    setup = setup_from(spec.name, spec.quote, positions, ys.rule(), spec.trigger.build(spec.rebalance_to), value)
+    setup = setup_from(spec.name, spec.quote, positions, ys.rule(), spec.trigger.build(spec.rebalance_to), value,
+                       ys.apy_window)
     return setup, table, usd_per_gas(table, gas_map)
 
 

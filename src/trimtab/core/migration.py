@@ -245,15 +245,18 @@ def assess(rule: MigrationRule, positions: Sequence[YieldPosition], values: Mapp
         if amount > rule.min_move_usd:
             apply(make_move(rule, "risk", src, dst, amount, market, why))
 
+    stepped: set[str] = set()  # sources moved by a partial step: at most one step of each per check
     for _ in range(max_moves):
         best: Move | None = None
         gated: Move | None = None
         for src in positions:
             held = vals[src.name]
-            if held <= rule.min_move_usd:
+            if held <= rule.min_move_usd or src.name in stepped:
                 continue
             exp = _exposure(vals, by_name)
             for dst in targets_for(src):
+                if dst.is_cash:  # idle cash pays nothing: only a risk exit goes there
+                    continue
                 wanted = min(held, _room(rule, dst, exp, total))
                 amount = _step(rule, wanted, held, absorbable(rule, src, dst, market.states.get(src.name)))
                 if amount <= rule.min_move_usd:
@@ -266,12 +269,12 @@ def assess(rule: MigrationRule, positions: Sequence[YieldPosition], values: Mapp
                     continue
                 if best is None or m.net_differential > best.net_differential:
                     best = m
-        if best is None:
-            if gated is not None and not moves:
-                note = f"hold: {gated.reason}"
+        if best is None or best.net_differential <= rule.min_differential:
+            shown = gated if gated is not None and (best is None or gated.net_differential > best.net_differential) else best
+            if shown is not None and not moves:
+                note = f"hold: {shown.reason}"
             break
-        if best.net_differential <= rule.min_differential:
-            note = f"hold: {best.reason}"
-            break
+        if best.amount_usd < vals[best.source] - rule.min_move_usd:
+            stepped.add(best.source)
         apply(best)
     return Assessment(tuple(moves), note)

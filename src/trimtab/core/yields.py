@@ -122,6 +122,20 @@ class RatesTable:
                           self.supplied[lo:hi].copy(), self.utilization[lo:hi].copy(), self.price[lo:hi].copy(),
                           self.source)
 
+    def trailing_apr(self, window: int) -> RatesTable:
+        """The same table with each APR replaced by its mean over the last `window` rows (past rows only)."""
+        if window <= 1:
+            return self
+        apr = np.asarray(self.apr)
+        csum = np.nancumsum(np.nan_to_num(apr), axis=0)
+        count = np.cumsum(np.isfinite(apr), axis=0)
+        lag_sum = np.vstack([np.zeros((window, apr.shape[1])), csum[:-window]])
+        lag_cnt = np.vstack([np.zeros((window, apr.shape[1])), count[:-window]])
+        n = count - lag_cnt
+        mean = np.where(np.isfinite(apr) & (n > 0), (csum - lag_sum) / np.maximum(n, 1), np.nan)
+        return RatesTable(self.times.copy(), self.reserves, mean, self.index.copy(), self.supplied.copy(),
+                          self.utilization.copy(), self.price.copy(), self.source)
+
     def common_rows(self, reserves: tuple[str, ...]) -> tuple[int, int]:
         """[lo, hi) of the longest leading-gap-free window where every named reserve has data."""
         cols = [self.column(r) for r in reserves]
