@@ -154,3 +154,21 @@ def test_bad_rates_file_is_one_line_and_exit_2(tmp_path: Path, content: str, mes
 def test_rates_on_a_strategy_without_a_yield_block_is_an_error() -> None:
     res = runner.invoke(app, ["backtest", "-s", "stablecoin-vault", "--rates", "x.csv"])
     assert res.exit_code == 2 and "--rates: only for a strategy with a yield: block" in res.output
+
+
+def test_a_risk_score_drop_exits_the_protocol() -> None:
+    from datetime import UTC, datetime
+
+    from trimtab.core.opportunity import RiskEvent, ScoreChange
+
+    drop = RiskEvent(depeg_tolerance=None, score_changes=(ScoreChange(datetime(2024, 1, 2, tzinfo=UTC), "aave_v3", 0.2),))
+    rule = MigrationRule(min_score=0.5, max_gas_fraction=0.01)
+    setup = setup_from("t", "USDC", (A, B), rule, drop, 1_000_000.0)
+    rates = table(apr=[[0.05, 0.01]] * 3, index=[[1.0, 1.0], [1.0001, 1.0001], [1.0002, 1.0002]])
+    r = run_yield(setup, rates, np.full(3, 4e-5))
+    moves = r.extra["migrations"]
+    assert [(m["step"], m["kind"], m["target"]) for m in moves] == [(0, "opportunistic", "aUSDC"), (1, "risk", "USDC")]
+    assert "risk score 0.2 below minimum 0.5" in moves[1]["reason"]
+    bal = r.extra["ledger"].balances("yield")
+    assert bal["aUSDC"] == 0 and bal["USDC"] > 0
+    assert r.extra["interest"][2] == 0  # idle cash earns nothing

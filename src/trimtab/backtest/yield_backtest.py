@@ -8,6 +8,7 @@ gas price times ETH's price. Alternatives for `compare`: best-on-day-one, a stat
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,6 +22,7 @@ from trimtab.backtest.results import result_metrics
 from trimtab.backtest.simulator import BacktestResult, to_datetime
 from trimtab.core.ledger import deposit_entries, entries_for_fill
 from trimtab.core.migration import Assessment, Market, MigrationRule, Move, assess, make_move
+from trimtab.core.opportunity import score_changes_in, scores_at
 from trimtab.core.triggers import DecisionContext, Trigger
 from trimtab.core.types import ZERO
 from trimtab.core.yield_exec import execute_move, position_value
@@ -121,6 +123,7 @@ def run_yield(setup: YieldSetup, rates: RatesTable, gas_usd: FloatArray, *, poli
     prev_idx: dict[str, Decimal] = {}
     anchor = previous = None
     seen = rates.trailing_apr(setup.apy_window)
+    changes = score_changes_in(setup.trigger)
     for t in range(len(rates)):
         now = to_datetime(rates.times[t])
         states = _states(setup, rates, t)
@@ -155,7 +158,10 @@ def run_yield(setup: YieldSetup, rates: RatesTable, gas_usd: FloatArray, *, poli
             if isinstance(policy, Fixed):
                 a = _fixed_moves(setup, policy, total, market) if t == 0 else Assessment((), "")
             else:
-                a = assess(setup.rule, pos, values, market)
+                scores = scores_at(changes, now) if changes else {}
+                now_pos = tuple(dataclasses.replace(p, risk_score=scores[p.protocol]) if p.protocol in scores else p
+                                for p in pos)
+                a = assess(setup.rule, now_pos, values, market)
             _execute(run, t, a, setup, by_name, states, ledger, market, now, total)
         units = ledger.balances(ACCOUNT)
         post = np.array([float(position_value(units.get(n, ZERO), states[n])) for n in names])

@@ -192,3 +192,20 @@ class Listing:
                     ([f"{', '.join(left)} left the top {self.top_n + self.buffer_ranks}"] if left else [])
             return tagged(True, (f"listing: {'; '.join(parts)} (phase-in per the index)",), OPPORTUNISTIC)
         return tagged(False, (f"listing: top {self.top_n} unchanged",), OPPORTUNISTIC)
+
+
+def score_changes_in(trigger: object) -> tuple[ScoreChange, ...]:
+    """Every RiskEvent score change in a trigger tree (AnyOf / AllOf / Not included)."""
+    if isinstance(trigger, RiskEvent):
+        return trigger.score_changes
+    kids = getattr(trigger, "triggers", None) or ((getattr(trigger, "trigger", None),) if hasattr(trigger, "trigger") else ())
+    return tuple(c for k in kids if k is not None for c in score_changes_in(k))
+
+
+def scores_at(changes: tuple[ScoreChange, ...], now: datetime) -> dict[str, float]:
+    """Each protocol's latest score from changes dated at or before `now`."""
+    out: dict[str, float] = {}
+    for c in sorted(changes, key=lambda c: c.at):
+        if c.at <= now:
+            out[c.protocol] = c.score
+    return out
