@@ -172,3 +172,25 @@ def test_a_risk_score_drop_exits_the_protocol() -> None:
     bal = r.extra["ledger"].balances("yield")
     assert bal["aUSDC"] == 0 and bal["USDC"] > 0
     assert r.extra["interest"][2] == 0  # idle cash earns nothing
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["backtest", "-s", "stablecoin-vault", "--chart", "x.png"], "--chart: only for a strategy with a yield: block"),
+    (["backtest", "-s", "stablecoin-yield", "--report", "r.html"], "--report: not used by a yield strategy"),
+    (["compare", "-s", "stablecoin-yield", "--prices", "p.csv"], "--prices: not used by a yield strategy"),
+])
+def test_options_that_do_not_apply_are_errors(args: list[str], message: str) -> None:
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2 and message in res.output
+
+
+def test_equity_csv_has_weights_and_apys(tmp_path: Path) -> None:
+    import csv
+
+    dest = tmp_path / "e.csv"
+    res = runner.invoke(app, ["backtest", "-s", "stablecoin-yield", "--end", "2023-03-31", "--equity-csv", str(dest)])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(dest.open()))
+    assert rows[0]["time"].startswith("2023-02-14") and rows[-1]["time"].startswith("2023-03-31")
+    assert {"equity", "interest", "weight_aUSDC", "apy_aUSDT"} <= set(rows[0])
+    assert all(abs(sum(float(r[k]) for k in r if k.startswith("weight_")) - 1) < 1e-9 for r in rows)

@@ -121,7 +121,7 @@ def backtest_cmd(
 
     from trimtab.cli.yield_cmd import yield_backtest, yield_spec_for
 
-    if (ys := yield_spec_for(strategy, rates)) is not None:
+    if (ys := yield_spec_for(strategy, rates, chart, {"--report": report, "--prices": prices, "--forward-fill": forward_fill})):
         return yield_backtest(ys, rates, start, end, json_out, equity_csv, chart, initial_value)
 
     from trimtab.backtest.results import result_metrics
@@ -178,7 +178,7 @@ def compare_cmd(
     from trimtab.backtest.compare import REGIMES, compare
     from trimtab.cli.yield_cmd import yield_compare, yield_spec_for
 
-    if (ys := yield_spec_for(strategy, rates)) is not None:
+    if (ys := yield_spec_for(strategy, rates, chart, {"--report": report, "--prices": prices, "--forward-fill": forward_fill})):
         return yield_compare(ys, rates, start, end, json_out, chart)
 
     strat = load_strategy(strategy)

@@ -19,13 +19,20 @@ if TYPE_CHECKING:
     from trimtab.backtest.yield_backtest import YieldSetup
 
 
-def yield_spec_for(strategy: str, rates: str | None) -> StrategySpec | None:
-    """The strategy's spec when it has a `yield:` block; `--rates` on any other strategy is an error."""
+def yield_spec_for(strategy: str, rates: str | None, chart: Path | None = None,
+                   price_options: dict[str, object] | None = None) -> StrategySpec | None:
+    """The strategy's spec when it has a `yield:` block. `--rates` / `--chart` on any other strategy, or a
+    price-history option on a yield strategy, is an error rather than silently ignored."""
     spec = load_strategy_spec(strategy)
     if spec.yield_ is None:
-        if rates is not None:
-            raise ConfigError("only for a strategy with a yield: block (e.g. -s stablecoin-yield)", field="--rates")
+        for name, value in (("--rates", rates), ("--chart", chart)):
+            if value is not None:
+                raise ConfigError("only for a strategy with a yield: block (e.g. -s stablecoin-yield)", field=name)
         return None
+    for name, option in (price_options or {}).items():
+        if option is not None:
+            raise ConfigError("not used by a yield strategy (rates come from --rates; --chart draws the allocation)",
+                              field=name)
     return spec
 
 
