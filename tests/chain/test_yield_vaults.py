@@ -10,7 +10,17 @@ import pytest
 
 from trimtab.adapters.rates import load_rates
 from trimtab.chain.deploy import ChainEnv
-from trimtab.chain.yield_vaults import Step, YieldEnv, accrue, deploy_yield, guarded_step, migrate, set_liquidity
+from trimtab.chain.yield_vaults import (
+    Step,
+    YieldEnv,
+    accrue,
+    deploy_yield,
+    guarded_step,
+    migrate,
+    set_liquidity,
+    step_for_move,
+)
+from trimtab.core.migration import SwapCosts
 from trimtab.core.ledger import balances_from, entries_for_fill
 from trimtab.errors import OrderRejected
 
@@ -111,3 +121,32 @@ def test_only_the_owner_may_migrate(y: YieldEnv) -> None:
     with pytest.raises(OrderRejected, match="NotOwner"):
         attacker.transact(call)
     assert np.isfinite(float(y.share_price("vUSDC")))
+
+
+def test_the_migration_rule_drives_the_vaults(chain: ChainEnv) -> None:
+    """The core rule reads the real Aave rates, the chain carries out its move: on 2023-03-04 USDT (3.23%)
+    beat USDC (2.06%); the rule's cost model is set to the chain's pool (V2: 0.3% fee, impact ~ amount / reserve)."""
+    from trimtab.core.migration import Market, MigrationRule, assess
+    from trimtab.core.yields import ReserveState, YieldPosition, cash_position
+
+    y = deploy_yield(chain, pool_usd=Decimal(2_000_000_000))
+    trader = y.chain.accounts.trader.address
+    migrate(y, [guarded_step(y, "USDC", "vUSDC", y.units("USDC", 1_000_000))])
+    rates = load_rates(start="2023-03-04", end="2023-03-04")
+    positions = (cash_position("USDC"), YieldPosition("vUSDC", "USDC", "vault", "USDC"),
+                 YieldPosition("vUSDT", "USDT", "vault", "USDT"))
+    rule = MigrationRule(horizon_days=365, max_gas_fraction=0.01, swap=SwapCosts(fee_bps=30, slippage_bps=0, depth_usd=2e9))
+    states: dict[str, ReserveState | None] = {"USDC": None}
+    values = {"USDC": 0.0}
+    for p in positions[1:]:
+        s = rates.state(0, p.reserve)
+        assert s is not None
+        states[p.name] = ReserveState(s.apr, float(y.share_price(p.name)), s.supplied, s.utilization)
+        values[p.name] = float(y.human(y.vaults[p.name].functions.previewRedeem(y.balance(p.name, trader)).call()))
+    (move,) = assess(rule, positions, values, Market(states, 4e-5)).moves
+    assert (move.source, move.target) == ("vUSDC", "vUSDT") and "APY 2.06% -> 3.23%" in move.reason
+    rec = migrate(y, [step_for_move(y, move)])
+    assert y.balance("vUSDC", trader) == 0 and y.balance("vUSDT", trader) == rec.outputs[0][2]
+    received = float(y.human(rec.outputs[0][1]))
+    estimated = move.amount_usd - move.costs.fee - move.costs.slippage
+    assert received == pytest.approx(estimated, rel=2e-4)  # the rule's cost estimate is the chain's fill, to 2 bp

@@ -20,6 +20,7 @@ from trimtab.chain.deploy import FAR_DEADLINE, MAX_UINT, ChainEnv
 from trimtab.chain.quote import pair_address
 from trimtab.chain.revert import describe_revert
 from trimtab.chain.tx import GWEI, FeePolicy, Sender
+from trimtab.core.migration import Move
 from trimtab.core.types import ZERO, Fill, Side
 from trimtab.errors import OrderRejected
 
@@ -187,3 +188,19 @@ def _fills(y: YieldEnv, s: Step, assets: int, swapped: int, out: int) -> list[Fi
     if s.target in y.vaults and out:
         legs.append(Fill(s.target, b, Side.BUY, h(out), h(swapped) / h(out), ZERO, ZERO, gross=h(swapped)))
     return legs
+
+
+def step_for_move(y: YieldEnv, move: Move, tolerance: Decimal = Decimal("0.001")) -> Step:
+    """The guarded step that carries out a core migration `Move` (positions named like the vaults or tokens):
+    all of the source when the move covers its value, else the shares worth `amount_usd` at the share price."""
+    owner = y.chain.accounts.trader.address
+    held = y.balance(move.source, owner)
+    if move.source in y.vaults:
+        value = int(y.vaults[move.source].functions.previewRedeem(held).call())
+        want = u(Decimal(repr(move.amount_usd)))
+        amount = held if want >= value - 10 else int(y.vaults[move.source].functions.previewWithdraw(want).call())
+    else:
+        amount = min(held, u(Decimal(repr(move.amount_usd))))
+    if amount <= 0:
+        raise OrderRejected(f"nothing of {move.source} to move", venue="evm", op="migrate")
+    return guarded_step(y, move.source, move.target, amount, tolerance)
