@@ -20,8 +20,8 @@ from trimtab.chain.yield_vaults import (
     set_liquidity,
     step_for_move,
 )
-from trimtab.core.migration import SwapCosts
 from trimtab.core.ledger import balances_from, entries_for_fill
+from trimtab.core.migration import SwapCosts
 from trimtab.errors import OrderRejected
 
 pytestmark = pytest.mark.slow
