@@ -57,6 +57,9 @@ def test_three_days_two_reserves_by_hand() -> None:
     moves = r.extra["migrations"]
     assert [(m["step"], m["source"], m["target"]) for m in moves] == [(0, "USDC", "aUSDC"), (1, "aUSDC", "aUSDT")]
     assert "over 30d" in moves[1]["reason"] and "APY 1.01% -> 10.52%" in moves[1]["reason"]
+    plans = r.extra["plans"]
+    assert [len(p.orders) for p in plans] == [1, 3]  # deposit; withdraw + swap + deposit
+    assert float(sum(p.total_cost.gas for p in plans)) == pytest.approx(32.0)
     m = yield_metrics(r)
     assert m["migrations"] == 1 and m["yield_earned"] == pytest.approx(float(interest1 + interest2))
 

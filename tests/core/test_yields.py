@@ -170,3 +170,22 @@ def test_rates_table_common_rows_and_trailing_apr() -> None:
     smooth = table.trailing_apr(2)
     assert smooth.apr[2].tolist() == pytest.approx([0.025, 0.045])
     assert smooth.apr[1].tolist() == pytest.approx([0.015, 0.04])  # B's first row: its own rate only
+
+
+def test_a_move_is_a_trade_plan_with_its_costs() -> None:
+    from trimtab.core.migration import make_move
+    from trimtab.core.types import Side
+    from trimtab.core.yield_exec import as_plan
+
+    rule = MigrationRule()
+    pos = {p.name: p for p in (CASH, A, B)}
+    states = {"USDC": None, "aUSDC": state(0.03, index=1.25), "aUSDT": state(0.05, index=1.1)}
+    ex = execute_move(make_move(rule, "opportunistic", A, B, 1000.0, Market(states, GAS)), pos, states,
+                      {"aUSDC": Decimal("800")}, rule, GAS)
+    plan = as_plan(ex, plan_id="m1")
+    assert [(o.asset, o.quote, o.side) for o in plan.orders] == [
+        ("aUSDC", "USDC", Side.SELL), ("USDC", "USDT", Side.SELL), ("aUSDT", "USDT", Side.BUY)]
+    assert plan.total_cost.gas == sum(f.gas for f in ex.fills) and plan.total_cost.fee == ex.fee_usd
+    assert plan.orders[1].price == 1  # the swap's mid: USDC and USDT both at $1
+    assert [o.quote_delta for o in plan.orders] == [f.quote_delta for f in ex.fills]
+    assert "APY" in plan.reason and plan.plan_id == "m1"

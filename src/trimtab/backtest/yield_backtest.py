@@ -24,8 +24,8 @@ from trimtab.core.ledger import deposit_entries, entries_for_fill
 from trimtab.core.migration import Assessment, Market, MigrationRule, Move, assess, make_move
 from trimtab.core.opportunity import score_changes_in, scores_at
 from trimtab.core.triggers import DecisionContext, Trigger
-from trimtab.core.types import ZERO
-from trimtab.core.yield_exec import execute_move, position_value
+from trimtab.core.types import ZERO, TradePlan
+from trimtab.core.yield_exec import as_plan, execute_move, position_value
 from trimtab.core.yields import CASH_STATE, RatesTable, ReserveState, YieldPosition, cash_position, d
 from trimtab.errors import ConfigError, DataError
 
@@ -98,6 +98,7 @@ class _Run:
     out: dict[str, FloatArray] = field(default_factory=dict)
     migrations: list[dict[str, Any]] = field(default_factory=list)
     reasons: list[tuple[int, str]] = field(default_factory=list)
+    plans: list[TradePlan] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for k in ("equity", "turnover", "fee", "slippage", "gas", "interest"):
@@ -170,7 +171,7 @@ def run_yield(setup: YieldSetup, rates: RatesTable, gas_usd: FloatArray, *, poli
         if progress:
             progress(t)
     extra = {"yield_earned": float(run.out["interest"].sum()), "migrations": run.migrations, "apy": apy,
-             "positions": names, "interest": run.out["interest"], "ledger": ledger}
+             "positions": names, "interest": run.out["interest"], "ledger": ledger, "plans": run.plans}
     o = run.out
     return BacktestResult(name or setup.name, rates.times.copy(), names, np.zeros(len(names)), o["equity"], run.rebalanced,
                           o["turnover"], o["fee"], o["slippage"], o["gas"], np.zeros(len(rates)), run.weights,
@@ -192,6 +193,7 @@ def _execute(run: _Run, t: int, a: Assessment, setup: YieldSetup, by_name: Mappi
         run.out["slippage"][t] += float(ex.slippage_usd)
         run.out["turnover"][t] += m.amount_usd / total if total > 0 else 0.0
         run.migrations.append(_record(run, t, m, ex.gas_usd + ex.fee_usd + ex.slippage_usd))
+        run.plans.append(as_plan(ex, plan_id=f"{t}.{k}"))
     if a.moves:
         run.rebalanced[t] = True
         run.reasons.append((t, a.reason))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from trimtab.core.migration import MigrationRule, Move
-from trimtab.core.types import ZERO, Fill, Side, money_down, money_up
+from trimtab.core.types import ZERO, CostEstimate, Fill, PlannedOrder, Side, TradePlan, money_down, money_up
 from trimtab.core.yields import CASH_STATE, ReserveState, YieldPosition, d
 
 
@@ -91,3 +91,13 @@ def apply_fills(units: Mapping[str, Decimal], fills: tuple[Fill, ...]) -> dict[s
         if v < 0:
             raise ValueError(f"migration would leave {k} at {v}")
     return out
+
+
+def as_plan(ex: Executed, plan_id: str = "") -> TradePlan:
+    """The move as a TradePlan (withdraw / swap / deposit orders with their cost estimates), the type venues take."""
+    orders = []
+    for f in ex.fills:
+        mid = f.price + (f.slippage / f.quantity if f.quantity else ZERO)
+        cost = CostEstimate(fee=f.fee, slippage=f.slippage, gas=f.gas)
+        orders.append(PlannedOrder(f.asset, f.quote, f.side, f.quantity, mid, f.price, cost, gross=f.quote_amount))
+    return TradePlan(tuple(orders), ex.move.reason, plan_id=plan_id)
