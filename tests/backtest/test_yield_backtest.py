@@ -197,3 +197,21 @@ def test_equity_csv_has_weights_and_apys(tmp_path: Path) -> None:
     assert rows[0]["time"].startswith("2023-02-14") and rows[-1]["time"].startswith("2023-03-31")
     assert {"equity", "interest", "weight_aUSDC", "apy_aUSDT"} <= set(rows[0])
     assert all(abs(sum(float(r[k]) for k in r if k.startswith("weight_")) - 1) < 1e-9 for r in rows)
+
+
+def test_a_depeg_risk_event_exits_the_coin() -> None:
+    from trimtab.core.opportunity import RiskEvent
+
+    rule = MigrationRule(max_gas_fraction=0.01, swap=SwapCosts(fee_bps=1, slippage_bps=1, depth_usd=1e30))
+    setup = setup_from("t", "USDC", (A, B), rule, RiskEvent(depeg_tolerance=0.01), 1_000_000.0)
+    base = table(apr=[[0.05, 0.01]] * 3, index=[[1.0, 1.0], [1.0001, 1.0001], [1.0002, 1.0002]])
+    price = np.array([[1.0, 1.0], [0.96, 1.0], [0.99, 1.0]])  # USDC 4% off its peg on day 1
+    rates = RatesTable(base.times.copy(), base.reserves, base.apr.copy(), base.index.copy(), base.supplied.copy(),
+                       base.utilization.copy(), price)
+    r = run_yield(setup, rates, np.full(3, 4e-5))
+    moves = r.extra["migrations"]
+    assert [(m["step"], m["kind"], m["source"], m["target"]) for m in moves] == [
+        (0, "opportunistic", "USDC", "aUSDC"), (1, "risk", "aUSDC", "aUSDT")]
+    assert "USDC depeg at 0.9600 (beyond 1.00%)" in moves[1]["reason"]
+    # the swap sells USDC at its depegged price: about 4% of the value is lost, as it would be on chain
+    assert r.equity[1] == pytest.approx(0.96 * 1_000_000, rel=2e-3)

@@ -22,7 +22,7 @@ from trimtab.backtest.results import result_metrics
 from trimtab.backtest.simulator import BacktestResult, to_datetime
 from trimtab.core.ledger import deposit_entries, entries_for_fill
 from trimtab.core.migration import Assessment, Market, MigrationRule, Move, assess, make_move
-from trimtab.core.opportunity import score_changes_in, scores_at
+from trimtab.core.opportunity import depegged, risk_events_in, score_changes_in, scores_at
 from trimtab.core.triggers import DecisionContext, Trigger
 from trimtab.core.types import ZERO, TradePlan
 from trimtab.core.yield_exec import as_plan, execute_move, position_value
@@ -125,6 +125,7 @@ def run_yield(setup: YieldSetup, rates: RatesTable, gas_usd: FloatArray, *, poli
     anchor = previous = None
     seen = rates.trailing_apr(setup.apy_window)
     changes = score_changes_in(setup.trigger)
+    events = risk_events_in(setup.trigger)
     for t in range(len(rates)):
         now = to_datetime(rates.times[t])
         states = _states(setup, rates, t)
@@ -154,6 +155,10 @@ def run_yield(setup: YieldSetup, rates: RatesTable, gas_usd: FloatArray, *, poli
                                       targets={}, anchor=anchor, previous=previous, value=total, quote=setup.quote,
                                       extras={"yield_states": decide, "yield_positions": pos})
                 check = setup.trigger.check(ctx).fired
+        coins = depegged(events, {p.underlying: s.price for p in pos if (s := states[p.name]) is not None}) if events else {}
+        blocked = {p.name: coins[p.underlying] for p in pos if p.underlying in coins}
+        if policy is None and any(values.get(n, 0.0) > setup.rule.min_move_usd for n in blocked):
+            check = True  # a risk event on a held coin (the rates file's oracle price): act now
         anchor, previous = anchor or now, now
         if check:
             if isinstance(policy, Fixed):
@@ -162,7 +167,7 @@ def run_yield(setup: YieldSetup, rates: RatesTable, gas_usd: FloatArray, *, poli
                 scores = scores_at(changes, now) if changes else {}
                 now_pos = tuple(dataclasses.replace(p, risk_score=scores[p.protocol]) if p.protocol in scores else p
                                 for p in pos)
-                a = assess(setup.rule, now_pos, values, market)
+                a = assess(setup.rule, now_pos, values, market, blocked=blocked)
             _execute(run, t, a, setup, by_name, states, ledger, market, now, total)
         units = ledger.balances(ACCOUNT)
         post = np.array([float(position_value(units.get(n, ZERO), states[n])) for n in names])

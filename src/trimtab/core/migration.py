@@ -209,8 +209,11 @@ def _risk_exit(rule: MigrationRule, pos: YieldPosition, state: ReserveState | No
 
 
 def assess(rule: MigrationRule, positions: Sequence[YieldPosition], values: Mapping[str, float], market: Market,
-           max_moves: int = 8) -> Assessment:
-    """Moves for this check: risk exits first, then the best net-of-cost migrations above the threshold."""
+           max_moves: int = 8, blocked: Mapping[str, str] | None = None) -> Assessment:
+    """Moves for this check: risk exits first, then the best net-of-cost migrations above the threshold.
+
+    `blocked` (position -> why, e.g. a risk event's depeg) is exited like a risky reserve and never entered."""
+    blocked = blocked or {}
     by_name = {p.name: p for p in positions}
     vals = {n: float(values.get(n, 0.0)) for n in by_name}
     total = sum(vals.values())
@@ -225,15 +228,16 @@ def assess(rule: MigrationRule, positions: Sequence[YieldPosition], values: Mapp
     def targets_for(src: YieldPosition) -> list[YieldPosition]:
         exp = _exposure(vals, by_name)
         return [p for p in positions if p.name != src.name and not ineligible(rule, p, market.states.get(p.name))
-                and _room(rule, p, exp, total) > rule.min_move_usd]
+                and p.name not in blocked and _room(rule, p, exp, total) > rule.min_move_usd]
 
     for src in positions:  # risk exits: reduce or exit the exposure, whatever the rate
-        if src.is_cash or vals[src.name] <= rule.min_move_usd:
+        if (src.is_cash and src.name not in blocked) or vals[src.name] <= rule.min_move_usd:
             continue
         state = market.states.get(src.name)
         cap = rule.protocol_caps.get(src.protocol)
         over = _exposure(vals, by_name).get(src.protocol, 0.0) - cap * total if cap is not None else 0.0
-        why, wanted = _risk_exit(rule, src, state, vals[src.name], over)
+        why, wanted = (blocked[src.name], vals[src.name]) if src.name in blocked else \
+            _risk_exit(rule, src, state, vals[src.name], over)
         if not why:
             continue
         dests = targets_for(src)

@@ -196,10 +196,7 @@ class Listing:
 
 def score_changes_in(trigger: object) -> tuple[ScoreChange, ...]:
     """Every RiskEvent score change in a trigger tree (AnyOf / AllOf / Not included)."""
-    if isinstance(trigger, RiskEvent):
-        return trigger.score_changes
-    kids = getattr(trigger, "triggers", None) or ((getattr(trigger, "trigger", None),) if hasattr(trigger, "trigger") else ())
-    return tuple(c for k in kids if k is not None for c in score_changes_in(k))
+    return tuple(c for e in risk_events_in(trigger) for c in e.score_changes)
 
 
 def scores_at(changes: tuple[ScoreChange, ...], now: datetime) -> dict[str, float]:
@@ -208,4 +205,24 @@ def scores_at(changes: tuple[ScoreChange, ...], now: datetime) -> dict[str, floa
     for c in sorted(changes, key=lambda c: c.at):
         if c.at <= now:
             out[c.protocol] = c.score
+    return out
+
+
+def risk_events_in(trigger: object) -> tuple[RiskEvent, ...]:
+    """Every RiskEvent in a trigger tree (AnyOf / AllOf / Not included)."""
+    if isinstance(trigger, RiskEvent):
+        return (trigger,)
+    kids = getattr(trigger, "triggers", None) or ((getattr(trigger, "trigger", None),) if hasattr(trigger, "trigger") else ())
+    return tuple(r for k in kids if k is not None for r in risk_events_in(k))
+
+
+def depegged(events: tuple[RiskEvent, ...], prices: Mapping[str, float]) -> dict[str, str]:
+    """Coins (of `prices`, coin -> USD) further from $1 than some event's depeg tolerance, with the reason."""
+    out: dict[str, str] = {}
+    for e in events:
+        if e.depeg_tolerance is None:
+            continue
+        for coin, p in prices.items():
+            if coin in e.stablecoins and math.isfinite(p) and abs(p - 1.0) > e.depeg_tolerance and coin not in out:
+                out[coin] = f"risk_event: {coin} depeg at {p:.4f} (beyond {e.depeg_tolerance:.2%})"
     return out
