@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from trimtab.config_allocation import AllocationSpec, MarketCapIndexSpec, StaticSpec
 from trimtab.config_costs import CostsSpec, DexSpec, ExecutionSpec, GuardsSpec
 from trimtab.config_triggers import TriggerSpec, plan_bands, sources
+from trimtab.config_yield import YieldSpec
 from trimtab.core.model_targets import ModelTargets
 from trimtab.core.planner import PlanSettings
 from trimtab.core.policy import BacktestWindow, ExecutionPolicy
@@ -79,6 +80,7 @@ class StrategySpec(_Model):
     constraints: ConstraintsSpec = ConstraintsSpec()
     initial_value: Annotated[float, Field(gt=0)] = 10_000.0
     backtest: BacktestSpec | None = None
+    yield_: YieldSpec | None = Field(None, validation_alias=AliasChoices("yield", "yield_"), serialization_alias="yield")
 
     @field_validator("quote")
     @classmethod

@@ -1,7 +1,8 @@
 """The `trigger:` block of a strategy file: one pydantic model per `kind`, a discriminated union, built into core triggers.
 
 Kinds: threshold, calendar, hybrid, never (bands and schedules), volatility_adaptive, regime_aware, cost_aware
-(core/adaptive.py) and the combinators any_of, all_of, not with nested `triggers:` lists (so `hybrid` is
+(core/adaptive.py), the opportunity kinds yield_change, price_shock, risk_event, listing (config_opportunity.py,
+core/opportunity.py) and the combinators any_of, all_of, not with nested `triggers:` lists (so `hybrid` is
 `any_of: [calendar, threshold]`). Unknown keys are errors; every rule is in docs/models.md.
 """
 
@@ -12,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from trimtab.config_opportunity import ListingSpec, PriceShockSpec, RiskEventSpec, YieldChangeSpec
 from trimtab.core.adaptive import DEFAULT_VOL_RULES, TREND_RULES, CostAware, RegimeAware, RegimeRule, VolatilityAdaptive
 from trimtab.core.regimes import TrendRegime, VolatilityRegime
 from trimtab.core.schedule import parse_every
@@ -210,13 +212,15 @@ class NotSpec(_Model):
 
 
 TriggerSpec = Annotated[
-    BandSpec | VolatilityAdaptiveSpec | RegimeAwareSpec | CostAwareSpec | AnyOfSpec | AllOfSpec | NotSpec,
+    BandSpec | VolatilityAdaptiveSpec | RegimeAwareSpec | CostAwareSpec | AnyOfSpec | AllOfSpec | NotSpec
+    | YieldChangeSpec | PriceShockSpec | RiskEventSpec | ListingSpec,
     Field(discriminator="kind"),
 ]
 for _m in (AnyOfSpec, AllOfSpec, NotSpec):
     _m.model_rebuild()
 
-AnySpec = BandSpec | VolatilityAdaptiveSpec | RegimeAwareSpec | CostAwareSpec | AnyOfSpec | AllOfSpec | NotSpec
+AnySpec = (BandSpec | VolatilityAdaptiveSpec | RegimeAwareSpec | CostAwareSpec | AnyOfSpec | AllOfSpec | NotSpec
+           | YieldChangeSpec | PriceShockSpec | RiskEventSpec | ListingSpec)
 
 
 def walk(spec: AnySpec) -> Iterator[AnySpec]:

@@ -33,7 +33,7 @@ _NPM: Final[dict[str, tuple[str, str]]] = {
         "artifacts/contracts/NonfungiblePositionManager.sol/NonfungiblePositionManager.json",
     ),
 }
-_OURS: Final = ("TestToken", "BatchExecutor")
+_OURS: Final = ("TestToken", "BatchExecutor", "TestYieldVault", "YieldMigrator")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from trimtab.core.strategy import Strategy
 HistPricesOpt = Annotated[str | None, typer.Option("--prices", help="Price history: CSV, CSV.gz or Parquet, wide or long; default: bundled daily data.")]
 StartOpt = Annotated[str | None, typer.Option("--start", help="First date (YYYY-MM-DD).")]
 EndOpt = Annotated[str | None, typer.Option("--end", help="Last date (YYYY-MM-DD).")]
+RatesOpt = Annotated[str | None, typer.Option("--rates", help="Yield strategies: reserve rates CSV (default: the shipped Aave v3 file).")]
+ChartOpt = Annotated[Path | None, typer.Option("--chart", help="Yield strategies: where the money sat vs the APYs (PNG, or .svg).")]
 FillOpt = Annotated[int | None, typer.Option(
     "--forward-fill", help="Fill gaps of up to N rows with the last price (reported); longer gaps are errors. Default: 3 for the bundled data, 0 for files.")]
 
@@ -110,9 +112,16 @@ def backtest_cmd(
     initial_value: Annotated[float | None, typer.Option("--initial-value")] = None,
     path: Annotated[str, typer.Option("--path", help="auto | fast | step")] = "auto",
     forward_fill: FillOpt = None,
+    rates: RatesOpt = None,
+    chart: ChartOpt = None,
 ) -> None:
     """Replay a strategy over real history, net of fees, slippage and gas."""
     import sys
+
+    from trimtab.cli.yield_cmd import yield_backtest, yield_spec_for
+
+    if (ys := yield_spec_for(strategy, rates, chart, {"--report": report, "--prices": prices, "--forward-fill": forward_fill})):
+        return yield_backtest(ys, rates, start, end, json_out, equity_csv, chart, initial_value)
 
     from trimtab.backtest.results import result_metrics
     from trimtab.backtest.runner import backtest
@@ -159,9 +168,17 @@ def compare_cmd(
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the comparison as JSON.")] = None,
     report: Annotated[Path | None, typer.Option("--report", help="Write the strategy's HTML report.")] = None,
     forward_fill: FillOpt = None,
+    rates: RatesOpt = None,
+    chart: ChartOpt = None,
 ) -> None:
-    """The strategy against buy-and-hold, monthly calendar, threshold and hybrid, overall and by regime."""
+    """The strategy against buy-and-hold, monthly calendar, threshold and hybrid, overall and by regime.
+
+    A yield strategy is compared with best-on-day-one, a static split and the hindsight-best reserve."""
     from trimtab.backtest.compare import REGIMES, compare
+    from trimtab.cli.yield_cmd import yield_compare, yield_spec_for
+
+    if (ys := yield_spec_for(strategy, rates, chart, {"--report": report, "--prices": prices, "--forward-fill": forward_fill})):
+        return yield_compare(ys, rates, start, end, json_out, chart)
 
     strat = load_strategy(strategy)
     history = load_history(strat, prices, start, end, forward_fill)
