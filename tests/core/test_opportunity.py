@@ -30,7 +30,7 @@ def rows_upto(h: PriceHistory, day: str) -> PriceHistory:
 def yield_ctx(rates: RatesTable, day: str, weights: dict[str, float]) -> DecisionContext:
     t = int(np.flatnonzero(rates.times == np.datetime64(day, "ns"))[0])
     states = {name: rates.state(t, reserve) for name, reserve in POSITIONS.items()}
-    return DecisionContext(time=at(day), weights=weights, targets={}, previous=at(day), extras={"yield_states": states})
+    return DecisionContext(time=at(day), weights=weights, targets={}, previous=at(day), reserves=states)
 
 
 def test_yield_change_on_the_aave_history() -> None:

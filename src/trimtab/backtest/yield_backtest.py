@@ -153,7 +153,7 @@ def run_yield(setup: YieldSetup, rates: RatesTable, gas_usd: FloatArray, *, poli
             else:
                 ctx = DecisionContext(time=now, weights={n: v / total for n, v in values.items()} if total else {},
                                       targets={}, anchor=anchor, previous=previous, value=total, quote=setup.quote,
-                                      extras={"yield_states": decide, "yield_positions": pos})
+                                      reserves=decide)
                 check = setup.trigger.check(ctx).fired
         coins = depegged(events, {p.underlying: s.price for p in pos if (s := states[p.name]) is not None}) if events else {}
         blocked = {p.name: coins[p.underlying] for p in pos if p.underlying in coins}

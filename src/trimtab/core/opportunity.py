@@ -2,13 +2,12 @@
 
 Each returns a TriggerResult carrying a structured `kind` (opportunistic or risk) so alerts and the
 dashboard need not guess it from the reason text; they compose with the other triggers via AnyOf / AllOf.
-Yield data comes in `DecisionContext.extras["yield_states"]` (position -> ReserveState); prices and
+Yield data comes in `DecisionContext.reserves` (position -> ReserveState); prices and
 market caps from `ctx.history` (rows up to the decision time only).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,36 +15,25 @@ from datetime import datetime
 
 import numpy as np
 
-from trimtab.core.triggers import DecisionContext, TriggerResult
+from trimtab.core.triggers import DecisionContext, TriggerKind, TriggerResult
 from trimtab.core.yields import ReserveState
 
-OPPORTUNISTIC = "opportunistic"
-RISK = "risk"
-_HAS_KIND = any(f.name == "kind" for f in dataclasses.fields(TriggerResult))
+OPPORTUNISTIC = TriggerKind.OPPORTUNISTIC
+RISK = TriggerKind.RISK
 
 
-@dataclass(frozen=True, slots=True)
-class KindedResult(TriggerResult):
-    """TriggerResult with the structured kind, for branches where TriggerResult has no `kind` field yet."""
-
-    kind: str = ""
-
-
-def tagged(fired: bool, reasons: tuple[str, ...], kind: str) -> TriggerResult:
-    """A result with `kind` set: the core field when TriggerResult has it, else the KindedResult subclass."""
-    if _HAS_KIND:
-        return TriggerResult(fired, reasons, kind=kind)  # type: ignore[call-arg]
-    return KindedResult(fired, reasons, kind=kind)
+def tagged(fired: bool, reasons: tuple[str, ...], kind: TriggerKind) -> TriggerResult:
+    """A result with its structured kind (scheduled, opportunistic, risk, ...)."""
+    return TriggerResult(fired, reasons, kind=kind)
 
 
 def kind_of(result: TriggerResult) -> str:
-    """The structured kind of any result: its own, else scheduled (calendar) or threshold."""
-    return str(getattr(result, "kind", "") or ("scheduled" if result.calendar else "threshold"))
+    """The structured kind of a result, as text."""
+    return result.kind.value
 
 
 def _states(ctx: DecisionContext) -> Mapping[str, ReserveState | None]:
-    states = ctx.extras.get("yield_states")
-    return states if isinstance(states, Mapping) else {}
+    return ctx.reserves
 
 
 @dataclass(frozen=True, slots=True)

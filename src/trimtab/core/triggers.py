@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -11,6 +11,7 @@ from typing import Protocol
 from trimtab.core.drift import AssetDrift, asset_drifts
 from trimtab.core.history import PriceHistory
 from trimtab.core.schedule import Every
+from trimtab.core.yields import ReserveState
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class DecisionContext:
     history: PriceHistory | None = None  # rows up to `time` only
     initial: bool = False  # the first decision of a fresh (all-cash) portfolio
     costs_rate: float = 0.0  # all-in proportional cost estimate, for cost-aware rules
+    reserves: Mapping[str, ReserveState | None] = field(default_factory=dict)  # yield positions' states (APY, ...)
     value: float = 0.0  # pre-trade portfolio value in quote units (0 when unknown)
     gas_per_order: float = 0.0  # flat cost per order in quote units
     quote: str = ""  # the cash asset: no band of its own (its weight follows the others)
