@@ -26,7 +26,7 @@ class EquityLog(Protocol):
     """Stored pre-trade equity marks of a portfolio (drawdown protection survives restarts and one-shot runs):
     adapters.storage.price_store.EquityMarks in the service database or the ledger file."""
 
-    def path(self, key: str) -> list[tuple[datetime, Decimal]]: ...
+    def values_before(self, key: str, time: datetime) -> list[float]: ...
 
     def record(self, key: str, time: datetime, value: Decimal) -> object: ...
 
@@ -42,10 +42,6 @@ class MarketFollowing(Protocol):
     def set_prices(self, prices: dict[str, Decimal]) -> None: ...
 
     def set_costs(self, costs: object) -> None: ...
-
-
-def _aware(t: datetime) -> datetime:
-    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
 def traded_on(entries: Iterable[LedgerEntry], quote: str, day: datetime) -> Decimal:
@@ -88,9 +84,7 @@ class Pipeline:
         stored: tuple[str, dict[str, float]] | None = None
         if self.equity is not None and strat.allocation is not None:
             value = self.value(snapshot, holdings, strat)
-            now = _aware(snapshot.time)
-            past = [float(v) for t, v in self.equity.path(self.equity_key) if _aware(t) < now]
-            equity = [*past, float(value)]
+            equity = [*self.equity.values_before(self.equity_key, snapshot.time), float(value)]
             stored = self.equity.model_weights(self.equity_key)
             if stored is not None:  # a restarted process takes up the period's weights where it left them
                 strat.allocation.restore(*stored)

@@ -45,6 +45,8 @@ class PortfolioRuntime:
     market: MarketData
     reference: ReferencePrices | None = None  # the second price source of `guards.price_tolerance`
     lock: threading.Lock = field(default_factory=threading.Lock)
+    equity_tail: list[float] | None = None  # recent recorded values, valid for the decision at `equity_at`
+    equity_at: datetime | None = None
 
     @property
     def name(self) -> str:

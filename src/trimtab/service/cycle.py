@@ -163,7 +163,8 @@ def record(services: Services, rt: PortfolioRuntime, row: PortfolioRow, strategy
         bh = {a: str(q) for a, q in after.items() if q}  # the buy-and-hold twin: holdings after the first allocation
         updates["bh_json"] = bh
     bh_value = float(sum(Decimal(q) * snap.prices.get(a, Decimal(0)) for a, q in bh.items())) if bh else value
-    equity = [v for _, v, _ in services.store.equity(rt.name, EQUITY_WINDOW)] + [value]
+    equity = [*recent_equity(services, rt, row), value]
+    rt.equity_tail, rt.equity_at = equity[-EQUITY_WINDOW:], now  # valid while this process writes the next row
     plan_doc = None
     if decision.plan is not None:
         plan_doc = plan_document(decision.plan, strategy, PortfolioState.of(holdings, snap.prices, strategy.quote),
@@ -194,8 +195,15 @@ def pre_trade_breaker(services: Services, rt: PortfolioRuntime, row: PortfolioRo
     if rt.spec.max_drawdown is None:
         return {}
     value = float(PortfolioState.of(holdings, snap.prices, rt.strategy.quote).total)
-    equity = [v for _, v, _ in services.store.equity(rt.name, EQUITY_WINDOW)] + [value]
-    return drawdown_breaker(services, rt, row, equity, snap.time)
+    return drawdown_breaker(services, rt, row, [*recent_equity(services, rt, row), value], snap.time)
+
+
+def recent_equity(services: Services, rt: PortfolioRuntime, row: PortfolioRow) -> list[float]:
+    """The last EQUITY_WINDOW recorded values: kept in memory while this process wrote the latest decision,
+    read back from the database otherwise (a restart, or another worker ran the previous cycle)."""
+    if rt.equity_tail is not None and rt.equity_at is not None and rt.equity_at == row.last_check_at:
+        return list(rt.equity_tail)
+    return [v for _, v, _ in services.store.equity(rt.name, EQUITY_WINDOW)]
 
 
 UNKNOWN_RETRY_S = 60.0  # service seconds between lookups of a leg whose outcome is unknown

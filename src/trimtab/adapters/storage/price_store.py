@@ -8,6 +8,7 @@ day D is the last bar at or before D and not older than one day, so nothing afte
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -173,6 +174,7 @@ class EquityMarks:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        self._paths: dict[str, list[tuple[datetime, Decimal]]] = {}  # marks are append-only: read each once
 
     def record(self, key: str, time: datetime, value: Decimal) -> bool:
         """Store one mark; a second mark at the same time is ignored (idempotent). True when stored."""
@@ -187,12 +189,23 @@ class EquityMarks:
             raise LedgerError(f"equity mark write failed: {err}") from err
 
     def path(self, key: str) -> list[tuple[datetime, Decimal]]:
+        """Every mark of `key`, oldest first; only marks newer than the last one read come from the database."""
+        known = self._paths.setdefault(key, [])
         q = select(equity_marks.c.time, equity_marks.c.value).where(equity_marks.c.key == key)
+        if known:
+            q = q.where(equity_marks.c.time > known[-1][0])
         try:
             with self._engine.connect() as conn:
-                return [(r.time, r.value) for r in conn.execute(q.order_by(equity_marks.c.time))]
+                known.extend((utc(r.time), r.value) for r in conn.execute(q.order_by(equity_marks.c.time)))
         except SQLAlchemyError as err:
             raise LedgerError(f"equity mark read failed: {err}") from err
+        return list(known)
+
+    def values_before(self, key: str, time: datetime) -> list[float]:
+        """The mark values of `key` strictly before `time`, oldest first (what a model's equity path needs)."""
+        marks = self.path(key)
+        cut = bisect.bisect_left([t for t, _ in marks], utc(time)) if marks and marks[-1][0] >= utc(time) else len(marks)
+        return [float(v) for _, v in marks[:cut]]
 
     def model_weights(self, key: str) -> tuple[str, dict[str, float]] | None:
         """The model's stored (period, weights) of `key`, or None."""
