@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from trimtab.cli.app import StrategyArg, app, guarded, out
+from trimtab.cli.app import RUN, StrategyArg, app, guarded, out, output_file, positive
 from trimtab.config import load_strategy
 from trimtab.core.costmodels import market_bound
 from trimtab.core.history import PriceHistory
@@ -23,7 +23,7 @@ HistPricesOpt = Annotated[str | None, typer.Option("--prices", help="Price histo
 StartOpt = Annotated[str | None, typer.Option("--start", help="First date (YYYY-MM-DD).")]
 EndOpt = Annotated[str | None, typer.Option("--end", help="Last date (YYYY-MM-DD).")]
 FillOpt = Annotated[int | None, typer.Option(
-    "--forward-fill", help="Fill gaps of up to N rows with the last price (reported); longer gaps are errors. Default: 3 for the bundled data, 0 for files.")]
+    "--forward-fill", min=0, max=10_000, help="Fill gaps of up to N rows with the last price (reported); longer gaps are errors. Default: 3 for the bundled data, 0 for files.")]
 
 
 def load_history(strategy: Strategy, prices: str | None, start: str | None, end: str | None, forward_fill: int | None,
@@ -57,16 +57,23 @@ def load_history(strategy: Strategy, prices: str | None, start: str | None, end:
     else:
         history, rep = load_prices_with_report(prices, assets=assets, quote=strategy.quote, start=start, end=end,
                                                forward_fill=forward_fill or 0, require_complete=(not model) if complete is None else complete)
-    lines = rep.lines()
-    if model and len(lines) > 12:  # a whole-market universe: many listings and ends, summarised
-        lines = (*lines[:10], f"... and {len(lines) - 10} more (late listings / series ends are data gaps, not delistings)")
-    for line in lines:
-        err_console.print(f"note: {line}")
+    _print_repairs(rep)
     if warmup_days and requested_start is not None:
         warm = int(np.searchsorted(history.times, np.datetime64(str(requested_start)[:10], "ns")))
         if 0 < warm < len(history):
             history = dataclasses.replace(history, warmup=warm)
     return history
+
+
+
+def _print_repairs(rep: Any) -> None:
+    """Data repairs: one summary line by default (`trimtab --verbose` lists each one)."""
+    if RUN.verbose:
+        for line in rep.lines():
+            err_console.print(f"note: {line}", highlight=False)
+    elif (summary := rep.summary()) is not None:
+        err_console.print(f"note: {summary} (--verbose lists them)", highlight=False, soft_wrap=True)
+
 
 err_console = Console(stderr=True)
 WARMUP_DAYS = 400
@@ -105,10 +112,10 @@ def backtest_cmd(
     prices: HistPricesOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write metrics as JSON ('-' for stdout).")] = None,
-    report: Annotated[Path | None, typer.Option("--report", help="Write a self-contained HTML report.")] = None,
-    equity_csv: Annotated[Path | None, typer.Option("--equity-csv", help="Write the equity curve and costs per step.")] = None,
-    initial_value: Annotated[float | None, typer.Option("--initial-value")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", parser=output_file, help="Write metrics as JSON ('-' for stdout).")] = None,
+    report: Annotated[Path | None, typer.Option("--report", parser=output_file, help="Write a self-contained HTML report.")] = None,
+    equity_csv: Annotated[Path | None, typer.Option("--equity-csv", parser=output_file, help="Write the equity curve and costs per step.")] = None,
+    initial_value: Annotated[float | None, typer.Option("--initial-value", parser=positive)] = None,
     path: Annotated[str, typer.Option("--path", help="auto | fast | step")] = "auto",
     forward_fill: FillOpt = None,
 ) -> None:
@@ -157,8 +164,8 @@ def compare_cmd(
     prices: HistPricesOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the comparison as JSON.")] = None,
-    report: Annotated[Path | None, typer.Option("--report", help="Write the strategy's HTML report.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", parser=output_file, help="Write the comparison as JSON.")] = None,
+    report: Annotated[Path | None, typer.Option("--report", parser=output_file, help="Write the strategy's HTML report.")] = None,
     forward_fill: FillOpt = None,
 ) -> None:
     """The strategy against buy-and-hold, monthly calendar, threshold and hybrid, overall and by regime."""
@@ -207,8 +214,8 @@ def sweep_cmd(
     prices: HistPricesOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write all rows and the frontier as JSON.")] = None,
-    workers: Annotated[int | None, typer.Option("--workers", help="Local processes (default: all cores; 1 = in-process).")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", parser=output_file, help="Write all rows and the frontier as JSON.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, max=4096, help="Local processes (default: all cores; 1 = in-process).")] = None,
     dask_scheduler: Annotated[str | None, typer.Option("--dask-scheduler", help="Run on a Dask cluster at ADDRESS.")] = None,
     forward_fill: FillOpt = None,
 ) -> None:

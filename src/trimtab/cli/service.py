@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from trimtab.cli.app import app, guarded, out
+from trimtab.cli.app import app, guarded, input_file, out
 
 remote = typer.Typer(no_args_is_help=True, help="Status and controls of a running service over its API "
                      "(token from TRIMTAB_ADMIN_TOKEN or TRIMTAB_API_TOKEN).")
@@ -26,9 +26,9 @@ DEFAULT_SERVER = "http://127.0.0.1:8700"
 @app.command()
 @guarded
 def serve(
-    config: Annotated[Path, typer.Option("--config", "-c", help="service.yaml")],
+    config: Annotated[Path, typer.Option("--config", "-c", parser=input_file, help="service.yaml")],
     host: Annotated[str | None, typer.Option(help="Bind address (default from the file: 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default from the file: 8700).")] = None,
+    port: Annotated[int | None, typer.Option(min=0, max=65535, help="Port (default from the file: 8700).")] = None,
     no_api: Annotated[bool, typer.Option("--no-api", help="Run cycles only (an extra worker).")] = False,
     worker_id: Annotated[str | None, typer.Option(help="Lease owner name of this process.")] = None,
 ) -> None:
