@@ -38,7 +38,8 @@ class _Boundary(TyperGroup):
         except typer.TyperException as e:  # usage errors: a missing option, a value that does not parse
             code = getattr(e, "exit_code", 2)
             hint = f" (see {ctx.command_path} {ctx.invoked_subcommand} --help)" if ctx.invoked_subcommand else ""
-            typer.echo(f"error: {" ".join(e.format_message().split())}{hint}", err=True)
+            message = " ".join(e.format_message().split())
+            typer.echo(f"error: {message}{hint}", err=True)
             raise typer.Exit(code=code) from None
         except Exception as e:
             from trimtab.cli.boundary import classify
