@@ -31,6 +31,7 @@ class _Boundary(TyperGroup):
     """Runs the chosen command; whatever it raises becomes one line on stderr and an exit code (see boundary.py)."""
 
     def invoke(self, ctx: Any) -> Any:
+        words = [*getattr(ctx, "_protected_args", ()), *ctx.args]  # consumed by the group: kept to name a culprit file
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort):
@@ -44,7 +45,7 @@ class _Boundary(TyperGroup):
         except Exception as e:
             from trimtab.cli.boundary import classify
 
-            failure = classify(e, [*getattr(ctx, "protected_args", ()), *ctx.args, *sys.argv[1:]])
+            failure = classify(e, words)
             if RUN.debug:
                 traceback.print_exception(e, file=sys.stderr)
             typer.echo(failure.line.splitlines()[0] if failure.line else "error", err=True)
@@ -153,6 +154,40 @@ def ledger_out(value: str | Path) -> Path:
     return p
 
 
+def rules_file(value: str | Path) -> Path:
+    """A market rules YAML that loads (checked when parsed, so a bad one stops the command before it writes)."""
+    from trimtab.adapters.files import load_rules
+    from trimtab.errors import InputError
+
+    p = input_file(value)
+    try:
+        load_rules(p)
+    except InputError as e:
+        raise typer.BadParameter(str(e)) from None
+    except UnicodeDecodeError:
+        raise _fail(value, "not UTF-8 text (a binary file?)") from None
+    return p
+
+
+MAX_SWEEP_VALUES = 10_000
+
+
+def sweep_param(value: str) -> str:
+    """A `--param` spec that parses (PATH=start:stop:count or PATH=a,b,c) with at most MAX_SWEEP_VALUES values."""
+    from trimtab.backtest.sweep import parse_param
+    from trimtab.errors import InputError
+
+    spec = value.split("=", 1)[1] if "=" in value else ""
+    parts = spec.split(":")
+    if len(parts) == 3 and parts[2].strip().lstrip("+").isdigit() and int(parts[2]) > MAX_SWEEP_VALUES:
+        raise _fail(value, f"at most {MAX_SWEEP_VALUES} values per parameter")
+    try:
+        parse_param(value)
+    except InputError as e:
+        raise typer.BadParameter(str(e)) from None
+    return value
+
+
 def positive(value: str | float) -> float:
     """A finite number above zero (an amount of money, a duration)."""
     try:
@@ -167,7 +202,7 @@ def positive(value: str | float) -> float:
 StrategyArg = Annotated[str, typer.Option("--strategy", "-s", parser=maybe_file, help="Strategy file or preset name.")]
 PortfolioOpt = Annotated[str, typer.Option("--portfolio", "-p", parser=maybe_file, help="Holdings file (YAML/JSON) or 'example'.")]
 PricesOpt = Annotated[str | None, typer.Option("--prices", parser=maybe_file, help="Latest prices CSV (asset,price) or a price history; default: bundled data.")]
-RulesOpt = Annotated[Path | None, typer.Option("--rules", parser=input_file, help="Market rules YAML (lot step, min notional).")]
+RulesOpt = Annotated[Path | None, typer.Option("--rules", parser=rules_file, help="Market rules YAML (lot step, min notional).")]
 
 
 def guarded(fn: F) -> F:

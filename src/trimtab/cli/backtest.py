@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import typer
@@ -13,13 +13,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from trimtab.cli.app import RUN, StrategyArg, app, guarded, out, output_file, positive
+from trimtab.cli.app import RUN, StrategyArg, app, guarded, maybe_file, out, output_file, positive, sweep_param
 from trimtab.config import load_strategy
 from trimtab.core.costmodels import market_bound
 from trimtab.core.history import PriceHistory
 from trimtab.core.strategy import Strategy
 
-HistPricesOpt = Annotated[str | None, typer.Option("--prices", help="Price history: CSV, CSV.gz or Parquet, wide or long; default: bundled daily data.")]
+HistPricesOpt = Annotated[str | None, typer.Option("--prices", parser=maybe_file, help="Price history: CSV, CSV.gz or Parquet, wide or long; default: bundled daily data.")]
 StartOpt = Annotated[str | None, typer.Option("--start", help="First date (YYYY-MM-DD).")]
 EndOpt = Annotated[str | None, typer.Option("--end", help="Last date (YYYY-MM-DD).")]
 FillOpt = Annotated[int | None, typer.Option(
@@ -116,7 +116,7 @@ def backtest_cmd(
     report: Annotated[Path | None, typer.Option("--report", parser=output_file, help="Write a self-contained HTML report.")] = None,
     equity_csv: Annotated[Path | None, typer.Option("--equity-csv", parser=output_file, help="Write the equity curve and costs per step.")] = None,
     initial_value: Annotated[float | None, typer.Option("--initial-value", parser=positive)] = None,
-    path: Annotated[str, typer.Option("--path", help="auto | fast | step")] = "auto",
+    path: Annotated[Literal["auto", "fast", "step"], typer.Option("--path", help="auto | fast | step")] = "auto",
     forward_fill: FillOpt = None,
 ) -> None:
     """Replay a strategy over real history, net of fees, slippage and gas."""
@@ -129,7 +129,7 @@ def backtest_cmd(
     history = load_history(strat, prices, start, end, forward_fill)
     with progress_bar(len(history), f"backtest {strat.name}") as bar:
         task = bar.add_task("steps", total=len(history))
-        result = backtest(strat, history, initial_value=initial_value, path=path,  # type: ignore[arg-type]
+        result = backtest(strat, history, initial_value=initial_value, path=path,
                           progress=lambda i: bar.update(task, completed=i + 1))
     m = result_metrics(result)
     if json_out is not None and str(json_out) == "-":
@@ -210,7 +210,7 @@ def _btc_like(history: PriceHistory) -> PriceHistory:
 @guarded
 def sweep_cmd(
     strategy: StrategyArg,
-    param: Annotated[list[str], typer.Option("--param", help="PATH=start:stop:count or PATH=a,b,c (repeatable).")],
+    param: Annotated[list[str], typer.Option("--param", parser=sweep_param, help="PATH=start:stop:count or PATH=a,b,c (repeatable).")],
     prices: HistPricesOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,

@@ -12,8 +12,22 @@ from typing import Annotated, Any
 
 import typer
 
-from trimtab.cli.app import (PortfolioOpt, PricesOpt, RulesOpt, StrategyArg, app, guarded, input_file, ledger_in, ledger_out,
-                             maybe_file, out, output_dir, output_file)
+from trimtab.cli.app import (
+    PortfolioOpt,
+    PricesOpt,
+    RulesOpt,
+    StrategyArg,
+    app,
+    guarded,
+    input_file,
+    ledger_in,
+    ledger_out,
+    maybe_file,
+    out,
+    output_dir,
+    output_file,
+    positive,
+)
 from trimtab.config import load_strategy, load_strategy_spec, preset_names, preset_path
 from trimtab.core.costmodels import bind_market, market_bound
 from trimtab.core.history import PriceHistory
@@ -271,7 +285,7 @@ DEMO_BOUNDED_S = 20.0  # how long the demo serves when nobody can press Ctrl-C (
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", parser=output_dir, help="Where the ledger, the report and the service database go.")] = Path("out"),
     duration: Annotated[float | None, typer.Option(
-        "--duration", min=0.0, help="Stop the service after this many seconds (default: at Ctrl-C; "
+        "--duration", parser=positive, help="Stop the service after this many seconds (default: at Ctrl-C; "
         f"{DEMO_BOUNDED_S:g} s when stdin is not a terminal).")] = None,
     port: Annotated[int, typer.Option(min=0, max=65535, help="Dashboard port (0: any free one; a busy one falls back to a free one).")] = 8700,
     intro: Annotated[bool, typer.Option("--intro/--no-intro", help="Start with a paper rebalance and a backtest comparison.")] = True,
