@@ -43,9 +43,8 @@ def field_of(exc: BaseException, status: int) -> str:
 
 def _with_field(handler: Callable[..., Any]) -> Callable[..., Any]:
     async def wrapped(request: Request, exc: Exception) -> Response:
-        response = handler(request, exc)
-        if inspect.isawaitable(response):
-            response = await response
+        result = handler(request, exc)
+        response: Response = await result if inspect.isawaitable(result) else result
         if not 400 <= response.status_code < 500 or not isinstance(response, JSONResponse):
             return response
         doc = json.loads(bytes(response.body))
