@@ -35,7 +35,7 @@ def _h(token: str) -> dict[str, str]:
 def test_every_read_needs_a_valid_token(client: TestClient, path: str) -> None:
     assert client.get(path).status_code == 401
     wrong = client.get(path, headers=_h("x" * 27))
-    assert wrong.status_code == 401 and wrong.json() == {"error": "invalid bearer token"}
+    assert wrong.status_code == 401 and wrong.json() == {"error": "invalid bearer token", "field": "Authorization"}
     assert client.get(path, headers={"Authorization": f"Basic {READ_TOKEN}"}).status_code == 401
     assert client.get(path, headers=_h(READ_TOKEN)).status_code == 200
     assert client.get(path, headers=_h(ADMIN_TOKEN)).status_code == 200

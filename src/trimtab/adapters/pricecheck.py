@@ -59,6 +59,30 @@ class LoadReport:
             out.append(f"{self.duplicates_dropped} row(s) sharing a symbol and date dropped (kept largest market cap)")
         return tuple(out)
 
+    def summary(self) -> str | None:
+        """All repairs on one line (the count of filled cells, listings, ends); None when nothing was repaired."""
+        parts = []
+        if self.filled:
+            cells = sum(g.rows for g in self.filled)
+            assets = sorted({g.asset for g in self.filled})
+            parts.append(f"forward-filled {cells} missing cell(s) in {len(self.filled)} gap(s) ({_names(assets)})")
+        if self.quote_added:
+            parts.append(f"{self.quote_added} priced at 1.0 (not in the file)")
+        if self.late_starts:
+            parts.append(f"{len(self.late_starts)} asset(s) start later ({_names([a for a, _ in self.late_starts])})")
+        if self.early_ends:
+            parts.append(f"{len(self.early_ends)} series end early ({_names([a for a, _ in self.early_ends])})")
+        if self.duplicates_dropped:
+            parts.append(f"{self.duplicates_dropped} duplicate symbol row(s) dropped")
+        if not parts:
+            return None
+        return "; ".join(parts)
+
+
+def _names(assets: Sequence[str], shown: int = 6) -> str:
+    more = f" +{len(assets) - shown} more" if len(assets) > shown else ""
+    return ", ".join(assets[:shown]) + more
+
 
 def check_history(
     raw: RawPrices,

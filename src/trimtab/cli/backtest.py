@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import typer
@@ -13,19 +13,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from trimtab.cli.app import StrategyArg, app, guarded, out
+from trimtab.cli.app import RUN, StrategyArg, app, guarded, maybe_file, out, output_file, positive, sweep_param
 from trimtab.config import load_strategy
 from trimtab.core.costmodels import market_bound
 from trimtab.core.history import PriceHistory
 from trimtab.core.strategy import Strategy
 
-HistPricesOpt = Annotated[str | None, typer.Option("--prices", help="Price history: CSV, CSV.gz or Parquet, wide or long; default: bundled daily data.")]
+HistPricesOpt = Annotated[str | None, typer.Option("--prices", parser=maybe_file, help="Price history: CSV, CSV.gz or Parquet, wide or long; default: bundled daily data.")]
 StartOpt = Annotated[str | None, typer.Option("--start", help="First date (YYYY-MM-DD).")]
 EndOpt = Annotated[str | None, typer.Option("--end", help="Last date (YYYY-MM-DD).")]
 RatesOpt = Annotated[str | None, typer.Option("--rates", help="Yield strategies: reserve rates CSV (default: the shipped Aave v3 file).")]
 ChartOpt = Annotated[Path | None, typer.Option("--chart", help="Yield strategies: where the money sat vs the APYs (PNG, or .svg).")]
 FillOpt = Annotated[int | None, typer.Option(
-    "--forward-fill", help="Fill gaps of up to N rows with the last price (reported); longer gaps are errors. Default: 3 for the bundled data, 0 for files.")]
+    "--forward-fill", min=0, max=10_000, help="Fill gaps of up to N rows with the last price (reported); longer gaps are errors. Default: 3 for the bundled data, 0 for files.")]
 
 
 def load_history(strategy: Strategy, prices: str | None, start: str | None, end: str | None, forward_fill: int | None,
@@ -58,16 +58,23 @@ def load_history(strategy: Strategy, prices: str | None, start: str | None, end:
     else:
         history, rep = load_prices_with_report(prices, assets=assets, quote=strategy.quote, start=start, end=end,
                                                forward_fill=forward_fill or 0, require_complete=(not model) if complete is None else complete)
-    lines = rep.lines()
-    if model and len(lines) > 12:  # a whole-market universe: many listings and ends, summarised
-        lines = (*lines[:10], f"... and {len(lines) - 10} more (late listings / series ends are data gaps, not delistings)")
-    for line in lines:
-        err_console.print(f"note: {line}")
+    _print_repairs(rep)
     if warmup_days and requested_start is not None:
         warm = int(np.searchsorted(history.times, np.datetime64(str(requested_start)[:10], "ns")))
         if 0 < warm < len(history):
             history = dataclasses.replace(history, warmup=warm)
     return history
+
+
+
+def _print_repairs(rep: Any) -> None:
+    """Data repairs: one summary line by default (`trimtab --verbose` lists each one)."""
+    if RUN.verbose:
+        for line in rep.lines():
+            err_console.print(f"note: {line}", highlight=False)
+    elif (summary := rep.summary()) is not None:
+        err_console.print(f"note: {summary} (--verbose lists them)", highlight=False, soft_wrap=True)
+
 
 err_console = Console(stderr=True)
 WARMUP_DAYS = 400
@@ -106,11 +113,11 @@ def backtest_cmd(
     prices: HistPricesOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write metrics as JSON ('-' for stdout).")] = None,
-    report: Annotated[Path | None, typer.Option("--report", help="Write a self-contained HTML report.")] = None,
-    equity_csv: Annotated[Path | None, typer.Option("--equity-csv", help="Write the equity curve and costs per step.")] = None,
-    initial_value: Annotated[float | None, typer.Option("--initial-value")] = None,
-    path: Annotated[str, typer.Option("--path", help="auto | fast | step")] = "auto",
+    json_out: Annotated[Path | None, typer.Option("--json", parser=output_file, help="Write metrics as JSON ('-' for stdout).")] = None,
+    report: Annotated[Path | None, typer.Option("--report", parser=output_file, help="Write a self-contained HTML report.")] = None,
+    equity_csv: Annotated[Path | None, typer.Option("--equity-csv", parser=output_file, help="Write the equity curve and costs per step.")] = None,
+    initial_value: Annotated[float | None, typer.Option("--initial-value", parser=positive)] = None,
+    path: Annotated[Literal["auto", "fast", "step"], typer.Option("--path", help="auto | fast | step")] = "auto",
     forward_fill: FillOpt = None,
     rates: RatesOpt = None,
     chart: ChartOpt = None,
@@ -130,7 +137,7 @@ def backtest_cmd(
     history = load_history(strat, prices, start, end, forward_fill)
     with progress_bar(len(history), f"backtest {strat.name}") as bar:
         task = bar.add_task("steps", total=len(history))
-        result = backtest(strat, history, initial_value=initial_value, path=path,  # type: ignore[arg-type]
+        result = backtest(strat, history, initial_value=initial_value, path=path,
                           progress=lambda i: bar.update(task, completed=i + 1))
     m = result_metrics(result)
     if json_out is not None and str(json_out) == "-":
@@ -165,8 +172,8 @@ def compare_cmd(
     prices: HistPricesOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the comparison as JSON.")] = None,
-    report: Annotated[Path | None, typer.Option("--report", help="Write the strategy's HTML report.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", parser=output_file, help="Write the comparison as JSON.")] = None,
+    report: Annotated[Path | None, typer.Option("--report", parser=output_file, help="Write the strategy's HTML report.")] = None,
     forward_fill: FillOpt = None,
     rates: RatesOpt = None,
     chart: ChartOpt = None,
@@ -219,12 +226,12 @@ def _btc_like(history: PriceHistory) -> PriceHistory:
 @guarded
 def sweep_cmd(
     strategy: StrategyArg,
-    param: Annotated[list[str], typer.Option("--param", help="PATH=start:stop:count or PATH=a,b,c (repeatable).")],
+    param: Annotated[list[str], typer.Option("--param", parser=sweep_param, help="PATH=start:stop:count or PATH=a,b,c (repeatable).")],
     prices: HistPricesOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write all rows and the frontier as JSON.")] = None,
-    workers: Annotated[int | None, typer.Option("--workers", help="Local processes (default: all cores; 1 = in-process).")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", parser=output_file, help="Write all rows and the frontier as JSON.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, max=4096, help="Local processes (default: all cores; 1 = in-process).")] = None,
     dask_scheduler: Annotated[str | None, typer.Option("--dask-scheduler", help="Run on a Dask cluster at ADDRESS.")] = None,
     forward_fill: FillOpt = None,
 ) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from trimtab.cli.app import app, guarded, out
+from trimtab.cli.app import app, guarded, out, output_file
 from trimtab.errors import ConfigError, DataError, VenueMisconfigured
 
 if TYPE_CHECKING:
@@ -154,7 +154,7 @@ def demo() -> None:
 @guarded
 def deploy_cmd(
     rpc: Annotated[str, typer.Option("--rpc", help="JSON-RPC URL of a local dev chain (anvil).")],
-    deployment: Annotated[Path, typer.Option("--deployment", help="Write the deployment JSON here.")],
+    deployment: Annotated[Path, typer.Option("--deployment", parser=output_file, help="Write the deployment JSON here.")],
 ) -> None:
     """Deploy the contracts and seeded pools on a running local dev node, fund the dev trader, write the JSON."""
     from trimtab.adapters.dex import deployment_of

@@ -11,7 +11,22 @@ from typing import Annotated, Any
 
 import typer
 
-from trimtab.cli.app import PortfolioOpt, PricesOpt, RulesOpt, StrategyArg, app, guarded, out
+from trimtab.cli.app import (
+    PortfolioOpt,
+    PricesOpt,
+    RulesOpt,
+    StrategyArg,
+    app,
+    guarded,
+    input_file,
+    ledger_in,
+    ledger_out,
+    maybe_file,
+    out,
+    output_dir,
+    output_file,
+    positive,
+)
 from trimtab.config import load_strategy, load_strategy_spec, preset_names, preset_path
 from trimtab.core.costmodels import bind_market, market_bound
 from trimtab.core.history import PriceHistory
@@ -84,7 +99,7 @@ def presets() -> None:
 
 @app.command()
 @guarded
-def init(name: Annotated[str, typer.Argument(help="Preset to copy.")], dest: Annotated[Path | None, typer.Option("--out", "-o")] = None) -> None:
+def init(name: Annotated[str, typer.Argument(help="Preset to copy.")], dest: Annotated[Path | None, typer.Option("--out", "-o", parser=output_file)] = None) -> None:
     """Write a preset to a file to edit (default: NAME.yaml)."""
     if name not in preset_names():
         raise ConfigError(f"unknown preset (presets: {', '.join(preset_names())})", source=name)
@@ -97,7 +112,7 @@ def init(name: Annotated[str, typer.Argument(help="Preset to copy.")], dest: Ann
 
 @app.command()
 @guarded
-def validate(strategy: Annotated[str, typer.Argument(help="Strategy file or preset name.")]) -> None:
+def validate(strategy: Annotated[str, typer.Argument(parser=maybe_file, help="Strategy file or preset name.")]) -> None:
     """Check a strategy file; prints a summary or one error line (exit 2)."""
     spec = load_strategy_spec(strategy)
     weights = ", ".join(f"{a} {w:.2%}" for a, w in (spec.targets or {}).items())
@@ -125,7 +140,7 @@ def plan(
     portfolio: PortfolioOpt = "example",
     prices: PricesOpt = None,
     rules: RulesOpt = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the plan as JSON here ('-' for stdout).")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", parser=output_file, help="Write the plan as JSON here ('-' for stdout).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Plan a full rebalance even if the trigger does not fire.")] = False,
     routes: Annotated[bool, typer.Option("--routes", help="Also show each leg's route, split, slices and the dry run.")] = False,
     venue: Annotated[str, typer.Option("--venue", help="paper | uniswap | ccxt:<exchange>: plan on that venue's "
@@ -186,13 +201,13 @@ def execute(
     rules: RulesOpt = None,
     venue: Annotated[str, typer.Option("--venue", help="paper | uniswap | ccxt:<exchange>")] = "paper",
     venue_url: Annotated[str | None, typer.Option("--venue-url", help="ccxt: send requests to this URL (a local exchange server).")] = None,
-    ledger: Annotated[Path, typer.Option("--ledger", help="SQLite ledger file (created on first use).")] = Path("trimtab-ledger.sqlite"),
+    ledger: Annotated[Path, typer.Option("--ledger", parser=ledger_out, help="SQLite ledger file (created on first use).")] = Path("trimtab-ledger.sqlite"),
     account: Annotated[str | None, typer.Option("--account", help="Ledger account (default: portfolio name).")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Rebalance even if the trigger does not fire.")] = False,
     rpc: Annotated[str | None, typer.Option("--rpc", help="uniswap: JSON-RPC URL of the chain.")] = None,
-    deployment: Annotated[Path | None, typer.Option("--deployment", help="uniswap: deployment JSON file.")] = None,
-    key_file: Annotated[Path | None, typer.Option("--key-file", help="uniswap: private key file (default: $TRIMTAB_EVM_PRIVATE_KEY).")] = None,
+    deployment: Annotated[Path | None, typer.Option("--deployment", parser=input_file, help="uniswap: deployment JSON file.")] = None,
+    key_file: Annotated[Path | None, typer.Option("--key-file", parser=input_file, help="uniswap: private key file (default: $TRIMTAB_EVM_PRIVATE_KEY).")] = None,
 ) -> None:
     """Plan, confirm, execute on the venue and record every fill in the ledger."""
     from trimtab.cli.execute_flow import ExecuteArgs, run_execute
@@ -204,7 +219,7 @@ def execute(
 @app.command("ledger")
 @guarded
 def ledger_cmd(
-    ledger: Annotated[Path, typer.Option("--ledger", help="SQLite ledger file.")] = Path("trimtab-ledger.sqlite"),
+    ledger: Annotated[Path, typer.Option("--ledger", parser=ledger_in, help="SQLite ledger file.")] = Path("trimtab-ledger.sqlite"),
     account: Annotated[str | None, typer.Option("--account")] = None,
 ) -> None:
     """Ledger history and the balances derived from it."""
@@ -232,9 +247,9 @@ DEMO_BOUNDED_S = 20.0  # how long the demo serves when nobody can press Ctrl-C (
 @app.command()
 @guarded
 def demo(
-    out_dir: Annotated[Path, typer.Option("--out", help="Where the ledger, the report and the service database go.")] = Path("out"),
+    out_dir: Annotated[Path, typer.Option("--out", parser=output_dir, help="Where the ledger, the report and the service database go.")] = Path("out"),
     duration: Annotated[float | None, typer.Option(
-        "--duration", min=0.0, help="Stop the service after this many seconds (default: at Ctrl-C; "
+        "--duration", parser=positive, help="Stop the service after this many seconds (default: at Ctrl-C; "
         f"{DEMO_BOUNDED_S:g} s when stdin is not a terminal).")] = None,
     port: Annotated[int, typer.Option(min=0, max=65535, help="Dashboard port (0: any free one; a busy one falls back to a free one).")] = 8700,
     intro: Annotated[bool, typer.Option("--intro/--no-intro", help="Start with a paper rebalance and a backtest comparison.")] = True,

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from trimtab.cli.app import app, guarded, out
+from trimtab.cli.app import app, guarded, input_file, out
 
 remote = typer.Typer(no_args_is_help=True, help="Status and controls of a running service over its API "
                      "(token from TRIMTAB_ADMIN_TOKEN or TRIMTAB_API_TOKEN).")
@@ -26,13 +26,16 @@ DEFAULT_SERVER = "http://127.0.0.1:8700"
 @app.command()
 @guarded
 def serve(
-    config: Annotated[Path, typer.Option("--config", "-c", help="service.yaml")],
+    config: Annotated[Path, typer.Option("--config", "-c", parser=input_file, help="service.yaml")],
     host: Annotated[str | None, typer.Option(help="Bind address (default from the file: 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default from the file: 8700).")] = None,
+    port: Annotated[int | None, typer.Option(min=0, max=65535, help="Port (default from the file: 8700).")] = None,
     no_api: Annotated[bool, typer.Option("--no-api", help="Run cycles only (an extra worker).")] = False,
     worker_id: Annotated[str | None, typer.Option(help="Lease owner name of this process.")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Validate the service file, its strategies and tokens; start nothing.")] = False,
 ) -> None:
     """Run every portfolio's cycle at its interval and serve the REST API; SIGTERM stops after the running leg."""
+    if check:
+        return check_service(config, no_api)
     import logging
 
     from trimtab.errors import ConfigError
@@ -85,6 +88,22 @@ def serve(
         thread.join()
     finally:
         services.close()
+
+
+def check_service(config: Path, no_api: bool) -> None:
+    """`serve --check`: the file, every portfolio's strategy and (unless --no-api) the tokens; opens no database."""
+    from trimtab.config import load_strategy_spec
+    from trimtab.service.settings import load_settings, load_tokens
+
+    settings = load_settings(config)
+    for spec in settings.portfolios:
+        path = settings.path(spec.strategy)
+        load_strategy_spec(path if path.is_file() else spec.strategy).build()
+    if not no_api:
+        load_tokens(settings)
+    names = ", ".join(p.name for p in settings.portfolios)
+    out.print(f"ok: {config}: {len(settings.portfolios)} portfolio(s) ({names}); API on {settings.api.host}:{settings.api.port}"
+              + ("" if no_api else "; tokens found"), highlight=False)
 
 
 # -- remote ---------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from trimtab.service import apidocs, commands
 from trimtab.service.api_security import FailedAuthLimiter, Hardening, role_for
 from trimtab.service.bootstrap import Services
 from trimtab.service.dashboard import STATIC_DIR
+from trimtab.service.http_errors import name_fields
 from trimtab.service.settings import NAME_PATTERN
 
 log = logging.getLogger(__name__)
@@ -231,6 +232,7 @@ def create_app(services: Services, *, static_dir: FsPath | None = STATIC_DIR) ->
         log.exception("unexpected API error")
         return _error(500, f"internal error ({type(exc).__name__})")
 
+    name_fields(app)  # every 4xx body names its field (trimtab.service.http_errors)
     if static_dir is not None and static_dir.is_dir():
         from fastapi.staticfiles import StaticFiles
 
