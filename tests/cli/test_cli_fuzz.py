@@ -56,13 +56,16 @@ BASE: dict[str, list[str]] = {
 # Options that only matter with another one (uniswap options are ignored by the paper venue).
 CONTEXT = {("execute", "rpc"): ["--venue", "uniswap"], ("execute", "deployment"): ["--venue", "uniswap", "--rpc", "http://127.0.0.1:9"],
            ("execute", "key_file"): ["--venue", "uniswap", "--rpc", "http://127.0.0.1:9"],
-           ("execute", "venue_url"): ["--venue", "ccxt:binance"]}
+           ("execute", "venue_url"): ["--venue", "ccxt:binance"],
+           ("plan", "deployment"): ["--venue", "uniswap", "--rpc", "http://127.0.0.1:9"],
+           ("plan", "key_file"): ["--venue", "uniswap", "--rpc", "http://127.0.0.1:9"],
+           ("plan", "venue_url"): ["--venue", "ccxt:binance"], ("plan", "rpc"): ["--venue", "uniswap"]}
 # Values of a generic kind that are valid for one option (so not a bad-input case there).
 VALID = {("forward_fill", "0"), ("port", "0")}
 # Free-text options: any string is a valid value (names, URLs checked when used, accounts, reasons).
 FREE_TEXT = {"account", "host", "worker_id", "dask_scheduler", "rpc", "venue_url"}
 ENUMS = {"venue": ["bogus", "ccxt:", "ccxt:nosuchexchange"], "name": ["no-such-preset"]}
-DATES = {"start", "end"}
+DATES = {"start", "end", "from_", "to"}
 PARSER_KIND: dict[Callable[..., Any], str] = {maybe_file: "input", input_file: "input", ledger_in: "ledger_in",
                                               ledger_out: "ledger_out", output_file: "output", output_dir: "output_dir",
                                               positive: "number", rules_file: "input", sweep_param: "param"}
@@ -186,7 +189,7 @@ def _bad_values(cmd_path: str, name: str, kind: str) -> list[tuple[str, str, Cal
     elif kind == "int":
         values = INTS
     elif kind == "date":
-        values = START_DATES if name == "start" else END_DATES
+        values = START_DATES if name in ("start", "from_") else END_DATES
     elif kind == "param":
         values = PARAMS
     elif kind == "enum":

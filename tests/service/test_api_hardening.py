@@ -36,9 +36,9 @@ def _h(token: str) -> dict[str, str]:
 
 def test_a_body_is_not_read_before_the_token_is_checked(client: TestClient) -> None:
     bad = client.put("/api/portfolios/alpha/targets", content=b"{not json", headers=_h("x" * 20))
-    assert bad.status_code == 401 and bad.json() == {"error": "invalid bearer token"}  # not a 422 parse error
+    assert bad.status_code == 401 and bad.json() == {"error": "invalid bearer token", "field": "Authorization"}  # not a 422 parse error
     big = client.put("/api/portfolios/alpha/targets", content=MB, headers={"Content-Type": "application/json"})
-    assert big.status_code == 401 and big.json() == {"error": "missing bearer token"}
+    assert big.status_code == 401 and big.json() == {"error": "missing bearer token", "field": "Authorization"}
 
 
 def test_request_bodies_are_capped_even_for_the_admin(client: TestClient) -> None:

@@ -22,8 +22,8 @@ from trimtab.core.strategy import Strategy
 HistPricesOpt = Annotated[str | None, typer.Option("--prices", parser=maybe_file, help="Price history: CSV, CSV.gz or Parquet, wide or long; default: bundled daily data.")]
 StartOpt = Annotated[str | None, typer.Option("--start", help="First date (YYYY-MM-DD).")]
 EndOpt = Annotated[str | None, typer.Option("--end", help="Last date (YYYY-MM-DD).")]
-RatesOpt = Annotated[str | None, typer.Option("--rates", help="Yield strategies: reserve rates CSV (default: the shipped Aave v3 file).")]
-ChartOpt = Annotated[Path | None, typer.Option("--chart", help="Yield strategies: where the money sat vs the APYs (PNG, or .svg).")]
+RatesOpt = Annotated[str | None, typer.Option("--rates", parser=maybe_file, help="Yield strategies: reserve rates CSV (default: the shipped Aave v3 file).")]
+ChartOpt = Annotated[Path | None, typer.Option("--chart", parser=output_file, help="Yield strategies: where the money sat vs the APYs (PNG, or .svg).")]
 FillOpt = Annotated[int | None, typer.Option(
     "--forward-fill", min=0, max=10_000, help="Fill gaps of up to N rows with the last price (reported); longer gaps are errors. Default: 3 for the bundled data, 0 for files.")]
 

@@ -147,8 +147,8 @@ def plan(
                                                         "holdings and prices; --routes then shows the venue's own routes")] = "paper",
     venue_url: Annotated[str | None, typer.Option("--venue-url", help="ccxt: send requests to this URL.")] = None,
     rpc: Annotated[str | None, typer.Option("--rpc", help="uniswap: JSON-RPC URL of the chain.")] = None,
-    deployment: Annotated[Path | None, typer.Option("--deployment", help="uniswap: deployment JSON file.")] = None,
-    key_file: Annotated[Path | None, typer.Option("--key-file", help="uniswap: key file (the wallet to plan for).")] = None,
+    deployment: Annotated[Path | None, typer.Option("--deployment", parser=input_file, help="uniswap: deployment JSON file.")] = None,
+    key_file: Annotated[Path | None, typer.Option("--key-file", parser=input_file, help="uniswap: key file (the wallet to plan for).")] = None,
 ) -> None:
     """The trades that bring the portfolio back within its band, with estimated costs."""
     from trimtab.views import drift_table, plan_document, plan_table

@@ -13,7 +13,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from trimtab.cli.app import app, guarded, out
+from trimtab.cli.app import app, guarded, input_file, out, output_file
 from trimtab.cli.backtest import FillOpt, HistPricesOpt, load_history
 from trimtab.errors import ConfigError
 
@@ -30,13 +30,13 @@ def _date(text: str | None, name: str) -> datetime | None:
 @app.command("replay")
 @guarded
 def replay_cmd(
-    config: Annotated[Path, typer.Option("--config", "-c", help="service.yaml")],
+    config: Annotated[Path, typer.Option("--config", "-c", parser=input_file, help="service.yaml")],
     prices: HistPricesOpt = None,
     from_: Annotated[str | None, typer.Option("--from", help="First date (YYYY-MM-DD); default market_data.start.")] = None,
     to: Annotated[str | None, typer.Option("--to", help="Last date (YYYY-MM-DD), inclusive; default: end of data.")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON ('-' for stdout).")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", parser=output_file, help="Write the result as JSON ('-' for stdout).")] = None,
     forward_fill: FillOpt = None,
-    db: Annotated[Path | None, typer.Option("--db", help="Keep the service database in this new SQLite file.")] = None,
+    db: Annotated[Path | None, typer.Option("--db", parser=output_file, help="Keep the service database in this new SQLite file.")] = None,
 ) -> None:
     """Run the real service (scheduler, journal, database, paper venue, alerts) over history, as fast as it goes."""
     from trimtab.service.replay import portfolio_strategies, replay

@@ -82,7 +82,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 async def _reply(send: Send, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-    body = json.dumps({"error": message}).encode()
+    body = json.dumps({"error": message, "field": "Authorization" if status in (401, 403, 429) else "body"}).encode()
     extra = [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
