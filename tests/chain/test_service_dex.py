@@ -87,5 +87,5 @@ def test_a_uniswap_portfolio_on_replayed_prices_is_refused(chain: ChainEnv, tmp_
     doc = yaml.safe_load(config.read_text())
     doc["market_data"] = {"source": "replay"}
     config.write_text(yaml.safe_dump(doc))
-    with pytest.raises(ConfigError, match="live prices"):
+    with pytest.raises(ConfigError, match="replayed prices"):
         open_services(config)

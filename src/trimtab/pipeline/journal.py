@@ -118,6 +118,7 @@ class JournaledVenue:
     lease: Lease | None = None  # the service's lease on the portfolio: renewed between legs
     clock: Callable[[], datetime] | None = None  # when legs leave (service time); default: the decision time
     unknown: tuple[int, str] | None = None  # (leg, why) when a leg's outcome is unknown
+    halt: Callable[[], str | None] | None = None  # checked before each leg: a reason to send nothing more
 
     def __post_init__(self) -> None:
         self.name = self.venue.name if self.venue is not None else ""
@@ -163,8 +164,7 @@ class JournaledVenue:
             self.report = self._send_whole(venue, plan)
             return self.report
         for i, order in enumerate(plan.orders):
-            why = "not sent: the service is stopping" if self.stop is not None and self.stop.is_set() else None
-            why = why or (self.guard(order) if self.guard else None)
+            why = self._halted() or (self.guard(order) if self.guard else None)
             if why:
                 failures.append(LegFailure(order, why))
                 continue
@@ -189,7 +189,7 @@ class JournaledVenue:
         self.report = ExecutionReport(tuple(fills), tuple(failures), venue=venue.name)
         if self.unknown is not None:  # nothing is recorded yet: reconciliation records every leg once it is known
             doc["unknown"] = {"leg": self.unknown[0], "reason": self.unknown[1]}
-            self.ledger.update_plan(self.rebalance_id, json.dumps(doc))
+            self.ledger.journal_progress(self.rebalance_id, json.dumps(doc))
             return self.report
         if not fills:  # the engine appends nothing, so close the journal row here
             self.ledger.finish_rebalance(self.rebalance_id, final_status(self.report).value,
@@ -197,18 +197,24 @@ class JournaledVenue:
         return self.report
 
 
+    def _halted(self) -> str | None:
+        """Why no further leg may leave now: the service is stopping, or the owner paused the portfolio."""
+        if self.stop is not None and self.stop.is_set():
+            return "not sent: the service is stopping"
+        return self.halt() if self.halt is not None else None
+
     def _mark_sent(self, doc: dict[str, Any], legs: Iterable[int]) -> None:
         """Journal that these legs are about to leave: after a crash, only unmarked legs are provably not sent."""
         assert self.rebalance_id is not None
         stamp = self.time.isoformat() if self.clock is None else self.clock().isoformat()
         for i in legs:
             doc["legs"][i]["sent_at"] = stamp
-        self.ledger.update_plan(self.rebalance_id, json.dumps(doc))
+        self.ledger.journal_progress(self.rebalance_id, json.dumps(doc))
 
     def _send_whole(self, venue: TrackedVenue, plan: TradePlan) -> ExecutionReport:
         """An atomic venue's plan: all legs in one batch, or none when stopping or a leg's guard says no."""
         assert self.rebalance_id is not None
-        why = "not sent: the service is stopping" if self.stop is not None and self.stop.is_set() else None
+        why = self._halted()
         for order in plan.orders:
             why = why or (self.guard(order) if self.guard else None)
         if why:

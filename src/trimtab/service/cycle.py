@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
@@ -128,7 +128,8 @@ def execute(services: Services, rt: PortfolioRuntime, pipeline: Pipeline, strate
         strategy = _without_turnover_caps(strategy)
     jv = JournaledVenue(None, services.ledger, rt.account, snap.time, services.stop, guard,
                         {"portfolio": rt.name, "kind": kind, "targets_version": rt.targets_version},
-                        lease=active_guard(), clock=services.clock.now)
+                        lease=active_guard(), clock=services.clock.now,
+                        halt=None if kind == "exit" else paused_check(services, rt.name))
     result = pipeline.execute(decision, snap, services.ledger, account=rt.account, holdings=holdings,
                               strategy=strategy, wrap=jv.around, record=JournalLedger(services.ledger, jv))
     report = jv.report or ExecutionReport(())
@@ -138,6 +139,15 @@ def execute(services: Services, rt: PortfolioRuntime, pipeline: Pipeline, strate
                                {"rebalance_id": jv.rebalance_id, "status": "unknown"})
         return Executed(report, "unknown", jv.rebalance_id, False)
     return Executed(report, final_status(report).value, jv.rebalance_id, result.traded)
+
+
+def paused_check(services: Services, name: str) -> Callable[[], str | None]:
+    """Between legs: a pause pressed while the rebalance runs stops the legs not yet sent."""
+    def halt() -> str | None:
+        row = services.store.portfolio(name)
+        return f"not sent: paused ({row.paused_reason or 'by the owner'})" if row is not None and row.paused else None
+
+    return halt
 
 
 def _without_turnover_caps(strategy: Strategy) -> Strategy:
@@ -216,10 +226,37 @@ def waiting_cycle(services: Services, rt: PortfolioRuntime, row: PortfolioRow, o
     value, bh_value = (last[-1][1], last[-1][2]) if last else (0.0, 0.0)  # unchanged until the venue settles
     doc = {"time": now, "kind": "check", "fired": False, "traded": False, "status": "unknown",
            "reason": f"waiting for the venue to settle {len(open_ids)} open rebalance(s): no new plan on top",
-           "rebalance_id": open_ids[0], "value": value, "bh_value": bh_value, "weights_json": {},
+           "rebalance_id": open_ids[0] if open_ids else None, "value": value, "bh_value": bh_value, "weights_json": {},
            "targets_json": {}, "metrics_json": {}, "plan_json": None, "report_json": None}
     retry = min(now + timedelta(seconds=UNKNOWN_RETRY_S), rt.spec.every.after(now, 1))
     return {"decision": doc, "last_check_at": row.last_check_at, "next_check_at": retry}
+
+
+DUST = Decimal("1e-8")  # units below which ledger and venue may differ (rounding of fees on some venues)
+DRIFT_TOLERANCE = Decimal("1e-6")  # relative
+
+
+def venue_drift(ledger: Mapping[str, Decimal], venue: Mapping[str, Decimal]) -> list[str]:
+    """Each asset whose venue balance differs from the ledger's beyond dust, with both amounts."""
+    out = []
+    for a in sorted({*ledger, *venue}):
+        e, b = ledger.get(a, Decimal(0)), venue.get(a, Decimal(0))
+        if abs(b - e) > max(DUST, DRIFT_TOLERANCE * abs(e)):
+            out.append(f"{a}: ledger {e.normalize():f}, venue {b.normalize():f}")
+    return out
+
+
+def drift_cycle(services: Services, rt: PortfolioRuntime, row: PortfolioRow, drift: list[str]) -> dict[str, Any]:
+    """Ledger and venue disagree: pause before planning, with an alert naming every asset and both amounts."""
+    what = "; ".join(drift)
+    services.notifier.send(rt.name, "circuit_breaker", f"{rt.name}: ledger and venue balances differ",
+                           f"{what}; portfolio paused until they are reconciled", {"breaker": "balance_drift",
+                                                                                   "differences": drift})
+    out = waiting_cycle(services, rt, row, [])
+    out["decision"].update(status="held", reason=f"ledger and venue differ: {what}")
+    out.update(paused=True, paused_reason=f"ledger and venue differ: {what}", next_check_at=rt.spec.every.after(
+        services.clock.now(), 1))
+    return out
 
 
 def run_portfolio_cycle(services: Services, rt: PortfolioRuntime, row: PortfolioRow) -> dict[str, Any]:
@@ -230,6 +267,10 @@ def run_portfolio_cycle(services: Services, rt: PortfolioRuntime, row: Portfolio
         return waiting_cycle(services, rt, row, still_open)
     rt.with_targets(*services.store.targets(rt.name))
     holdings = services.store.balances(rt.account)
+    if rt.venue is not None:  # a venue with balances of its own: it and the ledger must agree before any plan
+        drift = venue_drift({a: q for a, q in holdings.items() if q}, rt.venue.balances())
+        if drift:
+            return drift_cycle(services, rt, row, drift)
     snap = snapshot_for(rt, holdings)
     venue = cycle_venue(rt, holdings, snap)
     pipeline = pipeline_for(services, rt, venue)

@@ -176,6 +176,14 @@ class ServiceSettings(_Model):
     base_dir: Path = Path()
 
     @model_validator(mode="after")
+    def _live_prices_for_real_money(self) -> ServiceSettings:
+        for i, p in enumerate(self.portfolios):
+            if p.venue != "paper" and self.market_data.source != "venue":
+                raise ValueError(f"portfolios.{i}.venue: {p.venue} trades real money on replayed prices: set "
+                                 "market_data.source: venue (replay is for paper portfolios)")
+        return self
+
+    @model_validator(mode="after")
     def _unique(self) -> ServiceSettings:
         for key in ("name", "account_name"):
             seen: set[str] = set()

@@ -116,8 +116,8 @@ class SqlLedgerStore:
             if not done:
                 raise self._not_open(conn, rebalance_id, "mark executing")
 
-    def update_plan(self, rebalance_id: str, plan_json: str) -> None:
-        """Rewrite an open rebalance's journal (legs marked as they are sent); a finished one is immutable."""
+    def journal_progress(self, rebalance_id: str, plan_json: str) -> None:
+        """Journal the progress of an open rebalance (legs marked as they leave); a finished one is immutable."""
         with self._write() as conn:
             open_ = [s.value for s in rec.OPEN_STATUSES]
             done = conn.execute(
