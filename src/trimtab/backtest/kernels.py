@@ -85,17 +85,23 @@ class SweepResult:
 def _check_inputs(prices: FloatArray, targets: FloatArray, quote_idx: int, costs: tuple[float, float, float],
                   v0: float) -> tuple[FloatArray, FloatArray]:
     """Shapes and parameters (cheap, O(N)); the prices themselves are checked inside the loop, in the same pass."""
-    p = np.ascontiguousarray(prices, dtype=np.float64)
-    w = np.ascontiguousarray(targets, dtype=np.float64)
+    p, w = _f64(prices), _f64(targets)
     if p.ndim != 2 or p.shape[0] == 0 or p.shape[1] == 0:
         raise ValueError(f"prices must be a non-empty [T, N] matrix, got shape {p.shape}")
-    if w.shape != (p.shape[1],) or np.any(w < 0) or abs(float(w.sum()) - 1.0) > 1e-9:
+    if w.shape != (p.shape[1],) or w.min() < 0 or abs(float(w.sum()) - 1.0) > 1e-9:
         raise ValueError(f"targets must be {p.shape[1]} weights >= 0 summing to 1, got {w}")
     if not -1 <= quote_idx < p.shape[1]:
         raise ValueError(f"quote_idx must be -1 or a column index < {p.shape[1]}, got {quote_idx}")
     if min(costs) < 0 or not v0 > 0:
         raise ValueError(f"fee, slippage and gas must be >= 0 and the initial value > 0, got {costs}, {v0}")
     return p, w
+
+
+def _f64(a: FloatArray) -> FloatArray:
+    """`a` itself when it already is C-contiguous float64 (the common case: no copy, no call into numpy)."""
+    if isinstance(a, np.ndarray) and a.dtype == np.float64 and a.flags.c_contiguous:
+        return a
+    return np.ascontiguousarray(a, dtype=np.float64)
 
 
 def _code(table: dict[str, int], value: str, what: str) -> int:
@@ -130,19 +136,27 @@ def simulate(prices: FloatArray, targets: FloatArray, *, quote_idx: int = -1, fe
     """
     args = _args(prices, targets, quote_idx, fee, slippage, gas, initial_value, band_abs, band_rel, calendar_due,
                  mode, rebalance_to, dust, min_trade)
-    out = loops.run_policy(*args, bool(record))
+    t_len = args[0].shape[0]  # type: ignore[attr-defined]
+    cap = min(t_len, max(64, t_len // 64)) if record else 0  # room for one rebalance every 64 steps
+    out = loops.run_policy(*args, cap)
     if out[9] >= 0:
         raise DataError(_BAD_PRICES, field="prices")
-    return KernelResult(*out[:8], cash=float(out[8]), rebalance_steps=out[10] if record else None,
-                        rebalance_holdings=out[11] if record else None, rebalance_cash=out[12] if record else None)
+    if out[13] > cap:  # more rebalances than room: run again with exactly enough (the count is now known)
+        out = loops.run_policy(*args, out[13])
+    k = out[13]
+    return KernelResult(*out[:8], cash=float(out[8]), rebalance_steps=out[10][:k] if record else None,
+                        rebalance_holdings=out[11][:k] if record else None, rebalance_cash=out[12][:k] if record else None)
 
 
 def summarize(prices: FloatArray, targets: FloatArray, *, quote_idx: int = -1, fee: float = 0.0,
               slippage: float = 0.0, gas: float = 0.0, initial_value: float = 1.0, band_abs: float = 0.0,
               band_rel: float = 0.0, calendar_due: BoolArray | None = None, mode: str = "threshold",
-              rebalance_to: str = "target", dust: float = DUST, min_trade: float = 0.0) -> KernelSummary:
-    """Same backtest as `simulate`, keeping only the final value and totals (no per-step arrays are made)."""
-    out = loops.summarize(*_args(prices, targets, quote_idx, fee, slippage, gas, initial_value, band_abs, band_rel,
+              rebalance_to: str = "target", dust: float = DUST, min_trade: float = 0.0, risk: bool = True) -> KernelSummary:
+    """Same backtest as `simulate`, keeping only the final value and totals (no per-step arrays are made).
+
+    With `risk=False` the tracking error and drawdown are not tracked (NaN): the least work per step.
+    """
+    out = (loops.summarize if risk else loops.totals)(*_args(prices, targets, quote_idx, fee, slippage, gas, initial_value, band_abs, band_rel,
                                  calendar_due, mode, rebalance_to, dust, min_trade))
     if out[8] >= 0:
         raise DataError(_BAD_PRICES, field="prices")
@@ -171,11 +185,12 @@ def sweep(prices: FloatArray, targets: FloatArray, bands_abs: FloatArray, bands_
           quote_idx: int = -1, fee: float = 0.0, slippage: float = 0.0, gas: float = 0.0, initial_value: float = 1.0,
           calendar_due: BoolArray | None = None, calendar_index: IntArray | None = None,
           mode: str | Sequence[str] = "threshold", rebalance_to: str | Sequence[str] = "target",
-          dust: float = DUST, min_trade: float = 0.0) -> SweepResult:
+          dust: float = DUST, min_trade: float = 0.0, risk: bool = True) -> SweepResult:
     """Validated entry to `sweep_policies`: one backtest per variant k, in parallel.
 
     Variant k has bands (bands_abs[k], bands_rel[k]) (None: relative off), mode[k] and rebalance_to[k] (or one
     name for all) and calendar row calendar_due[calendar_index[k]] when calendar_due is [C, T] (one [T] row: all).
+    `risk=False` skips tracking error and drawdown (NaN), as in `summarize`.
     """
     p, w = _check_inputs(prices, targets, quote_idx, (fee, slippage, gas), initial_value)
     ba = np.ascontiguousarray(bands_abs, dtype=np.float64)
@@ -195,7 +210,7 @@ def sweep(prices: FloatArray, targets: FloatArray, bands_abs: FloatArray, bands_
     if idx.shape != (k,) or (k and (idx.min() < 0 or idx.max() >= cals.shape[0])):
         raise ValueError(f"calendar_index must be {k} row numbers below {cals.shape[0]}")
     out = loops.sweep_policies(p, w, ba, br, modes, to, cals, idx, int(quote_idx), float(fee), float(slippage),
-                               float(gas), float(initial_value), float(dust), float(min_trade))
+                               float(gas), float(initial_value), float(dust), float(min_trade), bool(risk))
     if out[8] >= 0:
         raise DataError(_BAD_PRICES, field="prices")
     return SweepResult(ba, br, *out[:8])

@@ -20,7 +20,6 @@ DUST = 1e-9  # a trade counts only if |notional| > DUST * portfolio value
 BAND_TOL = 1e-12  # an asset exactly on its band edge is inside (as in core.drift.asset_drifts)
 _FP_TOL = 1e-13  # fixed point stops when |V'_{k+1} - V'_k| <= _FP_TOL * V
 _FP_MAX_ITER = 100
-_REC_START = 16  # initial capacity of the rebalance records (doubled when full)
 
 
 @njit(cache=True)
@@ -32,22 +31,6 @@ def _band_width(target: float, band_abs: float, band_rel: float) -> float:
     if band_rel > 0.0 and target > 0.0:
         b = min(b, band_rel * target)
     return b
-
-
-@njit(cache=True)
-def _marked_value(h: FloatArray, prices: FloatArray, t: int, cash: float) -> float:
-    """cash + sum h_i p_ti with four accumulators (breaks the add-latency chain; order differs by ulps only)."""
-    n = h.shape[0]
-    s0 = s1 = s2 = s3 = 0.0
-    m = n - n % 4
-    for i in range(0, m, 4):
-        s0 += h[i] * prices[t, i]
-        s1 += h[i + 1] * prices[t, i + 1]
-        s2 += h[i + 2] * prices[t, i + 2]
-        s3 += h[i + 3] * prices[t, i + 3]
-    for i in range(m, n):
-        s0 += h[i] * prices[t, i]
-    return cash + ((s0 + s1) + (s2 + s3))
 
 
 @njit(cache=True)
@@ -153,29 +136,22 @@ def _rebalance(h: FloatArray, cash: float, p: FloatArray, desired: FloatArray, v
     return after, cash, fee_t, slip_t, gas_t, traded / v, orders
 
 
-@njit(cache=True)
-def _grow(steps: IntArray, hold: FloatArray, cash: FloatArray) -> tuple[IntArray, FloatArray, FloatArray]:
-    """The rebalance record buffers with twice the capacity (first rows copied)."""
-    k = steps.shape[0]
-    s2, h2, c2 = np.empty(2 * k, np.int64), np.empty((2 * k, hold.shape[1])), np.empty(2 * k)
-    s2[:k] = steps
-    h2[:k] = hold
-    c2[:k] = cash
-    return s2, h2, c2
-
-
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc"})  # lets the tracking-error sum vectorise; no nnan/ninf: prices are checked
 def _simulate(prices: FloatArray, targets: FloatArray, quote_idx: int, fee: float, slip: float, gas: float,
               v0: float, band_abs: float, band_rel: float, calendar_due: BoolArray, mode: int, rebalance_to: int,
               dust: float, min_trade: float, eq: FloatArray, reb: BoolArray, turn: FloatArray, fee_o: FloatArray,
-              slip_o: FloatArray, gas_o: FloatArray, te_o: FloatArray, series: bool, record: bool,
-              ) -> tuple[FloatArray, float, float, int, float, float, float, float, float, float, int,
-                         IntArray, FloatArray, FloatArray]:
-    """The one loop every entry runs; writes per-step series only when `series`, rebalance records when `record`.
+              slip_o: FloatArray, gas_o: FloatArray, te_o: FloatArray, series: bool, risk: bool, rec_steps: IntArray,
+              rec_h: FloatArray, rec_cash: FloatArray) -> tuple[FloatArray, float, float, int, float, float, float,
+                                                                float, float, float, int, int]:
+    """The one loop every entry runs; writes per-step series only when `series`, tracks tracking error and drawdown
+    only when `risk` (else both 0), and writes the post-trade holdings of step 0 and of each step that traded
+    into the record buffers while they have room (size 0: no records). Entries pass the flags as constants, so
+    LLVM drops the unused work from their copy of the loop.
 
     Returns (holdings, cash, final value, rebalances, sum turnover, sum fee, sum slippage, sum gas, sum te,
-    max drawdown, first step with a price that is not finite and > 0 or -1, record steps, holdings, cash).
+    max drawdown, first step with a price that is not finite and > 0 or -1, records wanted (may exceed the room)).
     A bad price stops the loop at its step (checked before the price is used), so the caller can reject it.
+    The buffers are arguments, not grown here: an array reassigned inside the loop costs refcounting every step.
     """
     t_len, n = prices.shape
     h = np.zeros(n)
@@ -189,8 +165,7 @@ def _simulate(prices: FloatArray, targets: FloatArray, quote_idx: int, fee: floa
     for i in range(n):
         limit[i] = _band_width(targets[i], band_abs, band_rel) + BAND_TOL
     watch = mode == MODE_THRESHOLD or mode == MODE_HYBRID
-    cap = _REC_START if record else 0
-    rec_steps, rec_h, rec_cash = np.empty(cap, np.int64), np.empty((cap, n)), np.empty(cap)
+    cap = rec_steps.shape[0]
     n_rec = 0
     n_reb = 0
     tot_turn = tot_fee = tot_slip = tot_gas = tot_te = 0.0
@@ -199,20 +174,20 @@ def _simulate(prices: FloatArray, targets: FloatArray, quote_idx: int, fee: floa
     value = v0
     bad_t = -1
     for t in range(t_len):
-        value = _marked_value(h, prices, t, cash)  # prices[t, i], not a row view: no refcounting per step
+        value = cash
+        for i in range(n):  # prices[t, i], not a row view: no refcounting per step
+            value += h[i] * prices[t, i]
         inv_value = 1.0 / value
         breach = False
         ok = True
         dev = 0.0
-        for i in range(n):  # price check, weights, band check and tracking error in one pass
+        for i in range(n):  # price check, band check and tracking error in one pass
             pi = prices[t, i]
-            ok &= (pi > 0.0) & (pi < np.inf)
-            wi = h[i] * pi * inv_value
-            w[i] = wi
-            d = abs(wi - targets[i])
+            ok &= pi > 0.0  # NaN and inf are caught by the sum below
+            d = abs(h[i] * pi * inv_value - targets[i])  # weights are not stored: only a firing step needs them
             breach |= d > limit[i]
-            dev += d
-        if not ok:  # nothing computed from this step's prices has been kept
+            dev += d if risk else 0.0 * d  # NaN/inf still propagate; one accumulator, reassociated by LLVM (fastmath 'reassoc' on this function only)
+        if not (ok and dev < np.inf):  # nothing computed from this step's prices has been kept
             bad_t = t
             break
         te = 0.5 * dev
@@ -230,19 +205,20 @@ def _simulate(prices: FloatArray, targets: FloatArray, quote_idx: int, fee: floa
         traded = False
         if fire:
             if edge:
+                for i in range(n):
+                    w[i] = h[i] * prices[t, i] * inv_value
                 _edge_weights(w, targets, band_abs, band_rel, desired)
             else:
                 desired[:] = targets
             value, cash, f_t, s_t, g_t, tv_t, orders = _rebalance(h, cash, prices[t], desired, value, quote_idx, fee,
                                                                   slip, gas, dust, min_trade)
             traded = orders > 0
-        if record and (traded or t == 0):  # step 0 is always recorded, so weights_path has a starting row
-            if n_rec == cap:
-                rec_steps, rec_h, rec_cash = _grow(rec_steps, rec_h, rec_cash)
-                cap *= 2
-            rec_steps[n_rec] = t
-            rec_h[n_rec, :] = h
-            rec_cash[n_rec] = cash
+        if cap > 0 and (traded or t == 0):  # step 0 is always recorded, so weights_path has a starting row
+            if n_rec < cap:
+                rec_steps[n_rec] = t
+                for i in range(n):
+                    rec_h[n_rec, i] = h[i]
+                rec_cash[n_rec] = cash
             n_rec += 1
         if traded:
             n_reb += 1
@@ -251,10 +227,11 @@ def _simulate(prices: FloatArray, targets: FloatArray, quote_idx: int, fee: floa
             tot_slip += s_t
             tot_gas += g_t
         tot_te += te
-        if value >= peak:
-            peak = value
-        elif 1.0 - value / peak > max_dd:
-            max_dd = 1.0 - value / peak
+        if risk:
+            if value >= peak:
+                peak = value
+            elif 1.0 - value / peak > max_dd:
+                max_dd = 1.0 - value / peak
         if series:
             eq[t] = value
             reb[t] = traded
@@ -263,26 +240,26 @@ def _simulate(prices: FloatArray, targets: FloatArray, quote_idx: int, fee: floa
             slip_o[t] = s_t
             gas_o[t] = g_t
             te_o[t] = te
-    return (h, cash, value, n_reb, tot_turn, tot_fee, tot_slip, tot_gas, tot_te, max_dd, bad_t,
-            rec_steps[:n_rec].copy(), rec_h[:n_rec].copy(), rec_cash[:n_rec].copy())
+    return h, cash, value, n_reb, tot_turn, tot_fee, tot_slip, tot_gas, tot_te, max_dd, bad_t, n_rec
 
 
 @njit(cache=True)
 def run_policy(prices: FloatArray, targets: FloatArray, quote_idx: int, fee: float, slippage: float, gas: float,
                v0: float, band_abs: float, band_rel: float, calendar_due: BoolArray, mode: int, rebalance_to: int,
-               dust: float, min_trade: float, record: bool,
+               dust: float, min_trade: float, rec_cap: int,
                ) -> tuple[FloatArray, BoolArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray,
-                          FloatArray, float, int, IntArray, FloatArray, FloatArray]:
+                          FloatArray, float, int, IntArray, FloatArray, FloatArray, int]:
     """Backtest one policy with per-step series: (equity, rebalanced, turnover, fee, slippage, gas, te, final
-    holdings, final cash, bad price step or -1, record steps, record holdings, record cash); the records are
-    empty unless `record`."""
-    t_len = prices.shape[0]
+    holdings, final cash, bad price step or -1, record steps [rec_cap], holdings [rec_cap, N], cash [rec_cap],
+    records wanted). When more were wanted than `rec_cap`, only the first rec_cap are filled."""
+    t_len, n = prices.shape
     eq = np.empty(t_len)
     reb = np.zeros(t_len, dtype=np.bool_)
     turn, fee_o, slip_o, gas_o, te_o = np.empty(t_len), np.empty(t_len), np.empty(t_len), np.empty(t_len), np.empty(t_len)
+    steps, hold, cash = np.empty(rec_cap, np.int64), np.empty((rec_cap, n)), np.empty(rec_cap)
     r = _simulate(prices, targets, quote_idx, fee, slippage, gas, v0, band_abs, band_rel, calendar_due, mode,
-                  rebalance_to, dust, min_trade, eq, reb, turn, fee_o, slip_o, gas_o, te_o, True, record)
-    return eq, reb, turn, fee_o, slip_o, gas_o, te_o, r[0], r[1], r[10], r[11], r[12], r[13]
+                  rebalance_to, dust, min_trade, eq, reb, turn, fee_o, slip_o, gas_o, te_o, True, True, steps, hold, cash)
+    return eq, reb, turn, fee_o, slip_o, gas_o, te_o, r[0], r[1], r[10], steps, hold, cash, r[11]
 
 
 @njit(cache=True)
@@ -293,26 +270,44 @@ def summarize(prices: FloatArray, targets: FloatArray, quote_idx: int, fee: floa
     slippage, gas, mean tracking error, max drawdown, bad price step or -1)."""
     none = np.empty(0)
     r = _simulate(prices, targets, quote_idx, fee, slippage, gas, v0, band_abs, band_rel, calendar_due, mode,
-                  rebalance_to, dust, min_trade, none, np.empty(0, np.bool_), none, none, none, none, none, False, False)
+                  rebalance_to, dust, min_trade, none, np.empty(0, np.bool_), none, none, none, none, none, False, True,
+                  np.empty(0, np.int64), np.empty((0, prices.shape[1])), none)
     return r[2], r[3], r[4], r[5], r[6], r[7], r[8] / prices.shape[0], r[9], r[10]
+
+
+@njit(cache=True)
+def totals(prices: FloatArray, targets: FloatArray, quote_idx: int, fee: float, slippage: float, gas: float,
+           v0: float, band_abs: float, band_rel: float, calendar_due: BoolArray, mode: int, rebalance_to: int,
+           dust: float, min_trade: float) -> tuple[float, int, float, float, float, float, float, float, int]:
+    """`summarize` without tracking error and drawdown (returned as NaN): the least work per step."""
+    none = np.empty(0)
+    r = _simulate(prices, targets, quote_idx, fee, slippage, gas, v0, band_abs, band_rel, calendar_due, mode,
+                  rebalance_to, dust, min_trade, none, np.empty(0, np.bool_), none, none, none, none, none, False, False,
+                  np.empty(0, np.int64), np.empty((0, prices.shape[1])), none)
+    return r[2], r[3], r[4], r[5], r[6], r[7], np.nan, np.nan, r[10]
 
 
 @njit(cache=True, parallel=True)
 def sweep_policies(prices: FloatArray, targets: FloatArray, bands_abs: FloatArray, bands_rel: FloatArray,
                    modes: IntArray, rebalance_to: IntArray, calendars: BoolArray, calendar_index: IntArray,
                    quote_idx: int, fee: float, slippage: float, gas: float, v0: float, dust: float,
-                   min_trade: float) -> tuple[FloatArray, IntArray, FloatArray, FloatArray, FloatArray, FloatArray,
-                                              FloatArray, FloatArray, int]:
+                   min_trade: float, risk: bool) -> tuple[FloatArray, IntArray, FloatArray, FloatArray, FloatArray,
+                                                          FloatArray, FloatArray, FloatArray, int]:
     """One summary per variant k (in parallel over k): bands, mode, rebalance_to and calendar row
     `calendars[calendar_index[k]]` per variant. Returns (final value, steps that traded, summed turnover, fee,
-    slippage, gas, mean tracking error, max drawdown) each [K], and the first bad price step or -1."""
+    slippage, gas, mean tracking error, max drawdown (NaN unless `risk`)) each [K], and the first bad price
+    step or -1."""
     k_len = bands_abs.shape[0]
     final, n_reb = np.empty(k_len), np.empty(k_len, np.int64)
     turn, fee_o, slip_o, gas_o, te_o, dd = (np.empty(k_len), np.empty(k_len), np.empty(k_len), np.empty(k_len),
                                             np.empty(k_len), np.empty(k_len))
     bad = np.full(k_len, -1, np.int64)
     for k in prange(k_len):
-        r = summarize(prices, targets, quote_idx, fee, slippage, gas, v0, bands_abs[k], bands_rel[k],
-                      calendars[calendar_index[k]], modes[k], rebalance_to[k], dust, min_trade)
+        if risk:
+            r = summarize(prices, targets, quote_idx, fee, slippage, gas, v0, bands_abs[k], bands_rel[k],
+                          calendars[calendar_index[k]], modes[k], rebalance_to[k], dust, min_trade)
+        else:
+            r = totals(prices, targets, quote_idx, fee, slippage, gas, v0, bands_abs[k], bands_rel[k],
+                       calendars[calendar_index[k]], modes[k], rebalance_to[k], dust, min_trade)
         final[k], n_reb[k], turn[k], fee_o[k], slip_o[k], gas_o[k], te_o[k], dd[k], bad[k] = r
     return final, n_reb, turn, fee_o, slip_o, gas_o, te_o, dd, int(bad.max())
