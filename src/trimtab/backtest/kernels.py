@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -119,7 +120,7 @@ def _calendar(calendar_due: BoolArray | None, t_len: int) -> BoolArray:
 
 def _args(prices: FloatArray, targets: FloatArray, quote_idx: int, fee: float, slippage: float, gas: float,
           initial_value: float, band_abs: float, band_rel: float, calendar_due: BoolArray | None, mode: str,
-          rebalance_to: str, dust: float, min_trade: float) -> tuple[object, ...]:
+          rebalance_to: str, dust: float, min_trade: float) -> tuple[Any, ...]:
     m, to = _code(MODES, mode, "mode"), _code(REBALANCE_TO, rebalance_to, "rebalance_to")
     p, w = _check_inputs(prices, targets, quote_idx, (fee, slippage, gas), initial_value)
     return (p, w, int(quote_idx), float(fee), float(slippage), float(gas), float(initial_value), float(band_abs),
@@ -136,13 +137,14 @@ def simulate(prices: FloatArray, targets: FloatArray, *, quote_idx: int = -1, fe
     """
     args = _args(prices, targets, quote_idx, fee, slippage, gas, initial_value, band_abs, band_rel, calendar_due,
                  mode, rebalance_to, dust, min_trade)
-    t_len = args[0].shape[0]  # type: ignore[attr-defined]
+    t_len = args[0].shape[0]
     cap = min(t_len, max(64, t_len // 64)) if record else 0  # room for one rebalance every 64 steps
-    out = loops.run_policy(*args, cap)
+    run: Any = loops.run_policy  # mypy cannot count the unpacked arguments
+    out = run(*args, cap)
     if out[9] >= 0:
         raise DataError(_BAD_PRICES, field="prices")
     if out[13] > cap:  # more rebalances than room: run again with exactly enough (the count is now known)
-        out = loops.run_policy(*args, out[13])
+        out = run(*args, out[13])
     k = out[13]
     return KernelResult(*out[:8], cash=float(out[8]), rebalance_steps=out[10][:k] if record else None,
                         rebalance_holdings=out[11][:k] if record else None, rebalance_cash=out[12][:k] if record else None)
