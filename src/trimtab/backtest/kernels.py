@@ -146,7 +146,9 @@ def simulate(prices: FloatArray, targets: FloatArray, *, quote_idx: int = -1, fe
     if out[13] > cap:  # more rebalances than room: run again with exactly enough (the count is now known)
         out = run(*args, out[13])
     k = out[13]
-    return KernelResult(*out[:8], cash=float(out[8]), rebalance_steps=out[10][:k] if record else None,
+    eq, reb, turn, fee_o, slip_o, gas_o, te_o, hold = out[:8]
+    return KernelResult(eq, reb, turn, fee_o, slip_o, gas_o, te_o, hold, cash=float(out[8]),
+                        rebalance_steps=out[10][:k] if record else None,
                         rebalance_holdings=out[11][:k] if record else None, rebalance_cash=out[12][:k] if record else None)
 
 
