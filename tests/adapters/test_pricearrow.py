@@ -1,0 +1,87 @@
+"""The Arrow reader of wide price files gives exactly what the pandas reader gives, or declines the file."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trimtab.adapters import pricefile
+from trimtab.adapters.pricearrow import read_wide_arrow
+from trimtab.errors import DataError
+
+WIDE = {
+    "dates": "date,BTC,eth\n2024-01-01,100,10.5\n2024-01-02,101.5,\n2024-01-03,NA,11\n",
+    "utc_z": "timestamp,BTC,ETH\n2024-01-01T00:00:00Z,1,2\n2024-01-01T01:00:00Z,1.5,2.5\n",
+    "offsets": "time,BTC\n2024-01-01 02:00:00+02:00,1\n2024-01-01 03:00:00+02:00,2\n",
+    "naive_ms": "time,BTC\n2024-01-01 00:00:00.250,1\n2024-01-01 00:00:01.250,2\n",
+    "empty_column": "date,BTC,ETH\n2024-01-01,1,\n2024-01-02,2,\n",
+    "na_strings": "date,BTC\n2024-01-01,null\n2024-01-02,NaN\n2024-01-03,3\n",
+}
+
+
+def _pandas(path: Path) -> pricefile.RawPrices:
+    return pricefile._wide(pricefile._read_frame(path), str(path), path)
+
+
+def _same(a: pricefile.RawPrices, b: pricefile.RawPrices) -> None:
+    assert a.history.assets == b.history.assets and a.rows_read == b.rows_read
+    np.testing.assert_array_equal(a.history.times, b.history.times)
+    np.testing.assert_array_equal(a.history.prices, b.history.prices)
+
+
+@pytest.mark.parametrize("name", sorted(WIDE))
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".parquet"])
+def test_arrow_reads_wide_files_exactly_like_pandas(tmp_path: Path, name: str, suffix: str) -> None:
+    text = WIDE[name]
+    path = tmp_path / f"p{suffix}"
+    if suffix == ".csv":
+        path.write_text(text)
+    elif suffix == ".csv.gz":
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        import pandas as pd
+
+        (tmp_path / "src.csv").write_text(text)
+        df = pd.read_csv(tmp_path / "src.csv")
+        df[df.columns[0]] = pd.to_datetime(df[df.columns[0]], utc=True, format="ISO8601")
+        df.to_parquet(path, index=False)
+    assert read_wide_arrow(path, pricefile.ASSET_COLUMNS) is not None, "the plain file took the Arrow path"
+    _same(pricefile.read_price_file(path), _pandas(path))
+
+
+@pytest.mark.parametrize("text", [
+    "date,BTC\n2024-01-01,1\n2024-01-02,abc\n",  # not a number
+    "date,BTC,BTC\n2024-01-01,1,2\n",  # duplicate header (pandas renames it)
+    "date,,ETH\n2024-01-01,1,2\n",  # empty header
+    "date,BTC\n2024-01-01,1\nnot a date,2\n",  # bad timestamp
+    "date,asset,price\n2024-01-01,BTC,1\n",  # long layout
+    "date,BTC\n",  # no rows
+    "date,BTC\n2024-01-01,1,2\n",  # ragged
+])
+def test_arrow_declines_anything_unusual_and_pandas_keeps_its_messages(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text(text)
+    assert read_wide_arrow(path, pricefile.ASSET_COLUMNS) is None
+    try:
+        expected: object = pricefile._wide(pricefile._read_frame(path), str(path), path) if "asset" not in text else None
+    except DataError as e:
+        expected = str(e)
+    if isinstance(expected, str):
+        with pytest.raises(DataError) as err:
+            pricefile.read_price_file(path)
+        assert str(err.value) == expected
+
+
+def test_checks_after_parsing_are_shared(tmp_path: Path) -> None:
+    """Unsorted rows in a file Arrow reads: the same message as the pandas path."""
+    path = tmp_path / "p.csv"
+    path.write_text("date,BTC\n2024-01-02,1\n2024-01-01,2\n")
+    assert read_wide_arrow(path, pricefile.ASSET_COLUMNS) is not None
+    with pytest.raises(DataError) as fast:
+        pricefile.read_price_file(path)
+    with pytest.raises(DataError) as slow:
+        _pandas(path)
+    assert str(fast.value) == str(slow.value) and "not sorted" in str(fast.value)
