@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from trimtab.adapters.pricecheck import FilledGap, LoadReport, RawPrices, check_history, fmt_time
 from trimtab.adapters.pricearrow import read_wide_arrow
+from trimtab.adapters.pricecheck import FilledGap, LoadReport, RawPrices, check_history, fmt_time
 from trimtab.core.history import PriceHistory
 from trimtab.core.types import asset_symbol
 from trimtab.errors import DataError
