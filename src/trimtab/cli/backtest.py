@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from trimtab.cli.app import StrategyArg, app, guarded, out
-from trimtab.config import load_strategy
-from trimtab.core.costmodels import market_bound
-from trimtab.core.history import PriceHistory
-from trimtab.core.strategy import Strategy
+
+if TYPE_CHECKING:  # imported where used: `trimtab --help` and other commands never load them
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from trimtab.core.history import PriceHistory
+    from trimtab.core.strategy import Strategy
 
 HistPricesOpt = Annotated[str | None, typer.Option("--prices", help="Price history: CSV, CSV.gz or Parquet, wide or long; default: bundled daily data.")]
 StartOpt = Annotated[str | None, typer.Option("--start", help="First date (YYYY-MM-DD).")]
@@ -35,7 +34,12 @@ def load_history(strategy: Strategy, prices: str | None, start: str | None, end:
     universe) loads every asset with its market caps, filling gaps of up to 5 rows by default. `start`/`end`
     default to the strategy file's `backtest:` block.
     """
+    import dataclasses
+
+    import numpy as np
+
     from trimtab.adapters.pricefile import load_prices_with_report
+    from trimtab.core.costmodels import market_bound
 
     window = strategy.meta.get("backtest")
     start = start if start is not None else getattr(window, "start", None)
@@ -74,11 +78,15 @@ COST_WARMUP_DAYS = 60
 
 
 def progress_bar(total: int, label: str) -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=out,
                     transient=True, disable=not out.is_terminal)
 
 
 def metrics_table(rows: list[dict[str, Any]], title: str, first: str = "strategy") -> Table:
+    from rich.table import Table
+
     t = Table(title=title, title_justify="left")
     cols = [(first, first), ("final_value", "final value"), ("cagr", "CAGR"), ("volatility", "vol"), ("sharpe", "Sharpe"),
             ("max_drawdown", "max DD"), ("turnover", "turnover"), ("n_rebalances", "rebal."), ("total_costs", "costs"),
@@ -117,6 +125,7 @@ def backtest_cmd(
 
     from trimtab.backtest.results import result_metrics
     from trimtab.backtest.runner import backtest
+    from trimtab.config import load_strategy
 
     strat = load_strategy(strategy)
     history = load_history(strat, prices, start, end, forward_fill)
@@ -162,7 +171,10 @@ def compare_cmd(
     forward_fill: FillOpt = None,
 ) -> None:
     """The strategy against buy-and-hold, monthly calendar, threshold and hybrid, overall and by regime."""
+    from rich.table import Table
+
     from trimtab.backtest.compare import REGIMES, compare
+    from trimtab.config import load_strategy
 
     strat = load_strategy(strategy)
     history = load_history(strat, prices, start, end, forward_fill)
