@@ -26,7 +26,7 @@ prices = np.column_stack([np.exp(np.cumsum(rng.normal(0, 0.03, 200))) * 40_000, 
 history = PriceHistory(times=times, assets=("BTC", "USDC"), prices=prices)
 result = backtest(load_strategy("bitcoin"), history)
 assert result.path == "fast"
-stats = {name: getattr(loops, name).stats for name in ("run_policy", "summarize", "totals", "sweep_policies")}
+stats = {name: getattr(loops, name).stats for name in ("run_policy", "weights_path", "summarize", "totals", "sweep_policies")}
 print(json.dumps({k: [sum(s.cache_hits.values()), sum(s.cache_misses.values())] for k, s in stats.items()}))
 """
 
@@ -45,6 +45,6 @@ def test_warm_up_fills_a_fresh_cache_and_later_processes_only_load_it(tmp_path: 
     assert any(cache.rglob("*.nbi")) and any(cache.rglob("*.nbc"))
     for _ in range(2):  # every later process: loaded, never compiled again
         stats = json.loads(_run(["-c", PROBE], cache))
-        assert stats["run_policy"] == [1, 0], stats
+        assert stats["run_policy"] == stats["weights_path"] == [1, 0], stats
         # and only the kernel the call uses was touched: no sweep or summary kernel loaded or compiled
         assert stats["summarize"] == stats["totals"] == stats["sweep_policies"] == [0, 0], stats

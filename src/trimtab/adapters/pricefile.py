@@ -264,9 +264,8 @@ def _wide_checked(src: str, p: Path, time_col: Any, times: np.ndarray, columns: 
         if sym in assets:
             raise DataError(f"asset {sym} appears in two columns (symbols are case-insensitive)", source=src, field=str(c))
         assets.append(sym)
-    prices = np.empty((len(times), len(columns)))
-    for j, c in enumerate(columns):
-        prices[:, j] = numbers(c)
+    prices = np.stack([numbers(c) for c in columns], axis=1)
+    prices.flags.writeable = False  # PriceHistory keeps a frozen matrix as is (it copies writable ones)
     history = PriceHistory(times=times, assets=tuple(assets), prices=prices, source=src)
     return RawPrices(history, rows_read=rows)
 

@@ -170,12 +170,10 @@ def summarize(prices: FloatArray, targets: FloatArray, *, quote_idx: int = -1, f
 def weights_path(prices: FloatArray, steps: IntArray, holdings: FloatArray, cash: FloatArray) -> FloatArray:
     """Post-trade weights [T, N] for reports: holdings of the latest rebalance at or before each step, marked to
     market (step 0 always rebalances, so every row has one)."""
-    p = np.asarray(prices, dtype=np.float64)
-    last = np.searchsorted(steps, np.arange(p.shape[0]), side="right") - 1
+    p = _f64(prices)
     if p.shape[0] and (len(steps) == 0 or steps[0] != 0):
         raise ValueError("rebalance steps must start at 0 (the initial purchase)")
-    values = holdings[last] * p
-    return values / (values.sum(axis=1) + cash[last])[:, None]  # type: ignore[no-any-return]
+    return loops.weights_path(p, np.ascontiguousarray(steps, np.int64), _f64(holdings), _f64(cash))
 
 
 def _per_variant(value: str | Sequence[str], table: dict[str, int], what: str, k: int) -> np.ndarray:

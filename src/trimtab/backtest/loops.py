@@ -311,3 +311,23 @@ def sweep_policies(prices: FloatArray, targets: FloatArray, bands_abs: FloatArra
                        calendars[calendar_index[k]], modes[k], rebalance_to[k], dust, min_trade)
         final[k], n_reb[k], turn[k], fee_o[k], slip_o[k], gas_o[k], te_o[k], dd[k], bad[k] = r
     return final, n_reb, turn, fee_o, slip_o, gas_o, te_o, dd, int(bad.max())
+
+
+@njit(cache=True)
+def weights_path(prices: FloatArray, steps: IntArray, holdings: FloatArray, cash: FloatArray) -> FloatArray:
+    """Post-trade weights [T, N]: the holdings of the latest record at or before each step, marked to market
+    (one pass and one output matrix; `steps` ascending, starting at 0)."""
+    t_len, n = prices.shape
+    out = np.empty((t_len, n))
+    k = 0
+    for t in range(t_len):
+        while k + 1 < steps.shape[0] and steps[k + 1] <= t:
+            k += 1
+        total = cash[k]
+        for i in range(n):
+            v = holdings[k, i] * prices[t, i]
+            out[t, i] = v
+            total += v
+        for i in range(n):
+            out[t, i] /= total
+    return out

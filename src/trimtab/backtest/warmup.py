@@ -33,8 +33,11 @@ def warm(everything: bool = False) -> dict[str, float]:
         fn()  # type: ignore[operator]
         spent[name] = round(time.perf_counter() - t0, 3)
 
-    timed("run_policy[read-only prices]", lambda: simulate(_prices(True), targets, band_abs=0.05, record=True))
-    timed("run_policy", lambda: simulate(_prices(False), targets, band_abs=0.05, record=True))
+    for readonly in (True, False):
+        p = _prices(readonly)
+        tag = "[read-only prices]" if readonly else ""
+        timed(f"run_policy{tag}", lambda p=p: simulate(p, targets, band_abs=0.05, record=True))
+        timed(f"weights_path{tag}", lambda p=p: simulate(p, targets, band_abs=0.05, record=True).weights(p))
     if everything:
         timed("summarize", lambda: summarize(_prices(False), targets, band_abs=0.05))
         timed("totals", lambda: summarize(_prices(False), targets, band_abs=0.05, risk=False))
