@@ -85,3 +85,18 @@ def test_checks_after_parsing_are_shared(tmp_path: Path) -> None:
     with pytest.raises(DataError) as slow:
         _pandas(path)
     assert str(fast.value) == str(slow.value) and "not sorted" in str(fast.value)
+
+
+def test_plain_files_are_read_without_importing_pandas(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    (tmp_path / "p.csv").write_text(WIDE["dates"])
+    pd.read_csv(tmp_path / "p.csv", parse_dates=["date"]).to_parquet(tmp_path / "p.parquet", index=False)
+    code = ("import sys; from trimtab.adapters.pricefile import read_price_file; "
+            f"[read_price_file(f) for f in ({str(tmp_path / 'p.csv')!r}, {str(tmp_path / 'p.parquet')!r})]; "
+            "print(sorted(m for m in ('pandas', 'pyarrow.dataset') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"

@@ -16,6 +16,8 @@ import numpy as np
 # pandas' default NA strings (pandas._libs.parsers.STR_NA_VALUES): the same cells become NaN on both paths
 PANDAS_NA = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
              "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
+_NUMERIC = {"double": "f8", "float": "f4", "int64": "i8", "int32": "i4", "int16": "i2", "int8": "i1",
+            "uint64": "u8", "uint32": "u4", "uint16": "u2", "uint8": "u1"}  # Arrow type -> buffer dtype
 WideColumns = tuple[Any, np.ndarray, list[Any], Callable[[Any], np.ndarray], int]
 
 
@@ -33,10 +35,11 @@ def read_wide_arrow(p: Path, long_markers: Sequence[str]) -> WideColumns | None:
         if name.endswith((".parquet", ".pq")):
             import pyarrow.parquet as pq
 
-            meta = pq.read_schema(p).pandas_metadata or {}
+            pf = pq.ParquetFile(p)  # not read_table: its dataset layer imports pandas
+            meta = pf.schema_arrow.pandas_metadata or {}
             if any(not isinstance(c, dict) for c in meta.get("index_columns", [])):
                 return None  # a stored pandas index: pandas puts it first, leave the file to pandas
-            table = pq.read_table(p)
+            table = pf.read(use_threads=True)
         elif name.endswith((".csv", ".csv.gz", ".gz")):
             import pyarrow.csv as pacsv
 
@@ -56,24 +59,44 @@ def read_wide_arrow(p: Path, long_markers: Sequence[str]) -> WideColumns | None:
     if times is None:
         return None
     cols = {c: table.column(c) for c in names[1:]}
-    if not all(pa.types.is_integer(a.type) or pa.types.is_floating(a.type) or pa.types.is_null(a.type)
-               for a in cols.values()):
+    if not all(str(a.type) in _NUMERIC or pa.types.is_null(a.type) for a in cols.values()):
         return None
 
     def numbers(c: Any) -> np.ndarray:
         a = cols[c]
         if pa.types.is_null(a.type):
             return np.full(len(a), np.nan)
-        out: np.ndarray = a.to_numpy()  # integers with nulls come back as float64 with NaN
-        return out.astype(np.float64, copy=False)
+        return _values(a, np.dtype(_NUMERIC[str(a.type)]), nulls=np.nan)
 
     return names[0], times, names[1:], numbers, table.num_rows
+
+
+def _values(col: Any, dtype: np.dtype, nulls: float | None) -> np.ndarray:
+    """float64 values of a fixed-width column straight from its Arrow buffers, nulls as `nulls`.
+
+    (Array.to_numpy imports pandas for some types: 0.5 s this reader exists to avoid.)
+    """
+    parts = []
+    for ch in col.chunks:
+        validity, data = ch.buffers()[:2]
+        v = np.frombuffer(data, dtype=dtype, count=ch.offset + len(ch))[ch.offset:].astype(np.float64)
+        if ch.null_count:
+            bits = np.unpackbits(np.frombuffer(validity, np.uint8), bitorder="little")
+            v[~bits[ch.offset:ch.offset + len(ch)].astype(bool)] = nulls
+        parts.append(v)
+    return np.concatenate(parts) if parts else np.empty(0)
 
 
 def _times(col: Any, pa: Any) -> np.ndarray | None:
     """UTC datetime64[ns] of a timestamp (naive = UTC) or date column without nulls; None for anything else."""
     if col.null_count:
         return None
-    if pa.types.is_timestamp(col.type) or pa.types.is_date32(col.type):
-        return col.to_numpy().astype("datetime64[ns]")  # type: ignore[no-any-return]  # UTC values, tz or not
-    return None
+    if pa.types.is_timestamp(col.type):  # UTC values, tz or not
+        unit, raw = col.type.unit, np.int64
+    elif pa.types.is_date32(col.type):
+        unit, raw = "D", np.int32
+    else:
+        return None
+    ints = np.concatenate([np.frombuffer(c.buffers()[1], dtype=raw, count=c.offset + len(c))[c.offset:]
+                           for c in col.chunks]) if col.num_chunks else np.empty(0, np.int64)
+    return ints.astype(f"datetime64[{unit}]").astype("datetime64[ns]")  # type: ignore[no-any-return]
