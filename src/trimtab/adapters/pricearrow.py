@@ -92,11 +92,11 @@ def _times(col: Any, pa: Any) -> np.ndarray | None:
     if col.null_count:
         return None
     if pa.types.is_timestamp(col.type):  # UTC values, tz or not
-        unit, raw = col.type.unit, np.int64
+        unit, raw = col.type.unit, np.dtype(np.int64)
     elif pa.types.is_date32(col.type):
-        unit, raw = "D", np.int32
+        unit, raw = "D", np.dtype(np.int32)
     else:
         return None
     ints = np.concatenate([np.frombuffer(c.buffers()[1], dtype=raw, count=c.offset + len(c))[c.offset:]
                            for c in col.chunks]) if col.num_chunks else np.empty(0, np.int64)
-    return ints.astype(f"datetime64[{unit}]").astype("datetime64[ns]")  # type: ignore[no-any-return]
+    return ints.astype(f"datetime64[{unit}]").astype("datetime64[ns]")
