@@ -91,6 +91,7 @@ def _times(col: Any, pa: Any) -> np.ndarray | None:
     """UTC datetime64[ns] of a timestamp (naive = UTC) or date column without nulls; None for anything else."""
     if col.null_count:
         return None
+    raw: np.dtype[Any]
     if pa.types.is_timestamp(col.type):  # UTC values, tz or not
         unit, raw = col.type.unit, np.dtype(np.int64)
     elif pa.types.is_date32(col.type):
