@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.ci import require
+
+from trimtab.backtest import aot
 
 # One fast-path backtest the way `trimtab backtest` runs it (a PriceHistory, so read-only prices), then numba's
 # own account of it: per kernel, the signatures loaded from the cache and the ones compiled in this process.
@@ -31,8 +34,8 @@ print(json.dumps({k: [sum(s.cache_hits.values()), sum(s.cache_misses.values())] 
 """
 
 
-def _run(args: list[str], cache: Path) -> str:
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+def _run(args: list[str], cache: Path, aot: str = "0") -> str:
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "TRIMTAB_AOT": aot}
     proc = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, check=False, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout.strip().splitlines()[-1]
@@ -48,3 +51,10 @@ def test_warm_up_fills_a_fresh_cache_and_later_processes_only_load_it(tmp_path: 
         assert stats["run_policy"] == stats["weights_path"] == [1, 0], stats
         # and only the kernel the call uses was touched: no sweep or summary kernel loaded or compiled
         assert stats["summarize"] == stats["totals"] == stats["sweep_policies"] == [0, 0], stats
+
+
+def test_with_the_ahead_of_time_build_a_backtest_never_imports_numba(tmp_path: Path) -> None:
+    require(aot.load() is not None, "ahead-of-time kernels not built: python -m trimtab.backtest.aot")
+    probe = PROBE.split("stats = ")[0].replace("from trimtab.backtest import loops\n", "")
+    probe += "import sys; print(json.dumps(sorted(m for m in ('numba', 'llvmlite') if m in sys.modules)))"
+    assert _run(["-c", probe], tmp_path / "numba", aot="1") == "[]"

@@ -6,9 +6,23 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.ci import require
 
+from trimtab.backtest import aot, kernels
 from trimtab.backtest.kernels import DUST, KernelResult, simulate, summarize, sweep, weights_path
 from trimtab.errors import DataError
+
+
+@pytest.fixture(autouse=True, params=["jit", "aot"])
+def kernel_build(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs against the Numba JIT kernels and against the ahead-of-time build (made by `make deps`)."""
+    if request.param == "aot":
+        built = aot.load()
+        require(built is not None, "ahead-of-time kernels not built: python -m trimtab.backtest.aot")
+        monkeypatch.setattr(kernels, "_aot_module", built)
+    else:
+        monkeypatch.setattr(kernels, "_aot_module", None)
+    return str(request.param)
 
 F = 0.01
 V0 = 100.0

@@ -10,18 +10,43 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from trimtab.backtest import loops
-from trimtab.backtest.loops import DUST, BoolArray, FloatArray, IntArray
+from trimtab.backtest import kernel_types as kt
+from trimtab.backtest.kernel_types import DUST, BoolArray, FloatArray, IntArray
 from trimtab.errors import DataError
 
-MODES = {"threshold": loops.MODE_THRESHOLD, "calendar": loops.MODE_CALENDAR, "hybrid": loops.MODE_HYBRID,
-         "buy_and_hold": loops.MODE_BUY_AND_HOLD}
-REBALANCE_TO = {"target": loops.TO_TARGET, "band_edge": loops.TO_BAND_EDGE}
+MODES = {"threshold": kt.MODE_THRESHOLD, "calendar": kt.MODE_CALENDAR, "hybrid": kt.MODE_HYBRID,
+         "buy_and_hold": kt.MODE_BUY_AND_HOLD}
+REBALANCE_TO = {"target": kt.TO_TARGET, "band_edge": kt.TO_BAND_EDGE}
 _BAD_PRICES = "prices must be finite and > 0 (fill or drop gaps before a fast-path backtest)"
+_aot_module: ModuleType | None | bool = False  # False: not looked up yet
+
+
+def _jit() -> ModuleType:
+    from trimtab.backtest import loops  # imports Numba: only when a JIT kernel runs
+
+    return loops
+
+
+def _kernel(name: str) -> Any:
+    """`run_policy` / `weights_path` from the ahead-of-time build when there is one, else the Numba JIT."""
+    global _aot_module
+    if _aot_module is False:
+        from trimtab.backtest import aot
+
+        _aot_module = aot.load()
+    mod = _aot_module if isinstance(_aot_module, ModuleType) else _jit()
+    return getattr(mod, name)
+
+
+def uses_aot() -> bool:
+    """True when `simulate` and `weights_path` run the ahead-of-time compiled kernels."""
+    _kernel("run_policy")
+    return isinstance(_aot_module, ModuleType)
 
 
 @dataclass(frozen=True)
@@ -139,7 +164,7 @@ def simulate(prices: FloatArray, targets: FloatArray, *, quote_idx: int = -1, fe
                  mode, rebalance_to, dust, min_trade)
     t_len = args[0].shape[0]
     cap = min(t_len, max(64, t_len // 64)) if record else 0  # room for one rebalance every 64 steps
-    run: Any = loops.run_policy  # mypy cannot count the unpacked arguments
+    run = _kernel("run_policy")
     out = run(*args, cap)
     if out[9] >= 0:
         raise DataError(_BAD_PRICES, field="prices")
@@ -160,6 +185,7 @@ def summarize(prices: FloatArray, targets: FloatArray, *, quote_idx: int = -1, f
 
     With `risk=False` the tracking error and drawdown are not tracked (NaN): the least work per step.
     """
+    loops = _jit()
     out = (loops.summarize if risk else loops.totals)(*_args(prices, targets, quote_idx, fee, slippage, gas, initial_value, band_abs, band_rel,
                                  calendar_due, mode, rebalance_to, dust, min_trade))
     if out[8] >= 0:
@@ -173,7 +199,8 @@ def weights_path(prices: FloatArray, steps: IntArray, holdings: FloatArray, cash
     p = _f64(prices)
     if p.shape[0] and (len(steps) == 0 or steps[0] != 0):
         raise ValueError("rebalance steps must start at 0 (the initial purchase)")
-    return loops.weights_path(p, np.ascontiguousarray(steps, np.int64), _f64(holdings), _f64(cash))
+    steps64 = np.ascontiguousarray(steps, np.int64)
+    return _kernel("weights_path")(p, steps64, _f64(holdings), _f64(cash))  # type: ignore[no-any-return]
 
 
 def _per_variant(value: str | Sequence[str], table: dict[str, int], what: str, k: int) -> np.ndarray:
@@ -211,7 +238,7 @@ def sweep(prices: FloatArray, targets: FloatArray, bands_abs: FloatArray, bands_
     idx = np.zeros(k, np.int64) if calendar_index is None else np.ascontiguousarray(calendar_index, np.int64)
     if idx.shape != (k,) or (k and (idx.min() < 0 or idx.max() >= cals.shape[0])):
         raise ValueError(f"calendar_index must be {k} row numbers below {cals.shape[0]}")
-    out = loops.sweep_policies(p, w, ba, br, modes, to, cals, idx, int(quote_idx), float(fee), float(slippage),
+    out = _jit().sweep_policies(p, w, ba, br, modes, to, cals, idx, int(quote_idx), float(fee), float(slippage),
                                float(gas), float(initial_value), float(dust), float(min_trade), bool(risk))
     if out[8] >= 0:
         raise DataError(_BAD_PRICES, field="prices")

@@ -7,17 +7,20 @@ parallel). Semantics are documented in `trimtab.backtest.kernels`.
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 from numba import njit, prange
 
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
-IntArray = npt.NDArray[np.int64]
+from trimtab.backtest.kernel_types import (
+    BAND_TOL,
+    MODE_BUY_AND_HOLD,
+    MODE_CALENDAR,
+    MODE_HYBRID,
+    MODE_THRESHOLD,
+    TO_BAND_EDGE,
+    BoolArray,
+    FloatArray,
+    IntArray,
+)
 
-MODE_THRESHOLD, MODE_CALENDAR, MODE_HYBRID, MODE_BUY_AND_HOLD = 0, 1, 2, 3
-TO_TARGET, TO_BAND_EDGE = 0, 1
-DUST = 1e-9  # a trade counts only if |notional| > DUST * portfolio value
-BAND_TOL = 1e-12  # an asset exactly on its band edge is inside (as in core.drift.asset_drifts)
 _FP_TOL = 1e-13  # fixed point stops when |V'_{k+1} - V'_k| <= _FP_TOL * V
 _FP_MAX_ITER = 100
 
