@@ -1,10 +1,12 @@
-"""Backtest speed benchmarks: trimtab's kernel vs a plain Numba loop vs vectorbt on synthetic GBM datasets.
+"""Backtest speed benchmarks: trimtab's kernels vs a plain Numba loop (and a prange loop over bands) vs vectorbt
+on synthetic GBM datasets.
 
 Each part runs in its own process (so memory and compile figures are clean) and prints one JSON object;
 `run_all.py` drives the parts and writes benchmarks/results.json.
 
     python benchmarks/bench_backtest.py kernel D2      # warm timings, trimtab vs plain loop, agreement
-    python benchmarks/bench_backtest.py sweep D1       # 100-band sweep
+    python benchmarks/bench_backtest.py sweep D1       # 100 bands / calendars / hybrid rules vs a prange loop
+    python benchmarks/bench_backtest.py sweep_large    # 10,000 hybrid variants on D2
     python benchmarks/bench_backtest.py memory D3      # peak memory of one threshold backtest
     python benchmarks/bench_backtest.py compile        # import + first-call time (cold or cache hit)
     python benchmarks/bench_backtest.py vectorbt D2    # needs vectorbt importable
@@ -218,6 +220,26 @@ def part_sweep(name: str, k: int = 100) -> dict[str, Any]:
             "best_band": float(bands[best]), "best_final_value": float(res.final_value[best])}
 
 
+def part_sweep_large(name: str = "D2") -> dict[str, Any]:
+    """10,000 variants (100 bands x 100 calendar periods, hybrid) on D2 in one `sweep` call, both cores."""
+    from trimtab.backtest.kernels import sweep
+
+    prices = make_prices(name)
+    t_len, n = prices.shape
+    targets = make_targets(n)
+    bands = np.repeat(np.linspace(0.002, 0.1, 100), 100)
+    periods = np.arange(1, 101) * 24  # every 1..100 days of hourly steps
+    cals = (np.arange(t_len)[None, :] % periods[:, None]) == 0
+    idx = np.tile(np.arange(100), 100)
+    sweep(prices, targets, bands[:2], fee=FEE, initial_value=V0, mode="hybrid", calendar_due=cals,
+          calendar_index=idx[:2])  # compile or cache load
+    t0 = time.perf_counter()
+    res = sweep(prices, targets, bands, fee=FEE, initial_value=V0, mode="hybrid", calendar_due=cals, calendar_index=idx)
+    elapsed = time.perf_counter() - t0
+    return {"dataset": name, "variants": int(len(bands)), "seconds": elapsed, "threads": _threads(),
+            "per_variant_ms": elapsed / len(bands) * 1e3, "best_final_value": float(res.final_value.max())}
+
+
 def _threads() -> int:
     import numba
 
@@ -245,20 +267,21 @@ def part_memory(name: str) -> dict[str, Any]:
 
 
 def part_compile() -> dict[str, Any]:
+    """First call of each JIT kernel in this process (TRIMTAB_AOT=0 is set by the driver): compile or cache load."""
     t0 = time.perf_counter()
-    from trimtab.backtest.kernels import simulate, sweep
+    from trimtab.backtest.kernels import simulate, summarize, sweep, uses_aot
 
     t_import = time.perf_counter() - t0
     prices = make_prices("D1")[:50]
     targets = make_targets(prices.shape[1])
-    t1 = time.perf_counter()
-    simulate(prices, targets, fee=FEE, band_abs=0.05)
-    t_run = time.perf_counter() - t1
-    t2 = time.perf_counter()
-    sweep(prices, targets, np.array([0.01, 0.02]), fee=FEE)
-    t_sweep = time.perf_counter() - t2
-    return {"import_s": t_import, "run_policy_first_call_s": t_run, "sweep_first_call_s": t_sweep,
-            "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR", "")}
+    out: dict[str, Any] = {"import_s": t_import, "aot": uses_aot(), "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR", "")}
+    for name, fn in (("simulate_record", lambda: simulate(prices, targets, fee=FEE, band_abs=0.05, record=True)),
+                     ("summarize", lambda: summarize(prices, targets, fee=FEE, band_abs=0.05)),
+                     ("sweep", lambda: sweep(prices, targets, np.array([0.01, 0.02]), fee=FEE))):
+        t1 = time.perf_counter()
+        fn()
+        out[f"{name}_first_call_s"] = time.perf_counter() - t1
+    return out
 
 
 def part_vectorbt(name: str) -> dict[str, Any]:
@@ -305,6 +328,8 @@ def main(argv: list[str]) -> None:
         result = part_kernel(argv[1])
     elif part == "sweep":
         result = part_sweep(argv[1])
+    elif part == "sweep_large":
+        result = part_sweep_large()
     elif part == "memory":
         result = part_memory(argv[1])
     elif part == "compile":
