@@ -1,4 +1,9 @@
-"""Numba fast path of the rebalancing backtest (threshold, calendar, hybrid, buy-and-hold) and band sweeps.
+"""Fast path of the rebalancing backtest (threshold, calendar, hybrid, buy-and-hold) and parameter sweeps.
+
+Validated entries, each doing only the work its caller asks for: `simulate` (per-step series, optionally the
+rebalance records, in one pass), `summarize` (totals only), `sweep` (one summary per variant, in parallel).
+The loops live in `loops` (Numba JIT); `simulate` and `weights_path` use the ahead-of-time build (`aot`) when
+one exists for the current sources, so a backtest command need not import Numba at all.
 
 Same semantics as the step path (engine + PaperVenue + planner), checked for parity: costs are solved by the
 fixed point V' = V - C(V') with a buy filled at p(1+s), a sell at p(1-s), the fee on executed notional and a
