@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -83,9 +83,9 @@ class KernelResult:
         return weights_path(prices, self.rebalance_steps, self.rebalance_holdings, self.rebalance_cash)
 
 
-@dataclass(frozen=True)
-class KernelSummary:
-    """Final value and totals of one fast-path backtest (`summarize`): what a caller needs without the series."""
+class KernelSummary(NamedTuple):
+    """Final value and totals of one fast-path backtest (`summarize`): what a caller needs without the series
+    (a NamedTuple: made per call, in microseconds)."""
 
     final_value: float
     rebalances: int  # steps that traded, step 0 included
@@ -141,8 +141,15 @@ def _code(table: dict[str, int], value: str, what: str) -> int:
     return table[value]
 
 
+_NO_CALENDAR: list[BoolArray] = [np.zeros(0, np.bool_)]  # the last all-False calendar made, reused
+
+
 def _calendar(calendar_due: BoolArray | None, t_len: int) -> BoolArray:
-    cal = np.zeros(t_len, np.bool_) if calendar_due is None else np.ascontiguousarray(calendar_due, np.bool_)
+    if calendar_due is None:
+        if _NO_CALENDAR[0].shape[0] != t_len:
+            _NO_CALENDAR[0] = np.zeros(t_len, np.bool_)  # kernels never write it
+        return _NO_CALENDAR[0]
+    cal = np.ascontiguousarray(calendar_due, np.bool_)
     if cal.shape != (t_len,):
         raise ValueError(f"calendar_due must have one flag per step ({t_len}), got shape {cal.shape}")
     return cal
@@ -195,7 +202,7 @@ def summarize(prices: FloatArray, targets: FloatArray, *, quote_idx: int = -1, f
                                  calendar_due, mode, rebalance_to, dust, min_trade))
     if out[8] >= 0:
         raise DataError(_BAD_PRICES, field="prices")
-    return KernelSummary(float(out[0]), int(out[1]), *(float(x) for x in out[2:8]))
+    return KernelSummary(out[0], out[1], out[2], out[3], out[4], out[5], out[6], out[7])
 
 
 def weights_path(prices: FloatArray, steps: IntArray, holdings: FloatArray, cash: FloatArray) -> FloatArray:

@@ -186,11 +186,11 @@ def _simulate(prices: FloatArray, targets: FloatArray, quote_idx: int, fee: floa
         dev = 0.0
         for i in range(n):  # price check, band check and tracking error in one pass
             pi = prices[t, i]
-            ok &= pi > 0.0  # NaN and inf are caught by the sum below
+            ok &= pi > 0.0  # zero and negative prices; NaN and +-inf make `value` non-finite (0 * inf is NaN)
             d = abs(h[i] * pi * inv_value - targets[i])  # weights are not stored: only a firing step needs them
             breach |= d > limit[i]
-            dev += d if risk else 0.0 * d  # NaN/inf still propagate; one accumulator, reassociated by LLVM (fastmath 'reassoc' on this function only)
-        if not (ok and dev < np.inf):  # nothing computed from this step's prices has been kept
+            dev += d if risk else 0.0  # one accumulator, reassociated by LLVM (fastmath 'reassoc' on this function only)
+        if not (ok and abs(value) < np.inf):  # nothing computed from this step's prices has been kept
             bad_t = t
             break
         te = 0.5 * dev

@@ -1,4 +1,5 @@
-"""Compile the fast-path kernels into Numba's on-disk cache ahead of use (`make deps` runs it after installing).
+"""Compile the fast-path JIT kernels into Numba's on-disk cache ahead of use (`make deps` runs it after
+installing, next to the ahead-of-time build in `aot`, which commands prefer; the JIT is the fallback).
 
 Each call signature is its own cache entry, so the warm-up calls the kernels exactly as the commands do:
 `trimtab backtest` passes read-only prices (PriceHistory freezes its matrix), library callers usually writable
@@ -23,8 +24,10 @@ def _prices(readonly: bool) -> np.ndarray:
 
 def warm(everything: bool = False) -> dict[str, float]:
     """Seconds spent per kernel (a cache load when it was already compiled)."""
+    from trimtab.backtest import kernels
     from trimtab.backtest.kernels import simulate, summarize, sweep
 
+    kernels._aot_module = None  # the JIT kernels themselves, also when an ahead-of-time build exists (fallback)
     targets = np.array([0.5, 0.5])
     spent: dict[str, float] = {}
 
