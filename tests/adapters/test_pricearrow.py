@@ -10,6 +10,7 @@ import pytest
 
 from trimtab.adapters import pricefile
 from trimtab.adapters.pricearrow import read_wide_arrow
+from trimtab.adapters.pricesmall import read_small_csv
 from trimtab.errors import DataError
 
 WIDE = {
@@ -49,7 +50,11 @@ def test_arrow_reads_wide_files_exactly_like_pandas(tmp_path: Path, name: str, s
         df[df.columns[0]] = pd.to_datetime(df[df.columns[0]], utc=True, format="ISO8601")
         df.to_parquet(path, index=False)
     assert read_wide_arrow(path, pricefile.ASSET_COLUMNS) is not None, "the plain file took the Arrow path"
+    small = read_small_csv(path, pricefile.ASSET_COLUMNS)
+    assert (small is not None) == (suffix == ".csv" and name not in ("utc_z", "offsets")), "small reader: plain CSVs only"
     _same(pricefile.read_price_file(path), _pandas(path))
+    if small is not None:  # and the Arrow reader alone gives the same
+        _same(pricefile._wide_checked(str(path), path, *read_wide_arrow(path, pricefile.ASSET_COLUMNS)), _pandas(path))  # type: ignore[misc]
 
 
 @pytest.mark.parametrize("text", [
@@ -60,11 +65,13 @@ def test_arrow_reads_wide_files_exactly_like_pandas(tmp_path: Path, name: str, s
     "date,asset,price\n2024-01-01,BTC,1\n",  # long layout
     "date,BTC\n",  # no rows
     "date,BTC\n2024-01-01,1,2\n",  # ragged
+    "date,BTC\n2024-01-01,1_000\n",  # Python's float() would take it, pandas would not
 ])
 def test_arrow_declines_anything_unusual_and_pandas_keeps_its_messages(tmp_path: Path, text: str) -> None:
     path = tmp_path / "p.csv"
     path.write_text(text)
     assert read_wide_arrow(path, pricefile.ASSET_COLUMNS) is None
+    assert read_small_csv(path, pricefile.ASSET_COLUMNS) is None
     try:
         expected: object = pricefile._wide(pricefile._read_frame(path), str(path), path) if "asset" not in text else None
     except DataError as e:
@@ -100,3 +107,16 @@ def test_plain_files_are_read_without_importing_pandas(tmp_path: Path) -> None:
             "print(sorted(m for m in ('pandas', 'pyarrow.dataset') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("text", [
+    "date,BTC\n2024-01-01,1\n2024-01-02T00:00:00,2\n",  # two time formats in one column
+    "date,BTC\n2024-02-30,1\n",  # not a date
+    "date,BTC\n2024-01-01, 1\n",  # padded number
+    "date,BTC\n2024-01-01,inf\n",
+    "\ufeffdate,BTC\n2024-01-01,1\n",  # byte-order mark
+])
+def test_the_small_reader_leaves_anything_ambiguous_to_the_others(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text(text, encoding="utf-8")
+    assert read_small_csv(path, pricefile.ASSET_COLUMNS) is None

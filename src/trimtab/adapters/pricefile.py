@@ -2,8 +2,8 @@
 
 Two steps: `read_price_file` parses a file into a raw matrix, `check_history` selects, windows, fills short
 gaps and rejects bad data (numpy). A plain wide file (a timestamp column, then numeric columns) is read by
-Arrow (multi-threaded, no pandas import); anything else, and any file Arrow cannot type cleanly, goes through
-pandas (imported lazily), so every check and error message is the pandas path's own.
+the standard library when small, else by Arrow (multi-threaded, no pandas import); anything else, and any file
+they cannot type cleanly, goes through pandas (imported lazily), so every check and message is pandas' own.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import numpy as np
 
 from trimtab.adapters.pricearrow import read_wide_arrow
 from trimtab.adapters.pricecheck import FilledGap, LoadReport, RawPrices, check_history, fmt_time
+from trimtab.adapters.pricesmall import read_small_csv
 from trimtab.core.history import PriceHistory
 from trimtab.core.types import asset_symbol
 from trimtab.errors import DataError
@@ -42,7 +43,7 @@ def read_price_file(path: str | Path) -> RawPrices:
     """
     p = Path(path)
     src = str(p)
-    fast = read_wide_arrow(p, ASSET_COLUMNS)
+    fast = read_small_csv(p, ASSET_COLUMNS) or read_wide_arrow(p, ASSET_COLUMNS)
     if fast is not None:
         return _wide_checked(src, p, *fast)
     df = _read_frame(p)
