@@ -2,8 +2,8 @@
 
 A command that finds them runs without importing Numba or loading its cache (about 0.6 s per process).
 They are built at install (`python -m trimtab.backtest.aot`, needs a C compiler; without one the JIT path
-runs as before). The module name carries a hash of loops.py, numpy and Python versions, so a build made
-from other sources is never loaded. TRIMTAB_AOT=0 turns them off.
+runs as before). The module name carries a hash of loops.py, the numpy and Python versions and the CPU, so a
+build made from other sources or for another machine is never loaded. TRIMTAB_AOT=0 turns them off.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+import platform
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -20,12 +21,22 @@ HERE = Path(__file__).resolve().parent
 PREFIX = "_kernels_aot_"
 
 
+def _cpu() -> str:
+    """The CPU model and feature flags (the build targets the host CPU: another CPU must not load it)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.machine() + platform.processor()
+    keep = [line for line in info.split("\n\n", 1)[0].splitlines() if line.startswith(("model name", "flags"))]
+    return platform.machine() + "|".join(keep)
+
+
 def module_name() -> str:
-    """`_kernels_aot_<hash>`: changes whenever the loop source, numpy or Python changes."""
+    """`_kernels_aot_<hash>`: changes whenever the loop source, numpy, Python or the CPU changes."""
     import numpy
 
     digest = hashlib.sha256((HERE / "loops.py").read_bytes())
-    digest.update(f"{numpy.__version__}|{sys.version}".encode())
+    digest.update(f"{numpy.__version__}|{sys.version}|{_cpu()}".encode())
     return PREFIX + digest.hexdigest()[:16]
 
 
