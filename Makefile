@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m trimtab.backtest.aot  # ahead-of-time kernels: backtests run without importing Numba
+	$(BIN)/python -m trimtab.backtest.warmup  # and the JIT kernels into Numba's disk cache, once, here
 	touch $(STAMP)
 
 deps: $(STAMP)

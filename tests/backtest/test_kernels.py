@@ -6,9 +6,23 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.ci import require
 
-from trimtab.backtest.kernels import DUST, KernelResult, simulate, sweep, weights_path
+from trimtab.backtest import aot, kernels
+from trimtab.backtest.kernels import DUST, KernelResult, simulate, summarize, sweep, weights_path
 from trimtab.errors import DataError
+
+
+@pytest.fixture(autouse=True, params=["jit", "aot"])
+def kernel_build(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs against the Numba JIT kernels and against the ahead-of-time build (made by `make deps`)."""
+    if request.param == "aot":
+        built = aot.load()
+        require(built is not None, "ahead-of-time kernels not built: python -m trimtab.backtest.aot")
+        monkeypatch.setattr(kernels, "_aot_module", built)
+    else:
+        monkeypatch.setattr(kernels, "_aot_module", None)
+    return str(request.param)
 
 F = 0.01
 V0 = 100.0
@@ -150,6 +164,79 @@ def test_sweep_matches_one_backtest_per_band() -> None:
         assert res.mean_tracking_error[k] == pytest.approx(one.tracking_error.mean(), rel=1e-12)
         dd = 1.0 - one.equity / np.maximum.accumulate(one.equity)
         assert res.max_drawdown[k] == pytest.approx(dd.max(), rel=1e-12)
+
+
+def test_sweep_over_modes_calendars_and_rebalance_to_matches_one_backtest_per_variant() -> None:
+    prices = _gbm(300, 3, seed=5)
+    targets = np.array([0.5, 0.3, 0.2])
+    cals = np.zeros((3, len(prices)), bool)
+    for c, every in enumerate((7, 30, 90)):
+        cals[c, ::every] = True
+    modes = ["threshold", "calendar", "hybrid", "hybrid", "buy_and_hold", "threshold"]
+    to = ["target", "target", "band_edge", "target", "target", "band_edge"]
+    bands = np.array([0.05, 0.0, 0.04, 0.1, 0.0, 0.02])
+    idx = np.array([0, 1, 2, 0, 0, 1])
+    kw = {"fee": 0.002, "slippage": 0.001, "gas": 0.01, "initial_value": 1e4}
+    res = sweep(prices, targets, bands, mode=modes, rebalance_to=to, calendar_due=cals, calendar_index=idx, **kw)
+    fast = sweep(prices, targets, bands, mode=modes, rebalance_to=to, calendar_due=cals, calendar_index=idx,
+                 risk=False, **kw)
+    for k in range(len(bands)):
+        one = simulate(prices, targets, band_abs=bands[k], mode=modes[k], rebalance_to=to[k],
+                       calendar_due=cals[idx[k]], **kw)  # type: ignore[arg-type]
+        assert res.final_value[k] == one.equity[-1] == fast.final_value[k]
+        assert res.rebalances[k] == one.rebalanced.sum() == fast.rebalances[k]
+        assert res.mean_tracking_error[k] == pytest.approx(one.tracking_error.mean(), rel=1e-12)
+    assert np.isnan(fast.mean_tracking_error).all() and np.isnan(fast.max_drawdown).all()
+    with pytest.raises(ValueError, match="calendar_index"):
+        sweep(prices, targets, bands, mode=modes, calendar_due=cals, calendar_index=idx + 1)
+    with pytest.raises(ValueError, match="mode must be one name or one per variant"):
+        sweep(prices, targets, bands, mode=modes[:2])
+
+
+@pytest.mark.parametrize("risk", [True, False])
+def test_summarize_gives_the_totals_of_the_full_run(risk: bool) -> None:
+    prices = _gbm(500, 4, seed=9)
+    targets = np.array([0.4, 0.3, 0.2, 0.1])
+    due = np.zeros(len(prices), bool)
+    due[::50] = True
+    kw = {"fee": 0.003, "slippage": 0.001, "gas": 0.02, "initial_value": 1e4, "band_abs": 0.03, "quote_idx": 3,
+          "calendar_due": due, "mode": "hybrid", "rebalance_to": "band_edge", "min_trade": 1.0}
+    full = simulate(prices, targets, **kw)  # type: ignore[arg-type]
+    s = summarize(prices, targets, risk=risk, **kw)  # type: ignore[arg-type]
+    assert s.final_value == full.equity[-1] and s.rebalances == full.rebalanced.sum()
+    assert s.fee == pytest.approx(full.fee.sum(), rel=1e-12) and s.gas == pytest.approx(full.gas.sum(), rel=1e-12)
+    assert s.turnover == pytest.approx(full.turnover.sum(), rel=1e-12)
+    if risk:
+        assert s.mean_tracking_error == pytest.approx(full.tracking_error.mean(), rel=1e-12)
+        assert s.max_drawdown == pytest.approx((1 - full.equity / np.maximum.accumulate(full.equity)).max(), rel=1e-12)
+    else:
+        assert np.isnan(s.mean_tracking_error) and np.isnan(s.max_drawdown)
+
+
+def test_records_beyond_the_first_buffer_are_all_kept() -> None:
+    """Every step trades (calendar every step): more rebalances than the first record buffer holds."""
+    prices = _gbm(300, 3, seed=2, vol=0.1)
+    targets = np.array([0.5, 0.3, 0.2])
+    r = simulate(prices, targets, fee=0.001, initial_value=V0, calendar_due=np.ones(len(prices), bool),
+                 mode="calendar", record=True)
+    assert r.rebalance_steps is not None and r.rebalance_holdings is not None
+    assert r.rebalance_steps.tolist() == list(range(len(prices)))
+    np.testing.assert_allclose(r.weights(prices), np.tile(targets, (len(prices), 1)), rtol=1e-9)
+    np.testing.assert_allclose((r.rebalance_holdings[-1] * prices[-1]).sum() + r.cash, r.equity[-1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 0.0, -1.0])
+@pytest.mark.parametrize("held", [True, False])
+def test_a_bad_price_anywhere_is_rejected_by_every_entry(bad: float, held: bool) -> None:
+    """Checked inside the loop: also on a late step and on an asset the policy does not hold (target 0)."""
+    prices = _gbm(50, 3, seed=1)
+    prices[37, 0 if held else 2] = bad
+    targets = np.array([0.6, 0.4, 0.0])
+    for run in (lambda: simulate(prices, targets, band_abs=0.05), lambda: simulate(prices, targets, record=True),
+                lambda: summarize(prices, targets), lambda: summarize(prices, targets, risk=False),
+                lambda: sweep(prices, targets, np.array([0.01, 0.05]))):
+        with pytest.raises(DataError, match="finite and > 0"):
+            run()
 
 
 def test_weights_path_marks_holdings_to_market_between_rebalances() -> None:

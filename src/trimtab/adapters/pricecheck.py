@@ -110,12 +110,19 @@ def check_history(
         raise ConfigError("empty quote asset", field="quote") from None
     wanted = _wanted(h.assets, assets, q, src)
     real = tuple(a for a in wanted if a in h.assets)
-    sub = h.select(real)
-    keep = ~np.all(np.isnan(sub.prices), axis=1) if real else np.ones(len(h), dtype=bool)
-    mats = [m[keep] if m is not None else None for m in (sub.prices, sub.market_caps, sub.volumes)]
+    sub = h if real == h.assets else h.select(real)  # the whole file: no copy
+    nan = np.isnan(sub.prices)
+    keep = ~np.all(nan, axis=1) if real else np.ones(len(h), dtype=bool)
+    if keep.all():  # the usual case: no row without any price, no copy
+        mats = [sub.prices, sub.market_caps, sub.volumes]
+    else:
+        mats = [m[keep] if m is not None else None for m in (sub.prices, sub.market_caps, sub.volumes)]
+        nan = nan[keep]
     if not keep.any():
         raise DataError(f"no prices for {', '.join(real)}", source=src, field="assets")
     times, mats, added = _regular_grid(sub.times[keep], mats)
+    if len(times) != len(nan):  # rows were put back on the grid: they are missing prices
+        nan = np.isnan(mats[0])  # type: ignore[arg-type]
     t0, t1 = _bound(start, "start", end=False), _bound(end, "end", end=True)
     lo = 0 if t0 is None else int(np.searchsorted(times, t0, side="left"))
     hi = len(times) if t1 is None else int(np.searchsorted(times, t1, side="right"))
@@ -126,20 +133,35 @@ def check_history(
     # a requested bound a whole step or more beyond the data counts as missing prices there
     w_start = t0 if t0 is not None and lo == 0 and times[0] - t0 >= step else None
     w_end = t1 if t1 is not None and hi == len(times) and t1 - times[-1] >= step else None
-    prices = np.array(mats[0], dtype=np.float64)
+    prices = np.asarray(mats[0], dtype=np.float64)
+    # columns with nothing to repair or reject (no NaN, no bad value in the window, window inside the data)
+    # skip `_repair`, which would change nothing there; the others go through it in column order as before
+    win = prices[lo:hi]
+    needs = np.asarray(nan.any(axis=0) | ((win <= 0) | np.isinf(win)).any(axis=0), dtype=bool)
+    needs |= w_start is not None or w_end is not None
+    if nan.any():
+        prices = prices.copy()  # repaired in place
     filled: list[FilledGap] = []
     late: list[tuple[str, np.datetime64]] = []
     early: list[tuple[str, np.datetime64]] = []
     for j, a in enumerate(real):
+        if not needs[j]:
+            continue
         f, s, e = _repair(a, prices[:, j], times, (lo, hi, w_start, w_end), forward_fill, require_complete, src)
         filled += f
         late += [(a, s)] if s is not None else []
         early += [(a, e)] if e is not None else []
 
     def columns(m: np.ndarray, fill: float) -> np.ndarray:
-        out = np.full((hi - lo, len(wanted)), fill)
-        for j, a in enumerate(real):
-            out[:, wanted.index(a)] = m[lo:hi, j]
+        """The window's rows in `wanted` order (absent columns = fill), frozen so PriceHistory keeps it as is."""
+        out = np.empty((hi - lo, len(wanted)))
+        idx = [wanted.index(a) for a in real]
+        if idx == list(range(len(real))):  # file columns first, in order: one block copy
+            out[:, :len(real)] = m[lo:hi]
+        else:
+            out[:, idx] = m[lo:hi]
+        out[:, [j for j in range(len(wanted)) if j not in idx]] = fill
+        out.flags.writeable = False
         return out
 
     mc, vol = mats[1], mats[2]

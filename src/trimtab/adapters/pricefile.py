@@ -1,18 +1,22 @@
 """Load close prices from CSV / CSV.gz / Parquet files (wide or long) into a checked PriceHistory.
 
-Two steps: `read_price_file` parses a file into a raw matrix (pandas, imported lazily so cached callers
-never pay its 0.5 s import), `check_history` selects, windows, fills short gaps and rejects bad data (numpy).
+Two steps: `read_price_file` parses a file into a raw matrix, `check_history` selects, windows, fills short
+gaps and rejects bad data (numpy). A plain wide file (a timestamp column, then numeric columns) is read by
+the standard library when small, else by Arrow (multi-threaded, no pandas import); anything else, and any file
+they cannot type cleanly, goes through pandas (imported lazily), so every check and message is pandas' own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from trimtab.adapters.pricearrow import read_wide_arrow
 from trimtab.adapters.pricecheck import FilledGap, LoadReport, RawPrices, check_history, fmt_time
+from trimtab.adapters.pricesmall import read_small_csv
 from trimtab.core.history import PriceHistory
 from trimtab.core.types import asset_symbol
 from trimtab.errors import DataError
@@ -39,6 +43,9 @@ def read_price_file(path: str | Path) -> RawPrices:
     """
     p = Path(path)
     src = str(p)
+    fast = read_small_csv(p, ASSET_COLUMNS) or read_wide_arrow(p, ASSET_COLUMNS)
+    if fast is not None:
+        return _wide_checked(src, p, *fast)
     df = _read_frame(p)
     if len(df) == 0:
         raise DataError("no data rows", source=src)
@@ -233,6 +240,13 @@ def _wide(df: pd.DataFrame, src: str, p: Path) -> RawPrices:
         times = _times(df[time_col], p, str(time_col))
     except DataError as e:
         raise DataError(f"no time column (first column {time_col!r}: {e.detail})", source=src, field="time") from None
+    return _wide_checked(src, p, time_col, times, list(df.columns[1:]),
+                         lambda c: _numbers(df[c], p, str(c), required=False), len(df))
+
+
+def _wide_checked(src: str, p: Path, time_col: Any, times: np.ndarray, columns: list[Any],
+                  numbers: Callable[[Any], np.ndarray], rows: int) -> RawPrices:
+    """The checks every wide file gets, whichever reader parsed it: time order, column names, numbers."""
     t = times.astype(np.int64)
     steps = np.diff(t)
     if (steps == 0).any():
@@ -243,7 +257,7 @@ def _wide(df: pd.DataFrame, src: str, p: Path) -> RawPrices:
         raise DataError(f"{_where(p, i)}: rows are not sorted by time ({fmt_time(times[i])} after {fmt_time(times[i - 1])})",
                         source=src, field=str(time_col))
     assets: list[str] = []
-    for c in df.columns[1:]:
+    for c in columns:
         try:
             sym = asset_symbol(str(c))
         except ValueError:
@@ -251,9 +265,21 @@ def _wide(df: pd.DataFrame, src: str, p: Path) -> RawPrices:
         if sym in assets:
             raise DataError(f"asset {sym} appears in two columns (symbols are case-insensitive)", source=src, field=str(c))
         assets.append(sym)
-    prices = np.column_stack([_numbers(df[c], p, str(c), required=False) for c in df.columns[1:]])
+    prices = _assemble([numbers(c) for c in columns])
+    prices.flags.writeable = False  # PriceHistory keeps a frozen matrix as is (it copies writable ones)
     history = PriceHistory(times=times, assets=tuple(assets), prices=prices, source=src)
-    return RawPrices(history, rows_read=len(df))
+    return RawPrices(history, rows_read=rows)
+
+
+def _assemble(cols: list[np.ndarray], block: int = 2048) -> np.ndarray:
+    """Columns into one [T, N] row-major matrix, a band of rows at a time (cache-friendly: 2x np.stack)."""
+    t_len = len(cols[0]) if cols else 0
+    out = np.empty((t_len, len(cols)))
+    for r in range(0, t_len, block):
+        band = out[r:r + block]
+        for j, c in enumerate(cols):
+            band[:, j] = c[r:r + block]
+    return out
 
 
 __all__ = ["FilledGap", "LoadReport", "RawPrices", "check_history", "load_prices", "load_prices_with_report",

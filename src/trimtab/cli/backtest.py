@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from trimtab.cli.app import RUN, StrategyArg, app, guarded, maybe_file, out, output_file, positive, sweep_param
-from trimtab.config import load_strategy
-from trimtab.core.costmodels import market_bound
-from trimtab.core.history import PriceHistory
-from trimtab.core.strategy import Strategy
+
+if TYPE_CHECKING:  # imported where used: `trimtab --help` and other commands never load them
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from trimtab.core.history import PriceHistory
+    from trimtab.core.strategy import Strategy
 
 HistPricesOpt = Annotated[str | None, typer.Option("--prices", parser=maybe_file, help="Price history: CSV, CSV.gz or Parquet, wide or long; default: bundled daily data.")]
 StartOpt = Annotated[str | None, typer.Option("--start", help="First date (YYYY-MM-DD).")]
@@ -37,7 +36,12 @@ def load_history(strategy: Strategy, prices: str | None, start: str | None, end:
     universe) loads every asset with its market caps, filling gaps of up to 5 rows by default. `start`/`end`
     default to the strategy file's `backtest:` block.
     """
+    import dataclasses
+
+    import numpy as np
+
     from trimtab.adapters.pricefile import load_prices_with_report
+    from trimtab.core.costmodels import market_bound
 
     start = start if start is not None else strategy.window.start
     end = end if end is not None else strategy.window.end
@@ -82,11 +86,15 @@ COST_WARMUP_DAYS = 60
 
 
 def progress_bar(total: int, label: str) -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=out,
                     transient=True, disable=not out.is_terminal)
 
 
 def metrics_table(rows: list[dict[str, Any]], title: str, first: str = "strategy") -> Table:
+    from rich.table import Table
+
     t = Table(title=title, title_justify="left")
     cols = [(first, first), ("final_value", "final value"), ("cagr", "CAGR"), ("volatility", "vol"), ("sharpe", "Sharpe"),
             ("max_drawdown", "max DD"), ("turnover", "turnover"), ("n_rebalances", "rebal."), ("total_costs", "costs"),
@@ -132,6 +140,7 @@ def backtest_cmd(
 
     from trimtab.backtest.results import result_metrics
     from trimtab.backtest.runner import backtest
+    from trimtab.config import load_strategy
 
     strat = load_strategy(strategy)
     history = load_history(strat, prices, start, end, forward_fill)
@@ -181,8 +190,11 @@ def compare_cmd(
     """The strategy against buy-and-hold, monthly calendar, threshold and hybrid, overall and by regime.
 
     A yield strategy is compared with best-on-day-one, a static split and the hindsight-best reserve."""
+    from rich.table import Table
+
     from trimtab.backtest.compare import REGIMES, compare
     from trimtab.cli.yield_cmd import yield_compare, yield_spec_for
+    from trimtab.config import load_strategy
 
     if (ys := yield_spec_for(strategy, rates, chart, {"--report": report, "--prices": prices, "--forward-fill": forward_fill})):
         return yield_compare(ys, rates, start, end, json_out, chart)

@@ -7,7 +7,7 @@ import json
 import sys
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -27,14 +27,12 @@ from trimtab.cli.app import (
     output_file,
     positive,
 )
-from trimtab.config import load_strategy, load_strategy_spec, preset_names, preset_path
-from trimtab.core.costmodels import bind_market, market_bound
-from trimtab.core.history import PriceHistory
-from trimtab.core.ledger import balances_from
-from trimtab.core.portfolio import PortfolioState
-from trimtab.core.snapshot import MarketSnapshot
-from trimtab.core.strategy import Decision, Strategy
 from trimtab.errors import ConfigError, DataError
+
+if TYPE_CHECKING:  # imported where used, so `trimtab --help` loads no config, pydantic or numpy
+    from trimtab.core.history import PriceHistory
+    from trimtab.core.snapshot import MarketSnapshot
+    from trimtab.core.strategy import Decision, Strategy
 
 
 def _portfolio_path(portfolio: str) -> Path:
@@ -51,6 +49,9 @@ def _portfolio_path(portfolio: str) -> Path:
 def _load_inputs(strategy: str, portfolio: str, prices: str | None) -> tuple[Strategy, dict[str, Decimal], MarketSnapshot]:
     """Strategy, holdings and a validated snapshot; every check happens here, before anything is written."""
     from trimtab.adapters.files import load_holdings, load_latest_prices
+    from trimtab.config import load_strategy
+    from trimtab.core.costmodels import bind_market, market_bound
+    from trimtab.core.snapshot import MarketSnapshot
 
     strat = load_strategy(strategy)
     holdings = load_holdings(_portfolio_path(portfolio))
@@ -92,6 +93,8 @@ def _decide(strat: Strategy, holdings: dict[str, Decimal], snap: MarketSnapshot,
 @app.command()
 def presets() -> None:
     """List the shipped strategy presets."""
+    from trimtab.config import load_strategy_spec, preset_names
+
     for name in preset_names():
         spec = load_strategy_spec(name)
         out.print(f"[bold]{name:18}[/bold] {spec.description}")
@@ -101,6 +104,8 @@ def presets() -> None:
 @guarded
 def init(name: Annotated[str, typer.Argument(help="Preset to copy.")], dest: Annotated[Path | None, typer.Option("--out", "-o", parser=output_file)] = None) -> None:
     """Write a preset to a file to edit (default: NAME.yaml)."""
+    from trimtab.config import preset_names, preset_path
+
     if name not in preset_names():
         raise ConfigError(f"unknown preset (presets: {', '.join(preset_names())})", source=name)
     target = dest or Path(f"{name}.yaml")
@@ -114,6 +119,8 @@ def init(name: Annotated[str, typer.Argument(help="Preset to copy.")], dest: Ann
 @guarded
 def validate(strategy: Annotated[str, typer.Argument(parser=maybe_file, help="Strategy file or preset name.")]) -> None:
     """Check a strategy file; prints a summary or one error line (exit 2)."""
+    from trimtab.config import load_strategy_spec
+
     spec = load_strategy_spec(strategy)
     weights = ", ".join(f"{a} {w:.2%}" for a, w in (spec.targets or {}).items())
     if spec.allocation is not None and spec.allocation.model != "static":
@@ -125,6 +132,7 @@ def validate(strategy: Annotated[str, typer.Argument(parser=maybe_file, help="St
 @guarded
 def status(strategy: StrategyArg, portfolio: PortfolioOpt = "example", prices: PricesOpt = None) -> None:
     """Drift of each asset against its target and its distance to the trigger."""
+    from trimtab.core.portfolio import PortfolioState
     from trimtab.views import drift_table
 
     strat, holdings, snap = _load_inputs(strategy, portfolio, prices)
@@ -151,6 +159,7 @@ def plan(
     key_file: Annotated[Path | None, typer.Option("--key-file", parser=input_file, help="uniswap: key file (the wallet to plan for).")] = None,
 ) -> None:
     """The trades that bring the portfolio back within its band, with estimated costs."""
+    from trimtab.core.portfolio import PortfolioState
     from trimtab.views import drift_table, plan_document, plan_table
 
     if venue != "paper":  # the decision `execute` would send on that venue, nothing sent
@@ -224,6 +233,8 @@ def ledger_cmd(
 ) -> None:
     """Ledger history and the balances derived from it."""
     from rich.table import Table
+
+    from trimtab.core.ledger import balances_from
 
     if not ledger.exists():
         raise ConfigError("no such ledger file", source=str(ledger))

@@ -8,10 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from trimtab.cli.app import app, guarded, input_file, out, output_file
 from trimtab.cli.backtest import FillOpt, HistPricesOpt, load_history
@@ -39,6 +36,10 @@ def replay_cmd(
     db: Annotated[Path | None, typer.Option("--db", parser=output_file, help="Keep the service database in this new SQLite file.")] = None,
 ) -> None:
     """Run the real service (scheduler, journal, database, paper venue, alerts) over history, as fast as it goes."""
+    import numpy as np
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
     from trimtab.service.replay import portfolio_strategies, replay
     from trimtab.service.settings import load_settings
 

@@ -10,7 +10,6 @@ import typer
 
 from trimtab.cli.app import StrategyArg, app, guarded, out, output_dir, positive
 from trimtab.cli.backtest import EndOpt, FillOpt, HistPricesOpt, StartOpt, load_history
-from trimtab.config import load_strategy
 from trimtab.errors import ConfigError
 
 
@@ -29,6 +28,7 @@ def report_cmd(
     """Backtest a strategy against buy-and-hold and monthly rebalancing; write an offline HTML report."""
     from trimtab.backtest.report import default_benchmarks, write_pngs, write_report
     from trimtab.backtest.runner import backtest
+    from trimtab.config import load_strategy
 
     strat = load_strategy(strategy)
     history = load_history(strat, prices, start, end, forward_fill)
