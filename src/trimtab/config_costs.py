@@ -62,6 +62,13 @@ def _d(x: float) -> Decimal:
     return Decimal(repr(float(x)))
 
 
+def _fixed_span(v: str) -> str:
+    """A duration of fixed length (seconds to weeks): calendar months have no fixed length to slice or wait."""
+    if parse_every(v).months:
+        raise ValueError("use seconds, minutes, hours, days or weeks")
+    return v
+
+
 def _upper_keys(v: Any) -> Any:
     return canonical_keys(v, "this block") if isinstance(v, dict) else v
 
@@ -317,9 +324,7 @@ class TwapSpec(_Model):
     @field_validator("horizon", "interval")
     @classmethod
     def _duration(cls, v: str) -> str:
-        if parse_every(v).months:
-            raise ValueError("use minutes, hours, days or weeks")
-        return v
+        return _fixed_span(v)
 
     @model_validator(mode="after")
     def _fits(self) -> TwapSpec:
@@ -348,9 +353,7 @@ class GasWaitSpec(_Model):
     @field_validator("deadline")
     @classmethod
     def _duration(cls, v: str) -> str:
-        if parse_every(v).months:
-            raise ValueError("use minutes, hours, days or weeks")
-        return v
+        return _fixed_span(v)
 
     def build(self) -> GasWait:
         return GasWait(self.max_base_fee_gwei, float(parse_every(self.deadline).seconds), self.execute_at_deadline)
@@ -367,9 +370,7 @@ class DexSpec(_Model):
     @field_validator("deadline")
     @classmethod
     def _deadline(cls, v: str) -> str:
-        if parse_every(v).months:
-            raise ValueError("use minutes or hours")
-        return v
+        return _fixed_span(v)
 
     @field_validator("private_rpc")
     @classmethod
