@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from trimtab.core.costs import CostModel
 from trimtab.core.ports import ExecutionReport, LegFailure
-from trimtab.core.types import ZERO, Fill, MarketRules, TradePlan
+from trimtab.core.types import ZERO, Fill, MarketRules, Side, TradePlan
 
 
 class PaperVenue:
@@ -58,6 +58,11 @@ class PaperVenue:
                 failures.append(LegFailure(order, f"notional {order.quantity * mid:.2f} below min notional {rules.min_notional}"))
                 continue
             q = self._costs.quote(order.asset, order.side, order.quantity, mid)
+            if order.limit_price is not None and (q.exec_price < order.limit_price if order.side is Side.SELL
+                                                  else q.exec_price > order.limit_price):
+                failures.append(LegFailure(order, f"limit {order.limit_price} not reached at {q.exec_price:.8f}: "
+                                                  "cancelled (immediate or cancel)"))
+                continue
             self._seq += 1
             fill = Fill(order.asset, order.quote, order.side, order.quantity, q.exec_price, q.cost.fee,
                         q.cost.slippage, q.cost.gas, order_id=f"paper-{self._run}-{self._seq}", gross=q.gross)

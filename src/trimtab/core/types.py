@@ -95,7 +95,8 @@ class CostEstimate:
 
 @dataclass(frozen=True, slots=True)
 class PlannedOrder:
-    """One market order ASSET/QUOTE; quantity in base units, already quantized to the lot step."""
+    """One order ASSET/QUOTE; quantity in base units, already quantized to the lot step. A market order, or with
+    `limit_price` an immediate-or-cancel limit: nothing fills at a worse price, what does not fill is cancelled."""
 
     asset: str
     quote: str
@@ -105,6 +106,7 @@ class PlannedOrder:
     exec_price: Decimal  # expected average fill price after slippage
     cost: CostEstimate
     gross: Decimal | None = None  # quote paid (buy) / received (sell) before fee and gas; default qty * exec_price
+    limit_price: Decimal | None = None  # IOC limit: the worst price accepted (an emergency exit's floor)
 
     @property
     def notional(self) -> Decimal:

@@ -102,9 +102,10 @@ def reconcile_leftovers(services: Services, rt: PortfolioRuntime) -> list[Any]:
 def decide(pipeline: Pipeline, strategy: Strategy, rt: PortfolioRuntime, row: PortfolioRow, snap: MarketSnapshot,
            holdings: dict[str, Decimal], *, initial: bool, manual: bool) -> tuple[Decision, str]:
     """The strategy's decision (an admin's request forces a full rebalance) and its kind."""
-    if row.exit_request is not None:
+    if row.exit_request is not None:  # sell what the venue holds (its balances, not the ledger's) with IOC limits
         state = PortfolioState.of(holdings, snap.prices, strategy.quote)
-        plan = exit_plan(rt, holdings, snap)
+        held = rt.venue.balances() if rt.venue is not None else holdings
+        plan = exit_plan(rt, held, snap, limit=True)
         return Decision(snap.time, TriggerResult(True, ("emergency exit",), kind=TriggerKind.RISK), {strategy.quote: 1.0},
                         state.weights(extra=strategy.targets), plan), "exit"
     decision = pipeline.decide(snap, holdings, schedule=Schedule(row.anchor_at, row.last_check_at),
@@ -267,7 +268,7 @@ def run_portfolio_cycle(services: Services, rt: PortfolioRuntime, row: Portfolio
         return waiting_cycle(services, rt, row, still_open)
     rt.with_targets(*services.store.targets(rt.name))
     holdings = services.store.balances(rt.account)
-    if rt.venue is not None:  # a venue with balances of its own: it and the ledger must agree before any plan
+    if rt.venue is not None and row.exit_request is None:  # they must agree before any plan (an exit sells the venue's)
         drift = venue_drift({a: q for a, q in holdings.items() if q}, rt.venue.balances())
         if drift:
             return drift_cycle(services, rt, row, drift)

@@ -10,15 +10,19 @@ from trimtab.core.types import PlannedOrder, Side, TradePlan
 from trimtab.service.bootstrap import PortfolioRuntime
 
 
-def exit_plan(rt: PortfolioRuntime, holdings: dict[str, Decimal], snap: MarketSnapshot) -> TradePlan:
-    """Sell every risk asset into the quote at market (the direct pair: the cheapest route a single venue has)."""
+def exit_plan(rt: PortfolioRuntime, holdings: dict[str, Decimal], snap: MarketSnapshot, *,
+              limit: bool = False) -> TradePlan:
+    """Sell every risk asset into the quote on its direct pair. With `limit`, each leg is an immediate-or-cancel
+    limit at the lowest price the exit accepts (the expected price less `exit_guard_bps`): nothing sells below it."""
     quote = rt.strategy.quote
+    floor = 1 - Decimal(repr(rt.spec.exit_guard_bps)) / 10_000
     orders = []
     for asset, qty in sorted(holdings.items()):
         if asset == quote or qty <= 0 or asset not in snap.prices:
             continue
         q = rt.strategy.costs.quote(asset, Side.SELL, qty, snap.prices[asset])
-        orders.append(PlannedOrder(asset, quote, Side.SELL, qty, snap.prices[asset], q.exec_price, q.cost, q.gross))
+        orders.append(PlannedOrder(asset, quote, Side.SELL, qty, snap.prices[asset], q.exec_price, q.cost, q.gross,
+                                   limit_price=q.exec_price * floor if limit else None))
     return TradePlan(tuple(orders), "emergency exit", post_weights={quote: 1.0})
 
 

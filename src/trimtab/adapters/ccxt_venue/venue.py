@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from trimtab.adapters.ccxt_venue.retry import (
     retry_after_seconds,
 )
 from trimtab.core.ports import ExecutionReport, LegFailure
-from trimtab.core.types import ZERO, Fill, MarketRules, PlannedOrder, TradePlan, asset_symbol
+from trimtab.core.types import ZERO, Fill, MarketRules, PlannedOrder, Side, TradePlan, asset_symbol
 from trimtab.errors import ConfigError, OrderOutcomeUnknown, VenueError, VenueMisconfigured, VenueUnavailable
 from trimtab.scrub import scrub
 
@@ -252,12 +252,23 @@ class CcxtVenue:
             raise _LegAborted(f"quantity {quantity} rounds to zero at the exchange's precision")
         return amount
 
+    def _limit_text(self, symbol: str, order: PlannedOrder) -> str:
+        """The IOC limit on the market's tick, rounded toward the safe side (up for a sell floor, down for a buy cap)."""
+        assert order.limit_price is not None
+        tick = self.rules(order.asset, order.quote).price_tick
+        if tick <= 0:
+            return _txt(order.limit_price)
+        rounding = ROUND_CEILING if order.side is Side.SELL else ROUND_FLOOR
+        return _txt((order.limit_price / tick).to_integral_value(rounding=rounding) * tick)
+
     def _submit(self, symbol: str, order: PlannedOrder, amount: Decimal, cid: str, started: int) -> dict[str, Any]:
         """Place a market order at most once. Only a refusal before processing (429) is re-sent; after an
         ambiguous failure (timeout, 5xx) the client id is looked up through the grace window, and an order
         still not found raises OrderOutcomeUnknown: never re-sent, the journal keeps the leg open."""
         caps = self.capabilities
-        params = {**caps.market_order_params, caps.client_order_id_param: cid}
+        kind, price = ("market", None) if order.limit_price is None else ("limit", self._limit_text(symbol, order))
+        params = {**(caps.market_order_params if price is None else {"timeInForce": "IOC"}),
+                  caps.client_order_id_param: cid}
         last: Exception | None = None
         throttled = False
         for attempt in range(self._retry.attempts):
@@ -266,8 +277,8 @@ class CcxtVenue:
                                          if isinstance(last, THROTTLED) else None)
                 self._sleep(wait)
             try:
-                placed: dict[str, Any] = self._client.create_order(symbol, "market", order.side.value, str(amount),
-                                                                   None, dict(params))
+                placed: dict[str, Any] = self._client.create_order(symbol, kind, order.side.value, str(amount),
+                                                                   price, dict(params))
                 return placed
             except MISCONFIGURED as e:
                 raise misconfigured(e, self.name, "create_order") from e
