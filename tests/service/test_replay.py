@@ -178,3 +178,24 @@ def test_each_portfolio_starts_at_its_own_first_price_row(tmp_path: Path) -> Non
     assert result.portfolios["a"].rebalance_times[0] == datetime(2022, 1, 1, tzinfo=UTC)
     assert result.portfolios["b"].rebalance_times[0] == datetime(2022, 2, 1, tzinfo=UTC)
     assert result.portfolios["b"].n_checks == 28
+
+
+def test_the_drawdown_breaker_trips_before_trading(tmp_path: Path) -> None:
+    """A strategy that trades every day (a tiny band): on the check whose pre-trade value breaches the limit the
+    portfolio pauses and sends nothing, although its trigger fired."""
+    (tmp_path / "jumpy.yaml").write_text("name: jumpy\nquote: USDC\ntargets: {BTC: 0.8, USDC: 0.2}\n"
+                                         "trigger: {kind: threshold, band: 0.001}\nconstraints: {min_trade_usd: 1}\n")
+    cfg = _config(tmp_path, [{"name": "j", "strategy": "jumpy.yaml", "check_every": "1d", "max_drawdown": 0.1}])
+    db = tmp_path / "kept.db"
+    res = runner.invoke(app, ["replay", "--config", str(cfg), "--from", "2022-01-01", "--to", "2022-03-31",
+                              "--db", str(db)])
+    assert res.exit_code == 0, res.output
+    from trimtab.adapters.storage import SqlLedgerStore
+    from trimtab.adapters.storage.service_store import ServiceStore
+
+    ledger = SqlLedgerStore(str(db))
+    store = ServiceStore(ledger.engine)
+    last = store.decisions("j", limit=1)[0]
+    assert store.portfolio("j").paused and "drawdown" in (store.portfolio("j").paused_reason or "")  # type: ignore[union-attr]
+    assert last["fired"] and not last["traded"], last  # fired, but the breaker came first
+    assert all(e.time < last["time"] for e in ledger.entries("j") if e.kind == "trade")
