@@ -262,8 +262,7 @@ def drift_cycle(services: Services, rt: PortfolioRuntime, row: PortfolioRow, dri
 
 def run_portfolio_cycle(services: Services, rt: PortfolioRuntime, row: PortfolioRow) -> dict[str, Any]:
     """Everything one cycle does for one leased portfolio; returns the columns to update on release."""
-    reconcile_leftovers(services, rt)
-    still_open = services.store.open_rebalances(rt.account)
+    still_open = [r.rebalance_id for r in reconcile_leftovers(services, rt) if r.status == "unknown"]
     if still_open:
         return waiting_cycle(services, rt, row, still_open)
     rt.with_targets(*services.store.targets(rt.name))
