@@ -22,6 +22,10 @@ RulesFor = Callable[[str], MarketRules]
 _MAX_ITER = 100
 _TOL = Decimal("1e-14")
 
+# Buys scaled down to the cash left are shaved by one part in a million more: fees and slippage are not linear
+# in size everywhere (tiers, books, pools), so exact scaling could still overspend by a rounding step.
+BUY_SCALE_MARGIN = Decimal("0.999999")
+
 
 @dataclass(frozen=True, slots=True)
 class PlanSettings:
@@ -98,7 +102,7 @@ def _fund_buys(
         scale = max(available, ZERO) / need if need > 0 else ZERO
         scaled = []
         for o in buys:
-            qty = rules(o.asset).quantize_amount(o.quantity * scale * Decimal("0.999999"))
+            qty = rules(o.asset).quantize_amount(o.quantity * scale * BUY_SCALE_MARGIN)
             why = _blocked_reason(rules(o.asset), qty, o.price)
             if why:
                 blocked[o.asset] = f"insufficient quote after costs; {why}"
