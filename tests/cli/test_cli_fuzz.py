@@ -63,7 +63,7 @@ CONTEXT = {("execute", "rpc"): ["--venue", "uniswap"], ("execute", "deployment")
 # Values of a generic kind that are valid for one option (so not a bad-input case there).
 VALID = {("forward_fill", "0"), ("port", "0")}
 # Free-text options: any string is a valid value (names, URLs checked when used, accounts, reasons).
-FREE_TEXT = {"account", "host", "worker_id", "dask_scheduler", "rpc", "venue_url"}
+FREE_TEXT = {"account", "host", "worker_id", "dask_scheduler", "rpc", "venue_url", "quote"}
 ENUMS = {"venue": ["bogus", "ccxt:", "ccxt:nosuchexchange"], "name": ["no-such-preset"]}
 DATES = {"start", "end", "from_", "to"}
 PARSER_KIND: dict[Callable[..., Any], str] = {maybe_file: "input", input_file: "input", ledger_in: "ledger_in",

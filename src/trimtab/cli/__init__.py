@@ -6,6 +6,7 @@ from trimtab.cli import portfolio as _portfolio  # noqa: F401  (registers comman
 from trimtab.cli import replay as _replay  # noqa: F401  (registers commands)
 from trimtab.cli import report as _report  # noqa: F401  (registers commands)
 from trimtab.cli import service as _service  # noqa: F401  (registers commands)
+from trimtab.cli import tax as _tax  # noqa: F401  (registers commands)
 from trimtab.cli.app import app
 
 
