@@ -25,6 +25,7 @@ def child(config: str) -> None:
 
 def main() -> None:
     config = sys.argv[1]
+    from trimtab.adapters import ccxt_venue  # noqa: F401
     from trimtab.adapters.bundled import bundled_daily
     from trimtab.service import bootstrap, runner  # noqa: F401  (import everything before forking)
 

@@ -25,7 +25,7 @@ PUBLIC = {"/api/v3/ping", "/api/v3/time", "/api/v3/exchangeInfo", "/api/v3/depth
           "/api/v3/ticker/price", "/api/v3/ticker/bookTicker", "/api/v3/avgPrice", "/api/v3/klines"}
 SIGNED = {("GET", "/api/v3/account"), ("POST", "/api/v3/order"), ("GET", "/api/v3/order"),
           ("DELETE", "/api/v3/order"), ("GET", "/api/v3/openOrders"), ("GET", "/api/v3/myTrades")}
-FAULT_KINDS = ("timeout", "timeout_after_accept", "http_429", "http_5xx", "partial", "partial_open", "reject")
+FAULT_KINDS = ("latency", "timeout", "timeout_after_accept", "http_429", "http_5xx", "partial", "partial_open", "reject")
 
 
 @dataclass(frozen=True)
@@ -131,8 +131,8 @@ class BinanceServer:
                after: int = 0) -> None:
         """Make `count` requests to `path` (and `method`, if given) misbehave, once `after` more have passed.
 
-        timeout: sleep `delay` s and answer nothing; timeout_after_accept: process, then sleep past the
-        client's timeout; http_429: 429 with Retry-After; http_5xx: `status` (processed first if `accept`);
+        latency: sleep `delay` s, then answer normally; timeout: sleep `delay` s and answer nothing;
+        timeout_after_accept: process, then sleep past the client's timeout; http_429: 429 with Retry-After; http_5xx: `status` (processed first if `accept`);
         partial: a MARKET order fills only `fraction` (PARTIALLY_FILLED, EXPIRED when next queried);
         partial_open: the same, but the order stays PARTIALLY_FILLED until canceled;
         reject: 400 with `code`/`msg` (default -2010 "New order rejected.").
@@ -197,6 +197,9 @@ class BinanceServer:
     def _faulted(self, fault: Fault | None, method: str, path: str, query: str, body: str, params: dict[str, str],
                  api_key: str) -> _Reply | None:
         if fault is None:
+            return self._dispatch(method, path, query, body, params, api_key)
+        if fault.kind == "latency":
+            self._stopping.wait(fault.delay)
             return self._dispatch(method, path, query, body, params, api_key)
         if fault.kind == "timeout":
             self._stopping.wait(fault.delay)
