@@ -199,6 +199,8 @@ def positive(value: str | float) -> float:
     return f
 
 
+InitialValueOpt = Annotated[float | None, typer.Option(
+    "--initial-value", parser=positive, help="Starting portfolio value in the quote currency (default: the strategy's).")]
 StrategyArg = Annotated[str, typer.Option("--strategy", "-s", parser=maybe_file, help="Strategy file or preset name.")]
 PortfolioOpt = Annotated[str, typer.Option("--portfolio", "-p", parser=maybe_file, help="Holdings file (YAML/JSON) or 'example'.")]
 PricesOpt = Annotated[str | None, typer.Option("--prices", parser=maybe_file, help="Latest prices CSV (asset,price) or a price history; default: bundled data.")]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 from rich.console import Console
 
-from trimtab.cli.app import RUN, StrategyArg, app, guarded, maybe_file, out, output_file, positive, sweep_param
+from trimtab.cli.app import RUN, InitialValueOpt, StrategyArg, app, guarded, maybe_file, out, output_file, sweep_param
 
 if TYPE_CHECKING:  # imported where used: `trimtab --help` and other commands never load them
     from rich.progress import Progress
@@ -124,7 +124,7 @@ def backtest_cmd(
     json_out: Annotated[Path | None, typer.Option("--json", parser=output_file, help="Write metrics as JSON ('-' for stdout).")] = None,
     report: Annotated[Path | None, typer.Option("--report", parser=output_file, help="Write a self-contained HTML report.")] = None,
     equity_csv: Annotated[Path | None, typer.Option("--equity-csv", parser=output_file, help="Write the equity curve and costs per step.")] = None,
-    initial_value: Annotated[float | None, typer.Option("--initial-value", parser=positive)] = None,
+    initial_value: InitialValueOpt = None,
     path: Annotated[Literal["auto", "fast", "step"], typer.Option("--path", help="auto | fast | step")] = "auto",
     forward_fill: FillOpt = None,
     rates: RatesOpt = None,

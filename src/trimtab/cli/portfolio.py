@@ -102,7 +102,7 @@ def presets() -> None:
 
 @app.command()
 @guarded
-def init(name: Annotated[str, typer.Argument(help="Preset to copy.")], dest: Annotated[Path | None, typer.Option("--out", "-o", parser=output_file)] = None) -> None:
+def init(name: Annotated[str, typer.Argument(help="Preset to copy.")], dest: Annotated[Path | None, typer.Option("--out", "-o", parser=output_file, help="Where to write it (default: NAME.yaml here).")] = None) -> None:
     """Write a preset to a file to edit (default: NAME.yaml)."""
     from trimtab.config import preset_names, preset_path
 
@@ -229,7 +229,7 @@ def execute(
 @guarded
 def ledger_cmd(
     ledger: Annotated[Path, typer.Option("--ledger", parser=ledger_in, help="SQLite ledger file.")] = Path("trimtab-ledger.sqlite"),
-    account: Annotated[str | None, typer.Option("--account")] = None,
+    account: Annotated[str | None, typer.Option("--account", help="Only this account (default: all).")] = None,
 ) -> None:
     """Ledger history and the balances derived from it."""
     from rich.table import Table

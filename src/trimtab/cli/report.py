@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from trimtab.cli.app import StrategyArg, app, guarded, out, output_dir, positive
+from trimtab.cli.app import InitialValueOpt, StrategyArg, app, guarded, out, output_dir
 from trimtab.cli.backtest import EndOpt, FillOpt, HistPricesOpt, StartOpt, load_history
 from trimtab.errors import ConfigError
 
@@ -22,7 +22,7 @@ def report_cmd(
     end: EndOpt = None,
     out_dir: Annotated[Path, typer.Option("--out", parser=output_dir, help="Directory for <strategy>.html (and PNGs).")] = Path("out"),
     png: Annotated[bool, typer.Option("--png", help="Also write <strategy>-{equity,drawdown,weights,costs}.png.")] = False,
-    initial_value: Annotated[float | None, typer.Option("--initial-value", parser=positive)] = None,
+    initial_value: InitialValueOpt = None,
     forward_fill: FillOpt = 0,
 ) -> None:
     """Backtest a strategy against buy-and-hold and monthly rebalancing; write an offline HTML report."""

@@ -20,6 +20,7 @@ app.add_typer(remote, name="remote")
 
 ServerOpt = Annotated[str, typer.Option("--server", envvar="TRIMTAB_SERVER", help="Service URL.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON.")]
+NameArg = Annotated[str, typer.Argument(help="Portfolio name, as in the service config.")]
 DEFAULT_SERVER = "http://127.0.0.1:8700"
 
 
@@ -183,7 +184,7 @@ def _control(server: str, name: str, action: str, body: Any = None, as_json: boo
 
 
 @remote.command("pause")
-def remote_pause(name: str, server: ServerOpt = DEFAULT_SERVER,
+def remote_pause(name: NameArg, server: ServerOpt = DEFAULT_SERVER,
                  reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")] = "",
                  as_json: JsonOpt = False) -> None:
     """Stop a portfolio's cycles until resumed."""
@@ -191,19 +192,19 @@ def remote_pause(name: str, server: ServerOpt = DEFAULT_SERVER,
 
 
 @remote.command("resume")
-def remote_resume(name: str, server: ServerOpt = DEFAULT_SERVER, as_json: JsonOpt = False) -> None:
+def remote_resume(name: NameArg, server: ServerOpt = DEFAULT_SERVER, as_json: JsonOpt = False) -> None:
     """Resume a paused portfolio (checked at once)."""
     _control(server, name, "resume", None, as_json)
 
 
 @remote.command("trigger")
-def remote_trigger(name: str, server: ServerOpt = DEFAULT_SERVER, as_json: JsonOpt = False) -> None:
+def remote_trigger(name: NameArg, server: ServerOpt = DEFAULT_SERVER, as_json: JsonOpt = False) -> None:
     """Rebalance to target now, whatever the trigger says."""
     _control(server, name, "trigger", None, as_json)
 
 
 @remote.command("exit")
-def remote_exit(name: str, server: ServerOpt = DEFAULT_SERVER,
+def remote_exit(name: NameArg, server: ServerOpt = DEFAULT_SERVER,
                 confirm: Annotated[str | None, typer.Option(help="Repeat the portfolio name to confirm.")] = None,
                 as_json: JsonOpt = False) -> None:
     """Emergency exit: sell every risk asset into the quote (asks for the portfolio name unless --confirm)."""
@@ -219,7 +220,7 @@ def remote_exit(name: str, server: ServerOpt = DEFAULT_SERVER,
 
 
 @remote.command("summary")
-def remote_summary(name: str, server: ServerOpt = DEFAULT_SERVER,
+def remote_summary(name: NameArg, server: ServerOpt = DEFAULT_SERVER,
                    month: Annotated[str | None, typer.Option(help="YYYY-MM (default: current).")] = None,
                    send: Annotated[bool, typer.Option("--send", help="Also send it to the alert channels.")] = False,
                    as_json: JsonOpt = False) -> None:
@@ -237,8 +238,8 @@ def remote_summary(name: str, server: ServerOpt = DEFAULT_SERVER,
 
 
 @remote.command("alerts")
-def remote_alerts(server: ServerOpt = DEFAULT_SERVER, portfolio: Annotated[str | None, typer.Option()] = None,
-                  limit: Annotated[int, typer.Option(min=1, max=1000)] = 20, as_json: JsonOpt = False) -> None:
+def remote_alerts(server: ServerOpt = DEFAULT_SERVER, portfolio: Annotated[str | None, typer.Option(help="Only this portfolio (default: all).")] = None,
+                  limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 20, as_json: JsonOpt = False) -> None:
     """Recent alerts, newest first."""
     params: dict[str, Any] = {"limit": limit, **({"portfolio": portfolio} if portfolio else {})}
     doc = _call(server, "GET", "/api/alerts", params=params)
