@@ -53,15 +53,30 @@ def load_history(strategy: Strategy, prices: str | None, start: str | None, end:
         start = str(np.datetime64(str(start)[:10], "D") - np.timedelta64(warmup_days, "D"))
     assets: list[str] | None = None if strategy.universe_from_data else [*strategy.universe, *extra]
     ff_default = 5 if assets is None else 3
-    if prices is None:
-        from trimtab.adapters.bundled import bundled_daily_with_report
+    need_complete = (not model) if complete is None else complete
 
-        history, rep = bundled_daily_with_report(assets=assets, start=start, end=end, quote=strategy.quote,
-                                                 forward_fill=ff_default if forward_fill is None else forward_fill,
-                                                 require_complete=(not model) if complete is None else complete)
+    def load(first: str | None, whole: bool, scan: bool = False) -> tuple[PriceHistory, Any]:
+        if prices is None:
+            from trimtab.adapters.bundled import bundled_daily_with_report
+
+            ff = ff_default if forward_fill is None else forward_fill
+            return bundled_daily_with_report(assets=assets, start=first, end=end, quote=strategy.quote,
+                                             forward_fill=10_000 if scan else ff, require_complete=whole)
+        return load_prices_with_report(prices, assets=assets, quote=strategy.quote, start=first, end=end,
+                                       forward_fill=10_000 if scan else forward_fill or 0, require_complete=whole)
+
+    if start is None and need_complete:  # no window given: start on the first date every asset has a price
+        history, rep = load(None, False, scan=True)  # gaps before that date do not matter
+        if not rep.late_starts:
+            history, rep = load(None, True)
+        else:
+            last, first = max(rep.late_starts, key=lambda x: x[1])
+            start = str(first)[:10]
+            history, rep = load(start, True)
+            err_console.print(f"note: window starts {start}, the first date every asset has a price ({last} lists "
+                              "last); --start to choose", highlight=False, soft_wrap=True)
     else:
-        history, rep = load_prices_with_report(prices, assets=assets, quote=strategy.quote, start=start, end=end,
-                                               forward_fill=forward_fill or 0, require_complete=(not model) if complete is None else complete)
+        history, rep = load(start, need_complete)
     _print_repairs(rep)
     if warmup_days and requested_start is not None:
         warm = int(np.searchsorted(history.times, np.datetime64(str(requested_start)[:10], "ns")))
