@@ -48,7 +48,8 @@ def test_backtest_reads_a_wide_user_file_with_quote_at_par(tmp_path: Path) -> No
         ("date,BTC\n2024-01-01,40000\n2024-01-02,41000\n", "ETH"),  # strategy asset missing from the file
         ("date,BTC,ETH\n2024-01-01,40000,2000\n2024-01-01,41000,2100\n", "2024-01-01"),  # duplicated timestamp
         ("date,BTC,ETH\n2024-01-02,40000,2000\n2024-01-01,41000,2100\n", "2024-01-01"),  # unsorted
-        ("date,BTC,ETH\n2024-01-01,40000,2000\n2024-01-02,,2100\n2024-01-03,41000,2100\n", "BTC"),  # gap
+        ("date,BTC,ETH\n2024-01-01,40000,2000\n" + "".join(f"2024-01-0{d},,2100\n" for d in range(2, 6))
+         + "2024-01-06,41000,2100\n", "BTC"),  # a gap longer than the default forward fill (3 rows)
         ("date,BTC,ETH\n2024-01-01,40000,2000\n2024-01-02,-5,2100\n", "BTC"),  # negative price
     ],
 )

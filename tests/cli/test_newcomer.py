@@ -37,3 +37,46 @@ def test_the_default_window_of_a_price_file_starts_when_its_last_asset_lists(tmp
     assert json.loads(out.read_text())["start"].startswith("2024-01-06")
     early = runner.invoke(app, ["backtest", "-s", str(tmp_path / "s.yaml"), "--prices", str(prices), "--start", "2024-01-02"])
     assert early.exit_code == 2 and "use --start 2024-01-06 or later" in early.output
+
+
+def _static(tmp_path: Path) -> Path:
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\nquote: USD\ntargets: {BTC: 0.5, ETH: 0.5}\ntrigger: {kind: threshold, band: 0.05}\n")
+    return path
+
+
+def _holdings(tmp_path: Path) -> Path:
+    path = tmp_path / "h.yaml"
+    path.write_text("holdings: {BTC: 1, ETH: 10}\n")
+    return path
+
+
+def test_an_old_gap_is_filled_the_same_way_in_every_command(tmp_path: Path) -> None:
+    days = [(f"2024-01-{d:02d}", str(40_000 + d), "" if d in (10, 11) else str(2_000 + d)) for d in range(1, 29)]
+    prices, strategy, holdings = _wide_csv(tmp_path / "p.csv", days), _static(tmp_path), _holdings(tmp_path)
+    for cmd in (["status"], ["plan"], ["execute", "--ledger", str(tmp_path / "l.sqlite"), "--yes"]):
+        result = runner.invoke(app, [*cmd, "-s", str(strategy), "-p", str(holdings), "--prices", str(prices)])
+        assert result.exit_code == 0, (cmd, result.output)
+        strict = runner.invoke(app, [*cmd, "-s", str(strategy), "-p", str(holdings), "--prices", str(prices),
+                                     "--forward-fill", "0"])
+        assert strict.exit_code == 2 and "ETH" in strict.output and "2024-01-10" in strict.output, strict.output
+    for cmd in (["backtest"], ["report", "--out", str(tmp_path / "out")]):  # the same default (3) as above
+        result = runner.invoke(app, [*cmd, "-s", str(strategy), "--prices", str(prices)])
+        assert result.exit_code == 0 and "forward-filled 2 missing cell(s)" in result.output, (cmd, result.output)
+
+
+def test_a_missing_price_on_the_last_row_is_refused_not_replaced_by_yesterdays(tmp_path: Path) -> None:
+    days = [(f"2024-01-{d:02d}", str(40_000 + d), "" if d == 28 else str(2_000 + d)) for d in range(1, 29)]
+    prices = _wide_csv(tmp_path / "p.csv", days)
+    result = runner.invoke(app, ["plan", "-s", str(_static(tmp_path)), "-p", str(_holdings(tmp_path)),
+                                 "--prices", str(prices)])
+    assert result.exit_code == 2
+    assert "ETH" in result.output and "no price on the last row (2024-01-28)" in result.output, result.output
+
+
+def test_an_asset_listed_twice_in_a_latest_prices_file_is_refused(tmp_path: Path) -> None:
+    prices = tmp_path / "latest.csv"
+    prices.write_text("asset,price\nBTC,40000\nETH,2000\nbtc,41000\n")
+    result = runner.invoke(app, ["status", "-s", str(_static(tmp_path)), "-p", str(_holdings(tmp_path)),
+                                 "--prices", str(prices)])
+    assert result.exit_code == 2 and "listed twice" in result.output and "BTC" in result.output, result.output

@@ -75,6 +75,8 @@ def _latest_table(p: Path) -> tuple[datetime, dict[str, Decimal]] | None:
     prices: dict[str, Decimal] = {}
     for i, row in enumerate(df.itertuples(index=False), start=2):
         sym = asset_symbol(str(getattr(row, name_col)))
+        if sym in prices:
+            raise DataError("listed twice (symbols are case-insensitive)", source=str(p), field=f"{name_col} (row {i}, {sym})")
         prices[sym] = _positive(row.price, source=str(p), field=f"price (row {i}, {sym})")
     when = datetime.fromtimestamp(p.stat().st_mtime, tz=UTC)
     return when, prices
@@ -96,8 +98,12 @@ def in_quote_units(prices: dict[str, Decimal], quote: str) -> dict[str, Decimal]
     return {a: (Decimal(1) if a == quote else p / unit) for a, p in prices.items()} | {quote: Decimal(1)}
 
 
-def load_latest_prices(path: str | Path | None, assets: list[str], quote: str) -> tuple[datetime, dict[str, Decimal]]:
-    """Latest prices for `assets` in units of `quote`: an `asset,price` CSV, a history's last row, or bundled data."""
+def load_latest_prices(path: str | Path | None, assets: list[str], quote: str,
+                       forward_fill: int = 3) -> tuple[datetime, dict[str, Decimal]]:
+    """Latest prices for `assets` in units of `quote`: an `asset,price` CSV, a history's last row, or bundled data.
+
+    Gaps inside a history are filled up to `forward_fill` rows; a price missing on the last row is refused (a
+    filled one would be stale)."""
     if path is not None:
         p = Path(path)
         if not p.is_file():
@@ -116,9 +122,18 @@ def load_latest_prices(path: str | Path | None, assets: list[str], quote: str) -
         history = bundled_daily(assets, quote=quote, require_complete=False)  # cached: no CSV parse per run
         path = bundled_path("daily_prices_usd.csv.gz")
     else:
-        from trimtab.adapters.pricefile import load_prices
+        import numpy as np
 
-        history = load_prices(path, assets=assets, quote=quote, require_complete=False, forward_fill=3)
+        from trimtab.adapters.pricecheck import fmt_time
+        from trimtab.adapters.pricefile import load_prices_with_report
+
+        history, rep = load_prices_with_report(path, assets=assets, quote=quote, require_complete=False,
+                                               forward_fill=forward_fill)
+        last = history.times[-1]
+        for gap in rep.filled:
+            if int(np.searchsorted(history.times, gap.first_missing)) + gap.rows >= len(history):
+                raise DataError(f"no price on the last row ({fmt_time(last)}); the latest is from before "
+                                f"{fmt_time(gap.first_missing)} and would be stale", source=str(path), field=gap.asset)
     row = history.prices[-1]
     prices = {}
     for j, a in enumerate(history.assets):

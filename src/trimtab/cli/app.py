@@ -199,6 +199,11 @@ def positive(value: str | float) -> float:
     return f
 
 
+DEFAULT_FORWARD_FILL = 3  # rows of a gap filled with the last price, in every command and for every source
+FillOpt = Annotated[int | None, typer.Option(
+    "--forward-fill", min=0, max=10_000, help=f"Fill gaps of up to N rows with the last price (each fill reported); "
+    f"longer gaps are errors; the latest price is never filled. Default: {DEFAULT_FORWARD_FILL} "
+    "(5 for an index over every asset in the data).")]
 InitialValueOpt = Annotated[float | None, typer.Option(
     "--initial-value", parser=positive, help="Starting portfolio value in the quote currency (default: the strategy's).")]
 StrategyArg = Annotated[str, typer.Option("--strategy", "-s", parser=maybe_file, help="Strategy file or preset name.")]

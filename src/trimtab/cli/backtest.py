@@ -9,7 +9,19 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 from rich.console import Console
 
-from trimtab.cli.app import RUN, InitialValueOpt, StrategyArg, app, guarded, maybe_file, out, output_file, sweep_param
+from trimtab.cli.app import (
+    DEFAULT_FORWARD_FILL,
+    RUN,
+    FillOpt,
+    InitialValueOpt,
+    StrategyArg,
+    app,
+    guarded,
+    maybe_file,
+    out,
+    output_file,
+    sweep_param,
+)
 
 if TYPE_CHECKING:  # imported where used: `trimtab --help` and other commands never load them
     from rich.progress import Progress
@@ -23,9 +35,6 @@ StartOpt = Annotated[str | None, typer.Option("--start", help="First date (YYYY-
 EndOpt = Annotated[str | None, typer.Option("--end", help="Last date (YYYY-MM-DD).")]
 RatesOpt = Annotated[str | None, typer.Option("--rates", parser=maybe_file, help="Yield strategies: reserve rates CSV (default: the shipped Aave v3 file).")]
 ChartOpt = Annotated[Path | None, typer.Option("--chart", parser=output_file, help="Yield strategies: where the money sat vs the APYs (PNG, or .svg).")]
-FillOpt = Annotated[int | None, typer.Option(
-    "--forward-fill", min=0, max=10_000, help="Fill gaps of up to N rows with the last price (reported); longer gaps are errors. Default: 3 for the bundled data, 0 for files.")]
-
 
 def load_history(strategy: Strategy, prices: str | None, start: str | None, end: str | None, forward_fill: int | None,
                  extra: tuple[str, ...] = (), *, complete: bool | None = None) -> PriceHistory:
@@ -52,18 +61,18 @@ def load_history(strategy: Strategy, prices: str | None, start: str | None, end:
     if warmup_days and start is not None:
         start = str(np.datetime64(str(start)[:10], "D") - np.timedelta64(warmup_days, "D"))
     assets: list[str] | None = None if strategy.universe_from_data else [*strategy.universe, *extra]
-    ff_default = 5 if assets is None else 3
+    ff_default = 5 if assets is None else DEFAULT_FORWARD_FILL
+    ff = ff_default if forward_fill is None else forward_fill
     need_complete = (not model) if complete is None else complete
 
     def load(first: str | None, whole: bool, scan: bool = False) -> tuple[PriceHistory, Any]:
         if prices is None:
             from trimtab.adapters.bundled import bundled_daily_with_report
 
-            ff = ff_default if forward_fill is None else forward_fill
             return bundled_daily_with_report(assets=assets, start=first, end=end, quote=strategy.quote,
                                              forward_fill=10_000 if scan else ff, require_complete=whole)
         return load_prices_with_report(prices, assets=assets, quote=strategy.quote, start=first, end=end,
-                                       forward_fill=10_000 if scan else forward_fill or 0, require_complete=whole)
+                                       forward_fill=10_000 if scan else ff, require_complete=whole)
 
     if start is None and need_complete:  # no window given: start on the first date every asset has a price
         history, rep = load(None, False, scan=True)  # gaps before that date do not matter

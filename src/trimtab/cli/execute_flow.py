@@ -39,6 +39,7 @@ class ExecuteArgs:
     rpc: str | None = None
     deployment: Path | None = None
     key_file: Path | None = None
+    forward_fill: int | None = None
 
 
 @dataclass
@@ -53,14 +54,14 @@ class Inputs:
 
 
 def _live_snapshot(strat: Strategy, holdings: dict[str, Decimal], prices: dict[str, Decimal], when: datetime,
-                   price_file: str | None) -> MarketSnapshot:
+                   price_file: str | None, forward_fill: int | None = None) -> MarketSnapshot:
     """The venue's own prices now, with a point-in-time history for models and history-reading triggers."""
     from trimtab.cli.portfolio import _history_for
     from trimtab.core.adaptive import reads_history
     from trimtab.core.costmodels import market_bound
 
     needs = strat.allocation is not None or reads_history(strat.trigger) or market_bound(strat.costs)
-    history = _history_for(strat, price_file, holdings) if needs else None
+    history = _history_for(strat, price_file, holdings, forward_fill) if needs else None
     return MarketSnapshot(time=when, prices=prices, history=history)
 
 
@@ -69,7 +70,7 @@ def _paper_inputs(a: ExecuteArgs, acct_default: str) -> Inputs:
     from trimtab.cli.portfolio import _load_inputs
     from trimtab.pipeline.tracked import EphemeralPaper
 
-    strat, holdings, snap = _load_inputs(a.strategy, a.portfolio, a.prices)
+    strat, holdings, snap = _load_inputs(a.strategy, a.portfolio, a.prices, a.forward_fill)
     acct = a.account or acct_default
     opening = _ledger_balances(a.ledger, acct)
     fresh = not any(opening.values())
@@ -89,7 +90,7 @@ def _ccxt_inputs(a: ExecuteArgs, strat: Strategy) -> Inputs:
     assets = sorted({*strat.universe, *holdings} - {strat.quote})
     tickers = {x: live.market.ticker(x, strat.quote) for x in assets if _has_market(live, x, strat)}
     prices = {strat.quote: Decimal(1), **{x: p for x, (p, _) in tickers.items()}}
-    snap = replace(_live_snapshot(strat, holdings, prices, datetime.now(UTC), a.prices),
+    snap = replace(_live_snapshot(strat, holdings, prices, datetime.now(UTC), a.prices, a.forward_fill),
                    price_times={x: t for x, (_, t) in tickers.items()})  # each ticker's own time
     acct = a.account or a.venue.split(":", 1)[1]
     return Inputs(strat, holdings, snap, acct, live, lambda x: live.rules(x, strat.quote),
@@ -112,7 +113,8 @@ def _dex_inputs(a: ExecuteArgs, strat: Strategy) -> Inputs:
     holdings = venue.balances()
     assets = sorted({*strat.targets, *holdings})
     when = venue.chain_time()
-    snap = _live_snapshot(strat, holdings, venue.mid_prices(assets, strat.quote), when, a.prices)
+    snap = _live_snapshot(strat, holdings, venue.mid_prices(assets, strat.quote), when, a.prices,
+                          a.forward_fill)
     acct = a.account or f"evm-{venue.address[:10].lower()}"
     opening = _ledger_balances(a.ledger, acct)
     fresh = not any(opening.values())

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from trimtab.cli.app import (
+    DEFAULT_FORWARD_FILL,
+    FillOpt,
     PortfolioOpt,
     PricesOpt,
     RulesOpt,
@@ -46,7 +48,8 @@ def _portfolio_path(portfolio: str) -> Path:
     return p
 
 
-def _load_inputs(strategy: str, portfolio: str, prices: str | None) -> tuple[Strategy, dict[str, Decimal], MarketSnapshot]:
+def _load_inputs(strategy: str, portfolio: str, prices: str | None,
+                 forward_fill: int | None = None) -> tuple[Strategy, dict[str, Decimal], MarketSnapshot]:
     """Strategy, holdings and a validated snapshot; every check happens here, before anything is written."""
     from trimtab.adapters.files import load_holdings, load_latest_prices
     from trimtab.config import load_strategy
@@ -56,8 +59,9 @@ def _load_inputs(strategy: str, portfolio: str, prices: str | None) -> tuple[Str
     strat = load_strategy(strategy)
     holdings = load_holdings(_portfolio_path(portfolio))
     assets = sorted({*strat.targets, *holdings})
-    history = _history_for(strat, prices, holdings)
-    when, px = load_latest_prices(prices, assets, strat.quote)
+    history = _history_for(strat, prices, holdings, forward_fill)
+    when, px = load_latest_prices(prices, assets, strat.quote,
+                                  DEFAULT_FORWARD_FILL if forward_fill is None else forward_fill)
     if history is not None:  # a model may pick any universe asset priced at the last row
         last = MarketSnapshot.from_history(history, len(history) - 1, when, strat.quote).prices
         px = {**last, **px}
@@ -68,7 +72,8 @@ def _load_inputs(strategy: str, portfolio: str, prices: str | None) -> tuple[Str
     return strat, holdings, snap
 
 
-def _history_for(strat: Strategy, prices: str | None, holdings: dict[str, Decimal]) -> PriceHistory | None:
+def _history_for(strat: Strategy, prices: str | None, holdings: dict[str, Decimal],
+                 forward_fill: int | None = None) -> PriceHistory | None:
     """Past prices for models and history-reading triggers (bundled data or a price-history file), else None."""
     from trimtab.adapters.files import is_latest_price_table
 
@@ -78,7 +83,7 @@ def _history_for(strat: Strategy, prices: str | None, holdings: dict[str, Decima
         return None
     from trimtab.cli.backtest import load_history
 
-    return load_history(strat, prices, None, None, None, extra=tuple(a for a in holdings if a != strat.quote),
+    return load_history(strat, prices, None, None, forward_fill, extra=tuple(a for a in holdings if a != strat.quote),
                         complete=False)
 
 
@@ -130,12 +135,13 @@ def validate(strategy: Annotated[str, typer.Argument(parser=maybe_file, help="St
 
 @app.command()
 @guarded
-def status(strategy: StrategyArg, portfolio: PortfolioOpt = "example", prices: PricesOpt = None) -> None:
+def status(strategy: StrategyArg, portfolio: PortfolioOpt = "example", prices: PricesOpt = None,
+           forward_fill: FillOpt = None) -> None:
     """Drift of each asset against its target and its distance to the trigger."""
     from trimtab.core.portfolio import PortfolioState
     from trimtab.views import drift_table
 
-    strat, holdings, snap = _load_inputs(strategy, portfolio, prices)
+    strat, holdings, snap = _load_inputs(strategy, portfolio, prices, forward_fill)
     state = PortfolioState.of(holdings, snap.prices, strat.quote)
     targets = strat.target_weights(snap, state)
     out.print(drift_table(state, strat, f"{strat.name} at {snap.time:%Y-%m-%d %H:%M} UTC", targets))
@@ -148,6 +154,7 @@ def plan(
     portfolio: PortfolioOpt = "example",
     prices: PricesOpt = None,
     rules: RulesOpt = None,
+    forward_fill: FillOpt = None,
     json_out: Annotated[Path | None, typer.Option("--json", parser=output_file, help="Write the plan as JSON here ('-' for stdout).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Plan a full rebalance even if the trigger does not fire.")] = False,
     routes: Annotated[bool, typer.Option("--routes", help="Also show each leg's route, split, slices and the dry run.")] = False,
@@ -168,10 +175,10 @@ def plan(
         if json_out is not None:
             raise ConfigError("--json is for paper plans; use execute to act on a live venue", field="--json")
         run_plan(ExecuteArgs(strategy, portfolio, prices, rules, venue, force=force, venue_url=venue_url, rpc=rpc,
-                             deployment=deployment, key_file=key_file), routes)
+                             deployment=deployment, key_file=key_file, forward_fill=forward_fill), routes)
         return
 
-    strat, holdings, snap = _load_inputs(strategy, portfolio, prices)
+    strat, holdings, snap = _load_inputs(strategy, portfolio, prices, forward_fill)
     state = PortfolioState.of(holdings, snap.prices, strat.quote)
     decision = _decide(strat, holdings, snap, rules, force)
     doc = plan_document(decision.plan, strat, state, decision.reason)
@@ -208,6 +215,7 @@ def execute(
     portfolio: PortfolioOpt = "example",
     prices: PricesOpt = None,
     rules: RulesOpt = None,
+    forward_fill: FillOpt = None,
     venue: Annotated[str, typer.Option("--venue", help="paper | uniswap | ccxt:<exchange>")] = "paper",
     venue_url: Annotated[str | None, typer.Option("--venue-url", help="ccxt: send requests to this URL (a local exchange server).")] = None,
     ledger: Annotated[Path, typer.Option("--ledger", parser=ledger_out, help="SQLite ledger file (created on first use).")] = Path("trimtab-ledger.sqlite"),
@@ -222,7 +230,7 @@ def execute(
     from trimtab.cli.execute_flow import ExecuteArgs, run_execute
 
     run_execute(ExecuteArgs(strategy, portfolio, prices, rules, venue, ledger, account, yes, force, venue_url, rpc,
-                            deployment, key_file))
+                            deployment, key_file, forward_fill))
 
 
 @app.command("ledger")

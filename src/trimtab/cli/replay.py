@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
-from trimtab.cli.app import app, guarded, input_file, out, output_file
-from trimtab.cli.backtest import FillOpt, HistPricesOpt, load_history
+from trimtab.cli.app import FillOpt, app, guarded, input_file, out, output_file
+from trimtab.cli.backtest import HistPricesOpt, load_history
 from trimtab.errors import ConfigError
 
 

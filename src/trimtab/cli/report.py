@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from trimtab.cli.app import InitialValueOpt, StrategyArg, app, guarded, out, output_dir
-from trimtab.cli.backtest import EndOpt, FillOpt, HistPricesOpt, StartOpt, load_history
+from trimtab.cli.app import FillOpt, InitialValueOpt, StrategyArg, app, guarded, out, output_dir
+from trimtab.cli.backtest import EndOpt, HistPricesOpt, StartOpt, load_history
 from trimtab.errors import ConfigError
 
 
@@ -23,7 +23,7 @@ def report_cmd(
     out_dir: Annotated[Path, typer.Option("--out", parser=output_dir, help="Directory for <strategy>.html (and PNGs).")] = Path("out"),
     png: Annotated[bool, typer.Option("--png", help="Also write <strategy>-{equity,drawdown,weights,costs}.png.")] = False,
     initial_value: InitialValueOpt = None,
-    forward_fill: FillOpt = 0,
+    forward_fill: FillOpt = None,
 ) -> None:
     """Backtest a strategy against buy-and-hold and monthly rebalancing; write an offline HTML report."""
     from trimtab.backtest.report import default_benchmarks, write_pngs, write_report
