@@ -215,9 +215,14 @@ def test_whole_daily_universe_loads_for_index_strategies() -> None:
     assert not np.isnan(h.prices[:, h.index_of("BTC")]).any()
 
 
-def test_empty_window_is_an_error() -> None:
-    with pytest.raises(DataError, match="no rows between"):
+def test_empty_window_is_an_error_naming_the_bound_never_none() -> None:
+    with pytest.raises(DataError, match="no rows after 2030-01-01; the file covers") as after:
         load_prices(SPOT, assets=["BTC"], quote="USDT", start="2030-01-01")
+    with pytest.raises(DataError, match="no rows up to 2001-01-01; the file covers") as before:
+        load_prices(SPOT, assets=["BTC"], quote="USDT", end="2001-01-01")
+    with pytest.raises(DataError, match="2024-01-02 is after the end 2024-01-01") as backwards:
+        load_prices(SPOT, assets=["BTC"], quote="USDT", start="2024-01-02", end="2024-01-01")
+    assert not any("None" in str(e.value) for e in (after, before, backwards))
 
 
 @pytest.mark.parametrize("bad", [{"start": "yesterday"}, {"forward_fill": -1}, {"assets": [" "]}])

@@ -80,3 +80,26 @@ def test_an_asset_listed_twice_in_a_latest_prices_file_is_refused(tmp_path: Path
     result = runner.invoke(app, ["status", "-s", str(_static(tmp_path)), "-p", str(_holdings(tmp_path)),
                                  "--prices", str(prices)])
     assert result.exit_code == 2 and "listed twice" in result.output and "BTC" in result.output, result.output
+
+
+def test_validate_refuses_an_asset_with_no_price_anywhere(tmp_path: Path) -> None:
+    strategy = tmp_path / "foo.yaml"
+    strategy.write_text("name: x\nquote: USD\ntargets: {FOO: 0.5, BTC: 0.5}\ntrigger: {kind: threshold, band: 0.05}\n")
+    result = runner.invoke(app, ["validate", str(strategy)])
+    assert result.exit_code == 2 and "targets.FOO: no price for FOO in the bundled data" in result.output
+    prices = tmp_path / "p.csv"
+    prices.write_text("date,BTC,FOO\n2024-01-01,40000,1.5\n2024-01-02,41000,1.6\n")
+    assert runner.invoke(app, ["validate", str(strategy), "--prices", str(prices)]).exit_code == 0
+    latest = tmp_path / "latest.csv"
+    latest.write_text("asset,price\nBTC,40000\n")
+    refused = runner.invoke(app, ["validate", str(strategy), "--prices", str(latest)])
+    assert refused.exit_code == 2 and "no price for FOO in" in refused.output and "latest.csv" in refused.output
+
+
+def test_all_zero_holdings_are_refused_not_shown_as_a_table_of_rebalances(tmp_path: Path) -> None:
+    holdings = tmp_path / "zero.yaml"
+    holdings.write_text("holdings: {BTC: 0, USDC: 0}\n")
+    for cmd in ("status", "plan"):
+        result = runner.invoke(app, [cmd, "-s", "bitcoin", "-p", str(holdings)])
+        assert result.exit_code == 2 and "holdings: every quantity is 0" in result.output, result.output
+        assert "REBALANCE" not in result.output

@@ -58,6 +58,9 @@ def _load_inputs(strategy: str, portfolio: str, prices: str | None,
 
     strat = load_strategy(strategy)
     holdings = load_holdings(_portfolio_path(portfolio))
+    if not any(holdings.values()):
+        raise ConfigError("every quantity is 0: nothing to value or rebalance",
+                          source=portfolio, field="holdings")
     assets = sorted({*strat.targets, *holdings})
     history = _history_for(strat, prices, holdings, forward_fill)
     when, px = load_latest_prices(prices, assets, strat.quote,
@@ -70,6 +73,28 @@ def _load_inputs(strategy: str, portfolio: str, prices: str | None,
     if market_bound(strat.costs):  # gas of the day, impact calibrated on past volumes
         strat = dataclasses.replace(strat, costs=bind_market(strat.costs, when, history))
     return strat, holdings, snap
+
+
+def _require_priced(spec: Any, prices: str | None) -> None:
+    """Every asset the strategy names (targets, universe) has a price in `prices` or the bundled data."""
+    from trimtab.adapters.bundled import coverage
+    from trimtab.adapters.files import is_latest_price_table, load_latest_prices
+    from trimtab.adapters.pricefile import read_price_file
+
+    named = [*(spec.targets or {}), *(spec.universe or [])]
+    if not named:
+        return
+    if prices is None:
+        have, where = set(coverage()), "the bundled data"
+    elif is_latest_price_table(prices):
+        have, where = set(load_latest_prices(prices, [], spec.quote)[1]), prices
+    else:
+        have, where = set(read_price_file(prices).history.assets), prices
+    missing = [a for a in dict.fromkeys(named) if a not in have and a != spec.quote]
+    if missing:
+        field = "targets" if missing[0] in (spec.targets or {}) else "universe"
+        hint = "; pass --prices with a file that has it" if prices is None else ""
+        raise DataError(f"no price for {', '.join(missing)} in {where}{hint}", field=f"{field}.{missing[0]}")
 
 
 def _history_for(strat: Strategy, prices: str | None, holdings: dict[str, Decimal],
@@ -122,11 +147,13 @@ def init(name: Annotated[str, typer.Argument(help="Preset to copy.")], dest: Ann
 
 @app.command()
 @guarded
-def validate(strategy: Annotated[str, typer.Argument(parser=maybe_file, help="Strategy file or preset name.")]) -> None:
-    """Check a strategy file; prints a summary or one error line (exit 2)."""
+def validate(strategy: Annotated[str, typer.Argument(parser=maybe_file, help="Strategy file or preset name.")],
+             prices: PricesOpt = None) -> None:
+    """Check a strategy file and that every asset it names has prices; prints a summary or one error line (exit 2)."""
     from trimtab.config import load_strategy_spec
 
     spec = load_strategy_spec(strategy)
+    _require_priced(spec, prices)
     weights = ", ".join(f"{a} {w:.2%}" for a, w in (spec.targets or {}).items())
     if spec.allocation is not None and spec.allocation.model != "static":
         weights = f"{spec.allocation.model} over {', '.join(spec.universe or ['the assets in the data'])}"
