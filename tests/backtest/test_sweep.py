@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from trimtab.adapters.bundled import bundled_daily
-from trimtab.backtest.sweep import frontier, grid, parse_param, run_sweep
+from trimtab.backtest.sweep import frontier, grid, grid_size, parse_param, run_sweep
 from trimtab.config import load_strategy_spec
 from trimtab.errors import ConfigError
 
@@ -31,6 +33,24 @@ def test_frontier_keeps_only_undominated_rows() -> None:
     assert frontier(rows) == [0, 1, 3]
 
 
+def test_identical_rows_appear_once_on_the_frontier() -> None:
+    rows = [{"total_costs": c, "tracking_error": t} for c, t in [(2, 3), (1, 5), (2, 3), (1, 5), (4, 1)]]
+    assert frontier(rows) == [1, 0, 4]
+
+
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20)), max_size=60))
+def test_frontier_matches_the_definition_of_non_dominated(points: list[tuple[int, int]]) -> None:
+    rows = [{"total_costs": c, "tracking_error": t} for c, t in points]
+    front = frontier(rows)
+    undominated = {p for p in points if not any(q[0] <= p[0] and q[1] <= p[1] and q != p for q in points)}
+    assert sorted(points[i] for i in front) == sorted(undominated)  # each undominated point once
+    assert [points[i][0] for i in front] == sorted(points[i][0] for i in front)  # cheapest first
+
+
+def test_grid_size_is_known_before_the_grid_is_built() -> None:
+    assert grid_size([("a", list(range(1000))), ("b", list(range(1000)))]) == 1_000_000
+
+
 @pytest.fixture(scope="module")
 def setup():
     spec = load_strategy_spec("bitcoin")
@@ -51,6 +71,9 @@ def test_local_processes_give_the_same_rows_as_in_process(setup) -> None:
     one = run_sweep(base, points, history, source="bitcoin", workers=1)
     two = run_sweep(base, points, history, source="bitcoin", workers=2)
     assert one == two and len(one) == 8
+    seen: list[int] = []
+    run_sweep(base, points, history, source="bitcoin", workers=2, progress=seen.append)
+    assert seen == sorted(seen) and seen[-1] == 8 and len(seen) >= 4  # progress moves chunk by chunk
     assert len({r["total_costs"] for r in one}) > 1  # the parameters really change the result
 
 

@@ -103,3 +103,18 @@ def test_all_zero_holdings_are_refused_not_shown_as_a_table_of_rebalances(tmp_pa
         result = runner.invoke(app, [cmd, "-s", "bitcoin", "-p", str(holdings)])
         assert result.exit_code == 2 and "holdings: every quantity is 0" in result.output, result.output
         assert "REBALANCE" not in result.output
+
+
+def test_sweep_refuses_a_huge_grid_before_running_and_draws_its_frontier(tmp_path: Path) -> None:
+    huge = runner.invoke(app, ["sweep", "-s", "bitcoin", "--param", "trigger.band=0.01:0.2:1000",
+                               "--param", "constraints.min_trade_usd=1:100:1000"])
+    assert huge.exit_code == 2 and "1,000,000 points (1000 x 1000) is over the limit of 100,000" in huge.output
+    png, doc = tmp_path / "frontier.png", tmp_path / "sweep.json"
+    result = runner.invoke(app, ["sweep", "-s", "bitcoin", "--start", "2021-01-01", "--end", "2022-12-31",
+                                 "--param", "trigger.band=0.02,0.03,0.2,0.3", "--param", "trigger.every=1w,1M",
+                                 "--png", str(png), "--json", str(doc), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    rows, front = json.loads(doc.read_text())["rows"], json.loads(doc.read_text())["frontier"]
+    seen = [(rows[i]["total_costs"], rows[i]["tracking_error"]) for i in front]
+    assert len(seen) == len(set(seen)), "a frontier row repeated"

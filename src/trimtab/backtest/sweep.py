@@ -9,6 +9,7 @@ tracking error and total costs.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -57,6 +58,11 @@ def parse_param(text: str) -> tuple[str, list[Any]]:
     return path, values
 
 
+def grid_size(params: Sequence[tuple[str, list[Any]]]) -> int:
+    """How many points the grid has, before building it."""
+    return math.prod(len(v) for _, v in params)
+
+
 def grid(params: Sequence[tuple[str, list[Any]]]) -> list[Params]:
     """Cartesian product of the parameter values, one dict per combination."""
     names = [p for p, _ in params]
@@ -92,8 +98,9 @@ def _run_chunk(base: dict[str, Any], chunk: list[Params], history: PriceHistory,
     return [run_one(base, p, history, source) for p in chunk]
 
 
-def _chunks(items: list[Params], n: int) -> list[list[Params]]:
-    size = max(1, -(-len(items) // n))
+def _chunks(items: list[Params], n: int, most: int = 256) -> list[list[Params]]:
+    """At least `n` chunks of at most `most` points (progress moves every chunk)."""
+    size = max(1, min(most, -(-len(items) // n)))
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
@@ -141,10 +148,13 @@ def run_sweep(base: dict[str, Any], points: list[Params], history: PriceHistory,
 
 
 def frontier(rows: Iterable[dict[str, Any]], x: str = "total_costs", y: str = "tracking_error") -> list[int]:
-    """Indices of the rows not dominated on (x, y): no other row is at least as low on both and lower on one."""
+    """Indices of the rows not dominated on (x, y), cheapest first; of rows with identical (x, y) only the first.
+
+    One pass in x order keeping the rows that lower the best y so far: O(n log n)."""
     pts = [(r[x], r[y]) for r in rows]
-    keep = []
-    for i, (xi, yi) in enumerate(pts):
-        if not any((xj <= xi and yj <= yi) and (xj < xi or yj < yi) for j, (xj, yj) in enumerate(pts) if j != i):
+    keep, best = [], math.inf
+    for i in sorted(range(len(pts)), key=lambda i: (pts[i][0], pts[i][1], i)):
+        if pts[i][1] < best:
             keep.append(i)
-    return sorted(keep, key=lambda i: pts[i][0])
+            best = pts[i][1]
+    return keep

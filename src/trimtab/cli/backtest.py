@@ -106,6 +106,7 @@ def _print_repairs(rep: Any) -> None:
 
 err_console = Console(stderr=True)
 WARMUP_DAYS = 400
+MAX_SWEEP_POINTS = 100_000  # a bigger grid needs --max-points: each point is a whole backtest
 COST_WARMUP_DAYS = 60
 
 
@@ -270,13 +271,23 @@ def sweep_cmd(
     workers: Annotated[int | None, typer.Option("--workers", min=1, max=4096, help="Local processes (default: all cores; 1 = in-process).")] = None,
     dask_scheduler: Annotated[str | None, typer.Option("--dask-scheduler", help="Run on a Dask cluster at ADDRESS.")] = None,
     forward_fill: FillOpt = None,
+    png: Annotated[Path | None, typer.Option("--png", parser=output_file, help="Write the cost vs tracking-error chart, frontier drawn (PNG, or .svg).")] = None,
+    max_points: Annotated[int, typer.Option("--max-points", min=1, help="Refuse a larger grid (each point is a whole backtest).")] = MAX_SWEEP_POINTS,
 ) -> None:
     """Backtest a grid of parameter values; print the tracking-error vs cost frontier."""
-    from trimtab.backtest.sweep import frontier, grid, parse_param, run_sweep
+    from trimtab.backtest.sweep import frontier, grid, grid_size, parse_param, run_sweep
+    from trimtab.backtest.sweep_chart import point_label, save_frontier_chart
     from trimtab.config import load_strategy_spec
+    from trimtab.errors import ConfigError
 
     spec = load_strategy_spec(strategy)
-    points = grid([parse_param(p) for p in param])
+    params = [parse_param(p) for p in param]
+    size = grid_size(params)
+    if size > max_points:
+        dims = " x ".join(str(len(v)) for _, v in params)
+        raise ConfigError(f"{size:,} points ({dims}) is over the limit of {max_points:,}: each one is a whole "
+                          "backtest; use fewer values or raise --max-points", field="--param")
+    points = grid(params)
     strat = spec.build()
     history = load_history(strat, prices, start, end, forward_fill)
     base = spec.model_dump(mode="json", exclude_none=True)
@@ -285,9 +296,12 @@ def sweep_cmd(
         rows = run_sweep(base, points, history, source=strategy, workers=workers, scheduler=dask_scheduler,
                          progress=lambda n: bar.update(task, completed=n))
     front = frontier(rows)
-    shown = [rows[i] | {"strategy": ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in rows[i]["params"].items())}
-             for i in front]
-    out.print(metrics_table(shown, f"Frontier: {len(front)} of {len(rows)} points (lowest tracking error for the cost)", first="strategy"))
+    shown = [rows[i] | {"strategy": point_label(rows[i]["params"])} for i in front]
+    title = f"Frontier: {len(front)} of {len(rows)} points (lowest tracking error for the cost)"
+    out.print(metrics_table(shown, title, first="strategy"))
+    if png is not None:
+        chart = save_frontier_chart(rows, front, png, f"{strat.name}: {title}", unit=strat.quote)
+        out.print(f"chart written to {chart}")
     if json_out is not None:
         json_out.write_text(json.dumps({"rows": rows, "frontier": front}, indent=2, default=str))
         out.print(f"{len(rows)} rows written to {json_out}")
