@@ -118,3 +118,26 @@ def test_sweep_refuses_a_huge_grid_before_running_and_draws_its_frontier(tmp_pat
     rows, front = json.loads(doc.read_text())["rows"], json.loads(doc.read_text())["frontier"]
     seen = [(rows[i]["total_costs"], rows[i]["tracking_error"]) for i in front]
     assert len(seen) == len(set(seen)), "a frontier row repeated"
+
+
+def test_compare_names_the_hybrid_row_even_when_the_strategy_is_that_hybrid(tmp_path: Path) -> None:
+    doc = tmp_path / "cmp.json"
+    result = runner.invoke(app, ["compare", "-s", "index-fund", "--start", "2022-01-01", "--json", str(doc)])
+    assert result.exit_code == 0, result.output
+    assert "index-fund (= hybrid-5%-monthly)" in result.output
+    assert json.loads(doc.read_text())["same_as"] == "hybrid-5%-monthly"
+    bitcoin = runner.invoke(app, ["compare", "-s", "bitcoin", "--start", "2022-01-01"])  # bi-weekly: its own row
+    assert bitcoin.exit_code == 0 and "hybrid-7%-monthly" in bitcoin.output and "(= " not in bitcoin.output
+    threshold = tmp_path / "t.yaml"
+    threshold.write_text("name: t\nquote: USDC\ntargets: {BTC: 0.7, USDC: 0.3}\ntrigger: {kind: threshold, band: 0.07}\n")
+    other = runner.invoke(app, ["compare", "-s", str(threshold), "--start", "2022-01-01"])
+    assert other.exit_code == 0 and "hybrid-7%-monthly" in other.output and "t (= threshold-7%)" in other.output
+
+
+def test_compare_says_why_the_regime_table_is_empty_on_a_short_window() -> None:
+    result = runner.invoke(app, ["compare", "-s", "bitcoin", "--start", "2024-05-01"])
+    assert result.exit_code == 0, result.output
+    assert "regimes: none labelled: a label needs 90 days of BTC history" in result.output
+    assert "this window has 61" in result.output
+    long = runner.invoke(app, ["compare", "-s", "bitcoin", "--start", "2023-01-01"])
+    assert long.exit_code == 0 and "none labelled" not in long.output

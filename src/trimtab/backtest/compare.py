@@ -26,23 +26,28 @@ from trimtab.core.triggers import AnyOf, Calendar, Never, ThresholdBand
 REGIMES = ("bull", "bear", "sideways", "high_vol")
 
 
-def variants(strategy: Strategy) -> dict[str, Strategy]:
-    """The strategy and its alternatives, identical but for the trigger."""
+def _alternatives(strategy: Strategy) -> dict[str, Any]:
+    """Buy-and-hold, monthly calendar, the strategy's band as a threshold, and the hybrid of both: name -> trigger."""
     band = strategy.settings.band or 0.05
-    rel = strategy.settings.relative_band
-    thr = ThresholdBand(band=band, relative_band=rel)
+    thr = ThresholdBand(band=band, relative_band=strategy.settings.relative_band)
     monthly = Calendar(parse_every("1M"))
+    return {"buy-and-hold": Never(), "calendar-monthly": monthly, f"threshold-{band:.0%}": thr,
+            f"hybrid-{band:.0%}-monthly": AnyOf((monthly, thr))}
 
-    def with_trigger(name: str, trig: Any) -> Strategy:
-        settings = dataclasses.replace(strategy.settings, band=band, relative_band=rel)
-        return dataclasses.replace(strategy, name=name, trigger=trig, settings=settings)
 
-    alternatives = {"buy-and-hold": Never(), "calendar-monthly": monthly, f"threshold-{band:.0%}": thr,
-                    f"hybrid-{band:.0%}-monthly": AnyOf((monthly, thr))}
+def same_as(strategy: Strategy) -> str | None:
+    """The alternative the strategy already is (its row stands for both), or None."""
+    return next((name for name, trig in _alternatives(strategy).items() if trig == strategy.trigger), None)
+
+
+def variants(strategy: Strategy) -> dict[str, Strategy]:
+    """The strategy and its alternatives, identical but for the trigger (one run when they coincide)."""
+    band = strategy.settings.band or 0.05
+    settings = dataclasses.replace(strategy.settings, band=band, relative_band=strategy.settings.relative_band)
     out = {strategy.name: strategy}
-    for name, trig in alternatives.items():
-        if trig != strategy.trigger:  # the strategy already is this variant
-            out[name] = with_trigger(name, trig)
+    for name, trig in _alternatives(strategy).items():
+        if trig != strategy.trigger:
+            out[name] = dataclasses.replace(strategy, name=name, trigger=trig, settings=settings)
     return out
 
 

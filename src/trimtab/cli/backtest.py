@@ -217,9 +217,10 @@ def compare_cmd(
     A yield strategy is compared with best-on-day-one, a static split and the hindsight-best reserve."""
     from rich.table import Table
 
-    from trimtab.backtest.compare import REGIMES, compare
+    from trimtab.backtest.compare import REGIMES, compare, same_as
     from trimtab.cli.yield_cmd import yield_compare, yield_spec_for
     from trimtab.config import load_strategy
+    from trimtab.core.regimes import MarketRegime
 
     if (ys := yield_spec_for(strategy, rates, chart, {"--report": report, "--prices": prices, "--forward-fill": forward_fill})):
         return yield_compare(ys, rates, start, end, json_out, chart)
@@ -228,7 +229,12 @@ def compare_cmd(
     history = load_history(strat, prices, start, end, forward_fill)
     btc = history.select(("BTC",)) if "BTC" in history.assets else _btc_like(history)
     cmp = compare(strat, history, btc)
-    rows = [m | {"strategy": name} for name, m in cmp.metrics.items()]
+    alias = same_as(strat)
+
+    def shown(name: str) -> str:
+        return f"{name} (= {alias})" if name == strat.name and alias else name
+
+    rows = [m | {"strategy": shown(name)} for name, m in cmp.metrics.items()]
     span = f"{rows[0]['start'][:10]} to {rows[0]['end'][:10]}"
     out.print(metrics_table(rows, f"{strat.name} vs alternatives, {span}"))
     t = Table(title="Annualised return by market regime (BTC 90d return / 30d vol; see docs)", title_justify="left")
@@ -236,10 +242,13 @@ def compare_cmd(
     for reg in REGIMES:
         t.add_column(f"{reg} ({cmp.regime_days[reg]}d)", justify="right")
     for name, by in cmp.by_regime.items():
-        t.add_row(name, *[("—" if v != v else f"{v * 100:+.1f}%") for v in (by[r] for r in REGIMES)])
+        t.add_row(shown(name), *[("—" if v != v else f"{v * 100:+.1f}%") for v in (by[r] for r in REGIMES)])
     out.print(t)
+    if not any(cmp.regime_days.values()):
+        out.print(f"regimes: none labelled: a label needs {MarketRegime().lookback} days of BTC history before the day, and "
+                  f"this window has {len(cmp.labels)}; use a longer window (--start earlier)")
     if json_out is not None:
-        doc = {"metrics": cmp.metrics, "by_regime": cmp.by_regime, "regime_days": cmp.regime_days}
+        doc = {"metrics": cmp.metrics, "by_regime": cmp.by_regime, "regime_days": cmp.regime_days, "same_as": alias}
         json_out.write_text(json.dumps(doc, indent=2, default=str))
         out.print(f"comparison written to {json_out}")
     if report is not None:
