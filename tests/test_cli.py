@@ -62,7 +62,8 @@ def test_execute_records_whole_rebalance_and_ledger_matches_plan(tmp_path: Path)
         sign = 1 if o["side"] == "buy" else -1
         assert bal[o["asset"]] == start[o["asset"]] + sign * Decimal(o["quantity"])
     fees = sum(-e.amount for e in store.entries("example") if e.kind == "fee")
-    assert fees == sum(Decimal(o["est_fee"]) for o in plan_doc["orders"])
+    # plan.json shows each estimate on 1e-8 (the venue's precision); the paper venue charges exactly that estimate
+    assert abs(fees - sum(Decimal(o["est_fee"]) for o in plan_doc["orders"])) <= Decimal("1e-8") * len(plan_doc["orders"])
     # a second execute finds the portfolio on target: nothing to do, ledger unchanged
     n = len(store.entries("example"))
     r2 = run("execute", "-s", "index-fund", "-p", "example", "--ledger", str(ledger), "--yes")

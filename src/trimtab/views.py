@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from decimal import Decimal
+from collections.abc import Callable, Mapping
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from rich.table import Table
@@ -12,7 +12,7 @@ from trimtab.core.drift import asset_drifts
 from trimtab.core.portfolio import PortfolioState
 from trimtab.core.ports import ExecutionReport
 from trimtab.core.strategy import Strategy
-from trimtab.core.types import TradePlan
+from trimtab.core.types import MarketRules, TradePlan
 
 
 def _fmt(d: Decimal, places: int = 2) -> str:
@@ -68,32 +68,56 @@ def plan_table(plan: TradePlan) -> Table:
     return t
 
 
-def plan_document(plan: TradePlan | None, strategy: Strategy, state: PortfolioState, reason: str) -> dict[str, Any]:
-    """The JSON form of `trimtab plan`: orders with estimated costs, residual drift, totals (Decimals as strings)."""
+MONEY_STEP = Decimal("1e-8")  # quote amounts in documents: the precision exchanges book balances at
+
+
+def _money(d: Decimal) -> str:
+    """A quote amount on MONEY_STEP, without trailing zeros or exponent."""
+    return format(d.quantize(MONEY_STEP, ROUND_HALF_EVEN).normalize(), "f")
+
+
+def _on_tick(price: Decimal, tick: Decimal) -> str:
+    """A price on the market's tick (MONEY_STEP when the market has none)."""
+    step = tick if tick > 0 else MONEY_STEP
+    return format(((price / step).to_integral_value(ROUND_HALF_EVEN) * step).normalize(), "f")
+
+
+def _totals(lines: list[dict[str, str]]) -> dict[str, str]:
+    """Totals as the sums of the rounded lines shown, so the document adds up exactly."""
+    sums = {k: sum((Decimal(o[k]) for o in lines), Decimal(0)) for k in ("est_fee", "est_slippage", "est_gas")}
+    doc = {f"total_{k}": format(v.normalize(), "f") for k, v in sums.items()}
+    return doc | {"total_est_cost": format(sum(sums.values(), Decimal(0)).normalize(), "f")}
+
+
+def plan_document(plan: TradePlan | None, strategy: Strategy, state: PortfolioState, reason: str,
+                  rules: Callable[[str], MarketRules] | None = None) -> dict[str, Any]:
+    """The JSON form of `trimtab plan`: orders with estimated costs, residual drift, totals (Decimals as strings,
+    prices on each market's tick and quote amounts on 1e-8, as a venue would book them)."""
+    def tick(asset: str) -> Decimal:
+        return rules(asset).price_tick if rules is not None else MONEY_STEP
+
     orders = plan.orders if plan else ()
-    total = plan.total_cost if plan else None
     residual = {r.asset: r.drift for r in plan.residual} if plan else {
         a: w - strategy.targets.get(a, 0.0) for a, w in state.weights(extra=strategy.targets).items()
     }
+    lines = [
+        {"asset": o.asset, "side": o.side.value, "quantity": format(o.quantity.normalize(), "f"),
+         "price": _on_tick(o.price, tick(o.asset)), "exec_price": _on_tick(o.exec_price, tick(o.asset)),
+         "notional": _money(o.notional), "est_fee": _money(o.cost.fee), "est_slippage": _money(o.cost.slippage),
+         "est_gas": _money(o.cost.gas)}
+        for o in orders
+    ]
     return {
         "strategy": strategy.name,
         "quote": strategy.quote,
-        "portfolio_value": str(state.total),
+        "portfolio_value": _money(state.total),
         "trades_needed": bool(orders),
         "reason": reason,
-        "orders": [
-            {"asset": o.asset, "side": o.side.value, "quantity": str(o.quantity), "price": str(o.price),
-             "exec_price": str(o.exec_price), "notional": str(o.notional), "est_fee": str(o.cost.fee),
-             "est_slippage": str(o.cost.slippage), "est_gas": str(o.cost.gas)}
-            for o in orders
-        ],
+        "orders": lines,
         "residual_drift": residual,
         "blocked": {r.asset: r.reason for r in plan.residual if r.reason} if plan else {},
         "post_weights": plan.post_weights if plan else {},
-        "total_est_fee": str(total.fee) if total else "0",
-        "total_est_slippage": str(total.slippage) if total else "0",
-        "total_est_gas": str(total.gas) if total else "0",
-        "total_est_cost": str(total.total) if total else "0",
+        **_totals(lines),
     }
 
 

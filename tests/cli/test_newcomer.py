@@ -141,3 +141,20 @@ def test_compare_says_why_the_regime_table_is_empty_on_a_short_window() -> None:
     assert "this window has 61" in result.output
     long = runner.invoke(app, ["compare", "-s", "bitcoin", "--start", "2023-01-01"])
     assert long.exit_code == 0 and "none labelled" not in long.output
+
+
+def test_plan_json_amounts_sit_on_the_venue_precision(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text('rules: {BTC: {price_tick: "0.01"}, "*": {price_tick: "0.0001"}}\n')
+    result = runner.invoke(app, ["plan", "-s", "index-fund", "--json", "-", "--rules", str(rules)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["orders"], doc
+
+    def places(text: str) -> int:
+        return len(text.split(".")[1]) if "." in text else 0
+
+    assert places(doc["portfolio_value"]) <= 8 and places(doc["total_est_cost"]) <= 8
+    for o in doc["orders"]:
+        assert places(o["price"]) <= (2 if o["asset"] == "BTC" else 4), o
+        assert all(places(o[k]) <= 8 and "E" not in o[k] for k in ("notional", "est_fee", "est_slippage", "est_gas"))

@@ -281,7 +281,7 @@ def sweep_cmd(
     dask_scheduler: Annotated[str | None, typer.Option("--dask-scheduler", help="Run on a Dask cluster at ADDRESS.")] = None,
     forward_fill: FillOpt = None,
     png: Annotated[Path | None, typer.Option("--png", parser=output_file, help="Write the cost vs tracking-error chart, frontier drawn (PNG, or .svg).")] = None,
-    max_points: Annotated[int, typer.Option("--max-points", min=1, help="Refuse a larger grid (each point is a whole backtest).")] = MAX_SWEEP_POINTS,
+    max_points: Annotated[int, typer.Option("--max-points", min=1, max=100_000_000, help="Refuse a larger grid (each point is a whole backtest).")] = MAX_SWEEP_POINTS,
 ) -> None:
     """Backtest a grid of parameter values; print the tracking-error vs cost frontier."""
     from trimtab.backtest.sweep import frontier, grid, grid_size, parse_param, run_sweep

@@ -208,7 +208,9 @@ def plan(
     strat, holdings, snap = _load_inputs(strategy, portfolio, prices, forward_fill)
     state = PortfolioState.of(holdings, snap.prices, strat.quote)
     decision = _decide(strat, holdings, snap, rules, force)
-    doc = plan_document(decision.plan, strat, state, decision.reason)
+    from trimtab.adapters.files import load_rules
+
+    doc = plan_document(decision.plan, strat, state, decision.reason, load_rules(rules))
     if json_out is not None and str(json_out) == "-":
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return

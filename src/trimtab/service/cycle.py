@@ -78,6 +78,11 @@ def pipeline_for(services: Services, rt: PortfolioRuntime, venue: Venue) -> Pipe
                     now=clock.now, sleep=sleep)
 
 
+def _rules_of(venue: Any, quote: str) -> Any:
+    """The venue's market rules by asset (prices in documents on its ticks), None without a venue."""
+    return None if venue is None else (lambda asset: venue.rules(asset, quote))
+
+
 def reconcile_leftovers(services: Services, rt: PortfolioRuntime) -> list[Any]:
     """Close rebalances a crashed process left open, from the venue's record of each client id."""
     ids = services.store.open_rebalances(rt.account)
@@ -179,7 +184,7 @@ def record(services: Services, rt: PortfolioRuntime, row: PortfolioRow, strategy
     plan_doc = None
     if decision.plan is not None:
         plan_doc = plan_document(decision.plan, strategy, PortfolioState.of(holdings, snap.prices, strategy.quote),
-                                 decision.reason)
+                                 decision.reason, _rules_of(rt.venue, strategy.quote))
     rep = report_doc(done.report, costs=reports.cost_doc(decision.plan, done.report)) if done.report else None
     doc = {"time": now, "kind": kind, "fired": decision.trigger.fired, "traded": done.traded, "status": done.status,
            "reason": decision.reason, "rebalance_id": done.rebalance_id, "value": value, "bh_value": bh_value,
