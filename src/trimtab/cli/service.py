@@ -45,6 +45,7 @@ def serve(
     from trimtab.service.settings import Tokens, is_loopback, load_settings, load_tokens
 
     logging.basicConfig(level=os.environ.get("TRIMTAB_LOG", "WARNING"), format="%(asctime)s %(name)s %(message)s")
+    _show_activity()
     settings = load_settings(config)
     bind_host = host or settings.api.host
     if not no_api and not is_loopback(bind_host):
@@ -88,7 +89,31 @@ def serve(
         _stop()
         thread.join()
     finally:
+        out.print(_shutdown_line(services, runner))
         services.close()
+
+
+def _show_activity() -> None:
+    """The per-cycle trade lines (service/cycle.py `trimtab.activity`) on stdout, whatever TRIMTAB_LOG says."""
+    import logging
+
+    act = logging.getLogger("trimtab.activity")
+    if not act.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        act.addHandler(handler)
+        act.setLevel(logging.INFO)
+        act.propagate = False
+
+
+def _shutdown_line(services: Any, runner: Any) -> str:
+    """What the stopping process leaves behind: cycles run, and any rebalance still open (reconciled at start)."""
+    try:
+        left = sum(len(services.store.open_rebalances(rt.account)) for rt in services.runtimes.values())
+    except Exception:  # noqa: BLE001  (the database is what failed: say that much)
+        return f"trimtab service stopped after {runner.cycles} cycle(s); open rebalances unknown (database unreachable)"
+    tail = "no rebalance left open" if not left else f"{left} rebalance(s) left open: reconciled at the next start"
+    return f"trimtab service stopped after {runner.cycles} cycle(s); {tail}"
 
 
 def check_service(config: Path, no_api: bool) -> None:

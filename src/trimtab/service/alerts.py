@@ -9,7 +9,6 @@ import logging
 import queue
 import threading
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -57,7 +56,7 @@ class Notifier:
         title, body = scrub(title), scrub(body)  # error text may quote URLs with credentials, or SQL
         alert_id = self._store.add_alert(portfolio, kind, title, body, payload)
         message = {"id": alert_id, "portfolio": portfolio, "kind": kind, "title": title, "body": body,
-                   "payload": payload, "created_at": datetime.now(UTC).isoformat()}
+                   "payload": payload, "created_at": self._store.now().isoformat()}
         if self.has_channels:
             self.start()
             self._queue.put((alert_id, message))

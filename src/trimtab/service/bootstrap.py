@@ -154,6 +154,7 @@ def build_services(settings: ServiceSettings, tokens: Tokens, *, worker_id: str 
     ledger = SqlLedgerStore(settings.db_url)
     store = ServiceStore(ledger.engine)
     clock = clock or _clock(settings, store)
+    store.now = clock.now  # alerts, audit entries and controls carry service time (simulated when replaying)
     bases = [_strategy_spec(settings, p) for p in settings.portfolios]
     for spec, base in zip(settings.portfolios, bases, strict=True):
         if base.yield_ is not None:  # the service cannot honour it yet: refused before anything starts

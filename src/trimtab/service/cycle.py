@@ -32,6 +32,7 @@ from trimtab.service.leases import active_guard
 from trimtab.views import plan_document
 
 log = logging.getLogger(__name__)
+activity = logging.getLogger("trimtab.activity")  # one line per cycle that traded, shown by `serve` by default
 EQUITY_WINDOW = 366  # checks of history behind the per-cycle risk metrics
 
 
@@ -299,7 +300,10 @@ def run_portfolio_cycle(services: Services, rt: PortfolioRuntime, row: Portfolio
         result.updates["next_check_at"] = min(snap.time + timedelta(seconds=UNKNOWN_RETRY_S),
                                               result.updates["next_check_at"])
     if done.report is not None:
-        log.info("%s: %s rebalance %s: %d order(s), %d fill(s)", rt.name, kind, done.status,
-                 len(decision.plan.orders) if decision.plan else 0, len(done.report.fills))
+        fills = done.report.fills
+        cost = sum((f.fee + f.slippage + f.gas for f in fills), Decimal(0))
+        activity.info("%s %s: %s rebalance %s: %d order(s), %d fill(s), cost %s %s", f"{snap.time:%Y-%m-%d %H:%M}Z",
+                      rt.name, kind, done.status, len(decision.plan.orders) if decision.plan else 0, len(fills),
+                      f"{cost:,.2f}", strategy.quote)
     return result.columns()
 

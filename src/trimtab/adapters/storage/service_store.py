@@ -8,7 +8,7 @@ Leases are fenced (see leases.py): a process token and a claim epoch, checked by
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -71,6 +71,7 @@ class ServiceStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self.now: Callable[[], datetime] = _now  # service time for created_at (bootstrap sets the replay clock)
         self._pg = engine.dialect.name == "postgresql"
         # SQLite: reads on their own engine without BEGIN IMMEDIATE, so API reads never queue behind the
         # scheduler's writes (WAL readers see the last commit); PostgreSQL reads use the same pool
@@ -118,13 +119,13 @@ class ServiceStore:
         """Create the portfolio row and its version-1 targets unless it exists; True when created."""
         with self._write() as conn:  # INSERT .. ON CONFLICT DO NOTHING: workers starting together race safely
             created = conn.execute(self._insert_new(portfolios, ["name"]).values(
-                name=name, created_at=_now(), paused=False, paused_reason="", trigger_requested=False, failures=0,
+                name=name, created_at=self.now(), paused=False, paused_reason="", trigger_requested=False, failures=0,
             ).returning(portfolios.c.name)).first()
             if created is None:
                 return False
             conn.execute(insert(target_versions).values(
                 portfolio=name, version=1, targets_json=json.dumps(dict(targets)), actor="config",
-                note="from the strategy file", created_at=_now()))
+                note="from the strategy file", created_at=self.now()))
             return True
 
     def portfolio(self, name: str) -> PortfolioRow | None:
@@ -194,7 +195,7 @@ class ServiceStore:
             decision_id = None
             if decision is not None:
                 decision_id = int(conn.execute(insert(decisions).values(
-                    portfolio=name, recorded_at=_now(), worker=owner, **_encode(dict(decision))
+                    portfolio=name, recorded_at=self.now(), worker=owner, **_encode(dict(decision))
                 )).inserted_primary_key[0])  # type: ignore[index]
         return decision_id
 
@@ -320,8 +321,8 @@ class ServiceStore:
             current = conn.scalar(select(func.max(target_versions.c.version)).where(target_versions.c.portfolio == name))
             version = int(current or 0) + 1
             conn.execute(insert(target_versions).values(portfolio=name, version=version, targets_json=json.dumps(
-                dict(targets)), actor=actor, note=note, created_at=_now()))
-            conn.execute(insert(audit_log).values(portfolio=name, action="set_targets", actor=actor, created_at=_now(),
+                dict(targets)), actor=actor, note=note, created_at=self.now()))
+            conn.execute(insert(audit_log).values(portfolio=name, action="set_targets", actor=actor, created_at=self.now(),
                                                   detail_json=json.dumps({"version": version, "targets": targets,
                                                                           "note": note})))
         return version
@@ -331,7 +332,7 @@ class ServiceStore:
     def audit(self, portfolio: str | None, action: str, actor: str, detail: Mapping[str, Any]) -> None:
         with self._write() as conn:
             conn.execute(insert(audit_log).values(portfolio=portfolio, action=action, actor=actor,
-                                                  detail_json=json.dumps(dict(detail), default=str), created_at=_now()))
+                                                  detail_json=json.dumps(dict(detail), default=str), created_at=self.now()))
 
     def audit_log(self, portfolio: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
@@ -344,7 +345,7 @@ class ServiceStore:
     def add_alert(self, portfolio: str | None, kind: str, title: str, body: str, payload: Mapping[str, Any]) -> int:
         with self._write() as conn:
             return int(conn.execute(insert(alerts).values(
-                portfolio=portfolio, kind=kind, title=title, body=body, created_at=_now(), delivery="pending",
+                portfolio=portfolio, kind=kind, title=title, body=body, created_at=self.now(), delivery="pending",
                 payload_json=json.dumps(dict(payload), default=str))).inserted_primary_key[0])  # type: ignore[index]
 
     def set_delivery(self, alert_id: int, delivery: str) -> None:
