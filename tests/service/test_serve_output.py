@@ -78,3 +78,33 @@ def test_alerts_audit_and_controls_carry_service_time_when_replaying(tmp_path: P
             assert abs(stamp - now) < timedelta(days=30), row
     finally:
         services.close()
+
+
+def test_remote_status_shows_the_last_decision_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.service.harness import RunningService
+    from typer.testing import CliRunner
+
+    from trimtab.cli import app
+
+    services = open_services(_config(tmp_path))
+    runner = Runner(services)
+    for _ in range(20):  # until a decision's reason is longer than the 60 characters the listing used to show
+        time.sleep(0.1)  # two days of replay: prices move
+        services.store.update_portfolio("busy", next_check_at=services.clock.now() - timedelta(seconds=1))
+        runner.run_once()
+        last = services.store.decisions("busy", limit=1)[0]
+        if len(last["reason"]) > 60:
+            break
+    assert len(last["reason"]) > 60, last
+    svc = RunningService(services, scheduler=False)
+    try:
+        monkeypatch.setenv("TRIMTAB_API_TOKEN", "read-token-0123456789abcdef")
+        monkeypatch.setenv("COLUMNS", "400")
+        one = CliRunner().invoke(app, ["remote", "status", "busy", "--server", svc.url])
+        assert one.exit_code == 0, one.output
+        assert "last decision: " in one.output and last["reason"] in " ".join(one.output.split())
+        listing = CliRunner().invoke(app, ["remote", "status", "--server", svc.url])
+        assert listing.exit_code == 0 and last["reason"] in " ".join(listing.output.replace("│", " ").split())
+    finally:
+        svc.stop()
+        services.close()

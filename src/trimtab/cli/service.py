@@ -183,7 +183,7 @@ def remote_status(name: Annotated[str | None, typer.Argument(help="Portfolio (al
         for p in doc:
             last = p["last_decision"] or {}
             t.add_row(p["name"], p["strategy"], p["venue"], f"{p['value'] or 0:,.2f}", "yes" if p["paused"] else "no",
-                      str(p["next_check_at"]), f"{last.get('status', '-')}: {last.get('reason', '')}"[:60])
+                      str(p["next_check_at"]), _decision_text(last))
         out.print(t)
         return None
     t = Table(title=f"{doc['name']} ({doc['strategy']}) at {doc['time']}", title_justify="left")
@@ -197,7 +197,16 @@ def remote_status(name: Annotated[str | None, typer.Argument(help="Portfolio (al
     t.caption = (f"value {doc['value']:,.2f} {doc['quote']}; {'PAUSED: ' + doc['paused_reason'] if doc['paused'] else 'active'}"
                  f"; next check {doc['next_check_at']}")
     out.print(t)
+    out.print(f"last decision: {_decision_text(doc.get('last_decision') or {})}", soft_wrap=True)
     return None
+
+
+def _decision_text(d: dict[str, Any]) -> str:
+    """A decision whole: when, what kind, its status, whether it traded, and the full reason."""
+    if not d:
+        return "none yet"
+    traded = "traded" if d.get("traded") else "no trade"
+    return f"{d.get('time', '?')} {d.get('kind', '?')} {d.get('status', '-')} ({traded}): {d.get('reason', '')}"
 
 
 def _control(server: str, name: str, action: str, body: Any = None, as_json: bool = False) -> None:
