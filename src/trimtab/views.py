@@ -50,7 +50,7 @@ def drift_table(state: PortfolioState, strategy: Strategy, title: str, targets: 
         band = "—" if r["band"] == float("inf") else f"±{r['band'] * 100:.2f}pp"
         dist = "—" if r["band"] == float("inf") else f"{r['distance'] * 100:.2f}pp"
         style = "bold red" if r["status"] != "ok" else ""
-        t.add_row(r["asset"], f"{r['quantity'].normalize():f}", _fmt(r["value"]), _pct(r["weight"]),
+        t.add_row(r["asset"], _qty(r["quantity"]), _fmt(r["value"]), _pct(r["weight"]),
                   _pct(r["target"]), f"{r['drift'] * 100:+.2f}pp", band, dist, r["status"], style=style)
     t.caption = f"total value {_fmt(state.total)} {state.quote}"
     return t
@@ -80,6 +80,12 @@ def _on_tick(price: Decimal, tick: Decimal) -> str:
     """A price on the market's tick (MONEY_STEP when the market has none)."""
     step = tick if tick > 0 else MONEY_STEP
     return format(((price / step).to_integral_value(ROUND_HALF_EVEN) * step).normalize(), "f")
+
+
+def _qty(q: Decimal) -> str:
+    """A holding for display: at most 8 decimals (the ledger keeps every digit)."""
+    shown = q.quantize(MONEY_STEP, ROUND_HALF_EVEN) if q.is_finite() and q != q.quantize(MONEY_STEP) else q
+    return format(shown.normalize(), "f")
 
 
 def _totals(lines: list[dict[str, str]]) -> dict[str, str]:
