@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from trimtab.core.allocation import AllocationInput, InverseVolatility
-from trimtab.core.history import PriceHistory
-from trimtab.core.index import MarketCapIndex
-from trimtab.core.optimizers import FractionalKelly, MinimumVariance, RiskParity
+from trimtab.core.allocation.market_cap import MarketCapIndex
+from trimtab.core.allocation.models import AllocationInput, InverseVolatility
+from trimtab.core.allocation.optimizers import FractionalKelly, MinimumVariance, RiskParity
+from trimtab.core.base.history import PriceHistory
 
 N_ASSETS, YEARS, LOOKBACK = 20, 5, 365
 

@@ -22,13 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from trimtab.core.amm import AmmPool, AmmSlippage
-from trimtab.core.costmodels import HalfSpread, SqrtImpact
-from trimtab.core.costs import Fee
-from trimtab.core.execplan import ExecutionSettings, build_execution_plan
-from trimtab.core.planner import plan_rebalance
-from trimtab.core.portfolio import PortfolioState
-from trimtab.core.routing import Market, MarketGraph
+from trimtab.core.base.portfolio import PortfolioState
+from trimtab.core.costs.amm import AmmPool, AmmSlippage
+from trimtab.core.costs.model import Fee
+from trimtab.core.costs.parts import HalfSpread, SqrtImpact
+from trimtab.core.execution.execplan import ExecutionSettings, build_execution_plan
+from trimtab.core.execution.planner import plan_rebalance
+from trimtab.core.execution.routing import Market, MarketGraph
 
 HERE = Path(__file__).resolve().parent
 SEED = 20240601

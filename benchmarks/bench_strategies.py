@@ -28,14 +28,14 @@ from trimtab.backtest.results import result_metrics
 from trimtab.backtest.runner import backtest
 from trimtab.backtest.simulator import BacktestResult, step_backtest
 from trimtab.config import load_strategy, load_strategy_spec, parse_strategy
-from trimtab.core.costs import linear_costs
-from trimtab.core.history import PriceHistory
-from trimtab.core.model_targets import ModelTargets
-from trimtab.core.optimizers import RiskParity
-from trimtab.core.planner import PlanSettings
-from trimtab.core.schedule import parse_every
+from trimtab.core.allocation.optimizers import RiskParity
+from trimtab.core.allocation.targets import ModelTargets
+from trimtab.core.base.history import PriceHistory
+from trimtab.core.base.schedule import parse_every
+from trimtab.core.costs.model import linear_costs
+from trimtab.core.execution.planner import PlanSettings
 from trimtab.core.strategy import Strategy
-from trimtab.core.triggers import Calendar, Never, ThresholdBand
+from trimtab.core.triggers.rules import Calendar, Never, ThresholdBand
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "2019-01-01", "2024-06-30"

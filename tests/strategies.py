@@ -6,9 +6,9 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
-from trimtab.core.costs import CostModel, linear_costs
-from trimtab.core.portfolio import PortfolioState
-from trimtab.core.types import MarketRules
+from trimtab.core.base.portfolio import PortfolioState
+from trimtab.core.base.types import MarketRules
+from trimtab.core.costs.model import CostModel, linear_costs
 
 ASSETS = ("BTC", "ETH", "SOL", "LINK", "DOGE")
 QUOTE = "USDC"

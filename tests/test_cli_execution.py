@@ -16,8 +16,8 @@ from tests.support.binance_server import ApiKey, BinanceServer
 from trimtab.adapters.storage import SqlLedgerStore
 from trimtab.cli import app
 from trimtab.cli.execution import fill_report
-from trimtab.core.ports import ExecutionReport
-from trimtab.core.types import CostEstimate, Fill, PlannedOrder, Side, TradePlan
+from trimtab.core.base.ports import ExecutionReport
+from trimtab.core.base.types import CostEstimate, Fill, PlannedOrder, Side, TradePlan
 
 D = Decimal
 runner = CliRunner()

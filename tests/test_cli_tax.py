@@ -26,7 +26,7 @@ def _ledger(tmp_path: Path) -> Path:
 
 
 def _independent_fifo(ledger: Path) -> dict[str, Decimal]:
-    """Gain per asset by FIFO, written apart from trimtab.core.lots: queues of [units, cost] per asset."""
+    """Gain per asset by FIFO, written apart from trimtab.core.base.lots: queues of [units, cost] per asset."""
     entries = SqlLedgerStore(str(ledger)).entries("me")
     queues: dict[str, list[list[Decimal]]] = defaultdict(list)
     for e in entries:

@@ -12,8 +12,8 @@ import pytest
 from trimtab.adapters.paper import PaperVenue
 from trimtab.adapters.storage import SqlLedgerStore
 from trimtab.config import load_strategy
-from trimtab.core.ledger import deposit_entries
-from trimtab.core.snapshot import MarketSnapshot
+from trimtab.core.base.ledger import deposit_entries
+from trimtab.core.base.snapshot import MarketSnapshot
 from trimtab.engine import run_cycle
 from trimtab.errors import DataError, LedgerError
 

@@ -15,12 +15,12 @@ from trimtab.config_allocation import AllocationSpec, MarketCapIndexSpec, Static
 from trimtab.config_costs import CostsSpec, DexSpec, ExecutionSpec, GuardsSpec
 from trimtab.config_triggers import TriggerSpec, plan_bands, sources
 from trimtab.config_yield import YieldSpec
-from trimtab.core.model_targets import ModelTargets
-from trimtab.core.planner import PlanSettings
+from trimtab.core.allocation.targets import ModelTargets
+from trimtab.core.base.schedule import parse_every
+from trimtab.core.base.types import asset_symbol, canonical_keys
+from trimtab.core.execution.planner import PlanSettings
 from trimtab.core.policy import BacktestWindow, ExecutionPolicy
-from trimtab.core.schedule import parse_every
 from trimtab.core.strategy import Strategy
-from trimtab.core.types import asset_symbol, canonical_keys
 from trimtab.errors import ConfigError
 
 Fraction = Annotated[float, Field(ge=0, le=1)]

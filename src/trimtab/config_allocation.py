@@ -10,12 +10,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from trimtab.core.allocation import AllocationModel, EqualWeight, InverseVolatility, Static
-from trimtab.core.index import MarketCapIndex
-from trimtab.core.optimizers import FractionalKelly, MinimumVariance, RiskParity, VolatilityTarget
-from trimtab.core.overlays import CorrelationLimit, DrawdownProtection, GroupCaps, MomentumTilt
-from trimtab.core.schedule import parse_every
-from trimtab.core.types import asset_symbol
+from trimtab.core.allocation.market_cap import MarketCapIndex
+from trimtab.core.allocation.models import AllocationModel, EqualWeight, InverseVolatility, Static
+from trimtab.core.allocation.optimizers import FractionalKelly, MinimumVariance, RiskParity, VolatilityTarget
+from trimtab.core.allocation.overlays import CorrelationLimit, DrawdownProtection, GroupCaps, MomentumTilt
+from trimtab.core.base.schedule import parse_every
+from trimtab.core.base.types import asset_symbol
 
 Weight = Annotated[float, Field(gt=0, le=1)]
 Rows = Annotated[int, Field(ge=2, le=10_000)]

@@ -22,8 +22,12 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from trimtab.core.amm import AmmPool, AmmSlippage
-from trimtab.core.costmodels import (
+from trimtab.core.base.schedule import parse_every
+from trimtab.core.base.types import asset_symbol, canonical_keys
+from trimtab.core.costs.amm import AmmPool, AmmSlippage
+from trimtab.core.costs.model import CostModel, Fee, Gas, Slippage
+from trimtab.core.costs.orderbook import OrderBook
+from trimtab.core.costs.parts import (
     CalibratedSqrtImpact,
     FeeTier,
     GasCost,
@@ -32,8 +36,7 @@ from trimtab.core.costmodels import (
     SqrtImpact,
     TieredFee,
 )
-from trimtab.core.costs import CostModel, Fee, Gas, Slippage
-from trimtab.core.guards import (
+from trimtab.core.execution.guards import (
     BalanceChanged,
     CostTolerance,
     Guard,
@@ -43,11 +46,8 @@ from trimtab.core.guards import (
     StalePrice,
     TurnoverLimit,
 )
-from trimtab.core.orderbook import OrderBook
+from trimtab.core.execution.slicing import GasWait, TwapSettings
 from trimtab.core.policy import DexPolicy, GuardPolicy, ReferenceSource
-from trimtab.core.schedule import parse_every
-from trimtab.core.slicing import GasWait, TwapSettings
-from trimtab.core.types import asset_symbol, canonical_keys
 
 Bps = Annotated[float, Field(ge=0, le=1000)]
 Positive = Annotated[float, Field(gt=0)]
@@ -218,7 +218,7 @@ class CostsSpec(_Model):
 
 
 def _book_part(spec: CostsSpec) -> object:
-    from trimtab.core.orderbook import BookSlippage
+    from trimtab.core.costs.orderbook import BookSlippage
 
     penalty = _d(spec.beyond_book_penalty_bps) if spec.beyond_book_penalty_bps is not None else None
     return BookSlippage({a: b.build() for a, b in spec.books.items()}, penalty)

@@ -1,4 +1,4 @@
-"""Trigger kinds yield_change, price_shock, risk_event and listing (core/opportunity.py) for the `trigger:` union."""
+"""Trigger kinds yield_change, price_shock, risk_event and listing (core/triggers/opportunity.py) for the `trigger:` union."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from trimtab.core.opportunity import Listing, PriceShock, RiskEvent, ScoreChange, YieldChange
-from trimtab.core.triggers import Trigger
-from trimtab.core.types import asset_symbol
+from trimtab.core.base.types import asset_symbol
+from trimtab.core.triggers.opportunity import Listing, PriceShock, RiskEvent, ScoreChange, YieldChange
+from trimtab.core.triggers.rules import Trigger
 
 Fraction = Annotated[float, Field(ge=0, le=1)]
 

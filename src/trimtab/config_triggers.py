@@ -1,8 +1,8 @@
 """The `trigger:` block of a strategy file: one pydantic model per `kind`, a discriminated union, built into core triggers.
 
 Kinds: threshold, calendar, hybrid, never (bands and schedules), volatility_adaptive, regime_aware, cost_aware
-(core/adaptive.py), the opportunity kinds yield_change, price_shock, risk_event, listing (config_opportunity.py,
-core/opportunity.py) and the combinators any_of, all_of, not with nested `triggers:` lists (so `hybrid` is
+(core/triggers/adaptive.py), the opportunity kinds yield_change, price_shock, risk_event, listing (config_opportunity.py,
+core/triggers/opportunity.py) and the combinators any_of, all_of, not with nested `triggers:` lists (so `hybrid` is
 `any_of: [calendar, threshold]`). Unknown keys are errors; every rule is in docs/models.md.
 """
 
@@ -14,11 +14,18 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from trimtab.config_opportunity import ListingSpec, PriceShockSpec, RiskEventSpec, YieldChangeSpec
-from trimtab.core.adaptive import DEFAULT_VOL_RULES, TREND_RULES, CostAware, RegimeAware, RegimeRule, VolatilityAdaptive
-from trimtab.core.regimes import TrendRegime, VolatilityRegime
-from trimtab.core.schedule import parse_every
-from trimtab.core.triggers import AllOf, AnyOf, Calendar, Never, Not, ThresholdBand, Trigger
-from trimtab.core.types import asset_symbol, canonical_keys
+from trimtab.core.base.schedule import parse_every
+from trimtab.core.base.types import asset_symbol, canonical_keys
+from trimtab.core.measures.regimes import TrendRegime, VolatilityRegime
+from trimtab.core.triggers.adaptive import (
+    DEFAULT_VOL_RULES,
+    TREND_RULES,
+    CostAware,
+    RegimeAware,
+    RegimeRule,
+    VolatilityAdaptive,
+)
+from trimtab.core.triggers.rules import AllOf, AnyOf, Calendar, Never, Not, ThresholdBand, Trigger
 
 Band = Annotated[float, Field(gt=0, le=1)]
 RelBand = Annotated[float, Field(gt=0, le=10)]

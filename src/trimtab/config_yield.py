@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from trimtab.core.migration import GasUnits, MigrationRule, SwapCosts
-from trimtab.core.schedule import parse_every
-from trimtab.core.types import asset_symbol
-from trimtab.core.yields import CASH, YieldPosition
+from trimtab.core.base.schedule import parse_every
+from trimtab.core.base.types import asset_symbol
+from trimtab.core.yields.migration import GasUnits, MigrationRule, SwapCosts
+from trimtab.core.yields.positions import CASH, YieldPosition
 
 Fraction = Annotated[float, Field(ge=0, le=1)]
 

@@ -7,12 +7,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
-from trimtab.core.guards import GuardSet
-from trimtab.core.ledger import LedgerEntry, entries_for_fill
-from trimtab.core.planner import RulesFor
-from trimtab.core.portfolio import PortfolioState
-from trimtab.core.ports import ExecutionReport, LedgerStore, Venue
-from trimtab.core.snapshot import MarketSnapshot
+from trimtab.core.base.ledger import LedgerEntry, entries_for_fill
+from trimtab.core.base.portfolio import PortfolioState
+from trimtab.core.base.ports import ExecutionReport, LedgerStore, Venue
+from trimtab.core.base.snapshot import MarketSnapshot
+from trimtab.core.execution.guards import GuardSet
+from trimtab.core.execution.planner import RulesFor
 from trimtab.core.strategy import Decision, Schedule, Strategy
 from trimtab.errors import VenueError
 

@@ -8,11 +8,11 @@ from typing import Any
 
 from rich.table import Table
 
-from trimtab.core.drift import asset_drifts
-from trimtab.core.portfolio import PortfolioState
-from trimtab.core.ports import ExecutionReport
+from trimtab.core.base.portfolio import PortfolioState
+from trimtab.core.base.ports import ExecutionReport
+from trimtab.core.base.types import MarketRules, TradePlan
+from trimtab.core.measures.drift import asset_drifts
 from trimtab.core.strategy import Strategy
-from trimtab.core.types import MarketRules, TradePlan
 
 
 def _fmt(d: Decimal, places: int = 2) -> str:

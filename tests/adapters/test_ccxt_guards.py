@@ -15,7 +15,9 @@ from tests.support.binance_server import ApiKey, BinanceServer
 from trimtab.adapters.ccxt_venue import CcxtVenue
 from trimtab.adapters.storage import SqlLedgerStore
 from trimtab.config import parse_strategy
-from trimtab.core.guards import (
+from trimtab.core.base.ledger import deposit_entries
+from trimtab.core.base.snapshot import MarketSnapshot
+from trimtab.core.execution.guards import (
     BalanceChanged,
     CostTolerance,
     GuardSet,
@@ -25,8 +27,6 @@ from trimtab.core.guards import (
     StalePrice,
     TurnoverLimit,
 )
-from trimtab.core.ledger import deposit_entries
-from trimtab.core.snapshot import MarketSnapshot
 from trimtab.core.strategy import Decision
 from trimtab.engine import decide, execute_decision
 from trimtab.errors import SafetyError

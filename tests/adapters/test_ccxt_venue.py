@@ -23,7 +23,7 @@ from trimtab.adapters.ccxt_venue import (
     env_names,
 )
 from trimtab.adapters.ccxt_venue.orders import step_from_precision
-from trimtab.core.types import CostEstimate, PlannedOrder, Side, TradePlan
+from trimtab.core.base.types import CostEstimate, PlannedOrder, Side, TradePlan
 from trimtab.errors import ConfigError, OrderOutcomeUnknown, VenueMisconfigured, VenueUnavailable
 
 D = Decimal
@@ -433,7 +433,7 @@ def test_find_fill_by_client_id_reconciles_an_executed_leg(venue: CcxtVenue, ser
 
 def test_twap_sends_each_child_as_its_own_exchange_order(venue: CcxtVenue, server: BinanceServer) -> None:
     from trimtab.adapters.sliced import TwapVenue
-    from trimtab.core.slicing import TwapSettings
+    from trimtab.core.execution.slicing import TwapSettings
 
     sleeps: list[float] = []
     now = [0.0]

@@ -11,9 +11,9 @@ import pytest
 
 import trimtab
 from trimtab.adapters.garch import GarchForecaster, garch_forecast
-from trimtab.core.allocation import AllocationInput, Static
-from trimtab.core.history import PriceHistory
-from trimtab.core.optimizers import VolatilityTarget
+from trimtab.core.allocation.models import AllocationInput, Static
+from trimtab.core.allocation.optimizers import VolatilityTarget
+from trimtab.core.base.history import PriceHistory
 
 
 def simulate_garch(n: int, omega: float, alpha: float, beta: float, seed: int) -> np.ndarray:

@@ -8,10 +8,10 @@ import pytest
 from tests.contracts.venue_contract import ContractMarket, VenueContract
 
 from trimtab.adapters.paper import PaperVenue
-from trimtab.core.costs import linear_costs
-from trimtab.core.planner import plan_rebalance
-from trimtab.core.portfolio import PortfolioState
-from trimtab.core.types import MarketRules, Side
+from trimtab.core.base.portfolio import PortfolioState
+from trimtab.core.base.types import MarketRules, Side
+from trimtab.core.costs.model import linear_costs
+from trimtab.core.execution.planner import plan_rebalance
 
 MARKETS = (ContractMarket("BTC", "USDC", Decimal("60000"), Decimal("0.01")),
            ContractMarket("ETH", "USDC", Decimal("3000"), Decimal("0.2")))

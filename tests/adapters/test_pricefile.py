@@ -20,7 +20,7 @@ from trimtab.adapters.pricefile import (
     load_prices_with_report,
     read_price_file,
 )
-from trimtab.core.history import PriceHistory
+from trimtab.core.base.history import PriceHistory
 from trimtab.errors import ConfigError, DataError
 
 DATA = Path(__file__).parents[1] / "data"

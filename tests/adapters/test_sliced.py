@@ -14,11 +14,11 @@ from trimtab.adapters.paper import PaperVenue
 from trimtab.adapters.sliced import TwapVenue
 from trimtab.adapters.storage import SqlLedgerStore
 from trimtab.config import load_strategy
-from trimtab.core.costs import linear_costs
-from trimtab.core.ledger import deposit_entries
-from trimtab.core.slicing import TwapSettings
-from trimtab.core.snapshot import MarketSnapshot
-from trimtab.core.types import MarketRules, Side
+from trimtab.core.base.ledger import deposit_entries
+from trimtab.core.base.snapshot import MarketSnapshot
+from trimtab.core.base.types import MarketRules, Side
+from trimtab.core.costs.model import linear_costs
+from trimtab.core.execution.slicing import TwapSettings
 from trimtab.engine import run_cycle
 
 PRICES = {"BTC": D("60000"), "ETH": D("3000")}

@@ -21,7 +21,7 @@ import numpy as np
 from trimtab.backtest import loops
 from trimtab.backtest.runner import backtest
 from trimtab.config import load_strategy
-from trimtab.core.history import PriceHistory
+from trimtab.core.base.history import PriceHistory
 
 rng = np.random.default_rng(1)
 times = np.datetime64("2024-01-01", "ns") + np.arange(200) * np.timedelta64(1, "D")

@@ -16,7 +16,7 @@ from trimtab.backtest.runner import backtest
 from trimtab.backtest.simulator import step_backtest
 from trimtab.cli import app
 from trimtab.config import load_strategy
-from trimtab.core.history import PriceHistory
+from trimtab.core.base.history import PriceHistory
 from trimtab.core.strategy import Strategy
 
 MODEL_PRESETS = ["index-top10", "risk-parity", "inverse-vol", "vol-target", "min-variance", "kelly"]

@@ -35,7 +35,7 @@ from trimtab.backtest.results import result_metrics
 from trimtab.backtest.runner import backtest
 from trimtab.backtest.simulator import BacktestResult
 from trimtab.config import load_strategy
-from trimtab.core.history import PriceHistory
+from trimtab.core.base.history import PriceHistory
 from trimtab.core.strategy import Strategy
 
 FIGURES = ("equity", "drawdown", "weights", "costs")

@@ -14,12 +14,12 @@ from trimtab.adapters.bundled import bundled_daily
 from trimtab.backtest.fastpath import fast_backtest, kernel_spec
 from trimtab.backtest.runner import backtest
 from trimtab.backtest.simulator import step_backtest
-from trimtab.core.costs import linear_costs
-from trimtab.core.history import PriceHistory
-from trimtab.core.planner import PlanSettings
-from trimtab.core.schedule import parse_every
+from trimtab.core.base.history import PriceHistory
+from trimtab.core.base.schedule import parse_every
+from trimtab.core.costs.model import linear_costs
+from trimtab.core.execution.planner import PlanSettings
 from trimtab.core.strategy import Strategy
-from trimtab.core.triggers import AnyOf, Calendar, Never, ThresholdBand
+from trimtab.core.triggers.rules import AnyOf, Calendar, Never, ThresholdBand
 
 PATHS = ("fast", "step")
 
@@ -154,7 +154,7 @@ def test_auto_path_picks_kernel_and_step_when_needed(real: PriceHistory) -> None
 def test_gas_is_priced_at_each_step_from_the_bundled_gas_series(tmp_path) -> None:
     from trimtab.backtest.runner import backtest
     from trimtab.config import load_strategy
-    from trimtab.core.types import Side
+    from trimtab.core.base.types import Side
 
     spec = tmp_path / "gas.yaml"
     spec.write_text("name: g\nquote: USDC\ntargets: {ETH: 0.5, USDC: 0.5}\ntrigger: {kind: threshold, band: 0.05}\n"

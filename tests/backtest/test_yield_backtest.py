@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from trimtab.backtest.yield_backtest import alternatives, run_yield, setup_from, yield_metrics
 from trimtab.cli import app
-from trimtab.core.migration import MigrationRule, SwapCosts
-from trimtab.core.yields import RatesTable, YieldPosition
+from trimtab.core.yields.migration import MigrationRule, SwapCosts
+from trimtab.core.yields.positions import RatesTable, YieldPosition
 
 A = YieldPosition("aUSDC", "USDC", "aave_v3", "USDC", risk_score=0.9)
 B = YieldPosition("aUSDT", "USDT", "aave_v3", "USDT", risk_score=0.9)
@@ -162,7 +162,7 @@ def test_rates_on_a_strategy_without_a_yield_block_is_an_error() -> None:
 def test_a_risk_score_drop_exits_the_protocol() -> None:
     from datetime import UTC, datetime
 
-    from trimtab.core.opportunity import RiskEvent, ScoreChange
+    from trimtab.core.triggers.opportunity import RiskEvent, ScoreChange
 
     drop = RiskEvent(depeg_tolerance=None, score_changes=(ScoreChange(datetime(2024, 1, 2, tzinfo=UTC), "aave_v3", 0.2),))
     rule = MigrationRule(min_score=0.5, max_gas_fraction=0.01)
@@ -200,7 +200,7 @@ def test_equity_csv_has_weights_and_apys(tmp_path: Path) -> None:
 
 
 def test_a_depeg_risk_event_exits_the_coin() -> None:
-    from trimtab.core.opportunity import RiskEvent
+    from trimtab.core.triggers.opportunity import RiskEvent
 
     rule = MigrationRule(max_gas_fraction=0.01, swap=SwapCosts(fee_bps=1, slippage_bps=1, depth_usd=1e30))
     setup = setup_from("t", "USDC", (A, B), rule, RiskEvent(depeg_tolerance=0.01), 1_000_000.0)

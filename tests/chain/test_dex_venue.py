@@ -30,12 +30,12 @@ from trimtab.chain.deploy import FAR_DEADLINE, ChainEnv
 from trimtab.chain.keys import ANVIL_DEV_KEYS
 from trimtab.chain.node import mine, rpc, set_automine
 from trimtab.chain.tx import GWEI, Sender, send_signed
-from trimtab.core.costs import linear_costs
-from trimtab.core.ports import ExecutionReport
-from trimtab.core.snapshot import MarketSnapshot
+from trimtab.core.base.ports import ExecutionReport
+from trimtab.core.base.snapshot import MarketSnapshot
+from trimtab.core.base.types import CostEstimate, PlannedOrder, Side, TradePlan
+from trimtab.core.costs.model import linear_costs
 from trimtab.core.strategy import Strategy
-from trimtab.core.triggers import ThresholdBand
-from trimtab.core.types import CostEstimate, PlannedOrder, Side, TradePlan
+from trimtab.core.triggers.rules import ThresholdBand
 from trimtab.engine import run_cycle
 from trimtab.errors import ConfigError, InsufficientFunds, VenueMisconfigured, VenueUnavailable
 

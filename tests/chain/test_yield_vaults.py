@@ -20,8 +20,8 @@ from trimtab.chain.yield_vaults import (
     set_liquidity,
     step_for_move,
 )
-from trimtab.core.ledger import balances_from, entries_for_fill
-from trimtab.core.migration import SwapCosts
+from trimtab.core.base.ledger import balances_from, entries_for_fill
+from trimtab.core.yields.migration import SwapCosts
 from trimtab.errors import OrderRejected
 
 pytestmark = pytest.mark.slow
@@ -126,8 +126,8 @@ def test_only_the_owner_may_migrate(y: YieldEnv) -> None:
 def test_the_migration_rule_drives_the_vaults(chain: ChainEnv) -> None:
     """The core rule reads the real Aave rates, the chain carries out its move: on 2023-03-04 USDT (3.23%)
     beat USDC (2.06%); the rule's cost model is set to the chain's pool (V2: 0.3% fee, impact ~ amount / reserve)."""
-    from trimtab.core.migration import Market, MigrationRule, assess
-    from trimtab.core.yields import ReserveState, YieldPosition, cash_position
+    from trimtab.core.yields.migration import Market, MigrationRule, assess
+    from trimtab.core.yields.positions import ReserveState, YieldPosition, cash_position
 
     y = deploy_yield(chain, pool_usd=Decimal(2_000_000_000))
     trader = y.chain.accounts.trader.address

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from trimtab.cli import app
 from trimtab.config import load_strategy, preset_names
-from trimtab.core.triggers import AnyOf, Calendar, Never, ThresholdBand
+from trimtab.core.triggers.rules import AnyOf, Calendar, Never, ThresholdBand
 from trimtab.errors import ConfigError
 
 runner = CliRunner()

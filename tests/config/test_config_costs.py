@@ -9,12 +9,19 @@ import numpy as np
 import pytest
 
 from trimtab.config import parse_strategy
-from trimtab.core.amm import AmmSlippage
-from trimtab.core.costmodels import GasCost, HalfSpread, SqrtImpact, TieredFee
-from trimtab.core.costs import Fee, Gas, Slippage
-from trimtab.core.guards import BalanceChanged, CostTolerance, MissingMarket, StablecoinPeg, StalePrice, TurnoverLimit
-from trimtab.core.orderbook import BookSlippage
-from trimtab.core.types import Side
+from trimtab.core.base.types import Side
+from trimtab.core.costs.amm import AmmSlippage
+from trimtab.core.costs.model import Fee, Gas, Slippage
+from trimtab.core.costs.orderbook import BookSlippage
+from trimtab.core.costs.parts import GasCost, HalfSpread, SqrtImpact, TieredFee
+from trimtab.core.execution.guards import (
+    BalanceChanged,
+    CostTolerance,
+    MissingMarket,
+    StablecoinPeg,
+    StalePrice,
+    TurnoverLimit,
+)
 from trimtab.errors import ConfigError
 
 D = Decimal

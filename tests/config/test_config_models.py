@@ -9,13 +9,13 @@ from typer.testing import CliRunner
 
 from trimtab.cli import app
 from trimtab.config import load_strategy, preset_names
-from trimtab.core.adaptive import CostAware, RegimeAware, VolatilityAdaptive
-from trimtab.core.allocation import InverseVolatility, Static
-from trimtab.core.index import MarketCapIndex
-from trimtab.core.model_targets import ModelTargets
-from trimtab.core.optimizers import FractionalKelly, MinimumVariance, RiskParity, VolatilityTarget
-from trimtab.core.overlays import CorrelationLimit, DrawdownProtection, GroupCaps, MomentumTilt
-from trimtab.core.triggers import AllOf, AnyOf, Calendar, Not, ThresholdBand
+from trimtab.core.allocation.market_cap import MarketCapIndex
+from trimtab.core.allocation.models import InverseVolatility, Static
+from trimtab.core.allocation.optimizers import FractionalKelly, MinimumVariance, RiskParity, VolatilityTarget
+from trimtab.core.allocation.overlays import CorrelationLimit, DrawdownProtection, GroupCaps, MomentumTilt
+from trimtab.core.allocation.targets import ModelTargets
+from trimtab.core.triggers.adaptive import CostAware, RegimeAware, VolatilityAdaptive
+from trimtab.core.triggers.rules import AllOf, AnyOf, Calendar, Not, ThresholdBand
 
 runner = CliRunner()
 

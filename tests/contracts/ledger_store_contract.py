@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from trimtab.adapters.storage import RebalanceStatus
-from trimtab.core.ledger import EntryKind, LedgerEntry, balances_from
+from trimtab.core.base.ledger import EntryKind, LedgerEntry, balances_from
 from trimtab.errors import LedgerError
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trimtab.core.ports import ExecutionReport, Venue
-from trimtab.core.types import ZERO, CostEstimate, Fill, PlannedOrder, Side, TradePlan
+from trimtab.core.base.ports import ExecutionReport, Venue
+from trimtab.core.base.types import ZERO, CostEstimate, Fill, PlannedOrder, Side, TradePlan
 
 # Average price = quote amount / quantity need not terminate in Decimal, so quantity * price may differ
 # from the fill's quote amount (what the account moved) in the last digits of a 28-digit context.

@@ -16,9 +16,9 @@ from trimtab.adapters.storage import SqlLedgerStore
 from trimtab.adapters.storage.price_store import EquityMarks
 from trimtab.backtest.ledger import RunningLedger
 from trimtab.config import load_strategy
-from trimtab.core.ledger import deposit_entries
-from trimtab.core.portfolio import PortfolioState
-from trimtab.core.snapshot import MarketSnapshot
+from trimtab.core.base.ledger import deposit_entries
+from trimtab.core.base.portfolio import PortfolioState
+from trimtab.core.base.snapshot import MarketSnapshot
 from trimtab.core.strategy import Schedule
 from trimtab.pipeline import Pipeline
 

@@ -13,7 +13,7 @@ import pytest
 from trimtab.adapters.paper import PaperVenue
 from trimtab.adapters.storage import SqlLedgerStore
 from trimtab.config import parse_strategy
-from trimtab.core.snapshot import MarketSnapshot
+from trimtab.core.base.snapshot import MarketSnapshot
 from trimtab.errors import SafetyError
 from trimtab.pipeline import Pipeline, traded_on
 

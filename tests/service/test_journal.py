@@ -11,7 +11,7 @@ from pathlib import Path
 from trimtab import engine
 from trimtab.adapters.storage import SqlLedgerStore
 from trimtab.config import load_strategy
-from trimtab.core.snapshot import MarketSnapshot
+from trimtab.core.base.snapshot import MarketSnapshot
 from trimtab.pipeline.journal import JournaledVenue, JournalLedger, leg_plan, reconcile
 from trimtab.service.paper_exchange import DurablePaperExchange
 

@@ -22,8 +22,8 @@ import numpy as np
 import numpy.typing as npt
 
 from trimtab.adapters.pricefile import LoadReport, RawPrices, check_history, read_price_file
-from trimtab.core.history import PriceHistory
-from trimtab.core.types import asset_symbol
+from trimtab.core.base.history import PriceHistory
+from trimtab.core.base.types import asset_symbol
 from trimtab.errors import DataError
 
 if TYPE_CHECKING:

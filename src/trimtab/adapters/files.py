@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from trimtab.config import read_yaml
-from trimtab.core.types import ZERO, MarketRules, asset_symbol
+from trimtab.core.base.types import ZERO, MarketRules, asset_symbol
 from trimtab.errors import ConfigError, DataError
 
 DEFAULT_RULES = MarketRules(amount_step=Decimal("1e-8"), price_tick=Decimal("1e-8"), min_notional=Decimal("1"))

@@ -1,7 +1,7 @@
 """GARCH(1,1) volatility forecasts via the `arch` package (kept out of the pure core).
 
 sigma^2_t = omega + alpha eps^2_{t-1} + beta sigma^2_{t-1} (Bollerslev 1986), fitted by Gaussian
-quasi-maximum likelihood with a constant mean. `GarchForecaster` satisfies core.optimizers.VolForecaster.
+quasi-maximum likelihood with a constant mean. `GarchForecaster` satisfies core.allocation.optimizers.VolForecaster.
 """
 
 from __future__ import annotations

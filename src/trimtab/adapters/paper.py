@@ -6,9 +6,9 @@ import uuid
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 
-from trimtab.core.costs import CostModel
-from trimtab.core.ports import ExecutionReport, LegFailure
-from trimtab.core.types import ZERO, Fill, MarketRules, Side, TradePlan
+from trimtab.core.base.ports import ExecutionReport, LegFailure
+from trimtab.core.base.types import ZERO, Fill, MarketRules, Side, TradePlan
+from trimtab.core.costs.model import CostModel
 
 
 class PaperVenue:

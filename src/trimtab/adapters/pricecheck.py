@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from trimtab.core.history import PriceHistory
-from trimtab.core.types import asset_symbol
+from trimtab.core.base.history import PriceHistory
+from trimtab.core.base.types import asset_symbol
 from trimtab.errors import ConfigError, DataError
 
 

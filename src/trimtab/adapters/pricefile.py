@@ -17,8 +17,8 @@ import numpy as np
 from trimtab.adapters.pricearrow import read_wide_arrow
 from trimtab.adapters.pricecheck import FilledGap, LoadReport, RawPrices, check_history, fmt_time
 from trimtab.adapters.pricesmall import read_small_csv
-from trimtab.core.history import PriceHistory
-from trimtab.core.types import asset_symbol
+from trimtab.core.base.history import PriceHistory
+from trimtab.core.base.types import asset_symbol
 from trimtab.errors import DataError
 
 if TYPE_CHECKING:

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from trimtab.adapters.bundled import bundled_path
-from trimtab.core.types import asset_symbol
-from trimtab.core.yields import RatesTable
+from trimtab.core.base.types import asset_symbol
+from trimtab.core.yields.positions import RatesTable
 from trimtab.errors import DataError
 
 RATES = "aave_v3_stablecoin_rates_daily.csv"

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from trimtab.core.ports import ExecutionReport, LegFailure, Venue
-from trimtab.core.slicing import TwapSettings
-from trimtab.core.types import ZERO, Fill, MarketRules, PlannedOrder, Side, TradePlan
+from trimtab.core.base.ports import ExecutionReport, LegFailure, Venue
+from trimtab.core.base.types import ZERO, Fill, MarketRules, PlannedOrder, Side, TradePlan
+from trimtab.core.execution.slicing import TwapSettings
 from trimtab.errors import VenueError
 
 

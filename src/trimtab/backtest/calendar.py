@@ -1,7 +1,7 @@
 """Calendar schedule over a price index: which steps are the first at or after each due time t0 + k * every.
 
-Vectorised counterpart of `core.schedule.Every.due_between` for the fast path; durations are parsed by
-`core.schedule.parse_every`, so the config, the step path and this module accept the same strings.
+Vectorised counterpart of `core.base.schedule.Every.due_between` for the fast path; durations are parsed by
+`core.base.schedule.parse_every`, so the config, the step path and this module accept the same strings.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from trimtab.core.schedule import parse_every
+from trimtab.core.base.schedule import parse_every
 
 BoolArray = npt.NDArray[np.bool_]
 DurationKind = Literal["seconds", "months"]

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, PercentFormatter
 
 from trimtab.backtest.simulator import BacktestResult
-from trimtab.core.metrics import drawdown_series
+from trimtab.core.measures.metrics import drawdown_series
 
 MAX_POINTS = 2000
 STRATEGY_COLOR = "#1f4e9c"

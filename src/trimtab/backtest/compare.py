@@ -17,11 +17,11 @@ import numpy as np
 from trimtab.backtest.results import result_metrics
 from trimtab.backtest.runner import backtest
 from trimtab.backtest.simulator import BacktestResult
-from trimtab.core.history import PriceHistory
-from trimtab.core.regimes import MarketRegime
-from trimtab.core.schedule import parse_every
+from trimtab.core.base.history import PriceHistory
+from trimtab.core.base.schedule import parse_every
+from trimtab.core.measures.regimes import MarketRegime
 from trimtab.core.strategy import Strategy
-from trimtab.core.triggers import AnyOf, Calendar, Never, ThresholdBand
+from trimtab.core.triggers.rules import AnyOf, Calendar, Never, ThresholdBand
 
 REGIMES = ("bull", "bear", "sideways", "high_vol")
 

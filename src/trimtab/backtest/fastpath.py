@@ -9,10 +9,10 @@ import numpy as np
 from trimtab.backtest.calendar import calendar_due
 from trimtab.backtest.kernels import simulate, weights_path
 from trimtab.backtest.simulator import BacktestResult, require_strategy_assets
-from trimtab.core.costs import Fee, Gas, Slippage
-from trimtab.core.history import PriceHistory
+from trimtab.core.base.history import PriceHistory
+from trimtab.core.costs.model import Fee, Gas, Slippage
 from trimtab.core.strategy import Strategy, apply_cash_buffer
-from trimtab.core.triggers import AnyOf, Calendar, Never, ThresholdBand
+from trimtab.core.triggers.rules import AnyOf, Calendar, Never, ThresholdBand
 
 
 @dataclass(frozen=True)

@@ -13,4 +13,4 @@ IntArray = npt.NDArray[np.int64]
 MODE_THRESHOLD, MODE_CALENDAR, MODE_HYBRID, MODE_BUY_AND_HOLD = 0, 1, 2, 3
 TO_TARGET, TO_BAND_EDGE = 0, 1
 DUST = 1e-9  # a trade counts only if |notional| > DUST * portfolio value
-BAND_TOL = 1e-12  # an asset exactly on its band edge is inside (as in core.drift.asset_drifts)
+BAND_TOL = 1e-12  # an asset exactly on its band edge is inside (as in core.measures.drift.asset_drifts)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from trimtab.core.ledger import LedgerEntry
-from trimtab.core.types import ZERO
+from trimtab.core.base.ledger import LedgerEntry
+from trimtab.core.base.types import ZERO
 
 
 class RunningLedger:

@@ -17,7 +17,7 @@ import numpy as np
 from trimtab.backtest import charts
 from trimtab.backtest.results import result_metrics
 from trimtab.backtest.simulator import BacktestResult
-from trimtab.core.history import PriceHistory
+from trimtab.core.base.history import PriceHistory
 from trimtab.core.strategy import Strategy
 
 COINGECKO = "Price and market-cap data provided by CoinGecko (coingecko.com)"
@@ -28,8 +28,8 @@ MAX_TABLE_ROWS = 2000  # rebalance rows beyond this are elided in the middle to 
 def default_benchmarks(result: BacktestResult, history: PriceHistory, strategy: Strategy) -> dict[str, BacktestResult]:
     """Buy-and-hold and a monthly calendar variant of `strategy`, same history, costs and starting value."""
     from trimtab.backtest.runner import backtest
-    from trimtab.core.schedule import parse_every
-    from trimtab.core.triggers import Calendar, Never, Trigger
+    from trimtab.core.base.schedule import parse_every
+    from trimtab.core.triggers.rules import Calendar, Never, Trigger
 
     initial = float(result.equity[0] + result.fee[0] + result.slippage[0] + result.gas[0])
     variants: dict[str, Trigger] = {"buy-and-hold": Never(), "calendar 1M": Calendar(parse_every("1M"))}

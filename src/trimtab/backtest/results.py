@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from trimtab.backtest.simulator import BacktestResult
-from trimtab.core import metrics
+from trimtab.core.measures import metrics
 
 
 def result_metrics(r: BacktestResult) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import numpy as np
 
 from trimtab.backtest.fastpath import fast_backtest, kernel_spec
 from trimtab.backtest.simulator import BacktestResult, step_backtest
-from trimtab.core.history import PriceHistory
+from trimtab.core.base.history import PriceHistory
 from trimtab.core.strategy import Strategy
 from trimtab.pipeline import refuse_unsupported
 

@@ -19,9 +19,9 @@ import numpy as np
 import numpy.typing as npt
 
 from trimtab.backtest.ledger import RunningLedger
-from trimtab.core.history import PriceHistory
-from trimtab.core.ledger import deposit_entries
-from trimtab.core.snapshot import MarketSnapshot
+from trimtab.core.base.history import PriceHistory
+from trimtab.core.base.ledger import deposit_entries
+from trimtab.core.base.snapshot import MarketSnapshot
 from trimtab.core.strategy import Schedule, Strategy
 from trimtab.engine import CycleResult
 from trimtab.errors import ConfigError, SafetyError

@@ -21,7 +21,7 @@ from trimtab.backtest.fastpath import kernel_spec
 from trimtab.backtest.results import result_metrics
 from trimtab.backtest.runner import backtest
 from trimtab.config import StrategySpec, parse_strategy
-from trimtab.core.history import PriceHistory
+from trimtab.core.base.history import PriceHistory
 from trimtab.errors import ConfigError
 
 Params = dict[str, Any]

@@ -20,13 +20,13 @@ import numpy.typing as npt
 from trimtab.backtest.ledger import RunningLedger
 from trimtab.backtest.results import result_metrics
 from trimtab.backtest.simulator import BacktestResult, to_datetime
-from trimtab.core.ledger import deposit_entries, entries_for_fill
-from trimtab.core.migration import Assessment, Market, MigrationRule, Move, assess, make_move
-from trimtab.core.opportunity import depegged, risk_events_in, score_changes_in, scores_at
-from trimtab.core.triggers import DecisionContext, Trigger
-from trimtab.core.types import ZERO, TradePlan
-from trimtab.core.yield_exec import as_plan, execute_move, position_value
-from trimtab.core.yields import CASH_STATE, RatesTable, ReserveState, YieldPosition, cash_position, d
+from trimtab.core.base.ledger import deposit_entries, entries_for_fill
+from trimtab.core.base.types import ZERO, TradePlan
+from trimtab.core.triggers.opportunity import depegged, risk_events_in, score_changes_in, scores_at
+from trimtab.core.triggers.rules import DecisionContext, Trigger
+from trimtab.core.yields.migration import Assessment, Market, MigrationRule, Move, assess, make_move
+from trimtab.core.yields.positions import CASH_STATE, RatesTable, ReserveState, YieldPosition, cash_position, d
+from trimtab.core.yields.trades import as_plan, execute_move, position_value
 from trimtab.errors import ConfigError, DataError
 
 ACCOUNT = "yield"

@@ -20,8 +20,8 @@ from trimtab.chain.deploy import FAR_DEADLINE, MAX_UINT, ChainEnv
 from trimtab.chain.quote import pair_address
 from trimtab.chain.revert import describe_revert
 from trimtab.chain.tx import GWEI, FeePolicy, Sender
-from trimtab.core.migration import Move
-from trimtab.core.types import ZERO, Fill, Side
+from trimtab.core.base.types import ZERO, Fill, Side
+from trimtab.core.yields.migration import Move
 from trimtab.errors import OrderRejected
 
 VAULTS: Final = {"vUSDC": "USDC", "vUSDT": "USDT"}  # vault -> underlying

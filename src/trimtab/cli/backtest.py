@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # imported where used: `trimtab --help` and other commands ne
     from rich.progress import Progress
     from rich.table import Table
 
-    from trimtab.core.history import PriceHistory
+    from trimtab.core.base.history import PriceHistory
     from trimtab.core.strategy import Strategy
 
 HistPricesOpt = Annotated[str | None, typer.Option("--prices", parser=maybe_file, help="Price history: CSV, CSV.gz or Parquet, wide or long; default: bundled daily data.")]
@@ -50,7 +50,7 @@ def load_history(strategy: Strategy, prices: str | None, start: str | None, end:
     import numpy as np
 
     from trimtab.adapters.pricefile import load_prices_with_report
-    from trimtab.core.costmodels import market_bound
+    from trimtab.core.costs.parts import market_bound
 
     start = start if start is not None else strategy.window.start
     end = end if end is not None else strategy.window.end
@@ -220,7 +220,7 @@ def compare_cmd(
     from trimtab.backtest.compare import REGIMES, compare, same_as
     from trimtab.cli.yield_cmd import yield_compare, yield_spec_for
     from trimtab.config import load_strategy
-    from trimtab.core.regimes import MarketRegime
+    from trimtab.core.measures.regimes import MarketRegime
 
     if (ys := yield_spec_for(strategy, rates, chart, {"--report": report, "--prices": prices, "--forward-fill": forward_fill})):
         return yield_compare(ys, rates, start, end, json_out, chart)

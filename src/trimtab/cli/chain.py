@@ -15,7 +15,7 @@ from trimtab.errors import ConfigError, DataError, VenueMisconfigured
 
 if TYPE_CHECKING:
     from trimtab.adapters.dex import DexVenue
-    from trimtab.core.ports import ExecutionReport
+    from trimtab.core.base.ports import ExecutionReport
     from trimtab.core.strategy import Strategy
 
 chain_app = typer.Typer(no_args_is_help=True, help="A local EVM chain with real Uniswap contracts (anvil).")
@@ -89,10 +89,10 @@ def print_execution(venue: DexVenue, report: ExecutionReport) -> None:
 
 
 def _demo_strategy() -> Strategy:
-    from trimtab.core.costs import linear_costs
-    from trimtab.core.planner import PlanSettings
+    from trimtab.core.costs.model import linear_costs
+    from trimtab.core.execution.planner import PlanSettings
     from trimtab.core.strategy import Strategy
-    from trimtab.core.triggers import ThresholdBand
+    from trimtab.core.triggers.rules import ThresholdBand
 
     return Strategy("chain-demo", "USDC", DEMO_TARGETS, ThresholdBand(band=0.05), linear_costs(30, 100),
                     settings=PlanSettings(min_trade=Decimal(10)))
@@ -110,7 +110,7 @@ def demo() -> None:
     from trimtab.chain.keys import dev_accounts
     from trimtab.chain.node import connect
     from trimtab.chain.seed import load_seed_prices
-    from trimtab.core.snapshot import MarketSnapshot
+    from trimtab.core.base.snapshot import MarketSnapshot
     from trimtab.engine import run_cycle
 
     if anvil_binary() is None:

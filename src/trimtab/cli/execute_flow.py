@@ -15,9 +15,9 @@ from typing import Any
 import typer
 
 from trimtab.cli.app import out
-from trimtab.core.portfolio import PortfolioState
-from trimtab.core.ports import Closable
-from trimtab.core.snapshot import MarketSnapshot
+from trimtab.core.base.portfolio import PortfolioState
+from trimtab.core.base.ports import Closable
+from trimtab.core.base.snapshot import MarketSnapshot
 from trimtab.core.strategy import Strategy
 from trimtab.errors import ConfigError
 
@@ -57,8 +57,8 @@ def _live_snapshot(strat: Strategy, holdings: dict[str, Decimal], prices: dict[s
                    price_file: str | None, forward_fill: int | None = None) -> MarketSnapshot:
     """The venue's own prices now, with a point-in-time history for models and history-reading triggers."""
     from trimtab.cli.portfolio import _history_for
-    from trimtab.core.adaptive import reads_history
-    from trimtab.core.costmodels import market_bound
+    from trimtab.core.costs.parts import market_bound
+    from trimtab.core.triggers.adaptive import reads_history
 
     needs = strat.allocation is not None or reads_history(strat.trigger) or market_bound(strat.costs)
     history = _history_for(strat, price_file, holdings, forward_fill) if needs else None
@@ -240,7 +240,7 @@ def run_execute(a: ExecuteArgs) -> None:
     from trimtab.adapters.storage import SqlLedgerStore
     from trimtab.adapters.storage.price_store import EquityMarks
     from trimtab.cli.execution import ProgressVenue
-    from trimtab.core.ledger import deposit_entries
+    from trimtab.core.base.ledger import deposit_entries
     from trimtab.pipeline.journal import JournaledVenue, JournalLedger
 
     p = prepare(a)

@@ -10,12 +10,12 @@ from typing import Any
 from rich.table import Table
 
 from trimtab.cli.app import out
-from trimtab.core.execplan import ExecutionPlan, ExecutionSettings, build_execution_plan
-from trimtab.core.portfolio import PortfolioState
-from trimtab.core.ports import ExecutionReport, Venue
-from trimtab.core.routing import Market, MarketGraph
+from trimtab.core.base.portfolio import PortfolioState
+from trimtab.core.base.ports import ExecutionReport, Venue
+from trimtab.core.base.types import MarketRules, PlannedOrder, Side, TradePlan
+from trimtab.core.execution.execplan import ExecutionPlan, ExecutionSettings, build_execution_plan
+from trimtab.core.execution.routing import Market, MarketGraph
 from trimtab.core.strategy import Strategy
-from trimtab.core.types import MarketRules, PlannedOrder, Side, TradePlan
 
 
 # -- routes ---------------------------------------------------------------------------------------------

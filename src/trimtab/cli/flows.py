@@ -24,12 +24,12 @@ def run_flow(strategy: str, ledger: Path, account: str, prices: str | None, amou
     """Plan the flow's one-way trades on the ledger's balances, confirm, then record the flow and the fills."""
     from trimtab.adapters.storage import SqlLedgerStore
     from trimtab.cli.execute_flow import ExecuteArgs, _paper_inputs
-    from trimtab.core.flows import flow_weights
-    from trimtab.core.ledger import EntryKind, LedgerEntry
-    from trimtab.core.planner import plan_rebalance
-    from trimtab.core.portfolio import PortfolioState
+    from trimtab.core.base.flows import flow_weights
+    from trimtab.core.base.ledger import EntryKind, LedgerEntry
+    from trimtab.core.base.portfolio import PortfolioState
+    from trimtab.core.execution.planner import plan_rebalance
     from trimtab.core.strategy import Decision
-    from trimtab.core.triggers import TriggerKind, TriggerResult
+    from trimtab.core.triggers.rules import TriggerKind, TriggerResult
     from trimtab.pipeline import Pipeline
     from trimtab.pipeline.journal import JournaledVenue, JournalLedger
     from trimtab.pipeline.tracked import EphemeralPaper

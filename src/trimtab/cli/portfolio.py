@@ -32,8 +32,8 @@ from trimtab.cli.app import (
 from trimtab.errors import ConfigError, DataError
 
 if TYPE_CHECKING:  # imported where used, so `trimtab --help` loads no config, pydantic or numpy
-    from trimtab.core.history import PriceHistory
-    from trimtab.core.snapshot import MarketSnapshot
+    from trimtab.core.base.history import PriceHistory
+    from trimtab.core.base.snapshot import MarketSnapshot
     from trimtab.core.strategy import Decision, Strategy
 
 
@@ -53,8 +53,8 @@ def _load_inputs(strategy: str, portfolio: str, prices: str | None,
     """Strategy, holdings and a validated snapshot; every check happens here, before anything is written."""
     from trimtab.adapters.files import load_holdings, load_latest_prices
     from trimtab.config import load_strategy
-    from trimtab.core.costmodels import bind_market, market_bound
-    from trimtab.core.snapshot import MarketSnapshot
+    from trimtab.core.base.snapshot import MarketSnapshot
+    from trimtab.core.costs.parts import bind_market, market_bound
 
     strat = load_strategy(strategy)
     holdings = load_holdings(_portfolio_path(portfolio))
@@ -165,7 +165,7 @@ def validate(strategy: Annotated[str, typer.Argument(parser=maybe_file, help="St
 def status(strategy: StrategyArg, portfolio: PortfolioOpt = "example", prices: PricesOpt = None,
            forward_fill: FillOpt = None) -> None:
     """Drift of each asset against its target and its distance to the trigger."""
-    from trimtab.core.portfolio import PortfolioState
+    from trimtab.core.base.portfolio import PortfolioState
     from trimtab.views import drift_table
 
     strat, holdings, snap = _load_inputs(strategy, portfolio, prices, forward_fill)
@@ -193,7 +193,7 @@ def plan(
     key_file: Annotated[Path | None, typer.Option("--key-file", parser=input_file, help="uniswap: key file (the wallet to plan for).")] = None,
 ) -> None:
     """The trades that bring the portfolio back within its band, with estimated costs."""
-    from trimtab.core.portfolio import PortfolioState
+    from trimtab.core.base.portfolio import PortfolioState
     from trimtab.views import drift_table, plan_document, plan_table
 
     if venue != "paper":  # the decision `execute` would send on that venue, nothing sent
@@ -271,7 +271,7 @@ def ledger_cmd(
     """Ledger history and the balances derived from it."""
     from rich.table import Table
 
-    from trimtab.core.ledger import balances_from
+    from trimtab.core.base.ledger import balances_from
 
     if not ledger.exists():
         raise ConfigError("no such ledger file", source=str(ledger))

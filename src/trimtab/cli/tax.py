@@ -16,8 +16,8 @@ from trimtab.cli.app import app, guarded, ledger_in, maybe_file, out, output_fil
 from trimtab.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
-    from trimtab.core.ledger import LedgerEntry
-    from trimtab.core.lots import Disposal, TradeLegs
+    from trimtab.core.base.ledger import LedgerEntry
+    from trimtab.core.base.lots import Disposal, TradeLegs
 
 CENT = Decimal("0.01")
 COLUMNS = ("date", "asset", "quantity", "proceeds", "basis", "gain", "term", "acquired", "lot")
@@ -25,8 +25,8 @@ COLUMNS = ("date", "asset", "quantity", "proceeds", "basis", "gain", "term", "ac
 
 def trade_legs(entries: list[LedgerEntry], quote: str) -> tuple[list[TradeLegs], list[LedgerEntry]]:
     """Fills grouped by ref (base leg, quote leg, fee, gas) and the opening deposits of risk assets."""
-    from trimtab.core.ledger import EntryKind
-    from trimtab.core.lots import TradeLegs
+    from trimtab.core.base.ledger import EntryKind
+    from trimtab.core.base.lots import TradeLegs
 
     by_ref: dict[str, list[LedgerEntry]] = defaultdict(list)
     deposits = []
@@ -73,7 +73,7 @@ def _opening_value(deposit: LedgerEntry, prices: str | None) -> Decimal:
 def disposals_of(ledger: Path, account: str | None, quote: str, method: str, holding_days: int,
                  prices: str | None) -> list[Disposal]:
     from trimtab.adapters.storage import SqlLedgerStore
-    from trimtab.core.lots import LotBook, LotMethod, replay_trades
+    from trimtab.core.base.lots import LotBook, LotMethod, replay_trades
 
     store = SqlLedgerStore(str(ledger))
     try:

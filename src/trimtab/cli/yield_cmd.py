@@ -11,7 +11,7 @@ from rich.table import Table
 
 from trimtab.cli.app import out
 from trimtab.config import StrategySpec, load_strategy_spec
-from trimtab.core.yields import RatesTable
+from trimtab.core.yields.positions import RatesTable
 from trimtab.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from trimtab.core.guards import Guard, PriceDisagreement, TurnoverLimit
-from trimtab.core.slicing import GasWait, TwapSettings
+from trimtab.core.execution.guards import Guard, PriceDisagreement, TurnoverLimit
+from trimtab.core.execution.slicing import GasWait, TwapSettings
 
 ReferenceKind = Literal["ccxt", "file", "pool"]
 

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from trimtab.core.costs import CostModel, Fee, Gas, Slippage
-from trimtab.core.planner import PlanSettings, RulesFor, band_edge_targets, plan_rebalance
+from trimtab.core.base.portfolio import PortfolioState
+from trimtab.core.base.snapshot import MarketSnapshot
+from trimtab.core.base.types import TradePlan
+from trimtab.core.costs.model import CostModel, Fee, Gas, Slippage
+from trimtab.core.execution.planner import PlanSettings, RulesFor, band_edge_targets, plan_rebalance
 from trimtab.core.policy import BacktestWindow, ExecutionPolicy
-from trimtab.core.portfolio import PortfolioState
-from trimtab.core.snapshot import MarketSnapshot
-from trimtab.core.triggers import DecisionContext, Trigger, TriggerKind, TriggerResult
-from trimtab.core.types import TradePlan
+from trimtab.core.triggers.rules import DecisionContext, Trigger, TriggerKind, TriggerResult
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Decision:
 
 
 class AllocationSource(Protocol):
-    """Where a model strategy's targets come from (core.model_targets.ModelTargets): point-in-time weights."""
+    """Where a model strategy's targets come from (core.allocation.targets.ModelTargets): point-in-time weights."""
 
     universe: tuple[str, ...]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from trimtab.core.guards import MissingMarket
+from trimtab.core.execution.guards import MissingMarket
 from trimtab.core.strategy import Strategy
 from trimtab.errors import ConfigError
 

@@ -18,10 +18,10 @@ from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from trimtab.adapters.storage import RebalanceStatus, SqlLedgerStore
-from trimtab.core.guards import GuardedVenue
-from trimtab.core.ledger import LedgerEntry
-from trimtab.core.ports import AtomicVenue, ExecutionReport, LegFailure
-from trimtab.core.types import CostEstimate, Fill, MarketRules, PlannedOrder, Side, TradePlan
+from trimtab.core.base.ledger import LedgerEntry
+from trimtab.core.base.ports import AtomicVenue, ExecutionReport, LegFailure
+from trimtab.core.base.types import CostEstimate, Fill, MarketRules, PlannedOrder, Side, TradePlan
+from trimtab.core.execution.guards import GuardedVenue
 from trimtab.engine import ledger_entries
 from trimtab.errors import LedgerError, OrderOutcomeUnknown, VenueError
 

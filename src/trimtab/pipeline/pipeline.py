@@ -10,15 +10,15 @@ from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from trimtab import engine
-from trimtab.core.costmodels import bind_market, market_bound
-from trimtab.core.guards import GuardedVenue, GuardSet
-from trimtab.core.ledger import EntryKind, LedgerEntry
-from trimtab.core.planner import RulesFor
-from trimtab.core.portfolio import PortfolioState
-from trimtab.core.ports import AtomicVenue, LedgerStore, Venue
-from trimtab.core.snapshot import MarketSnapshot
+from trimtab.core.base.ledger import EntryKind, LedgerEntry
+from trimtab.core.base.portfolio import PortfolioState
+from trimtab.core.base.ports import AtomicVenue, LedgerStore, Venue
+from trimtab.core.base.snapshot import MarketSnapshot
+from trimtab.core.base.types import ZERO
+from trimtab.core.costs.parts import bind_market, market_bound
+from trimtab.core.execution.guards import GuardedVenue, GuardSet
+from trimtab.core.execution.planner import RulesFor
 from trimtab.core.strategy import Decision, Schedule, Strategy
-from trimtab.core.types import ZERO
 from trimtab.pipeline.references import ReferencePrices
 
 

@@ -7,8 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
+from trimtab.core.base.ports import PoolPriced
 from trimtab.core.policy import ReferenceSource
-from trimtab.core.ports import PoolPriced
 from trimtab.errors import ConfigError
 
 
@@ -30,7 +30,7 @@ class FileReference:
     def prices(self, assets: Sequence[str], quote: str, at: datetime) -> dict[str, Decimal]:
         import numpy as np
 
-        from trimtab.core.snapshot import MarketSnapshot
+        from trimtab.core.base.snapshot import MarketSnapshot
 
         stamp = np.datetime64(at.replace(tzinfo=None), "ns")
         i = int(np.searchsorted(self.history.times, stamp, side="right")) - 1

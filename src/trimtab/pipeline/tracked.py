@@ -8,9 +8,9 @@ from typing import Any
 
 from trimtab.adapters.ccxt_venue.orders import client_order_id
 from trimtab.adapters.paper import PaperVenue
-from trimtab.core.costs import CostModel
-from trimtab.core.ports import ExecutionReport
-from trimtab.core.types import Fill, MarketRules, PlannedOrder, TradePlan
+from trimtab.core.base.ports import ExecutionReport
+from trimtab.core.base.types import Fill, MarketRules, PlannedOrder, TradePlan
+from trimtab.core.costs.model import CostModel
 
 
 class EphemeralPaper:

@@ -18,7 +18,7 @@ from trimtab.adapters.storage import SqlLedgerStore
 from trimtab.adapters.storage.price_store import EquityMarks
 from trimtab.adapters.storage.service_store import ServiceStore
 from trimtab.config import StrategySpec, load_strategy_spec, parse_strategy
-from trimtab.core.ports import Closable, Fundable
+from trimtab.core.base.ports import Closable, Fundable
 from trimtab.core.strategy import Strategy
 from trimtab.errors import ConfigError, LedgerError
 from trimtab.pipeline import EquityLog, refuse_unsupported

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from trimtab.core.portfolio import PortfolioState
-from trimtab.core.snapshot import MarketSnapshot
+from trimtab.core.base.portfolio import PortfolioState
+from trimtab.core.base.snapshot import MarketSnapshot
 from trimtab.errors import DataError, TrimtabError
 from trimtab.service import reports
 from trimtab.service.bootstrap import PortfolioRuntime, Services, strategy_with_targets

@@ -12,13 +12,13 @@ from decimal import Decimal
 from typing import Any
 
 from trimtab.adapters.storage.service_store import PortfolioRow
-from trimtab.core.guards import TurnoverLimit
+from trimtab.core.base.portfolio import PortfolioState
+from trimtab.core.base.ports import ExecutionReport, Venue
+from trimtab.core.base.snapshot import MarketSnapshot
+from trimtab.core.execution.guards import TurnoverLimit
 from trimtab.core.policy import ExecutionPolicy
-from trimtab.core.portfolio import PortfolioState
-from trimtab.core.ports import ExecutionReport, Venue
-from trimtab.core.snapshot import MarketSnapshot
 from trimtab.core.strategy import Decision, Schedule, Strategy
-from trimtab.core.triggers import TriggerKind, TriggerResult
+from trimtab.core.triggers.rules import TriggerKind, TriggerResult
 from trimtab.pipeline import Pipeline
 from trimtab.pipeline.journal import JournaledVenue, JournalLedger, TrackedVenue, final_status, reconcile, report_doc
 from trimtab.pipeline.tracked import EphemeralPaper

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from trimtab.core import metrics
-from trimtab.core.adaptive import VolatilityAdaptive
-from trimtab.core.estimators import log_returns, simple_returns
-from trimtab.core.history import PriceHistory
-from trimtab.core.regimes import VolatilityRegime, ffill, rolling_vol
+from trimtab.core.base.history import PriceHistory
+from trimtab.core.measures import metrics
+from trimtab.core.measures.estimators import log_returns, simple_returns
+from trimtab.core.measures.regimes import VolatilityRegime, ffill, rolling_vol
+from trimtab.core.triggers.adaptive import VolatilityAdaptive
 from trimtab.errors import TrimtabError
 from trimtab.service import reports
 from trimtab.service.bootstrap import PortfolioRuntime, Services
@@ -97,7 +97,7 @@ def calendar_variant(rt: PortfolioRuntime, history: PriceHistory, rows: list[int
 
 
 def correlations(rt: PortfolioRuntime, history: PriceHistory, first: int, last: int) -> dict[str, Any]:
-    """Rolling `CORR_WINDOW`-day Pearson correlations of daily log returns (core.metrics.rolling_correlation):
+    """Rolling `CORR_WINDOW`-day Pearson correlations of daily log returns (core.measures.metrics.rolling_correlation):
     the matrix now, each asset against the largest target, and the average pair, from `first` to `last` row."""
     targets = rt.strategy.targets
     risk = sorted((a for a in targets if a != rt.strategy.quote and a in history.assets), key=lambda a: -targets[a])

@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from trimtab.core.snapshot import MarketSnapshot
-from trimtab.core.types import PlannedOrder, Side, TradePlan
+from trimtab.core.base.snapshot import MarketSnapshot
+from trimtab.core.base.types import PlannedOrder, Side, TradePlan
 from trimtab.service.bootstrap import PortfolioRuntime
 
 

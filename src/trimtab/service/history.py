@@ -20,9 +20,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from trimtab.adapters.storage.price_store import DAY, Bar, PriceStore, day_floor, utc
-from trimtab.core.costmodels import market_bound
-from trimtab.core.history import PriceHistory
-from trimtab.core.snapshot import MarketSnapshot
+from trimtab.core.base.history import PriceHistory
+from trimtab.core.base.snapshot import MarketSnapshot
+from trimtab.core.costs.parts import market_bound
 from trimtab.core.strategy import Strategy
 from trimtab.errors import ConfigError, DataError
 from trimtab.service.marketdata import Clock

@@ -11,8 +11,8 @@ from typing import Protocol
 
 import numpy as np
 
-from trimtab.core.history import PriceHistory
-from trimtab.core.snapshot import MarketSnapshot
+from trimtab.core.base.history import PriceHistory
+from trimtab.core.base.snapshot import MarketSnapshot
 from trimtab.errors import DataError
 
 

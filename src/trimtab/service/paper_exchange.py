@@ -15,9 +15,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from trimtab.adapters.ccxt_venue.orders import client_order_id
-from trimtab.core.costs import CostModel
-from trimtab.core.ports import ExecutionReport, LegFailure
-from trimtab.core.types import ZERO, Fill, MarketRules, PlannedOrder, Side, TradePlan
+from trimtab.core.base.ports import ExecutionReport, LegFailure
+from trimtab.core.base.types import ZERO, Fill, MarketRules, PlannedOrder, Side, TradePlan
+from trimtab.core.costs.model import CostModel
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS balances (account TEXT, asset TEXT, quantity TEXT NOT NULL, PRIMARY KEY (account, asset));

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import SecretStr
 
-from trimtab.core.history import PriceHistory
+from trimtab.core.base.history import PriceHistory
 from trimtab.core.strategy import Strategy
 from trimtab.errors import ConfigError
 from trimtab.service.marketdata import MarketData, ReplaySource

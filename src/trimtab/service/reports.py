@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from trimtab.core import metrics
-from trimtab.core.ports import ExecutionReport
-from trimtab.core.schedule import Every, parse_every
-from trimtab.core.triggers import AllOf, AnyOf, Calendar, Trigger
-from trimtab.core.types import TradePlan
+from trimtab.core.base.ports import ExecutionReport
+from trimtab.core.base.schedule import Every, parse_every
+from trimtab.core.base.types import TradePlan
+from trimtab.core.measures import metrics
+from trimtab.core.triggers.rules import AllOf, AnyOf, Calendar, Trigger
 
 YEAR_SECONDS = 365.25 * 86_400
 
@@ -44,7 +44,7 @@ def periods_per_year(every: Every) -> float:
 
 
 def risk_metrics(values: list[float], ppy: float) -> dict[str, float | None]:
-    """VaR/CVaR (95 %, per check), max drawdown, Sharpe, volatility... of the equity path (core.metrics)."""
+    """VaR/CVaR (95 %, per check), max drawdown, Sharpe, volatility... of the equity path (core.measures.metrics)."""
     clean = [v for v in values if v > 0 and math.isfinite(v)]
     if len(clean) < 2:
         return dict.fromkeys(("total_return", "volatility", "sharpe", "max_drawdown", "var_95", "cvar_95"), None)

@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from trimtab.config import error_line, read_yaml
 from trimtab.config_costs import DexSpec
-from trimtab.core.schedule import Every, parse_every
-from trimtab.core.types import canonical_keys
+from trimtab.core.base.schedule import Every, parse_every
+from trimtab.core.base.types import canonical_keys
 from trimtab.errors import ConfigError
 from trimtab.scrub import exposed
 

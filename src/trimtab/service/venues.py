@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from trimtab.core.costs import CostModel
-from trimtab.core.schedule import parse_every
+from trimtab.core.base.schedule import parse_every
+from trimtab.core.costs.model import CostModel
 from trimtab.core.strategy import Strategy
 from trimtab.pipeline.journal import TrackedVenue
 from trimtab.pipeline.tracked import CcxtTracked, DexTracked

@@ -10,7 +10,7 @@ from typing import Any
 
 from ccxt.base.decimal_to_precision import DECIMAL_PLACES, TICK_SIZE
 
-from trimtab.core.types import ZERO, Fill, PlannedOrder, TradePlan, asset_symbol
+from trimtab.core.base.types import ZERO, Fill, PlannedOrder, TradePlan, asset_symbol
 
 FINAL = frozenset({"closed", "canceled", "expired", "rejected"})
 

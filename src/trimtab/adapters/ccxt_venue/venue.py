@@ -37,8 +37,8 @@ from trimtab.adapters.ccxt_venue.retry import (
     misconfigured,
     retry_after_seconds,
 )
-from trimtab.core.ports import ExecutionReport, LegFailure
-from trimtab.core.types import ZERO, Fill, MarketRules, PlannedOrder, Side, TradePlan, asset_symbol
+from trimtab.core.base.ports import ExecutionReport, LegFailure
+from trimtab.core.base.types import ZERO, Fill, MarketRules, PlannedOrder, Side, TradePlan, asset_symbol
 from trimtab.errors import ConfigError, OrderOutcomeUnknown, VenueError, VenueMisconfigured, VenueUnavailable
 from trimtab.scrub import scrub
 

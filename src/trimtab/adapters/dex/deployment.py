@@ -15,7 +15,7 @@ from typing import Any, Final
 from eth_utils.address import is_address, to_checksum_address
 
 from trimtab.chain.deploy import ChainEnv
-from trimtab.core.types import asset_symbol
+from trimtab.core.base.types import asset_symbol
 from trimtab.errors import ConfigError, VenueMisconfigured
 
 DEFAULT_ALIASES: Final = {"ETH": "WETH", "BTC": "WBTC"}

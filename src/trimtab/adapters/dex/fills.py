@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from trimtab.adapters.dex.preflight import LegPlan
 from trimtab.adapters.dex.reader import units_to_decimal
 from trimtab.adapters.dex.routes import fee_share
-from trimtab.core.types import ZERO, Fill, Side
+from trimtab.core.base.types import ZERO, Fill, Side
 
 WEI_PER_ETH = Decimal(10) ** 18
 

@@ -13,8 +13,8 @@ from decimal import Decimal
 from trimtab.adapters.dex.deployment import Token
 from trimtab.adapters.dex.reader import ChainReader, decimal_to_units, units_to_decimal
 from trimtab.adapters.dex.routes import PoolBook, Route
-from trimtab.core.ports import LegFailure
-from trimtab.core.types import PlannedOrder, Side, TradePlan
+from trimtab.core.base.ports import LegFailure
+from trimtab.core.base.types import PlannedOrder, Side, TradePlan
 from trimtab.errors import OrderRejected, VenueMisconfigured
 
 

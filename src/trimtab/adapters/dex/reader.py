@@ -13,7 +13,7 @@ from trimtab.adapters.dex.deployment import Deployment, Token, V3Pool, unknown_s
 from trimtab.adapters.dex.routes import PoolBook, Route
 from trimtab.chain.artifacts import load_artifact
 from trimtab.chain.quote import pair_address
-from trimtab.core.types import asset_symbol
+from trimtab.core.base.types import asset_symbol
 from trimtab.errors import VenueMisconfigured
 
 

@@ -13,8 +13,8 @@ from web3.types import TxReceipt
 from trimtab.adapters.dex.fills import Executed, fill_of, split_gas
 from trimtab.adapters.dex.gas import GasComparison, GasWaitOutcome
 from trimtab.adapters.dex.preflight import LegPlan
-from trimtab.core.ports import ExecutionReport, LegFailure
-from trimtab.core.types import ZERO, Fill, TradePlan
+from trimtab.core.base.ports import ExecutionReport, LegFailure
+from trimtab.core.base.types import ZERO, Fill, TradePlan
 
 _TRANSFER = keccak(text="Transfer(address,address,uint256)")
 

@@ -35,8 +35,8 @@ from trimtab.chain.keys import refuse_dev_key_off_local
 from trimtab.chain.node import connect
 from trimtab.chain.revert import describe_revert
 from trimtab.chain.tx import GWEI, FeePolicy, Sender, fee_fields
-from trimtab.core.ports import ExecutionReport
-from trimtab.core.types import ZERO, MarketRules, TradePlan
+from trimtab.core.base.ports import ExecutionReport
+from trimtab.core.base.types import ZERO, MarketRules, TradePlan
 from trimtab.errors import InsufficientFunds, OrderRejected, VenueError, VenueMisconfigured, VenueUnavailable
 
 

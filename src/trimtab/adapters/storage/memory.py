@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from trimtab.adapters.storage import records as rec
-from trimtab.core.ledger import LedgerEntry, deposit_entries
+from trimtab.core.base.ledger import LedgerEntry, deposit_entries
 from trimtab.errors import LedgerError
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from trimtab.adapters.storage.price_schema import equity_marks, model_state, price_bars
-from trimtab.core.history import PriceHistory
+from trimtab.core.base.history import PriceHistory
 from trimtab.errors import LedgerError
 
 DAY = timedelta(days=1)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, Inexact, localcontext
 from enum import StrEnum
 
-from trimtab.core.ledger import LedgerEntry
+from trimtab.core.base.ledger import LedgerEntry
 from trimtab.errors import LedgerError
 
 SCALE = 18  # decimal places kept exactly: PostgreSQL NUMERIC(48, 18); wei precision for 18-decimal tokens

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from trimtab.adapters.storage import records as rec
 from trimtab.adapters.storage.database import make_engine, normalize_url, upgrade
 from trimtab.adapters.storage.schema import accounts, ledger_entries, rebalances
-from trimtab.core.ledger import LedgerEntry, deposit_entries
+from trimtab.core.base.ledger import LedgerEntry, deposit_entries
 from trimtab.errors import LedgerError
 from trimtab.scrub import scrub
 

@@ -1,0 +1,1 @@
+"""Measures over prices and portfolios: drift, estimators, market regimes and performance metrics."""

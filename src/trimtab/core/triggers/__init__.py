@@ -1,0 +1,1 @@
+"""When to rebalance: threshold, calendar and combined rules, adaptive bands and opportunity triggers."""
