@@ -425,3 +425,27 @@ def test_constant_prices_daily_calendar_zero_fee_trade_only_at_step_zero(n: int,
     assert not r.rebalanced[1:].any()  # the calendar fires but nothing trades
     assert np.all(r.turnover[1:] == 0.0) and np.all(r.fee == 0.0)
     np.testing.assert_allclose(r.equity, V0, rtol=1e-13)
+
+
+def test_band_edge_never_overspends_when_the_edges_alone_reach_100_percent() -> None:
+    """Found by the property test above: the quote at target 0 breaches, the edges sum past 1, and the quote column
+    went negative (-0.65 units) before the edges were normalised."""
+    prices = np.array([
+        [1.0319317748920913, 0.9675131951020539, 1.1736348737653786, 1.0265719312345576],
+        [0.9025918798608903, 1.0590502838748697, 1.6259718099047085, 1.3008205661476946],
+        [0.7569798856992741, 0.7718362831875405, 1.3913674746681557, 1.3143296514702383],
+        [0.42329908602300204, 0.7307522939379584, 1.0189873310608162, 1.0944587252687086],
+        [0.3694495675238442, 0.6751936266606314, 1.129434376390223, 1.4203286217297777],
+        [0.3577665135726349, 0.950145728914132, 0.9563974469563452, 1.5507920278241807],
+        [0.4484279949873437, 0.9727415704405867, 0.7941709606985817, 1.231625007870498],
+        [0.39994085189017486, 1.0277911120729395, 0.6170155387367703, 1.1688735980047513],
+        [0.3843334032128123, 1.1765934354562824, 0.6510321252629909, 1.2774727671804005],
+        [0.32637703464344303, 1.139078879957353, 0.7919932397181174, 1.8556620114818219],
+        [0.23824197956930385, 1.6631291855852497, 1.1087867871505506, 2.255945920802901],
+        [0.25452543845261655, 1.5375960277351366, 1.5964327420588158, 3.6826549327768983],
+        [0.3993385299245051, 2.1361307184363554, 1.745632067811939, 2.722510093116161]])
+    r = simulate(prices, np.array([0.0625, 0.0, 0.625, 0.3125]), initial_value=V0, quote_idx=1, fee=0.0,
+                 slippage=0.0, gas=0.0, band_abs=0.0078125, mode="threshold", rebalance_to="band_edge",
+                 calendar_due=np.zeros(len(prices), dtype=bool))
+    assert np.all(r.holdings >= -1e-12 * r.equity[-1]) and r.cash >= 0.0  # was -0.65 units of the quote
+    np.testing.assert_allclose(r.holdings @ prices[-1] + r.cash, r.equity[-1], rtol=1e-12)

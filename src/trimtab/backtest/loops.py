@@ -38,8 +38,9 @@ def _band_width(target: float, band_abs: float, band_rel: float) -> float:
 
 @njit(cache=True)
 def _edge_weights(w: FloatArray, targets: FloatArray, band_abs: float, band_rel: float, out: FloatArray) -> None:
-    """Breaching assets go to their nearest band edge; the others keep their weights times one common scale
-    (clamped at 0); with no other asset to absorb the rest, the edges are normalised (as planner.band_edge_targets).
+    """Breaching assets go to their nearest band edge; the others keep their weights times one common scale; when
+    no other asset can absorb the rest (none free, or the edges sum to 100% or more), the edges are normalised and
+    the free assets sold (as planner.band_edge_targets): weights never sum above 1, so no column goes negative.
     """
     n = w.shape[0]
     sum_edge = 0.0
@@ -54,10 +55,10 @@ def _edge_weights(w: FloatArray, targets: FloatArray, band_abs: float, band_rel:
             out[i] = -1.0  # free: filled below
             sum_free += w[i]
     for i in range(n):
-        if sum_free > 0.0:
-            out[i] = max(0.0, w[i] * (1.0 - sum_edge) / sum_free) if out[i] == -1.0 else out[i]
-        else:
-            out[i] = out[i] / sum_edge if out[i] != -1.0 else 0.0
+        if sum_free > 0.0 and sum_edge < 1.0:
+            out[i] = w[i] * (1.0 - sum_edge) / sum_free if out[i] == -1.0 else out[i]
+        else:  # the edges take it all: the free assets go to 0 and the edges are normalised (never above 100%)
+            out[i] = out[i] / sum_edge if out[i] != -1.0 and sum_edge > 0.0 else 0.0
 
 
 @njit(cache=True)

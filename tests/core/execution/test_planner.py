@@ -106,3 +106,12 @@ def test_band_edge_moves_breaching_asset_to_edge_only() -> None:
     assert abs(sum(out.values()) - 1) < 1e-12
     # non-breaching assets keep their proportions
     assert abs(out["ETH"] / out["USDC"] - 0.22 / 0.20) < 1e-12
+
+
+def test_band_edges_summing_past_100_percent_are_normalised_and_the_free_assets_sold() -> None:
+    from trimtab.core.execution.planner import band_edge_targets
+
+    weights = {"A": 0.25, "B": 0.35, "C": 0.39, "Q": 0.01}  # A, B over and C under their bands: edges sum to 1.02
+    out = band_edge_targets(weights, {"A": 0.2, "B": 0.3, "C": 0.5, "Q": 0.0}, 0.02, None)
+    assert abs(sum(out.values()) - 1.0) < 1e-12 and min(out.values()) >= 0.0
+    assert out["Q"] == 0.0 and out["A"] == 0.22 / 1.02 and out["C"] == 0.48 / 1.02

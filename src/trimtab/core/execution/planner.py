@@ -195,7 +195,8 @@ def _rules_lookup(rules: RulesFor | Mapping[str, MarketRules] | None) -> RulesFo
 def band_edge_targets(
     weights: Mapping[str, float], targets: Mapping[str, float], band: float | None, relative_band: float | None
 ) -> dict[str, float]:
-    """Breaching assets go to their nearest band edge; the others keep their weights, scaled to sum to 1."""
+    """Breaching assets go to their nearest band edge; the others keep their weights, scaled to sum to 1 (to 0, with
+    the edges normalised, when the edges alone reach 100%)."""
     names = list(targets) + [a for a in weights if a not in targets]
     edge: dict[str, float] = {}
     free: dict[str, float] = {}
@@ -208,11 +209,9 @@ def band_edge_targets(
             free[a] = w
     rest = 1.0 - sum(edge.values())
     free_total = sum(free.values())
-    if free_total > 0:
+    if free_total > 0 and rest > 0:
         out = {**edge, **{a: w * rest / free_total for a, w in free.items()}}
-    else:
-        out = dict(edge)
-        if edge:  # nothing to absorb the remainder: normalise the edges
-            s = sum(edge.values())
-            out = {a: w / s for a, w in edge.items()}
+    else:  # nothing can absorb the remainder: the free assets go to 0 and the edges are normalised
+        s = sum(edge.values())
+        out = {a: 0.0 for a in free} | ({a: w / s for a, w in edge.items()} if s > 0 else {})
     return {a: max(0.0, w) for a, w in out.items()}
