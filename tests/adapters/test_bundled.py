@@ -19,22 +19,21 @@ from trimtab.adapters.bundled import (
     COVERAGE,
     DAILY,
     EXAMPLE_PORTFOLIO,
-    GAS,
     bundled_daily,
     bundled_daily_with_report,
     bundled_path,
     cached_raw,
     cmc_snapshots,
     coverage,
-    gas_daily,
 )
 from trimtab.adapters.pricefile import read_price_file
 from trimtab.errors import DataError
+from trimtab.shipped import GAS_FILE, gas_series
 
 INDEX_FUND = {"BTC": 0.40, "ETH": 0.25, "SOL": 0.10, "BNB": 0.10, "XRP": 0.05, "USDC": 0.10}
 
 
-@pytest.mark.parametrize("name", [DAILY, COVERAGE, GAS, CMC, EXAMPLE_PORTFOLIO, "README.md"])
+@pytest.mark.parametrize("name", [DAILY, COVERAGE, GAS_FILE, CMC, EXAMPLE_PORTFOLIO, "README.md"])
 def test_shipped_files_exist(name: str) -> None:
     path = bundled_path(name)
     assert path.is_file() and path.stat().st_size > 0
@@ -78,15 +77,16 @@ def test_coverage_agrees_with_the_loaded_series() -> None:
         bundled_daily(["SOL"], start="2020-01-01", end=last.isoformat())
 
 
-def test_gas_daily_is_one_row_per_day() -> None:
-    gas = gas_daily()
-    steps = np.diff(gas.dates).astype("timedelta64[D]").astype(int)
-    assert (steps == 1).all() and gas.dates[0] == np.datetime64("2015-07-30", "ns")
-    assert gas.dates[-1] == np.datetime64("2024-06-30", "ns")
-    assert len(gas.avg_gas_price_gwei) == len(gas.eth_price_usd) == len(gas.dates)
-    assert (gas.avg_gas_price_gwei >= 0).all() and np.isnan(gas.eth_price_usd[0])
-    assert np.nanmax(gas.avg_gas_price_gwei) > 500  # the real 2016-12-08 spike is kept
-    assert not gas.dates.flags.writeable
+def test_the_shipped_gas_series_is_one_row_per_day_with_zeros_as_gaps() -> None:
+    gas = gas_series()
+    steps = np.diff(gas.times).astype("timedelta64[D]").astype(int)
+    assert (steps == 1).all() and gas.times[0] == np.datetime64("2015-07-30", "ns")
+    assert gas.times[-1] == np.datetime64("2024-06-30", "ns")
+    assert len(gas.gwei) == len(gas.native_price) == len(gas.times)
+    assert np.nanmin(gas.gwei) > 0 and np.isnan(gas.gwei[0]) and np.isnan(gas.native_price[0])  # the file says 0
+    assert int(np.isnan(gas.gwei).sum()) == 8  # the eight zero days of 2015, gaps rather than free gas
+    assert np.nanmax(gas.gwei) > 500  # the real 2016-12-08 spike is kept
+    assert not gas.times.flags.writeable and gas_series() is gas
 
 
 def test_cmc_snapshots_table() -> None:

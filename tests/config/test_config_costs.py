@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import numpy as np
 import pytest
 
 from trimtab.config import parse_strategy
@@ -68,11 +67,14 @@ def test_bundled_gas_prices_from_the_etherscan_series() -> None:
     model = build({"gas": {"units": 100000, "gwei": "bundled", "at": "2021-05-12T00:00:00"}}).costs.build()
     gas = model.parts[-1]
     assert isinstance(gas, GasCost) and gas.gas_price_gwei > 100  # May 2021 was a gas-price peak
-    from trimtab.adapters.bundled import gas_daily  # the pandas reader of the same shipped file agrees
+    import csv
 
-    g = gas_daily()
-    i = int(np.flatnonzero(g.dates == np.datetime64("2021-05-12"))[0])
-    assert (float(gas.gas_price_gwei), float(gas.native_price)) == (g.avg_gas_price_gwei[i], g.eth_price_usd[i])
+    from trimtab.shipped import GAS_FILE, shipped_path
+
+    with shipped_path(GAS_FILE).open(newline="") as f:  # the file's own cells for that day
+        row = next(r for r in csv.DictReader(f) if r["date"] == "2021-05-12")
+    assert (float(gas.gas_price_gwei), float(gas.native_price)) == (float(row["avg_gas_price_gwei"]),
+                                                                    float(row["eth_price_usd"]))
 
 
 @pytest.mark.parametrize(("costs", "message"), [

@@ -12,14 +12,12 @@ import hashlib
 import os
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
 
 from trimtab.adapters.pricefile import LoadReport, RawPrices, check_history, read_price_file
 from trimtab.core.base.history import PriceHistory
@@ -31,7 +29,6 @@ if TYPE_CHECKING:
 
 DAILY = "daily_prices_usd.csv.gz"
 COVERAGE = "daily_coverage.csv"
-GAS = "eth_gas_daily.csv"
 CMC = "cmc_monthly_top200_snapshots.csv.gz"
 EXAMPLE_PORTFOLIO = "example-portfolio.yaml"
 _CACHE_FORMAT = 1  # bump when RawPrices or the reader changes meaning
@@ -101,31 +98,6 @@ def coverage() -> dict[str, tuple[date, date]]:
     with bundled_path(COVERAGE).open(newline="") as f:
         return {asset_symbol(r["asset"]): (date.fromisoformat(r["first_date"]), date.fromisoformat(r["last_date"]))
                 for r in csv.DictReader(f)}
-
-
-@dataclass(frozen=True, eq=False)
-class GasDaily:
-    """Etherscan daily average gas price (gwei) and ETH price (USD, NaN where missing), one row per UTC day."""
-
-    dates: npt.NDArray[np.datetime64]
-    avg_gas_price_gwei: npt.NDArray[np.float64]
-    eth_price_usd: npt.NDArray[np.float64]
-
-
-def gas_daily() -> GasDaily:
-    """The bundled Etherscan gas history (2015-07-30 .. 2024-06-30), read with the csv module (no pandas)."""
-    days: list[str] = []
-    gwei: list[float] = []
-    eth: list[float] = []
-    with bundled_path(GAS).open(newline="") as f:
-        for r in csv.DictReader(f):
-            days.append(r["date"])
-            gwei.append(float(r["avg_gas_price_gwei"] or "nan"))
-            eth.append(float(r["eth_price_usd"] or "nan"))
-    arrays = [np.array(days, dtype="datetime64[ns]"), np.array(gwei), np.array(eth)]
-    for a in arrays:
-        a.flags.writeable = False
-    return GasDaily(*arrays)
 
 
 def cmc_snapshots() -> pd.DataFrame:

@@ -193,7 +193,7 @@ def prepare(a: ExecuteArgs) -> Prepared:
 
 
 def show_decision(p: Prepared) -> None:
-    from trimtab.views import drift_table, plan_table
+    from trimtab.cli.tables import drift_table, plan_table
 
     inputs, decision = p.inputs, p.decision
     strat = inputs.strategy
@@ -287,7 +287,7 @@ def run_execute(a: ExecuteArgs) -> None:
 
 def _after(kind: str, venue: Any, result: Any, strat: Strategy, snap: MarketSnapshot, store: Any, acct: str) -> None:
     from trimtab.cli.execution import fill_report_table
-    from trimtab.views import drift_table
+    from trimtab.cli.tables import drift_table
 
     if kind == "uniswap":
         from trimtab.cli.chain import print_execution

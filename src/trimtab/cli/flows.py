@@ -24,6 +24,7 @@ def run_flow(strategy: str, ledger: Path, account: str, prices: str | None, amou
     """Plan the flow's one-way trades on the ledger's balances, confirm, then record the flow and the fills."""
     from trimtab.adapters.storage import SqlLedgerStore
     from trimtab.cli.execute_flow import ExecuteArgs, _paper_inputs
+    from trimtab.cli.tables import drift_table, plan_table
     from trimtab.core.base.flows import flow_weights
     from trimtab.core.base.ledger import EntryKind, LedgerEntry
     from trimtab.core.base.portfolio import PortfolioState
@@ -33,7 +34,6 @@ def run_flow(strategy: str, ledger: Path, account: str, prices: str | None, amou
     from trimtab.pipeline import Pipeline
     from trimtab.pipeline.journal import JournaledVenue, JournalLedger
     from trimtab.pipeline.tracked import EphemeralPaper
-    from trimtab.views import drift_table, plan_table
 
     inputs = _paper_inputs(ExecuteArgs(strategy, prices=prices, ledger=ledger, account=account), account)
     if inputs.fresh:

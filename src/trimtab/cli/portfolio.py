@@ -165,8 +165,8 @@ def validate(strategy: Annotated[str, typer.Argument(parser=maybe_file, help="St
 def status(strategy: StrategyArg, portfolio: PortfolioOpt = "example", prices: PricesOpt = None,
            forward_fill: FillOpt = None) -> None:
     """Drift of each asset against its target and its distance to the trigger."""
+    from trimtab.cli.tables import drift_table
     from trimtab.core.base.portfolio import PortfolioState
-    from trimtab.views import drift_table
 
     strat, holdings, snap = _load_inputs(strategy, portfolio, prices, forward_fill)
     state = PortfolioState.of(holdings, snap.prices, strat.quote)
@@ -193,8 +193,9 @@ def plan(
     key_file: Annotated[Path | None, typer.Option("--key-file", parser=input_file, help="uniswap: key file (the wallet to plan for).")] = None,
 ) -> None:
     """The trades that bring the portfolio back within its band, with estimated costs."""
+    from trimtab.cli.tables import drift_table, plan_table
     from trimtab.core.base.portfolio import PortfolioState
-    from trimtab.views import drift_table, plan_document, plan_table
+    from trimtab.documents import plan_document
 
     if venue != "paper":  # the decision `execute` would send on that venue, nothing sent
         from trimtab.cli.execute_flow import ExecuteArgs, run_plan

@@ -39,10 +39,10 @@ def yield_spec_for(strategy: str, rates: str | None, chart: Path | None = None,
 def prepare(spec: StrategySpec, rates: str | None, start: str | None, end: str | None,
             initial_value: float | None) -> tuple[YieldSetup, RatesTable, Any]:
     """Setup, the rates windowed to the rows where every candidate has data, and USD per gas on each row."""
-    from trimtab.adapters.bundled import gas_daily
     from trimtab.adapters.rates import load_rates
     from trimtab.backtest.yield_backtest import setup_from, usd_per_gas
     from trimtab.cli.backtest import err_console
+    from trimtab.shipped import gas_series
 
     ys = spec.yield_
     assert ys is not None
@@ -60,8 +60,8 @@ def prepare(spec: StrategySpec, rates: str | None, start: str | None, end: str |
         err_console.print(f"note: rates from {str(table.times[lo])[:10]} to {str(table.times[hi - 1])[:10]}, "
                           "the days every candidate has data")
         table = table.slice(lo, hi)
-    g = gas_daily()
-    gas_map = {t: (a, b) for t, a, b in zip(g.dates.astype("datetime64[D]"), g.avg_gas_price_gwei, g.eth_price_usd, strict=True)}
+    g = gas_series()
+    gas_map = {t: (a, b) for t, a, b in zip(g.times.astype("datetime64[D]"), g.gwei, g.native_price, strict=True)}
     value = initial_value if initial_value is not None else spec.initial_value
     setup = setup_from(spec.name, spec.quote, positions, ys.rule(), spec.trigger.build(spec.rebalance_to), value,
                        ys.apy_window)

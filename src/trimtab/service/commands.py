@@ -8,11 +8,11 @@ from typing import Any
 
 from trimtab.core.base.portfolio import PortfolioState
 from trimtab.core.base.snapshot import MarketSnapshot
+from trimtab.documents import drift_rows, plan_document
 from trimtab.errors import DataError, TrimtabError
 from trimtab.service import reports
 from trimtab.service.bootstrap import PortfolioRuntime, Services, strategy_with_targets
 from trimtab.service.cycle import exit_quotes, snapshot_for
-from trimtab.views import drift_rows, plan_document
 
 EQUITY_POINTS = 5000
 

@@ -19,6 +19,7 @@ from trimtab.core.execution.guards import TurnoverLimit
 from trimtab.core.policy import ExecutionPolicy
 from trimtab.core.strategy import Decision, Schedule, Strategy
 from trimtab.core.triggers.rules import TriggerKind, TriggerResult
+from trimtab.documents import plan_document
 from trimtab.pipeline import Pipeline
 from trimtab.pipeline.journal import JournaledVenue, JournalLedger, TrackedVenue, final_status, reconcile, report_doc
 from trimtab.pipeline.tracked import EphemeralPaper
@@ -29,7 +30,6 @@ from trimtab.service.bootstrap import PortfolioRuntime, Services
 from trimtab.service.exits import exit_guard, exit_plan
 from trimtab.service.exits import exit_quotes as exit_quotes
 from trimtab.service.leases import active_guard
-from trimtab.views import plan_document
 
 log = logging.getLogger(__name__)
 activity = logging.getLogger("trimtab.activity")  # one line per cycle that traded, shown by `serve` by default

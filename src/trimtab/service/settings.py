@@ -14,10 +14,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
 from trimtab.config import error_line, read_yaml
-from trimtab.config_costs import DexSpec
+from trimtab.config.base import Model as _Model
+from trimtab.config.costs import DexSpec
 from trimtab.core.base.schedule import Every, parse_every
 from trimtab.core.base.types import canonical_keys
 from trimtab.errors import ConfigError
@@ -26,10 +27,6 @@ from trimtab.scrub import exposed
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 READ_ENV, ADMIN_ENV = "TRIMTAB_API_TOKEN", "TRIMTAB_ADMIN_TOKEN"
 log = logging.getLogger(__name__)
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _duration(v: str) -> str:

@@ -1,4 +1,5 @@
-"""Rich tables and JSON documents for plans, drift and ledgers (shared by the CLI and the service)."""
+"""JSON documents of plans and drift (the CLI's --json, the API, the service's decisions): exact Decimals as strings,
+prices on each market's tick, quote amounts on 1e-8. No rich here: the service renders no terminal tables."""
 
 from __future__ import annotations
 
@@ -6,21 +7,12 @@ from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from rich.table import Table
-
 from trimtab.core.base.portfolio import PortfolioState
-from trimtab.core.base.ports import ExecutionReport
 from trimtab.core.base.types import MarketRules, TradePlan
 from trimtab.core.measures.drift import asset_drifts
 from trimtab.core.strategy import Strategy
 
-
-def _fmt(d: Decimal, places: int = 2) -> str:
-    return f"{d:,.{places}f}"
-
-
-def _pct(x: float) -> str:
-    return f"{x * 100:.2f}%"
+MONEY_STEP = Decimal("1e-8")  # quote amounts in documents: the precision exchanges book balances at
 
 
 def drift_rows(state: PortfolioState, strategy: Strategy, targets: Mapping[str, float] | None = None) -> list[dict[str, Any]]:
@@ -42,35 +34,6 @@ def drift_rows(state: PortfolioState, strategy: Strategy, targets: Mapping[str, 
     return rows
 
 
-def drift_table(state: PortfolioState, strategy: Strategy, title: str, targets: Mapping[str, float] | None = None) -> Table:
-    t = Table(title=title, title_justify="left")
-    for col in ("asset", "quantity", "value", "weight", "target", "drift", "band", "to trigger", "status"):
-        t.add_column(col, justify="left" if col in ("asset", "status") else "right")
-    for r in drift_rows(state, strategy, targets):
-        band = "—" if r["band"] == float("inf") else f"±{r['band'] * 100:.2f}pp"
-        dist = "—" if r["band"] == float("inf") else f"{r['distance'] * 100:.2f}pp"
-        style = "bold red" if r["status"] != "ok" else ""
-        t.add_row(r["asset"], _qty(r["quantity"]), _fmt(r["value"]), _pct(r["weight"]),
-                  _pct(r["target"]), f"{r['drift'] * 100:+.2f}pp", band, dist, r["status"], style=style)
-    t.caption = f"total value {_fmt(state.total)} {state.quote}"
-    return t
-
-
-def plan_table(plan: TradePlan) -> Table:
-    t = Table(title=f"Plan: {len(plan.orders)} order(s)", title_justify="left")
-    for col in ("#", "side", "asset", "quantity", "price", "notional", "fee", "slippage", "gas"):
-        t.add_column(col, justify="right" if col not in ("side", "asset") else "left")
-    for i, o in enumerate(plan.orders, 1):
-        t.add_row(str(i), o.side.value, o.asset, f"{o.quantity.normalize():f}", _fmt(o.price, 4), _fmt(o.notional),
-                  _fmt(o.cost.fee, 4), _fmt(o.cost.slippage, 4), _fmt(o.cost.gas, 4))
-    c = plan.total_cost
-    t.caption = f"estimated costs: fee {_fmt(c.fee)} + slippage {_fmt(c.slippage)} + gas {_fmt(c.gas)} = {_fmt(c.total)}"
-    return t
-
-
-MONEY_STEP = Decimal("1e-8")  # quote amounts in documents: the precision exchanges book balances at
-
-
 def _money(d: Decimal) -> str:
     """A quote amount on MONEY_STEP, without trailing zeros or exponent."""
     return format(d.quantize(MONEY_STEP, ROUND_HALF_EVEN).normalize(), "f")
@@ -80,12 +43,6 @@ def _on_tick(price: Decimal, tick: Decimal) -> str:
     """A price on the market's tick (MONEY_STEP when the market has none)."""
     step = tick if tick > 0 else MONEY_STEP
     return format(((price / step).to_integral_value(ROUND_HALF_EVEN) * step).normalize(), "f")
-
-
-def _qty(q: Decimal) -> str:
-    """A holding for display: at most 8 decimals (the ledger keeps every digit)."""
-    shown = q.quantize(MONEY_STEP, ROUND_HALF_EVEN) if q.is_finite() and q != q.quantize(MONEY_STEP) else q
-    return format(shown.normalize(), "f")
 
 
 def _totals(lines: list[dict[str, str]]) -> dict[str, str]:
@@ -125,16 +82,3 @@ def plan_document(plan: TradePlan | None, strategy: Strategy, state: PortfolioSt
         "post_weights": plan.post_weights if plan else {},
         **_totals(lines),
     }
-
-
-def fills_table(report: ExecutionReport) -> Table:
-    t = Table(title=f"Fills on {report.venue}", title_justify="left")
-    for col in ("side", "asset", "quantity", "avg price", "fee", "slippage", "gas", "order id"):
-        t.add_column(col, justify="left" if col in ("side", "asset", "order id") else "right")
-    for f in report.fills:
-        t.add_row(f.side.value, f.asset, f"{f.quantity.normalize():f}", _fmt(f.price, 4), _fmt(f.fee, 4),
-                  _fmt(f.slippage, 4), _fmt(f.gas, 4), f.order_id)
-    for fail in report.failures:
-        t.add_row(fail.order.side.value, fail.order.asset, f"{fail.order.quantity.normalize():f}", "—", "—", "—", "—",
-                  f"FAILED: {fail.reason}", style="red")
-    return t
