@@ -24,8 +24,9 @@ run: $(STAMP)
 	$(BIN)/trimtab demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/python scripts/gen_architecture.py --check
 	$(BIN)/mypy src/trimtab
 
 test: $(STAMP) node lint

@@ -213,5 +213,5 @@ def band_edge_targets(
         out = {**edge, **{a: w * rest / free_total for a, w in free.items()}}
     else:  # nothing can absorb the remainder: the free assets go to 0 and the edges are normalised
         s = sum(edge.values())
-        out = {a: 0.0 for a in free} | ({a: w / s for a, w in edge.items()} if s > 0 else {})
+        out = dict.fromkeys(free, 0.0) | ({a: w / s for a, w in edge.items()} if s > 0 else {})
     return {a: max(0.0, w) for a, w in out.items()}
