@@ -432,7 +432,7 @@ def test_find_fill_by_client_id_reconciles_an_executed_leg(venue: CcxtVenue, ser
 
 
 def test_twap_sends_each_child_as_its_own_exchange_order(venue: CcxtVenue, server: BinanceServer) -> None:
-    from trimtab.adapters.sliced import TwapVenue
+    from trimtab.adapters.twap import TwapVenue
     from trimtab.core.execution.slicing import TwapSettings
 
     sleeps: list[float] = []

@@ -19,11 +19,11 @@ from trimtab.backtest.runner import backtest
 from trimtab.backtest.simulator import BacktestResult
 from trimtab.core.base.history import PriceHistory
 from trimtab.core.base.schedule import parse_every
-from trimtab.core.measures.regimes import MarketRegime
+from trimtab.core.measures.regimes import Market, MarketRegime
 from trimtab.core.strategy import Strategy
 from trimtab.core.triggers.rules import AnyOf, Calendar, Never, ThresholdBand
 
-REGIMES = ("bull", "bear", "sideways", "high_vol")
+REGIMES = tuple(m.value for m in Market)  # bull, bear, sideways, high_vol
 
 
 def _alternatives(strategy: Strategy) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from trimtab.config.base import Model
 from trimtab.config.opportunity import ListingSpec, PriceShockSpec, RiskEventSpec, YieldChangeSpec
 from trimtab.core.base.schedule import parse_every
 from trimtab.core.base.types import asset_symbol, canonical_keys
-from trimtab.core.measures.regimes import TrendRegime, VolatilityRegime
+from trimtab.core.measures.regimes import Trend, TrendRegime, VolatilityRegime
 from trimtab.core.triggers.adaptive import (
     DEFAULT_VOL_RULES,
     TREND_RULES,
@@ -143,8 +143,8 @@ class RegimeAwareSpec(Model):
         return self
 
     def build(self, rebalance_to: str = "target") -> Trigger:
-        rules = {"mean_reverting": self.mean_reverting.build(), "random_walk": self.random_walk.build(),
-                 "trending": self.trending.build()}
+        rules = {Trend.MEAN_REVERTING.value: self.mean_reverting.build(),
+                 Trend.RANDOM_WALK.value: self.random_walk.build(), Trend.TRENDING.value: self.trending.build()}
         return RegimeAware(TrendRegime(self.window, self.q, self.z_crit), rules, self.source, self.relative,
                            self.momentum_bias, self.momentum_lookback)
 

@@ -135,7 +135,7 @@ class Pipeline:
         venue: Venue = self.venue
         twap = strat.execution.twap
         if twap is not None:
-            from trimtab.adapters.sliced import TwapVenue
+            from trimtab.adapters.twap import TwapVenue
 
             venue = TwapVenue(venue, twap, sleep=self.sleep, clock=self.monotonic)
         if guards is not None:  # legs one by one with balance checks, unless TWAP or an atomic batch sends them

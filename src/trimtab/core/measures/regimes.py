@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
@@ -17,7 +18,32 @@ from numpy.lib.stride_tricks import sliding_window_view
 from trimtab.core.base.history import PriceHistory
 
 FloatArray = npt.NDArray[np.float64]
-UNKNOWN = "unknown"
+UNKNOWN = "unknown"  # any label before its window has enough finite prices
+
+
+class Trend(StrEnum):
+    """TrendRegime's labels (Lo-MacKinlay variance ratio): persistent moves, noise, or moves that revert."""
+
+    TRENDING = "trending"
+    RANDOM_WALK = "random_walk"
+    MEAN_REVERTING = "mean_reverting"
+
+
+class Market(StrEnum):
+    """MarketRegime's labels from the benchmark's trailing return and volatility."""
+
+    BULL = "bull"
+    BEAR = "bear"
+    SIDEWAYS = "sideways"
+    HIGH_VOL = "high_vol"
+
+
+class Direction(StrEnum):
+    """moving_average_trend's labels."""
+
+    UP = "up"
+    DOWN = "down"
+    FLAT = "flat"
 
 
 def ffill(prices: FloatArray) -> FloatArray:
@@ -130,10 +156,10 @@ class TrendRegime:
             return UNKNOWN
         vr = variance_ratio(tail, self.q)
         if vr.ratio > 1 and vr.z_robust > self.z_crit:
-            return "trending"
+            return Trend.TRENDING
         if vr.ratio < 1 and vr.z_robust < -self.z_crit:
-            return "mean_reverting"
-        return "random_walk"
+            return Trend.MEAN_REVERTING
+        return Trend.RANDOM_WALK
 
     def labels(self, prices: FloatArray) -> npt.NDArray[np.str_]:
         p = np.asarray(prices, dtype=np.float64)
@@ -147,10 +173,10 @@ def moving_average_trend(prices: FloatArray, fast: int = 50, slow: int = 200) ->
         return UNKNOWN
     sma_fast, sma_slow, last = float(p[-fast:].mean()), float(p[-slow:].mean()), float(p[-1])
     if last > sma_slow and sma_fast > sma_slow:
-        return "up"
+        return Direction.UP
     if last < sma_slow and sma_fast < sma_slow:
-        return "down"
-    return "flat"
+        return Direction.DOWN
+    return Direction.FLAT
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,10 +201,10 @@ class MarketRegime:
     def labels_from_prices(self, prices: FloatArray, periods_per_year: float) -> npt.NDArray[np.str_]:
         vol = rolling_vol(prices, self.vol_window, periods_per_year)
         ret = trailing_return(prices, self.lookback)
-        out = np.full(len(vol), "sideways", dtype=object)
-        out[ret >= self.bull_return] = "bull"
-        out[ret <= self.bear_return] = "bear"
-        out[vol >= self.high_vol] = "high_vol"
+        out = np.full(len(vol), Market.SIDEWAYS.value, dtype=object)
+        out[ret >= self.bull_return] = Market.BULL.value
+        out[ret <= self.bear_return] = Market.BEAR.value
+        out[vol >= self.high_vol] = Market.HIGH_VOL.value
         out[~(np.isfinite(vol) & np.isfinite(ret))] = UNKNOWN
         return out.astype(str)
 

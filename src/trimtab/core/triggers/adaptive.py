@@ -18,7 +18,15 @@ from trimtab.core.base.schedule import Every, parse_every
 from trimtab.core.base.types import asset_symbol
 from trimtab.core.measures.drift import effective_band
 from trimtab.core.measures.estimators import ewma_vol, simple_returns
-from trimtab.core.measures.regimes import UNKNOWN, TrendRegime, VolatilityRegime, ffill, rolling_vol, variance_ratio
+from trimtab.core.measures.regimes import (
+    UNKNOWN,
+    Trend,
+    TrendRegime,
+    VolatilityRegime,
+    ffill,
+    rolling_vol,
+    variance_ratio,
+)
 from trimtab.core.triggers.rules import DecisionContext, TriggerKind, TriggerResult
 
 FloatArray = npt.NDArray[np.float64]
@@ -143,7 +151,8 @@ class VolatilityAdaptive:
         return band_result(ctx, _bands(ctx, r.band, self.relative), head, kind=TriggerKind.RISK)
 
 
-TREND_RULES = {"mean_reverting": rule(0.03, "1w"), "random_walk": rule(0.05, "2w"), "trending": rule(0.10, "1M")}
+TREND_RULES = {Trend.MEAN_REVERTING.value: rule(0.03, "1w"), Trend.RANDOM_WALK.value: rule(0.05, "2w"),
+               Trend.TRENDING.value: rule(0.10, "1M")}
 
 
 @dataclass(frozen=True)
@@ -165,7 +174,7 @@ class RegimeAware:
     momentum_lookback: int = 90
 
     def __post_init__(self) -> None:
-        missing = {"mean_reverting", "random_walk", "trending"} - set(self.rules)
+        missing = {t.value for t in Trend} - set(self.rules)
         if missing:
             raise ValueError(f"missing regime rules: {sorted(missing)}")
         if not 0 <= self.momentum_bias <= 10 or self.momentum_lookback < 1:
@@ -183,10 +192,10 @@ class RegimeAware:
             return UNKNOWN, math.nan
         vr = variance_ratio(tail, self.trend.q)
         if vr.ratio > 1 and vr.z_robust > self.trend.z_crit:
-            return "trending", vr.ratio
+            return Trend.TRENDING, vr.ratio
         if vr.ratio < 1 and vr.z_robust < -self.trend.z_crit:
-            return "mean_reverting", vr.ratio
-        return "random_walk", vr.ratio
+            return Trend.MEAN_REVERTING, vr.ratio
+        return Trend.RANDOM_WALK, vr.ratio
 
     def _momentum(self, ctx: DecisionContext) -> dict[str, float]:
         """Trailing return of each targeted asset minus that of the target mix (0 when unknown)."""

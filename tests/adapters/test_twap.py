@@ -11,8 +11,8 @@ from tests.adapters.test_paper import MARKETS
 from tests.contracts.venue_contract import VenueContract
 
 from trimtab.adapters.paper import PaperVenue
-from trimtab.adapters.sliced import TwapVenue
 from trimtab.adapters.storage import SqlLedgerStore
+from trimtab.adapters.twap import TwapVenue
 from trimtab.config import load_strategy
 from trimtab.core.base.ledger import deposit_entries
 from trimtab.core.base.snapshot import MarketSnapshot
