@@ -25,6 +25,7 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python scripts/gen_architecture.py --check
 	$(BIN)/mypy src/trimtab

@@ -43,8 +43,10 @@ def _raw_post(port: int, body: bytes) -> dict[str, Any]:
     """Send headers, then stream the body; note when the answer arrives relative to the body sent."""
     t0 = time.perf_counter()
     sock = socket.create_connection((HOST, port), timeout=10)
-    head = (f"POST /api/portfolios/p0/targets HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    head = (
+        f"POST /api/portfolios/p0/targets HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
     sock.sendall(head)
     sent = 0
     sock.setblocking(False)
@@ -52,7 +54,7 @@ def _raw_post(port: int, body: bytes) -> dict[str, Any]:
     try:
         while sent < len(body) and b"\r\n\r\n" not in answer:
             try:
-                sent += sock.send(body[sent:sent + 65536])
+                sent += sock.send(body[sent : sent + 65536])
             except BlockingIOError:
                 time.sleep(0.001)
             except (BrokenPipeError, ConnectionResetError):
@@ -71,8 +73,13 @@ def _raw_post(port: int, body: bytes) -> dict[str, Any]:
     finally:
         sock.close()
     status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else 0
-    return {"status": status, "seconds": round(time.perf_counter() - t0, 4), "body_bytes": len(body),
-            "body_bytes_sent_before_answer": sent, "answer": answer.split(b"\r\n\r\n", 1)[-1][:120].decode()}
+    return {
+        "status": status,
+        "seconds": round(time.perf_counter() - t0, 4),
+        "body_bytes": len(body),
+        "body_bytes_sent_before_answer": sent,
+        "answer": answer.split(b"\r\n\r\n", 1)[-1][:120].decode(),
+    }
 
 
 def main() -> None:
@@ -81,16 +88,36 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "service.yaml"
-        config.write_text(yaml.safe_dump({"database_url": str(Path(tmp) / "svc.db"),
-                                          "market_data": {"source": "replay", "start": "2023-01-01", "speed": 1.0},
-                                          "portfolios": [{"name": "p0", "strategy": "ethereum"}]}))
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "database_url": str(Path(tmp) / "svc.db"),
+                    "market_data": {"source": "replay", "start": "2023-01-01", "speed": 1.0},
+                    "portfolios": [{"name": "p0", "strategy": "ethereum"}],
+                }
+            )
+        )
         with socket.socket() as s:
             s.bind((HOST, 0))
             port = s.getsockname()[1]
         env = {**os.environ, "TRIMTAB_ADMIN_TOKEN": TOKEN}
-        proc = subprocess.Popen([sys.executable, "-c", "from trimtab.cli import main; main()", "serve", "--config",
-                                 str(config), "--host", HOST, "--port", str(port)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from trimtab.cli import main; main()",
+                "serve",
+                "--config",
+                str(config),
+                "--host",
+                HOST,
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         try:
             url = f"http://{HOST}:{port}"
             deadline = time.monotonic() + 60
@@ -106,16 +133,28 @@ def main() -> None:
                 counts: Counter[int] = Counter()
                 t0 = time.perf_counter()
                 for i in range(args.bad):  # bounded: exactly --bad requests, loopback only
-                    counts[c.get(f"{url}/api/health", headers={"Authorization": f"Bearer wrong-{i:012d}"}).status_code] += 1
+                    counts[
+                        c.get(f"{url}/api/health", headers={"Authorization": f"Bearer wrong-{i:012d}"}).status_code
+                    ] += 1
                 bad_s = time.perf_counter() - t0
                 valid = c.get(f"{url}/api/health", headers={"Authorization": f"Bearer {TOKEN}"})
                 rss1 = _rss_kib(proc.pid)
-            doc = {"python": platform.python_version(), "cpus": os.cpu_count(), "unauthenticated_1mb_post": big,
-                   "bad_token_requests": {"n": args.bad, "status_counts": dict(counts), "seconds": round(bad_s, 3),
-                                          "per_request_ms": round(1000 * bad_s / args.bad, 3)},
-                   "valid_token_after_from_same_address": {"status": valid.status_code,
-                                                            "retry_after": valid.headers.get("retry-after")},
-                   "server_rss_kib": {"before": rss0, "after": rss1}}
+            doc = {
+                "python": platform.python_version(),
+                "cpus": os.cpu_count(),
+                "unauthenticated_1mb_post": big,
+                "bad_token_requests": {
+                    "n": args.bad,
+                    "status_counts": dict(counts),
+                    "seconds": round(bad_s, 3),
+                    "per_request_ms": round(1000 * bad_s / args.bad, 3),
+                },
+                "valid_token_after_from_same_address": {
+                    "status": valid.status_code,
+                    "retry_after": valid.headers.get("retry-after"),
+                },
+                "server_rss_kib": {"before": rss0, "after": rss1},
+            }
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)

@@ -55,9 +55,9 @@ def make_prices(name: str) -> np.ndarray:
         shocks = np.sqrt(rho) * rng.standard_normal((rows, 1)) + np.sqrt(1 - rho) * rng.standard_normal((rows, n))
         log_ret = shocks * vol
         log_ret[0] += level
-        out[start:start + rows] = np.cumsum(log_ret, axis=0)
+        out[start : start + rows] = np.cumsum(log_ret, axis=0)
         level = out[start + rows - 1].copy()
-        out[start:start + rows] = np.exp(out[start:start + rows])
+        out[start : start + rows] = np.exp(out[start : start + rows])
     return out
 
 
@@ -72,8 +72,9 @@ def band_for(n: int) -> float:
 
 
 @njit(cache=True)
-def plain_threshold_loop(prices: np.ndarray, targets: np.ndarray, fee: float, v0: float, band: float,
-                         dust: float) -> tuple[float, int]:
+def plain_threshold_loop(
+    prices: np.ndarray, targets: np.ndarray, fee: float, v0: float, band: float, dust: float
+) -> tuple[float, int]:
     """The simplest loop with the same semantics (cash quote, fee only, absolute band, rebalance to target)."""
     t_len, n = prices.shape
     h = np.zeros(n)
@@ -132,8 +133,9 @@ def _kw(prices: np.ndarray) -> dict[str, Any]:
 
 
 @njit(cache=True, parallel=True)
-def plain_band_sweep(prices: np.ndarray, targets: np.ndarray, fee: float, v0: float, bands: np.ndarray,
-                     dust: float) -> tuple[np.ndarray, np.ndarray]:
+def plain_band_sweep(
+    prices: np.ndarray, targets: np.ndarray, fee: float, v0: float, bands: np.ndarray, dust: float
+) -> tuple[np.ndarray, np.ndarray]:
     """The plain loop once per band, numba.prange over bands: the floor for a band sweep."""
     k = bands.shape[0]
     final, reb = np.empty(k), np.empty(k, np.int64)
@@ -173,13 +175,24 @@ def part_kernel(name: str) -> dict[str, Any]:
     plain_value, plain_reb = plain_threshold_loop(prices, targets, FEE, V0, band, DUST)
     plain_med = t["plain_numba"]["median_s"]
     return {
-        "dataset": name, "steps": prices.shape[0], "assets": prices.shape[1], "band_abs": band,
+        "dataset": name,
+        "steps": prices.shape[0],
+        "assets": prices.shape[1],
+        "band_abs": band,
         "timings": t,
         "ratio_over_plain_median": {k: v["median_s"] / plain_med for k, v in t.items() if k != "plain_numba"},
-        "final_value": {"summarize": summ.final_value, "simulate": float(full.equity[-1]), "plain_numba": plain_value,
-                        "rel_diff": max(abs(summ.final_value - plain_value), abs(float(full.equity[-1]) - plain_value))
-                        / plain_value},
-        "rebalances": {"summarize": summ.rebalances, "simulate": int(full.rebalanced.sum()), "plain_numba": int(plain_reb)},
+        "final_value": {
+            "summarize": summ.final_value,
+            "simulate": float(full.equity[-1]),
+            "plain_numba": plain_value,
+            "rel_diff": max(abs(summ.final_value - plain_value), abs(float(full.equity[-1]) - plain_value))
+            / plain_value,
+        },
+        "rebalances": {
+            "summarize": summ.rebalances,
+            "simulate": int(full.rebalanced.sum()),
+            "plain_numba": int(plain_reb),
+        },
     }
 
 
@@ -197,10 +210,19 @@ def part_sweep(name: str, k: int = 100) -> dict[str, Any]:
     fns = {
         "threshold": lambda: sweep(prices, targets, bands, fee=FEE, initial_value=V0),
         "threshold_totals": lambda: sweep(prices, targets, bands, fee=FEE, initial_value=V0, risk=False),
-        "hybrid": lambda: sweep(prices, targets, bands, fee=FEE, initial_value=V0, mode="hybrid",
-                                calendar_due=cals, calendar_index=idx),
-        "calendar": lambda: sweep(prices, targets, np.zeros(k), fee=FEE, initial_value=V0, mode="calendar",
-                                  calendar_due=cals, calendar_index=idx),
+        "hybrid": lambda: sweep(
+            prices, targets, bands, fee=FEE, initial_value=V0, mode="hybrid", calendar_due=cals, calendar_index=idx
+        ),
+        "calendar": lambda: sweep(
+            prices,
+            targets,
+            np.zeros(k),
+            fee=FEE,
+            initial_value=V0,
+            mode="calendar",
+            calendar_due=cals,
+            calendar_index=idx,
+        ),
         "plain_prange": lambda: plain_band_sweep(prices, targets, FEE, V0, bands, DUST),
     }
     t0 = time.perf_counter()
@@ -213,11 +235,18 @@ def part_sweep(name: str, k: int = 100) -> dict[str, Any]:
     plain = plain_band_sweep(prices, targets, FEE, V0, bands, DUST)
     best = int(np.argmax(res.final_value))
     plain_med = t["plain_prange"]["median_s"]
-    return {"dataset": name, "bands": k, "first_call_s": first, "timings": t, "threads": _threads(),
-            "ratio_over_plain_prange_median": {m: t[m]["median_s"] / plain_med for m in fns if m != "plain_prange"},
-            "max_rel_diff_vs_plain": float(np.max(np.abs(res.final_value - plain[0]) / plain[0])),
-            "rebalances_equal_plain": bool(np.array_equal(res.rebalances, plain[1])),
-            "best_band": float(bands[best]), "best_final_value": float(res.final_value[best])}
+    return {
+        "dataset": name,
+        "bands": k,
+        "first_call_s": first,
+        "timings": t,
+        "threads": _threads(),
+        "ratio_over_plain_prange_median": {m: t[m]["median_s"] / plain_med for m in fns if m != "plain_prange"},
+        "max_rel_diff_vs_plain": float(np.max(np.abs(res.final_value - plain[0]) / plain[0])),
+        "rebalances_equal_plain": bool(np.array_equal(res.rebalances, plain[1])),
+        "best_band": float(bands[best]),
+        "best_final_value": float(res.final_value[best]),
+    }
 
 
 def part_sweep_large(name: str = "D2") -> dict[str, Any]:
@@ -231,13 +260,20 @@ def part_sweep_large(name: str = "D2") -> dict[str, Any]:
     periods = np.arange(1, 101) * 24  # every 1..100 days of hourly steps
     cals = (np.arange(t_len)[None, :] % periods[:, None]) == 0
     idx = np.tile(np.arange(100), 100)
-    sweep(prices, targets, bands[:2], fee=FEE, initial_value=V0, mode="hybrid", calendar_due=cals,
-          calendar_index=idx[:2])  # compile or cache load
+    sweep(
+        prices, targets, bands[:2], fee=FEE, initial_value=V0, mode="hybrid", calendar_due=cals, calendar_index=idx[:2]
+    )  # compile or cache load
     t0 = time.perf_counter()
     res = sweep(prices, targets, bands, fee=FEE, initial_value=V0, mode="hybrid", calendar_due=cals, calendar_index=idx)
     elapsed = time.perf_counter() - t0
-    return {"dataset": name, "variants": int(len(bands)), "seconds": elapsed, "threads": _threads(),
-            "per_variant_ms": elapsed / len(bands) * 1e3, "best_final_value": float(res.final_value.max())}
+    return {
+        "dataset": name,
+        "variants": int(len(bands)),
+        "seconds": elapsed,
+        "threads": _threads(),
+        "per_variant_ms": elapsed / len(bands) * 1e3,
+        "best_final_value": float(res.final_value.max()),
+    }
 
 
 def _threads() -> int:
@@ -260,10 +296,16 @@ def part_memory(name: str) -> dict[str, Any]:
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"dataset": name, "prices_mb": prices.nbytes / 2**20, "peak_rss_mb": rss_peak,
-            "rss_after_imports_mb": rss_start, "rss_after_data_mb": rss_data,
-            "kernel_traced_peak_mb": traced_peak / 2**20, "first_call_s": elapsed,
-            "final_value": float(out.equity[-1])}
+    return {
+        "dataset": name,
+        "prices_mb": prices.nbytes / 2**20,
+        "peak_rss_mb": rss_peak,
+        "rss_after_imports_mb": rss_start,
+        "rss_after_data_mb": rss_data,
+        "kernel_traced_peak_mb": traced_peak / 2**20,
+        "first_call_s": elapsed,
+        "final_value": float(out.equity[-1]),
+    }
 
 
 def part_compile() -> dict[str, Any]:
@@ -274,10 +316,16 @@ def part_compile() -> dict[str, Any]:
     t_import = time.perf_counter() - t0
     prices = make_prices("D1")[:50]
     targets = make_targets(prices.shape[1])
-    out: dict[str, Any] = {"import_s": t_import, "aot": uses_aot(), "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR", "")}
-    for name, fn in (("simulate_record", lambda: simulate(prices, targets, fee=FEE, band_abs=0.05, record=True)),
-                     ("summarize", lambda: summarize(prices, targets, fee=FEE, band_abs=0.05)),
-                     ("sweep", lambda: sweep(prices, targets, np.array([0.01, 0.02]), fee=FEE))):
+    out: dict[str, Any] = {
+        "import_s": t_import,
+        "aot": uses_aot(),
+        "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR", ""),
+    }
+    for name, fn in (
+        ("simulate_record", lambda: simulate(prices, targets, fee=FEE, band_abs=0.05, record=True)),
+        ("summarize", lambda: summarize(prices, targets, fee=FEE, band_abs=0.05)),
+        ("sweep", lambda: sweep(prices, targets, np.array([0.01, 0.02]), fee=FEE)),
+    ):
         t1 = time.perf_counter()
         fn()
         out[f"{name}_first_call_s"] = time.perf_counter() - t1
@@ -305,8 +353,17 @@ def part_vectorbt(name: str) -> dict[str, Any]:
     size_df = pd.DataFrame(size, index=index)
 
     def job() -> float:
-        pf = vbt.Portfolio.from_orders(close, size_df, size_type="targetpercent", fees=FEE, init_cash=V0,
-                                       cash_sharing=True, group_by=True, call_seq="auto", freq=index.freq)
+        pf = vbt.Portfolio.from_orders(
+            close,
+            size_df,
+            size_type="targetpercent",
+            fees=FEE,
+            init_cash=V0,
+            cash_sharing=True,
+            group_by=True,
+            call_seq="auto",
+            freq=index.freq,
+        )
         return float(np.asarray(pf.value())[-1])
 
     t0 = time.perf_counter()
@@ -315,11 +372,18 @@ def part_vectorbt(name: str) -> dict[str, Any]:
     repeat = 2 if name == "D3" else 3
     value = job()
     trimtab_value = float(out.equity[-1])
-    return {"dataset": name, "vectorbt_version": vbt.__version__, "first_call_s": first,
-            "vectorbt": _timeit(job, repeat),
-            "final_value": {"vectorbt": value, "trimtab": trimtab_value,
-                            "rel_diff": abs(value - trimtab_value) / trimtab_value},
-            "rebalances": int(mask.sum())}
+    return {
+        "dataset": name,
+        "vectorbt_version": vbt.__version__,
+        "first_call_s": first,
+        "vectorbt": _timeit(job, repeat),
+        "final_value": {
+            "vectorbt": value,
+            "trimtab": trimtab_value,
+            "rel_diff": abs(value - trimtab_value) / trimtab_value,
+        },
+        "rebalances": int(mask.sum()),
+    }
 
 
 def main(argv: list[str]) -> None:

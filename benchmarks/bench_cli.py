@@ -39,14 +39,20 @@ def write_inputs(name: str, out: Path) -> dict[str, Path]:
     step = np.timedelta64(1, "D") if name == "D1" else np.timedelta64(1, "h")
     times = np.datetime64("2010-01-01T00:00:00", "s") + np.arange(t_len) * step
     cols = [f"A{i:03d}" for i in range(n)]
-    table = pa.table({"timestamp": pa.array(times.astype("datetime64[s]")),
-                      **{c: pa.array(prices[:, i]) for i, c in enumerate(cols)}})
+    table = pa.table(
+        {
+            "timestamp": pa.array(times.astype("datetime64[s]")),
+            **{c: pa.array(prices[:, i]) for i, c in enumerate(cols)},
+        }
+    )
     paths = {"csv": out / f"{name}.csv", "parquet": out / f"{name}.parquet", "strategy": out / f"{name}.yaml"}
     pacsv.write_csv(table, paths["csv"])
     pq.write_table(table, paths["parquet"])
     weights = "\n".join(f"  {c}: {float(w)!r}" for c, w in zip(cols, make_targets(n), strict=True))
-    paths["strategy"].write_text(f"name: synthetic-{name}\nquote: USD\ntargets:\n{weights}\ntrigger:\n  kind: threshold\n"
-                                 f"  band: {0.5 / n}\nrebalance_to: target\ncosts:\n  fee_bps: 10\ninitial_value: 1000000\n")
+    paths["strategy"].write_text(
+        f"name: synthetic-{name}\nquote: USD\ntargets:\n{weights}\ntrigger:\n  kind: threshold\n"
+        f"  band: {0.5 / n}\nrebalance_to: target\ncosts:\n  fee_bps: 10\ninitial_value: 1000000\n"
+    )
     return paths
 
 
@@ -72,13 +78,20 @@ def first_after_install(paths: dict[str, Path], repeat: int) -> dict[str, Any]:
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as cache:
             env = {"NUMBA_CACHE_DIR": cache}
-            subprocess.run([sys.executable, "-m", "trimtab.backtest.warmup"], check=True, capture_output=True,  # noqa: S603
-                           env={**os.environ, **env})
+            subprocess.run(
+                [sys.executable, "-m", "trimtab.backtest.warmup"],
+                check=True,
+                capture_output=True,  # noqa: S603
+                env={**os.environ, **env},
+            )
             firsts.append(wall(backtest_args(paths, "csv"), env))
         with tempfile.TemporaryDirectory() as cache:  # no warm-up and no AOT build: what a user paid before
             cold.append(wall(backtest_args(paths, "csv"), {"NUMBA_CACHE_DIR": cache, "TRIMTAB_AOT": "0"}))
-    return {"after_warm_up_median_s": round(statistics.median(firsts), 3),
-            "empty_cache_no_aot_median_s": round(statistics.median(cold), 3), "repeat": repeat}
+    return {
+        "after_warm_up_median_s": round(statistics.median(firsts), 3),
+        "empty_cache_no_aot_median_s": round(statistics.median(cold), 3),
+        "repeat": repeat,
+    }
 
 
 def main() -> dict[str, Any]:
@@ -94,7 +107,10 @@ def main() -> dict[str, Any]:
         out["backtest_D3_csv"] = timed(backtest_args(d3, "csv"), 3)
         out["backtest_D3_parquet"] = timed(backtest_args(d3, "parquet"), 3)
         out["first_backtest_D1"] = first_after_install(d1, 3)
-        out["csv_mb"] = {"D1": round(d1["csv"].stat().st_size / 2**20, 1), "D3": round(d3["csv"].stat().st_size / 2**20, 1)}
+        out["csv_mb"] = {
+            "D1": round(d1["csv"].stat().st_size / 2**20, 1),
+            "D3": round(d3["csv"].stat().st_size / 2**20, 1),
+        }
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "cli.json").write_text(json.dumps(out, indent=2) + "\n")
     return out

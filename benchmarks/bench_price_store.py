@@ -43,8 +43,10 @@ def run(snapshots: int) -> dict[str, Any]:
     from trimtab.service.marketdata import WallClock
 
     out: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as tmp, \
-            BinanceServer(exchange_with_history(UNIVERSE, "USDC", 450), {KEY: ApiKey(SECRET, "a")}) as server:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        BinanceServer(exchange_with_history(UNIVERSE, "USDC", 450), {KEY: ApiKey(SECRET, "a")}) as server,
+    ):
         ledger = SqlLedgerStore(str(Path(tmp) / "bench.db"))
         venue = CcxtVenue("binance", Credentials(KEY, SECRET), api_urls=server.ccxt_urls())
         strategy = load_strategy("risk-parity")
@@ -58,7 +60,9 @@ def run(snapshots: int) -> dict[str, Any]:
         t1 = time.perf_counter()
         out["restart_rows"] = sum(again.backfill().values())
         out["restart_backfill_s"] = round(time.perf_counter() - t1, 3)
-        out["restart_klines_requests"] = len(server.requests_to("GET", "/api/v3/klines")) - out["backfill_klines_requests"]
+        out["restart_klines_requests"] = (
+            len(server.requests_to("GET", "/api/v3/klines")) - out["backfill_klines_requests"]
+        )
         times = []
         for _ in range(snapshots):
             t = time.perf_counter()
@@ -68,8 +72,11 @@ def run(snapshots: int) -> dict[str, Any]:
         out["snapshot_history_shape"] = list(snap.history.prices.shape) if snap.history is not None else None
         store = PriceStore(ledger.engine)
         start = datetime(2010, 1, 1, tzinfo=UTC)
-        bars = [Bar(f"X{j}", start + timedelta(days=i), Decimal(100 + i), None, "bench")
-                for j in range(11) for i in range(2000)]
+        bars = [
+            Bar(f"X{j}", start + timedelta(days=i), Decimal(100 + i), None, "bench")
+            for j in range(11)
+            for i in range(2000)
+        ]
         t2 = time.perf_counter()
         store.append("USD", bars)
         out["append_22000_bars_s"] = round(time.perf_counter() - t2, 3)
@@ -85,8 +92,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--snapshots", type=int, default=20)
     args = ap.parse_args()
-    result = {"machine": {"python": platform.python_version(), "platform": platform.platform()},
-              "price_store": run(args.snapshots)}
+    result = {
+        "machine": {"python": platform.python_version(), "platform": platform.platform()},
+        "price_store": run(args.snapshots),
+    }
     target = HERE / "results" / "price_store.json"
     target.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result))

@@ -69,7 +69,8 @@ def build_world() -> tuple[list[Market], PortfolioState, dict[str, float]]:
     markets += [
         Market("cex1", "ETH", "USDC", d(3000), Fee(d(10)) + impact),
         Market("cex2", "ETH", "USDC", d(3000), Fee(d(6)) + HalfSpread(d(8))),
-        Market("uni", "ETH", "USDC", d(3000), eth_pool), Market("cex1", "BTC", "USDC", d(60000), Fee(d(10)) + impact),
+        Market("uni", "ETH", "USDC", d(3000), eth_pool),
+        Market("cex1", "BTC", "USDC", d(60000), Fee(d(10)) + impact),
         Market("cex1", "BTC", "ETH", d(20), Fee(d(5)) + HalfSpread(d(2))),
     ]
     held = names[:20]

@@ -34,10 +34,14 @@ PRESETS = ("ethereum", "bitcoin", "index-fund")
 
 
 def write_config(directory: Path, n: int, speed: float, check_every: str) -> Path:
-    doc = {"database_url": str(directory / "svc.db"), "claim_batch": 256,
-           "market_data": {"source": "replay", "start": "2023-01-01", "speed": speed},
-           "portfolios": [{"name": f"p{i:04d}", "strategy": PRESETS[i % len(PRESETS)], "check_every": check_every}
-                          for i in range(n)]}
+    doc = {
+        "database_url": str(directory / "svc.db"),
+        "claim_batch": 256,
+        "market_data": {"source": "replay", "start": "2023-01-01", "speed": speed},
+        "portfolios": [
+            {"name": f"p{i:04d}", "strategy": PRESETS[i % len(PRESETS)], "check_every": check_every} for i in range(n)
+        ],
+    }
     path = directory / "service.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path
@@ -64,10 +68,18 @@ def bench_rounds(n: int) -> dict[str, Any]:
         round2 = time.perf_counter() - t2
         traded = sum(1 for name in services.runtimes if services.store.decisions(name, limit=1)[0]["traded"])
         services.close()
-    return {"portfolios": n, "setup_s": setup, "round1_initial_allocation_s": round1, "round1_cycles": first,
-            "round2_checks_s": round2, "round2_cycles": second, "round2_traded": traded,
-            "cycles_per_s_round2": second / round2, "target_round_s": 20.0,
-            "pass": max(round1, round2) < 20.0}
+    return {
+        "portfolios": n,
+        "setup_s": setup,
+        "round1_initial_allocation_s": round1,
+        "round1_cycles": first,
+        "round2_checks_s": round2,
+        "round2_cycles": second,
+        "round2_traded": traded,
+        "cycles_per_s_round2": second / round2,
+        "target_round_s": 20.0,
+        "pass": max(round1, round2) < 20.0,
+    }
 
 
 async def _load(url: str, names: list[str], rate: float, seconds: float, connections: int = 32) -> dict[str, Any]:
@@ -87,8 +99,10 @@ async def _load(url: str, names: list[str], rate: float, seconds: float, connect
         reader, writer = await asyncio.open_connection(host, int(port))
         while (i := await queue.get()) is not None:
             due = start + i / rate
-            req = (f"GET /api/portfolios/{names[i % len(names)]} HTTP/1.1\r\nHost: {host}\r\n"
-                   f"Authorization: Bearer {TOKEN}\r\n\r\n")
+            req = (
+                f"GET /api/portfolios/{names[i % len(names)]} HTTP/1.1\r\nHost: {host}\r\n"
+                f"Authorization: Bearer {TOKEN}\r\n\r\n"
+            )
             writer.write(req.encode())
             head = await reader.readuntil(b"\r\n\r\n")
             length = next(int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length"))
@@ -108,9 +122,17 @@ async def _load(url: str, names: list[str], rate: float, seconds: float, connect
     await asyncio.gather(*workers)
     elapsed = time.perf_counter() - start
     ms = np.array(latencies) * 1000
-    return {"requests": total, "errors": errors, "achieved_rate": total / elapsed, "target_rate": rate,
-            "connections": connections, "p50_ms": float(np.percentile(ms, 50)),
-            "p95_ms": float(np.percentile(ms, 95)), "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max())}
+    return {
+        "requests": total,
+        "errors": errors,
+        "achieved_rate": total / elapsed,
+        "target_rate": rate,
+        "connections": connections,
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p95_ms": float(np.percentile(ms, 95)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "max_ms": float(ms.max()),
+    }
 
 
 def bench_status(n: int, rate: float, seconds: float, speed: float) -> dict[str, Any]:
@@ -120,9 +142,22 @@ def bench_status(n: int, rate: float, seconds: float, speed: float) -> dict[str,
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         env = {**os.environ, "TRIMTAB_ADMIN_TOKEN": TOKEN}
-        proc = subprocess.Popen([sys.executable, "-c", "from trimtab.cli import main; main()", "serve",  # noqa: S603
-                                 "--config", str(config), "--port", str(port)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from trimtab.cli import main; main()",
+                "serve",  # noqa: S603
+                "--config",
+                str(config),
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 120
@@ -143,8 +178,15 @@ def bench_status(n: int, rate: float, seconds: float, speed: float) -> dict[str,
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(60)
-    out.update({"portfolios": n, "seconds": seconds, "clock_speed": speed, "target_p99_ms": 100.0,
-                "pass": out["p99_ms"] < 100.0 and out["errors"] == 0 and out["achieved_rate"] >= 0.95 * rate})
+    out.update(
+        {
+            "portfolios": n,
+            "seconds": seconds,
+            "clock_speed": speed,
+            "target_p99_ms": 100.0,
+            "pass": out["p99_ms"] < 100.0 and out["errors"] == 0 and out["achieved_rate"] >= 0.95 * rate,
+        }
+    )
     return out
 
 
@@ -164,13 +206,20 @@ def main() -> None:
     ap.add_argument("--status-portfolios", type=int, default=1000)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--rate", type=float, default=200.0)
-    ap.add_argument("--speed", type=float, default=6.0, help="status part: clock speed (6: a 1-minute cycle "
-                    "comes due every 10 s, so the scheduler runs cycles throughout the load)")
+    ap.add_argument(
+        "--speed",
+        type=float,
+        default=6.0,
+        help="status part: clock speed (6: a 1-minute cycle "
+        "comes due every 10 s, so the scheduler runs cycles throughout the load)",
+    )
     ap.add_argument("--out", type=Path, default=HERE / "results" / "service.json")
     args = ap.parse_args()
-    doc = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
-           "rounds": bench_rounds(args.portfolios) if args.portfolios else None,
-           "status_load": bench_status(args.status_portfolios, args.rate, args.seconds, args.speed)}
+    doc = {
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "rounds": bench_rounds(args.portfolios) if args.portfolios else None,
+        "status_load": bench_status(args.status_portfolios, args.rate, args.seconds, args.speed),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=2) + "\n")
     print(json.dumps(doc))  # noqa: T201

@@ -49,8 +49,16 @@ def write_rates(dest: Path) -> None:
             lag = series[max(k - 7, 0)]
             if k:
                 index *= 1 + float(lag["supply_apr"]) / 365
-            out.append(r | {"symbol": f"L{sym}", "supply_apr": lag["supply_apr"], "liquidity_index": repr(index),
-                            "utilization": lag["utilization"], "market": "derived"})
+            out.append(
+                r
+                | {
+                    "symbol": f"L{sym}",
+                    "supply_apr": lag["supply_apr"],
+                    "liquidity_index": repr(index),
+                    "utilization": lag["utilization"],
+                    "market": "derived",
+                }
+            )
     with dest.open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
@@ -72,9 +80,14 @@ def main() -> dict[str, object]:
         first = wall(args)
         again = min(wall(args) for _ in range(3))
         m = json.loads(js.read_text())
-    out = {"job": f"yield backtest, {m['steps']} daily rows, 4 candidates", "first_process_s": round(first, 3),
-           "second_process_s": round(again, 3), "steps": m["steps"], "migrations": m["migrations"],
-           "final_value": round(m["final_value"], 2)}
+    out = {
+        "job": f"yield backtest, {m['steps']} daily rows, 4 candidates",
+        "first_process_s": round(first, 3),
+        "second_process_s": round(again, 3),
+        "steps": m["steps"],
+        "migrations": m["migrations"],
+        "final_value": round(m["final_value"], 2),
+    }
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "yield.json").write_text(json.dumps(out, indent=2) + "\n")
     return out

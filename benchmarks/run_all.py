@@ -24,8 +24,14 @@ SEPARATE_VENV = Path("/tmp/benchvenv/bin/python")
 
 
 def _part(python: str, *args: str, env: dict[str, str] | None = None, timeout: float = 1800) -> dict[str, Any]:
-    proc = subprocess.run([python, str(BENCH), *args], capture_output=True, text=True, timeout=timeout,  # noqa: S603
-                          env={**os.environ, **(env or {})}, check=False)
+    proc = subprocess.run(
+        [python, str(BENCH), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,  # noqa: S603
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -38,8 +44,12 @@ def _vectorbt_python() -> tuple[str | None, str]:
         if not Path(py).exists():
             reasons.append(f"{py}: not found")
             continue
-        probe = subprocess.run([py, "-c", "import vectorbt, trimtab; print(vectorbt.__version__)"],  # noqa: S603
-                               capture_output=True, text=True, check=False)
+        probe = subprocess.run(
+            [py, "-c", "import vectorbt, trimtab; print(vectorbt.__version__)"],  # noqa: S603
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if probe.returncode == 0:
             return py, probe.stdout.strip()
         reasons.append(f"{py}: {probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else 'import failed'}")
@@ -50,15 +60,26 @@ def _versions() -> dict[str, str]:
     import numba
     import numpy
 
-    return {"python": platform.python_version(), "numpy": numpy.__version__, "numba": numba.__version__,
-            "machine": platform.machine(), "cpus": str(os.cpu_count()), "platform": platform.platform()}
+    return {
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "numba": numba.__version__,
+        "machine": platform.machine(),
+        "cpus": str(os.cpu_count()),
+        "platform": platform.platform(),
+    }
 
 
 def run(skip_vectorbt: bool) -> dict[str, Any]:
     py = sys.executable
-    results: dict[str, Any] = {"generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "env": _versions(),
-                               "load_average_at_start": os.getloadavg()[0]}
-    with tempfile.TemporaryDirectory() as cache:  # JIT only (TRIMTAB_AOT=0): what compiling costs and what a cache hit costs
+    results: dict[str, Any] = {
+        "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "env": _versions(),
+        "load_average_at_start": os.getloadavg()[0],
+    }
+    with (
+        tempfile.TemporaryDirectory() as cache
+    ):  # JIT only (TRIMTAB_AOT=0): what compiling costs and what a cache hit costs
         jit = {"NUMBA_CACHE_DIR": cache, "TRIMTAB_AOT": "0"}
         results["compile_cold"] = _part(py, "compile", env=jit)
         results["compile_cache_hit"] = _part(py, "compile", env=jit)
@@ -75,8 +96,12 @@ def run(skip_vectorbt: bool) -> dict[str, Any]:
     if vbt_py is None:
         results["vectorbt"] = {"status": "unavailable", "reason": detail}
     else:
-        results["vectorbt"] = {"status": "ok", "python": vbt_py, "version": detail,
-                               **{name: _part(vbt_py, "vectorbt", name) for name in ("D1", "D2")}}
+        results["vectorbt"] = {
+            "status": "ok",
+            "python": vbt_py,
+            "version": detail,
+            **{name: _part(vbt_py, "vectorbt", name) for name in ("D1", "D2")},
+        }
     results["load_average_at_end"] = os.getloadavg()[0]
     results["targets"] = _targets(results)
     return results
@@ -123,7 +148,8 @@ def render(r: dict[str, Any]) -> str:
         "`results.json`, `results/cli.json`.",
         "",
         f"The machine was shared with other engineers' test runs (load average {r['load_average_at_start']:.1f} at the "
-        f"start, {r['load_average_at_end']:.1f} at the end, on 2 cores): every figure is a **median** of repeated runs, "
+        f"start, {r['load_average_at_end']:.1f} at the end, on 2 cores): every figure is a **median** of "
+        "repeated runs, "
         "contenders interleaved so they see the same load; absolute times on a quiet machine are lower, ratios are "
         "the figures to compare.",
         "",
@@ -132,32 +158,44 @@ def render(r: dict[str, Any]) -> str:
         "D3 = 100,000 x 200. The plain loop (in `bench_backtest.py`) is a scalar Numba loop with the same post-fee",
         "semantics that returns only the final value and the rebalance count. trimtab entries, all validated public",
         "calls: `summarize(risk=False)` (final value, counts, costs), `summarize` (+ mean tracking error and max",
-        "drawdown), `simulate` (+ seven per-step series), `simulate(record=True)` (+ post-trade holdings per rebalance,",
+        "drawdown), `simulate` (+ seven per-step series), `simulate(record=True)` (+ post-trade holdings per "
+        "rebalance,",
         "same pass).",
         "",
         "## Kernel, warm (median; ratio to the plain loop in brackets)",
         "",
-        "| dataset | plain loop | summarize(risk=False) | summarize | simulate | simulate(record) | rebalances | rel. diff |",
+        "| dataset | plain loop | summarize(risk=False) | summarize | simulate | simulate(record) | rebalances "
+        "| rel. diff |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, x in k.items():
         t, q = x["timings"], x["ratio_over_plain_median"]
-        cells = [f"{_ms(t[m]['median_s'])} ({q[m]:.2f}x)" for m in ("totals", "summarize", "simulate_series", "simulate_record")]
-        lines.append(f"| {name} | {_ms(t['plain_numba']['median_s'])} | {' | '.join(cells)} | "
-                     f"{x['rebalances']['summarize']} | {x['final_value']['rel_diff']:.1e} |")
+        cells = [
+            f"{_ms(t[m]['median_s'])} ({q[m]:.2f}x)"
+            for m in ("totals", "summarize", "simulate_series", "simulate_record")
+        ]
+        lines.append(
+            f"| {name} | {_ms(t['plain_numba']['median_s'])} | {' | '.join(cells)} | "
+            f"{x['rebalances']['summarize']} | {x['final_value']['rel_diff']:.1e} |"
+        )
     s1 = r["sweep_D1_one_thread"]
     lines += [
         "",
-        "## Sweeps (100 variants on D1, `kernels.sweep`, numba.prange over variants; ratio to a prange loop of the plain loop)",
+        "## Sweeps (100 variants on D1, `kernels.sweep`, numba.prange over variants; ratio to a prange loop of "
+        "the plain loop)",
         "",
         "| sweep | 2 threads | ratio | 1 thread | ratio |",
         "|---|---|---|---|---|",
     ]
     for mode in ("threshold", "threshold_totals", "hybrid", "calendar"):
-        lines.append(f"| {mode} | {_ms(s['timings'][mode]['median_s'])} | {s['ratio_over_plain_prange_median'][mode]:.2f}x | "
-                     f"{_ms(s1['timings'][mode]['median_s'])} | {s1['ratio_over_plain_prange_median'][mode]:.2f}x |")
-    lines.append(f"| plain prange loop (bands) | {_ms(s['timings']['plain_prange']['median_s'])} | 1 | "
-                 f"{_ms(s1['timings']['plain_prange']['median_s'])} | 1 |")
+        lines.append(
+            f"| {mode} | {_ms(s['timings'][mode]['median_s'])} | {s['ratio_over_plain_prange_median'][mode]:.2f}x | "
+            f"{_ms(s1['timings'][mode]['median_s'])} | {s1['ratio_over_plain_prange_median'][mode]:.2f}x |"
+        )
+    lines.append(
+        f"| plain prange loop (bands) | {_ms(s['timings']['plain_prange']['median_s'])} | 1 | "
+        f"{_ms(s1['timings']['plain_prange']['median_s'])} | 1 |"
+    )
     big = r["sweep_10k_D2"]
     c0, c1, mem = r["compile_cold"], r["compile_cache_hit"], r["memory_D3"]
     lines += [
@@ -166,9 +204,12 @@ def render(r: dict[str, Any]) -> str:
         f"{big['threads']} threads ({big['per_variant_ms']:.2f} ms per variant).",
         f"- Threshold sweep results equal the plain loop's (max rel. diff {s['max_rel_diff_vs_plain']:.1e}, same "
         f"rebalance counts: {s['rebalances_equal_plain']}).",
-        f"- JIT first calls, empty cache: `simulate(record=True)` {c0['simulate_record_first_call_s']:.2f} s, `summarize` "
-        f"{c0['summarize_first_call_s']:.2f} s, `sweep` {c0['sweep_first_call_s']:.2f} s (each compiles only its own entry); "
-        f"second process (cache hit): {c1['simulate_record_first_call_s']:.2f} s / {c1['summarize_first_call_s']:.2f} s / "
+        f"- JIT first calls, empty cache: `simulate(record=True)` {c0['simulate_record_first_call_s']:.2f} s, "
+        "`summarize` "
+        f"{c0['summarize_first_call_s']:.2f} s, `sweep` {c0['sweep_first_call_s']:.2f} s (each compiles only "
+        "its own entry); "
+        f"second process (cache hit): {c1['simulate_record_first_call_s']:.2f} s / "
+        f"{c1['summarize_first_call_s']:.2f} s / "
         f"{c1['sweep_first_call_s']:.2f} s.",
         f"- D3 `simulate(record=True)` peak RSS {mem['peak_rss_mb']:.0f} MB (prices alone {mem['prices_mb']:.0f} MB).",
         "",
@@ -179,17 +220,22 @@ def render(r: dict[str, Any]) -> str:
         "| job | median | min |",
         "|---|---|---|",
     ]
-    jobs = {"help": "`trimtab --help`", "backtest_D1_csv": "`trimtab backtest`, D1 CSV (3,000 x 10)",
-            "backtest_D1_csv_jit": "same, TRIMTAB_AOT=0 (Numba JIT, warm disk cache)",
-            "backtest_D1_parquet": "`trimtab backtest`, D1 Parquet",
-            "backtest_D3_csv": f"`trimtab backtest`, D3 CSV (100,000 x 200, {cli['csv_mb']['D3']} MB)",
-            "backtest_D3_parquet": "`trimtab backtest`, D3 Parquet"}
+    jobs = {
+        "help": "`trimtab --help`",
+        "backtest_D1_csv": "`trimtab backtest`, D1 CSV (3,000 x 10)",
+        "backtest_D1_csv_jit": "same, TRIMTAB_AOT=0 (Numba JIT, warm disk cache)",
+        "backtest_D1_parquet": "`trimtab backtest`, D1 Parquet",
+        "backtest_D3_csv": f"`trimtab backtest`, D3 CSV (100,000 x 200, {cli['csv_mb']['D3']} MB)",
+        "backtest_D3_parquet": "`trimtab backtest`, D3 Parquet",
+    }
     for key, label in jobs.items():
         lines.append(f"| {label} | {cli[key]['median_s']:.2f} s | {cli[key]['min_s']:.2f} s |")
     f = cli["first_backtest_D1"]
     lines += [
-        f"| first D1 backtest after install (fresh Numba cache + install-time warm-up) | {f['after_warm_up_median_s']:.2f} s | |",
-        f"| first D1 backtest, empty cache, no warm-up, no AOT (the old first run) | {f['empty_cache_no_aot_median_s']:.2f} s | |",
+        "| first D1 backtest after install (fresh Numba cache + install-time warm-up) | "
+        f"{f['after_warm_up_median_s']:.2f} s | |",
+        "| first D1 backtest, empty cache, no warm-up, no AOT (the old first run) | "
+        f"{f['empty_cache_no_aot_median_s']:.2f} s | |",
         "",
         "## Targets (issue 16)",
         "",
@@ -200,11 +246,19 @@ def render(r: dict[str, Any]) -> str:
         value = "n/a" if t["value"] is None else f"{t['value']:.4g}"
         lines.append(f"| {name} | {value} | {t['limit']} | {t['ok']} |")
     vbt = r["vectorbt"]
-    lines += ["", "## vectorbt", "",
-              (f"vectorbt {vbt['version']} ran ({vbt['python']}): D1 {_ms(vbt['D1']['vectorbt']['median_s'])}, "
-               f"D2 {_ms(vbt['D2']['vectorbt']['median_s'])} for `Portfolio.from_orders` on trimtab's rebalance mask."
-               if vbt["status"] == "ok" else f"vectorbt was not run: {vbt.get('reason')}."),
-              "", OTHER]
+    lines += [
+        "",
+        "## vectorbt",
+        "",
+        (
+            f"vectorbt {vbt['version']} ran ({vbt['python']}): D1 {_ms(vbt['D1']['vectorbt']['median_s'])}, "
+            f"D2 {_ms(vbt['D2']['vectorbt']['median_s'])} for `Portfolio.from_orders` on trimtab's rebalance mask."
+            if vbt["status"] == "ok"
+            else f"vectorbt was not run: {vbt.get('reason')}."
+        ),
+        "",
+        OTHER,
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -66,8 +66,10 @@ def contracts() -> list[str]:
             body = " > ".join(f"`{layer}`" for layer in c["layers"])
             out.append(f"- **{c['name']}** (layers{where}, each may import only those to its right): {body}")
         else:
-            out.append(f"- **{c['name']}** ({c['type']}): `{'`, `'.join(c['source_modules'])}` may not import "
-                       f"`{'`, `'.join(c['forbidden_modules'])}`")
+            out.append(
+                f"- **{c['name']}** ({c['type']}): `{'`, `'.join(c['source_modules'])}` may not import "
+                f"`{'`, `'.join(c['forbidden_modules'])}`"
+            )
     return out
 
 

@@ -61,15 +61,36 @@ class PgCluster:
         if os.geteuid() == 0:
             shutil.chown(self.root, user="postgres", group="postgres")
         data = self.root / "data"
-        self._run(str(self.bindir / "initdb"), "-D", str(data), "-U", self.user, "--auth=trust",
-                  "-E", "UTF8", "--locale=C", "--no-sync")
+        self._run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            self.user,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
         last_error = ""
         for _ in range(3):  # the free port may be taken between probe and bind: retry on another
             self.port = free_port()
             opts = f"{SERVER_OPTS} -c listen_addresses=127.0.0.1 -p {self.port} -k {self.root}"
             try:
-                self._run(str(self.bindir / "pg_ctl"), "-D", str(data), "-l", str(self.root / "server.log"),
-                          "-w", "-t", "60", "-o", opts, "start")
+                self._run(
+                    str(self.bindir / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(self.root / "server.log"),
+                    "-w",
+                    "-t",
+                    "60",
+                    "-o",
+                    opts,
+                    "start",
+                )
                 break
             except subprocess.CalledProcessError as err:
                 last_error = f"{err.stderr}\n{self.log()}"

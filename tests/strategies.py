@@ -17,7 +17,11 @@ QUOTE = "USDC"
 @st.composite
 def portfolios(draw: st.DrawFn) -> PortfolioState:
     names = draw(st.lists(st.sampled_from(ASSETS), min_size=1, max_size=5, unique=True))
-    prices = {a: Decimal(str(draw(st.floats(0.001, 100_000, allow_nan=False)))).quantize(Decimal("0.00000001")) or Decimal("0.01") for a in names}
+    prices = {
+        a: Decimal(str(draw(st.floats(0.001, 100_000, allow_nan=False)))).quantize(Decimal("0.00000001"))
+        or Decimal("0.01")
+        for a in names
+    }
     holdings = {a: Decimal(draw(st.integers(0, 10**8))) / Decimal(10**4) for a in names}
     holdings[QUOTE] = Decimal(draw(st.integers(0, 10**9))) / Decimal(100)
     return PortfolioState.of(holdings, prices, QUOTE)

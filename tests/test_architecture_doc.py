@@ -21,14 +21,16 @@ def _generator():  # type: ignore[no-untyped-def]
 
 def test_the_architecture_page_matches_the_code() -> None:
     gen = _generator()
-    assert (ROOT / "docs" / "architecture.md").read_text() == gen.render(), \
+    assert (ROOT / "docs" / "architecture.md").read_text() == gen.render(), (
         "docs/architecture.md is out of date: run python scripts/gen_architecture.py"
+    )
 
 
 def test_the_page_names_every_module_and_no_deleted_one() -> None:
     text = (ROOT / "docs" / "architecture.md").read_text()
-    modules = [p for p in (ROOT / "src" / "trimtab").rglob("*.py") if "__pycache__" not in p.parts
-               and p.name != "__init__.py"]
+    modules = [
+        p for p in (ROOT / "src" / "trimtab").rglob("*.py") if "__pycache__" not in p.parts and p.name != "__init__.py"
+    ]
     assert len(modules) > 150
     for m in modules:
         assert f"| `{m.name}` |" in text, f"{m.relative_to(ROOT)} missing from the page"

@@ -56,14 +56,22 @@ def test_execute_records_whole_rebalance_and_ledger_matches_plan(tmp_path: Path)
     assert "after" in r.output
     store = SqlLedgerStore(ledger)
     bal = store.balances("example")
-    start = {"BTC": Decimal("0.79"), "ETH": Decimal("7.4"), "SOL": Decimal("28.5"), "BNB": Decimal("15.8"),
-             "XRP": Decimal("12700"), "USDC": Decimal("8000")}
+    start = {
+        "BTC": Decimal("0.79"),
+        "ETH": Decimal("7.4"),
+        "SOL": Decimal("28.5"),
+        "BNB": Decimal("15.8"),
+        "XRP": Decimal("12700"),
+        "USDC": Decimal("8000"),
+    }
     for o in plan_doc["orders"]:
         sign = 1 if o["side"] == "buy" else -1
         assert bal[o["asset"]] == start[o["asset"]] + sign * Decimal(o["quantity"])
     fees = sum(-e.amount for e in store.entries("example") if e.kind == "fee")
     # plan.json shows each estimate on 1e-8 (the venue's precision); the paper venue charges exactly that estimate
-    assert abs(fees - sum(Decimal(o["est_fee"]) for o in plan_doc["orders"])) <= Decimal("1e-8") * len(plan_doc["orders"])
+    assert abs(fees - sum(Decimal(o["est_fee"]) for o in plan_doc["orders"])) <= Decimal("1e-8") * len(
+        plan_doc["orders"]
+    )
     # a second execute finds the portfolio on target: nothing to do, ledger unchanged
     n = len(store.entries("example"))
     r2 = run("execute", "-s", "index-fund", "-p", "example", "--ledger", str(ledger), "--yes")
@@ -85,14 +93,28 @@ def test_execute_declined_writes_nothing(tmp_path: Path) -> None:
     [
         ("holdings: {BTC: '-1', USDC: '100'}\n", None, "holdings.BTC: quantity must be >= 0"),
         ("holdings: {BTC: 'abc'}\n", None, "holdings.BTC: expected a number"),
-        ("holdings: {BTC: '1', USDC: '100'}\n", "asset,price\nETH,3000\nSOL,100\nBNB,500\nXRP,0.5\n", "no price for BTC"),
-        ("holdings: {BTC: '1'}\n", "asset,price\nBTC,nan\nETH,3000\nSOL,100\nBNB,500\nXRP,0.5\n", "price must be a positive number"),
-        ("holdings: {BTC: '1'}\n", "asset,price\nBTC,0\nETH,3000\nSOL,100\nBNB,500\nXRP,0.5\n", "price must be a positive number"),
+        (
+            "holdings: {BTC: '1', USDC: '100'}\n",
+            "asset,price\nETH,3000\nSOL,100\nBNB,500\nXRP,0.5\n",
+            "no price for BTC",
+        ),
+        (
+            "holdings: {BTC: '1'}\n",
+            "asset,price\nBTC,nan\nETH,3000\nSOL,100\nBNB,500\nXRP,0.5\n",
+            "price must be a positive number",
+        ),
+        (
+            "holdings: {BTC: '1'}\n",
+            "asset,price\nBTC,0\nETH,3000\nSOL,100\nBNB,500\nXRP,0.5\n",
+            "price must be a positive number",
+        ),
         ("holdings: {BTC: '1'}\n", "asset,price\nBTC,60000\nETH,3000\nSOL,100\nBNB,500\n", "no price for XRP"),
         ("holdings: {BTC: '1', WAT: '5'}\n", None, "WAT"),
     ],
 )
-def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path: Path, holdings_text: str, prices_text: str | None, needle: str) -> None:
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(
+    tmp_path: Path, holdings_text: str, prices_text: str | None, needle: str
+) -> None:
     hp = holdings(tmp_path, holdings_text)
     args = ["execute", "-s", "index-fund", "-p", str(hp), "--ledger", str(tmp_path / "l.sqlite"), "--yes"]
     if prices_text is not None:

@@ -12,15 +12,46 @@ from typer.testing import CliRunner
 from trimtab.cli import app
 
 runner = CliRunner()
-KEYS = {"final_value", "total_return", "cagr", "volatility", "sharpe", "sortino", "calmar", "max_drawdown", "var_95",
-        "cvar_95", "turnover", "n_rebalances", "total_fees", "total_slippage", "total_gas", "total_costs",
-        "tracking_error", "rebalance_times"}
+KEYS = {
+    "final_value",
+    "total_return",
+    "cagr",
+    "volatility",
+    "sharpe",
+    "sortino",
+    "calmar",
+    "max_drawdown",
+    "var_95",
+    "cvar_95",
+    "turnover",
+    "n_rebalances",
+    "total_fees",
+    "total_slippage",
+    "total_gas",
+    "total_costs",
+    "tracking_error",
+    "rebalance_times",
+}
 
 
 def test_backtest_json_has_every_documented_metric(tmp_path: Path) -> None:
     dest, eq = tmp_path / "m.json", tmp_path / "eq.csv"
-    r = runner.invoke(app, ["backtest", "-s", "bitcoin", "--start", "2021-01-01", "--end", "2022-12-31",
-                            "--json", str(dest), "--equity-csv", str(eq)])
+    r = runner.invoke(
+        app,
+        [
+            "backtest",
+            "-s",
+            "bitcoin",
+            "--start",
+            "2021-01-01",
+            "--end",
+            "2022-12-31",
+            "--json",
+            str(dest),
+            "--equity-csv",
+            str(eq),
+        ],
+    )
     assert r.exit_code == 0, r.output
     m = json.loads(dest.read_text())
     assert KEYS <= set(m)
@@ -34,8 +65,10 @@ def test_backtest_reads_a_wide_user_file_with_quote_at_par(tmp_path: Path) -> No
     prices = tmp_path / "wide.csv"
     prices.write_text("date,BTC,ETH\n2024-01-01,40000,2000\n2024-01-02,44000,2100\n2024-01-03,41000,2300\n")
     strat = tmp_path / "s.yaml"
-    strat.write_text("name: s\nquote: USD\ntargets: {BTC: 0.5, ETH: 0.5}\ntrigger: {kind: threshold, band: 0.01}\n"
-                     "costs: {fee_bps: 10, slippage_bps: 0}\nconstraints: {min_trade_usd: 0}\ninitial_value: 1000\n")
+    strat.write_text(
+        "name: s\nquote: USD\ntargets: {BTC: 0.5, ETH: 0.5}\ntrigger: {kind: threshold, band: 0.01}\n"
+        "costs: {fee_bps: 10, slippage_bps: 0}\nconstraints: {min_trade_usd: 0}\ninitial_value: 1000\n"
+    )
     r = runner.invoke(app, ["backtest", "-s", str(strat), "--prices", str(prices), "--json", "-"])
     assert r.exit_code == 0, r.output
     m = json.loads(r.stdout)
@@ -48,8 +81,12 @@ def test_backtest_reads_a_wide_user_file_with_quote_at_par(tmp_path: Path) -> No
         ("date,BTC\n2024-01-01,40000\n2024-01-02,41000\n", "ETH"),  # strategy asset missing from the file
         ("date,BTC,ETH\n2024-01-01,40000,2000\n2024-01-01,41000,2100\n", "2024-01-01"),  # duplicated timestamp
         ("date,BTC,ETH\n2024-01-02,40000,2000\n2024-01-01,41000,2100\n", "2024-01-01"),  # unsorted
-        ("date,BTC,ETH\n2024-01-01,40000,2000\n" + "".join(f"2024-01-0{d},,2100\n" for d in range(2, 6))
-         + "2024-01-06,41000,2100\n", "BTC"),  # a gap longer than the default forward fill (3 rows)
+        (
+            "date,BTC,ETH\n2024-01-01,40000,2000\n"
+            + "".join(f"2024-01-0{d},,2100\n" for d in range(2, 6))
+            + "2024-01-06,41000,2100\n",
+            "BTC",
+        ),  # a gap longer than the default forward fill (3 rows)
         ("date,BTC,ETH\n2024-01-01,40000,2000\n2024-01-02,-5,2100\n", "BTC"),  # negative price
     ],
 )
@@ -66,7 +103,9 @@ def test_bad_price_files_exit_2_naming_file_and_column(tmp_path: Path, csv: str,
 
 def test_compare_writes_report_and_covers_regimes(tmp_path: Path) -> None:
     report, doc = tmp_path / "r.html", tmp_path / "c.json"
-    r = runner.invoke(app, ["compare", "-s", "ethereum", "--start", "2020-01-01", "--json", str(doc), "--report", str(report)])
+    r = runner.invoke(
+        app, ["compare", "-s", "ethereum", "--start", "2020-01-01", "--json", str(doc), "--report", str(report)]
+    )
     assert r.exit_code == 0, r.output
     data = json.loads(doc.read_text())
     assert {"ethereum", "buy-and-hold", "calendar-monthly", "threshold-7%"} <= set(data["metrics"])
@@ -77,8 +116,22 @@ def test_compare_writes_report_and_covers_regimes(tmp_path: Path) -> None:
 
 def test_sweep_cli_writes_rows_and_frontier(tmp_path: Path) -> None:
     dest = tmp_path / "sw.json"
-    r = runner.invoke(app, ["sweep", "-s", "bitcoin", "--start", "2021-01-01", "--param", "trigger.band=0.02:0.2:10",
-                            "--param", "trigger.every=1w,1M", "--json", str(dest)])
+    r = runner.invoke(
+        app,
+        [
+            "sweep",
+            "-s",
+            "bitcoin",
+            "--start",
+            "2021-01-01",
+            "--param",
+            "trigger.band=0.02:0.2:10",
+            "--param",
+            "trigger.every=1w,1M",
+            "--json",
+            str(dest),
+        ],
+    )
     assert r.exit_code == 0, r.output
     doc = json.loads(dest.read_text())
     assert len(doc["rows"]) == 20 and doc["frontier"]
@@ -103,7 +156,9 @@ def test_model_strategies_warm_up_before_the_start() -> None:
 
 def test_compare_a_model_preset_with_warm_up(tmp_path: Path) -> None:
     doc = tmp_path / "c.json"
-    r = runner.invoke(app, ["compare", "-s", "risk-parity", "--start", "2022-01-01", "--end", "2023-06-30", "--json", str(doc)])
+    r = runner.invoke(
+        app, ["compare", "-s", "risk-parity", "--start", "2022-01-01", "--end", "2023-06-30", "--json", str(doc)]
+    )
     assert r.exit_code == 0, r.output
     data = json.loads(doc.read_text())
     steps = data["metrics"]["risk-parity"]["steps"]

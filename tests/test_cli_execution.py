@@ -53,9 +53,26 @@ def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
 
 
 def execute(files: dict[str, Path], server: BinanceServer, *extra: str):  # type: ignore[no-untyped-def]
-    return runner.invoke(app, ["execute", "-s", str(files["strategy"]), "-p", str(files["holdings"]), "--prices",
-                               str(files["prices"]), "--venue", "ccxt:binance", "--venue-url", server.url,
-                               "--ledger", str(files["ledger"]), "--yes", *extra])
+    return runner.invoke(
+        app,
+        [
+            "execute",
+            "-s",
+            str(files["strategy"]),
+            "-p",
+            str(files["holdings"]),
+            "--prices",
+            str(files["prices"]),
+            "--venue",
+            "ccxt:binance",
+            "--venue-url",
+            server.url,
+            "--ledger",
+            str(files["ledger"]),
+            "--yes",
+            *extra,
+        ],
+    )
 
 
 def test_execute_on_ccxt_plans_on_the_exchange_prices_not_a_file(files: dict[str, Path], server: BinanceServer) -> None:
@@ -82,8 +99,9 @@ def test_execute_on_ccxt_rebalances_records_and_reports(files: dict[str, Path], 
     assert abs(exchange["BTC"] * 30000 / value - D("0.5")) < D("0.01")
 
 
-def test_execute_on_ccxt_is_stopped_by_a_breaker_before_any_order(files: dict[str, Path],
-                                                                   server: BinanceServer) -> None:
+def test_execute_on_ccxt_is_stopped_by_a_breaker_before_any_order(
+    files: dict[str, Path], server: BinanceServer
+) -> None:
     server.exchange.ticker_time_ms = int((time.time() - 7200) * 1000)  # the tickers are two hours old: max 1h
     r = execute(files, server)
     assert r.exit_code == 1
@@ -92,8 +110,9 @@ def test_execute_on_ccxt_is_stopped_by_a_breaker_before_any_order(files: dict[st
     assert server.orders(ACCOUNT) == []
 
 
-def test_missing_keys_and_bad_venue_are_one_line_errors(files: dict[str, Path], server: BinanceServer,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_keys_and_bad_venue_are_one_line_errors(
+    files: dict[str, Path], server: BinanceServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("TRIMTAB_BINANCE_API_SECRET")
     r = execute(files, server)
     assert r.exit_code == 2 and "TRIMTAB_BINANCE_API_SECRET" in r.output
@@ -102,8 +121,19 @@ def test_missing_keys_and_bad_venue_are_one_line_errors(files: dict[str, Path], 
 
 
 def test_plan_routes_shows_the_dry_run(files: dict[str, Path]) -> None:
-    r = runner.invoke(app, ["plan", "-s", str(files["strategy"]), "-p", str(files["holdings"]), "--prices",
-                            str(files["prices"]), "--routes"])
+    r = runner.invoke(
+        app,
+        [
+            "plan",
+            "-s",
+            str(files["strategy"]),
+            "-p",
+            str(files["holdings"]),
+            "--prices",
+            str(files["prices"]),
+            "--routes",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "Dry run" in r.output and "worst px" in r.output and "projected weights" in r.output
     assert "BTC (BTC/USDT@strategy)" in r.output
@@ -113,7 +143,7 @@ def test_fill_report_compares_expected_and_realised_cost() -> None:
     o = PlannedOrder("BTC", "USDT", Side.BUY, D(1), D(30000), D(30015), CostEstimate(fee=D(30), slippage=D(15)))
     plan = TradePlan((o,), "t")
     fill = Fill("BTC", "USDT", Side.BUY, D(1), D(30030), D("30.03"), D(30))
-    row, = fill_report(plan, ExecutionReport((fill,), venue="x"))
+    (row,) = fill_report(plan, ExecutionReport((fill,), venue="x"))
     assert row["expected_cost"] == D(45)
     assert row["realised_cost"] == D("60.03")  # 30 worse than mid + 30.03 fee
     assert row["slippage_bps"] == pytest.approx((30030 / 30015 - 1) * 1e4)

@@ -67,7 +67,17 @@ def test_the_tax_report_matches_an_independent_fifo_recomputation(tmp_path: Path
     assert r.exit_code == 0, r.output
     with out.open() as f:
         rows = list(csv.DictReader(f))
-    assert rows and set(rows[0]) == {"date", "asset", "quantity", "proceeds", "basis", "gain", "term", "acquired", "lot"}
+    assert rows and set(rows[0]) == {
+        "date",
+        "asset",
+        "quantity",
+        "proceeds",
+        "basis",
+        "gain",
+        "term",
+        "acquired",
+        "lot",
+    }
     reported: dict[str, Decimal] = defaultdict(Decimal)
     for row in rows:
         reported[row["asset"]] += Decimal(row["gain"])
@@ -85,8 +95,9 @@ def test_hifo_reports_no_more_gain_than_fifo(tmp_path: Path) -> None:
     totals = {}
     for method in ("fifo", "hifo"):
         out = tmp_path / f"{method}.csv"
-        r = runner.invoke(app, ["tax-report", "--ledger", str(ledger), "--year", str(year), "--method", method,
-                                "--csv", str(out)])
+        r = runner.invoke(
+            app, ["tax-report", "--ledger", str(ledger), "--year", str(year), "--method", method, "--csv", str(out)]
+        )
         assert r.exit_code == 0, r.output
         with out.open() as f:
             totals[method] = sum((Decimal(row["gain"]) for row in csv.DictReader(f)), Decimal(0))

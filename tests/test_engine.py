@@ -18,8 +18,14 @@ from trimtab.engine import run_cycle
 from trimtab.errors import DataError, LedgerError
 
 NOW = datetime(2024, 6, 30, tzinfo=UTC)
-PRICES = {"BTC": Decimal("60000"), "ETH": Decimal("3000"), "SOL": Decimal("140"), "BNB": Decimal("570"),
-          "XRP": Decimal("0.47"), "USDC": Decimal(1)}
+PRICES = {
+    "BTC": Decimal("60000"),
+    "ETH": Decimal("3000"),
+    "SOL": Decimal("140"),
+    "BNB": Decimal("570"),
+    "XRP": Decimal("0.47"),
+    "USDC": Decimal(1),
+}
 START = {"BTC": Decimal("1"), "USDC": Decimal("20000")}
 
 

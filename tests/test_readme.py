@@ -23,8 +23,17 @@ EXPECT: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "ledger": (("Ledger my.sqlite", "balances"), ()),
     "init": (("wrote mine.yaml", "ok: "), ("mine.yaml",)),
     "backtest": (("index-fund: 2020-04-11 to",), ("out/bt.json", "out/bt.html")),
-    "compare": (("vs alternatives", "buy-and-hold", "calendar-monthly", "threshold-5%", "hybrid-5%-monthly",
-                 "by market regime"), ()),
+    "compare": (
+        (
+            "vs alternatives",
+            "buy-and-hold",
+            "calendar-monthly",
+            "threshold-5%",
+            "hybrid-5%-monthly",
+            "by market regime",
+        ),
+        (),
+    ),
     "sweep": (("Frontier:", "chart written to out/frontier.png"), ("out/frontier.png",)),
     "report": (("report written to",), ("out/index-fund.html", "out/index-fund-equity.png")),
 }
@@ -36,7 +45,7 @@ def readme_commands() -> list[str]:
     commands = []
     for title in SECTIONS:
         start = text.index(title)
-        section = text[start:text.find("\n## ", start + 1)]
+        section = text[start : text.find("\n## ", start + 1)]
         for block in re.findall(r"```sh\n(.*?)```", section, flags=re.S):
             commands += [ln.split("  #")[0].strip() for ln in block.splitlines() if ln.strip()]
     return commands
@@ -55,8 +64,9 @@ def test_the_readme_lists_the_commands_this_test_knows() -> None:
 def test_every_readme_command_runs_as_written_in_a_fresh_folder(tmp_path: Path) -> None:
     for line in readme_commands():
         shell = line.replace(".venv/bin/trimtab", str(TRIMTAB))
-        done = subprocess.run(["bash", "-c", shell], cwd=tmp_path, input="y\n", capture_output=True, text=True,
-                              timeout=300)
+        done = subprocess.run(
+            ["bash", "-c", shell], cwd=tmp_path, input="y\n", capture_output=True, text=True, timeout=300
+        )
         assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
         shows, writes = EXPECT.get(_subcommand(line), ((), ()))
         for needle in shows:

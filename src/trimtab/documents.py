@@ -15,7 +15,9 @@ from trimtab.core.strategy import Strategy
 MONEY_STEP = Decimal("1e-8")  # quote amounts in documents: the precision exchanges book balances at
 
 
-def drift_rows(state: PortfolioState, strategy: Strategy, targets: Mapping[str, float] | None = None) -> list[dict[str, Any]]:
+def drift_rows(
+    state: PortfolioState, strategy: Strategy, targets: Mapping[str, float] | None = None
+) -> list[dict[str, Any]]:
     """One row per targeted or held asset: quantity, value, weight, target, drift, band, distance, status.
 
     `targets` are the weights the strategy wants now (a model's output); default: its static targets.
@@ -25,12 +27,21 @@ def drift_rows(state: PortfolioState, strategy: Strategy, targets: Mapping[str, 
     drifts = asset_drifts(weights, targets, strategy.settings.band, strategy.settings.relative_band)
     rows = []
     for d in drifts:
-        rows.append({
-            "asset": d.asset, "quantity": state.quantity(d.asset), "price": state.prices.get(d.asset),
-            "value": state.value(d.asset), "weight": d.weight, "target": d.target, "drift": d.abs_drift,
-            "relative_drift": d.rel_drift, "band": d.band, "distance": d.distance,
-            "status": "REBALANCE" if d.breached else "ok",
-        })
+        rows.append(
+            {
+                "asset": d.asset,
+                "quantity": state.quantity(d.asset),
+                "price": state.prices.get(d.asset),
+                "value": state.value(d.asset),
+                "weight": d.weight,
+                "target": d.target,
+                "drift": d.abs_drift,
+                "relative_drift": d.rel_drift,
+                "band": d.band,
+                "distance": d.distance,
+                "status": "REBALANCE" if d.breached else "ok",
+            }
+        )
     return rows
 
 
@@ -52,22 +63,37 @@ def _totals(lines: list[dict[str, str]]) -> dict[str, str]:
     return doc | {"total_est_cost": format(sum(sums.values(), Decimal(0)).normalize(), "f")}
 
 
-def plan_document(plan: TradePlan | None, strategy: Strategy, state: PortfolioState, reason: str,
-                  rules: Callable[[str], MarketRules] | None = None) -> dict[str, Any]:
+def plan_document(
+    plan: TradePlan | None,
+    strategy: Strategy,
+    state: PortfolioState,
+    reason: str,
+    rules: Callable[[str], MarketRules] | None = None,
+) -> dict[str, Any]:
     """The JSON form of `trimtab plan`: orders with estimated costs, residual drift, totals (Decimals as strings,
     prices on each market's tick and quote amounts on 1e-8, as a venue would book them)."""
+
     def tick(asset: str) -> Decimal:
         return rules(asset).price_tick if rules is not None else MONEY_STEP
 
     orders = plan.orders if plan else ()
-    residual = {r.asset: r.drift for r in plan.residual} if plan else {
-        a: w - strategy.targets.get(a, 0.0) for a, w in state.weights(extra=strategy.targets).items()
-    }
+    residual = (
+        {r.asset: r.drift for r in plan.residual}
+        if plan
+        else {a: w - strategy.targets.get(a, 0.0) for a, w in state.weights(extra=strategy.targets).items()}
+    )
     lines = [
-        {"asset": o.asset, "side": o.side.value, "quantity": format(o.quantity.normalize(), "f"),
-         "price": _on_tick(o.price, tick(o.asset)), "exec_price": _on_tick(o.exec_price, tick(o.asset)),
-         "notional": _money(o.notional), "est_fee": _money(o.cost.fee), "est_slippage": _money(o.cost.slippage),
-         "est_gas": _money(o.cost.gas)}
+        {
+            "asset": o.asset,
+            "side": o.side.value,
+            "quantity": format(o.quantity.normalize(), "f"),
+            "price": _on_tick(o.price, tick(o.asset)),
+            "exec_price": _on_tick(o.exec_price, tick(o.asset)),
+            "notional": _money(o.notional),
+            "est_fee": _money(o.cost.fee),
+            "est_slippage": _money(o.cost.slippage),
+            "est_gas": _money(o.cost.gas),
+        }
         for o in orders
     ]
     return {

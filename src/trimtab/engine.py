@@ -30,7 +30,9 @@ class CycleResult:
         return bool(self.report and self.report.fills)
 
 
-def ledger_entries(report: ExecutionReport, *, account: str, time: datetime, rebalance_id: str) -> tuple[LedgerEntry, ...]:
+def ledger_entries(
+    report: ExecutionReport, *, account: str, time: datetime, rebalance_id: str
+) -> tuple[LedgerEntry, ...]:
     """Every fill's legs (trade, fee, gas) for one rebalance, in fill order."""
     out: list[LedgerEntry] = []
     for i, fill in enumerate(report.fills):
@@ -40,7 +42,12 @@ def ledger_entries(report: ExecutionReport, *, account: str, time: datetime, reb
 
 
 def execute_decision(
-    decision: Decision, venue: Venue, ledger: LedgerStore, *, account: str, time: datetime,
+    decision: Decision,
+    venue: Venue,
+    ledger: LedgerStore,
+    *,
+    account: str,
+    time: datetime,
     guards: GuardSet | None = None,
 ) -> CycleResult:
     """Send a decided plan to the venue and record every fill of it in one atomic ledger append.
@@ -98,5 +105,11 @@ def run_cycle(
 
     The primitive under trimtab.pipeline.Pipeline, which adds the strategy's own guards, slicing and costs."""
     decision = decide(strategy, snapshot, ledger.balances(account), schedule=schedule, rules=rules, initial=initial)
-    return execute_decision(decision, venue, ledger, account=account, time=snapshot.time,
-                            guards=guards.with_prices(snapshot.prices) if guards is not None else None)
+    return execute_decision(
+        decision,
+        venue,
+        ledger,
+        account=account,
+        time=snapshot.time,
+        guards=guards.with_prices(snapshot.prices) if guards is not None else None,
+    )

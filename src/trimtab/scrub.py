@@ -16,8 +16,10 @@ _URL = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]{1,31})://([^\s'\"<>()\[\]{}]+)")
 _SQL = re.compile(r"\[SQL:.*?(?:\]\s*(?=\[parameters:|\(Background|$)|$)", re.DOTALL)
 _PARAMS = re.compile(r"\[parameters:.*?\](?=\s*(?:\(Background|$))", re.DOTALL)
 _BACKGROUND = re.compile(r"\(Background on this error at: [^)]*\)")
-_ASSIGN = re.compile(r"(?i)\b(api[_-]?key|apikey|secret|password|passwd|token|signature)(\s*=\s*)[^\s&,;'\"]+"
-                     r"|\b(authorization)(\s*:\s*)(?:bearer\s+|basic\s+)?[^\s,;'\"]+")
+_ASSIGN = re.compile(
+    r"(?i)\b(api[_-]?key|apikey|secret|password|passwd|token|signature)(\s*=\s*)[^\s&,;'\"]+"
+    r"|\b(authorization)(\s*:\s*)(?:bearer\s+|basic\s+)?[^\s,;'\"]+"
+)
 
 
 def _url(m: re.Match[str]) -> str:

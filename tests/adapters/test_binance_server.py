@@ -37,8 +37,15 @@ def server() -> Iterator[BinanceServer]:
         yield srv
 
 
-def http(server: BinanceServer, method: str, path: str, query: str = "", body: str = "",
-         headers: dict[str, str] | None = None, timeout: float = 5) -> tuple[int, Any, dict[str, str]]:
+def http(
+    server: BinanceServer,
+    method: str,
+    path: str,
+    query: str = "",
+    body: str = "",
+    headers: dict[str, str] | None = None,
+    timeout: float = 5,
+) -> tuple[int, Any, dict[str, str]]:
     url = f"{server.url}{path}" + (f"?{query}" if query else "")
     req = urllib.request.Request(url, data=body.encode() if body else None, method=method, headers=headers or {})
     try:
@@ -48,9 +55,18 @@ def http(server: BinanceServer, method: str, path: str, query: str = "", body: s
         return e.code, json.loads(e.read()), dict(e.headers)
 
 
-def signed(server: BinanceServer, method: str, path: str, params: dict[str, str], *, key: str = KEY,
-           secret: str = SECRET, in_body: bool = False, timestamp: int | None = None,
-           tamper: bool = False) -> tuple[int, Any, dict[str, str]]:
+def signed(
+    server: BinanceServer,
+    method: str,
+    path: str,
+    params: dict[str, str],
+    *,
+    key: str = KEY,
+    secret: str = SECRET,
+    in_body: bool = False,
+    timestamp: int | None = None,
+    tamper: bool = False,
+) -> tuple[int, Any, dict[str, str]]:
     """Sign like a Binance client: HMAC-SHA256 over the url-encoded params, signature appended last."""
     total = urlencode({**params, "timestamp": str(timestamp if timestamp is not None else int(time.time() * 1000))})
     sig = hmac.new(secret.encode(), total.encode(), hashlib.sha256).hexdigest()
@@ -71,11 +87,16 @@ def market(side: str, qty: str, **extra: str) -> dict[str, str]:
 # -- signatures and authentication ---------------------------------------------------------------------
 def test_signature_matches_binance_documentation_examples() -> None:
     secret = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
-    params = "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&recvWindow=5000&timestamp=1499827319559"
+    params = (
+        "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&recvWindow=5000&timestamp=1499827319559"
+    )
     assert signature(secret, params, "") == "c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71"
     assert signature(secret, "", params) == signature(secret, params, "")
     # mixed: query string and body are concatenated with no separator
-    q, b = "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC", "quantity=1&price=0.1&recvWindow=5000&timestamp=1499827319559"
+    q, b = (
+        "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC",
+        "quantity=1&price=0.1&recvWindow=5000&timestamp=1499827319559",
+    )
     assert signature(secret, q, b) == "0fd168b8ddb4876a0358a8d14d0c9f3da0e9b20c5d52b2a00fcf7d1c602f9a77"
     assert signature(secret, q, b + "&signature=abc") == signature(secret, q, b)
 
@@ -91,22 +112,27 @@ def test_query_and_body_split_signature_is_accepted(server: BinanceServer) -> No
     q = urlencode({"symbol": "BTCUSDT", "side": "BUY"})
     b = urlencode({"type": "MARKET", "quantity": "0.1", "timestamp": str(int(time.time() * 1000))})
     sig = hmac.new(SECRET.encode(), (q + b).encode(), hashlib.sha256).hexdigest()
-    status, body, _ = http(server, "POST", "/api/v3/order", query=q, body=f"{b}&signature={sig}",
-                           headers={"X-MBX-APIKEY": KEY})
+    status, body, _ = http(
+        server, "POST", "/api/v3/order", query=q, body=f"{b}&signature={sig}", headers={"X-MBX-APIKEY": KEY}
+    )
     assert status == 200 and body["executedQty"] == "0.10000000"
 
 
-@pytest.mark.parametrize(("kwargs", "status", "code"), [
-    ({"tamper": True}, 400, -1022),
-    ({"secret": "other"}, 400, -1022),
-    ({"key": "B" * 64}, 401, -2015),
-    ({"key": "not-a-key"}, 401, -2014),
-    ({"key": ""}, 401, -2014),
-    ({"timestamp": 1499827319559}, 400, -1021),
-    ({"timestamp": int(time.time() * 1000) + 60_000}, 400, -1021),
-])
-def test_bad_credentials_and_stale_requests_are_rejected(server: BinanceServer, kwargs: dict[str, Any], status: int,
-                                                         code: int) -> None:
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code"),
+    [
+        ({"tamper": True}, 400, -1022),
+        ({"secret": "other"}, 400, -1022),
+        ({"key": "B" * 64}, 401, -2015),
+        ({"key": "not-a-key"}, 401, -2014),
+        ({"key": ""}, 401, -2014),
+        ({"timestamp": 1499827319559}, 400, -1021),
+        ({"timestamp": int(time.time() * 1000) + 60_000}, 400, -1021),
+    ],
+)
+def test_bad_credentials_and_stale_requests_are_rejected(
+    server: BinanceServer, kwargs: dict[str, Any], status: int, code: int
+) -> None:
     got_status, body, _ = signed(server, "POST", "/api/v3/order", market("BUY", "0.1"), **kwargs)
     assert (got_status, body["code"]) == (status, code)
     assert server.orders("acct") == []
@@ -127,11 +153,13 @@ def test_unknown_endpoint_is_404(server: BinanceServer) -> None:
 def test_public_market_data(server: BinanceServer) -> None:
     _, info, _ = http(server, "GET", "/api/v3/exchangeInfo")
     filters = {f["filterType"]: f for f in info["symbols"][0]["filters"]}
-    assert (filters["LOT_SIZE"]["stepSize"], filters["PRICE_FILTER"]["tickSize"], filters["NOTIONAL"]["minNotional"]) \
-        == ("0.00001000", "0.01000000", "5.00000000")
+    assert (
+        filters["LOT_SIZE"]["stepSize"],
+        filters["PRICE_FILTER"]["tickSize"],
+        filters["NOTIONAL"]["minNotional"],
+    ) == ("0.00001000", "0.01000000", "5.00000000")
     _, depth, _ = http(server, "GET", "/api/v3/depth", "symbol=BTCUSDT&limit=1")
-    assert depth["bids"] == [["29990.00000000", "1.00000000"]] and depth["asks"] == [["30010.00000000",
-                                                                                        "0.50000000"]]
+    assert depth["bids"] == [["29990.00000000", "1.00000000"]] and depth["asks"] == [["30010.00000000", "0.50000000"]]
     _, ticker, _ = http(server, "GET", "/api/v3/ticker/bookTicker", "symbol=BTCUSDT")
     assert (ticker["bidPrice"], ticker["askPrice"]) == ("29990.00000000", "30010.00000000")
     assert http(server, "GET", "/api/v3/ticker/price", "symbol=BTCUSDT")[1]["price"] == "30000.00000000"
@@ -146,8 +174,9 @@ def test_market_buy_walks_the_book_and_charges_taker_fee_in_quote(server: Binanc
     # 0.5 @ 30010 + 0.5 @ 30100
     assert o["cummulativeQuoteQty"] == "30055.00000000"
     assert [(f["price"], f["qty"], f["commission"], f["commissionAsset"]) for f in o["fills"]] == [
-        ("30010.00000000", "0.50000000", "15.00500000", "USDT"), ("30100.00000000", "0.50000000", "15.05000000",
-                                                                   "USDT")]
+        ("30010.00000000", "0.50000000", "15.00500000", "USDT"),
+        ("30100.00000000", "0.50000000", "15.05000000", "USDT"),
+    ]
     ex = server.exchange
     assert ex.balance("acct", "USDT") == D("50000") - D("30055") - D("30.055")
     assert ex.balance("acct", "BTC") == D("3")
@@ -162,8 +191,15 @@ def test_response_types(server: BinanceServer) -> None:
 
 
 def test_query_cancel_open_orders_and_trades(server: BinanceServer) -> None:
-    limit = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.2",
-             "price": "29000.00", "newClientOrderId": "rest-1"}
+    limit = {
+        "symbol": "BTCUSDT",
+        "side": "BUY",
+        "type": "LIMIT",
+        "timeInForce": "GTC",
+        "quantity": "0.2",
+        "price": "29000.00",
+        "newClientOrderId": "rest-1",
+    }
     placed = signed(server, "POST", "/api/v3/order", limit)[1]
     assert placed["status"] == "NEW"
     assert server.exchange.accounts["acct"]["USDT"][1] == D("0.2") * D("29000") * D("1.001")  # locked
@@ -189,22 +225,42 @@ def test_limit_ioc_and_fok(server: BinanceServer) -> None:
     assert (ioc["status"], ioc["executedQty"]) == ("EXPIRED", "0.50000000")
 
 
-@pytest.mark.parametrize(("params", "code", "msg"), [
-    (market("BUY", "0.000015"), -1013, "Filter failure: LOT_SIZE"),
-    (market("BUY", "0.00001"), -1013, "Filter failure: NOTIONAL"),
-    ({"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.1",
-      "price": "29000.005"}, -1013, "Filter failure: PRICE_FILTER"),
-    ({"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.1", "price": "29000"}, -1102,
-     "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed."),
-    (market("SELL", "3"), -2010, "Account has insufficient balance for requested action."),
-    (market("BUY", "2"), -2010, "Account has insufficient balance for requested action."),
-    (market("HOLD", "1"), -1117, "Invalid side."),
-    ({"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET"}, -1102,
-     "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed."),
-    (market("BUY", "0.1") | {"symbol": "XYZ"}, -1121, "Invalid symbol."),
-])
-def test_order_validation_uses_binance_codes(server: BinanceServer, params: dict[str, str], code: int,
-                                             msg: str) -> None:
+@pytest.mark.parametrize(
+    ("params", "code", "msg"),
+    [
+        (market("BUY", "0.000015"), -1013, "Filter failure: LOT_SIZE"),
+        (market("BUY", "0.00001"), -1013, "Filter failure: NOTIONAL"),
+        (
+            {
+                "symbol": "BTCUSDT",
+                "side": "BUY",
+                "type": "LIMIT",
+                "timeInForce": "GTC",
+                "quantity": "0.1",
+                "price": "29000.005",
+            },
+            -1013,
+            "Filter failure: PRICE_FILTER",
+        ),
+        (
+            {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.1", "price": "29000"},
+            -1102,
+            "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.",
+        ),
+        (market("SELL", "3"), -2010, "Account has insufficient balance for requested action."),
+        (market("BUY", "2"), -2010, "Account has insufficient balance for requested action."),
+        (market("HOLD", "1"), -1117, "Invalid side."),
+        (
+            {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET"},
+            -1102,
+            "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed.",
+        ),
+        (market("BUY", "0.1") | {"symbol": "XYZ"}, -1121, "Invalid symbol."),
+    ],
+)
+def test_order_validation_uses_binance_codes(
+    server: BinanceServer, params: dict[str, str], code: int, msg: str
+) -> None:
     status, body, _ = signed(server, "POST", "/api/v3/order", params)
     assert (status, body) == (400, {"code": code, "msg": msg})
     assert server.orders("acct") == []
@@ -251,8 +307,14 @@ def test_timeout_faults(server: BinanceServer) -> None:
 def signed_with_timeout(server: BinanceServer, timeout: float) -> None:
     total = urlencode({**market("BUY", "0.1"), "timestamp": str(int(time.time() * 1000))})
     sig = hmac.new(SECRET.encode(), total.encode(), hashlib.sha256).hexdigest()
-    http(server, "POST", "/api/v3/order", query=f"{total}&signature={sig}", headers={"X-MBX-APIKEY": KEY},
-         timeout=timeout)
+    http(
+        server,
+        "POST",
+        "/api/v3/order",
+        query=f"{total}&signature={sig}",
+        headers={"X-MBX-APIKEY": KEY},
+        timeout=timeout,
+    )
 
 
 def test_partial_fault_fills_a_fraction_then_expires(server: BinanceServer) -> None:
@@ -266,16 +328,22 @@ def test_partial_fault_fills_a_fraction_then_expires(server: BinanceServer) -> N
 
 def test_reject_fault_and_unknown_kind(server: BinanceServer) -> None:
     server.inject("reject", code=-2010, msg="Market is closed.")
-    assert signed(server, "POST", "/api/v3/order", market("BUY", "0.1"))[1] == {"code": -2010,
-                                                                                 "msg": "Market is closed."}
+    assert signed(server, "POST", "/api/v3/order", market("BUY", "0.1"))[1] == {
+        "code": -2010,
+        "msg": "Market is closed.",
+    }
     with pytest.raises(ValueError, match="unknown fault kind"):
         server.inject("explode")
 
 
 # -- the matching engine's invariants --------------------------------------------------------------------
 @settings(max_examples=60, deadline=None)
-@given(orders=st.lists(st.tuples(st.sampled_from(["BUY", "SELL"]),
-                                 st.decimals(min_value=D("0.0001"), max_value=D("3"), places=4)), max_size=12))
+@given(
+    orders=st.lists(
+        st.tuples(st.sampled_from(["BUY", "SELL"]), st.decimals(min_value=D("0.0001"), max_value=D("3"), places=4)),
+        max_size=12,
+    )
+)
 def test_market_orders_conserve_value_and_never_overdraw(orders: list[tuple[str, Decimal]]) -> None:
     ex = make_exchange()
     for side, qty in orders:

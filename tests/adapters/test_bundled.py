@@ -46,8 +46,14 @@ def test_unknown_bundled_file_is_a_data_error() -> None:
 
 def test_readme_keeps_attribution_and_sources() -> None:
     text = bundled_path("README.md").read_text()
-    for line in ("provided by CoinGecko", "Source: Etherscan.io", "Source: CoinMarketCap", "Market data: Binance",
-                 "dylanroman03/Genetic-Algoritms-Cryptos-", "cagatayozbek/ethereum-gas-price-prediction"):
+    for line in (
+        "provided by CoinGecko",
+        "Source: Etherscan.io",
+        "Source: CoinMarketCap",
+        "Market data: Binance",
+        "dylanroman03/Genetic-Algoritms-Cryptos-",
+        "cagatayozbek/ethereum-gas-price-prediction",
+    ):
         assert line in text
 
 

@@ -48,8 +48,16 @@ def venue(server: BinanceServer) -> CcxtVenue:
 
 
 def decision_for(venue: CcxtVenue, targets: dict[str, float], prices: dict[str, Decimal] = PRICES) -> Decision:
-    spec = parse_strategy({"name": "t", "quote": "USDT", "targets": targets,
-                           "trigger": {"kind": "threshold", "band": 0.02}, "costs": {"fee_bps": 10}}, "test")
+    spec = parse_strategy(
+        {
+            "name": "t",
+            "quote": "USDT",
+            "targets": targets,
+            "trigger": {"kind": "threshold", "band": 0.02},
+            "costs": {"fee_bps": 10},
+        },
+        "test",
+    )
     return decide(spec.build(), MarketSnapshot(NOW, prices), venue.balances(), initial=True)
 
 
@@ -63,18 +71,27 @@ TARGETS = {"BTC": 0.3, "ETH": 0.2, "SOL": 0.1, "USDT": 0.4}
 ALL_FRESH = dict.fromkeys(PRICES, NOW)
 
 
-@pytest.mark.parametrize(("guards", "reason"), [
-    (GuardSet((StalePrice(300),), price_times={**ALL_FRESH, "SOL": NOW - timedelta(hours=2)}, now=NOW),
-     "stale_price: SOL: price is 7200s old"),
-    (GuardSet((PriceDisagreement(0.02),), reference_prices={"BTC": D(30050), "ETH": D(2150), "SOL": D(100)}),
-     "price_disagreement: ETH: sources disagree by 6.98%"),
-    (GuardSet((StablecoinPeg(0.01),), reference_prices={"USDT": D("0.93")}), "stablecoin_peg: USDT at 0.93"),
-    (GuardSet((TurnoverLimit(per_rebalance=0.05),)), "turnover_limit: turnover"),
-    (GuardSet((TurnoverLimit(per_day=1.0),), traded_today=D(70000)), "turnover_limit: turnover today"),
-    (GuardSet((CostTolerance(0.00001),)), "cost_tolerance: estimated cost"),
-], ids=["stale", "disagree", "peg", "turnover", "daily_turnover", "cost"])
-def test_breaker_stops_the_rebalance_before_any_request(tmp_path: Path, server: BinanceServer, venue: CcxtVenue,
-                                                        guards: GuardSet, reason: str) -> None:
+@pytest.mark.parametrize(
+    ("guards", "reason"),
+    [
+        (
+            GuardSet((StalePrice(300),), price_times={**ALL_FRESH, "SOL": NOW - timedelta(hours=2)}, now=NOW),
+            "stale_price: SOL: price is 7200s old",
+        ),
+        (
+            GuardSet((PriceDisagreement(0.02),), reference_prices={"BTC": D(30050), "ETH": D(2150), "SOL": D(100)}),
+            "price_disagreement: ETH: sources disagree by 6.98%",
+        ),
+        (GuardSet((StablecoinPeg(0.01),), reference_prices={"USDT": D("0.93")}), "stablecoin_peg: USDT at 0.93"),
+        (GuardSet((TurnoverLimit(per_rebalance=0.05),)), "turnover_limit: turnover"),
+        (GuardSet((TurnoverLimit(per_day=1.0),), traded_today=D(70000)), "turnover_limit: turnover today"),
+        (GuardSet((CostTolerance(0.00001),)), "cost_tolerance: estimated cost"),
+    ],
+    ids=["stale", "disagree", "peg", "turnover", "daily_turnover", "cost"],
+)
+def test_breaker_stops_the_rebalance_before_any_request(
+    tmp_path: Path, server: BinanceServer, venue: CcxtVenue, guards: GuardSet, reason: str
+) -> None:
     decision = decision_for(venue, TARGETS)
     store = ledger_for(tmp_path, venue)
     seen = len(server.requests)
@@ -94,8 +111,9 @@ def test_missing_market_stops_before_any_order(tmp_path: Path, server: BinanceSe
     assert server.requests_to("POST", "/api/v3/order") == [] and server.orders(ACCOUNT) == []
 
 
-def test_balance_changed_since_the_plan_stops_before_any_order(tmp_path: Path, server: BinanceServer,
-                                                               venue: CcxtVenue) -> None:
+def test_balance_changed_since_the_plan_stops_before_any_order(
+    tmp_path: Path, server: BinanceServer, venue: CcxtVenue
+) -> None:
     decision = decision_for(venue, TARGETS)
     store = ledger_for(tmp_path, venue)
     server.exchange.deposit(ACCOUNT, "USDT", D(500))  # someone moved funds after the plan was made
@@ -109,9 +127,19 @@ def test_balance_changed_since_the_plan_stops_before_any_order(tmp_path: Path, s
 def test_passing_breakers_let_the_rebalance_through(tmp_path: Path, server: BinanceServer, venue: CcxtVenue) -> None:
     decision = decision_for(venue, TARGETS)
     store = ledger_for(tmp_path, venue)
-    guards = GuardSet((StalePrice(300), MissingMarket(), BalanceChanged(), StablecoinPeg(0.01),
-                       TurnoverLimit(per_rebalance=1.0), CostTolerance(0.01)), price_times=ALL_FRESH, now=NOW,
-                      reference_prices={"USDT": D("0.9995")})
+    guards = GuardSet(
+        (
+            StalePrice(300),
+            MissingMarket(),
+            BalanceChanged(),
+            StablecoinPeg(0.01),
+            TurnoverLimit(per_rebalance=1.0),
+            CostTolerance(0.01),
+        ),
+        price_times=ALL_FRESH,
+        now=NOW,
+        reference_prices={"USDT": D("0.9995")},
+    )
     result = execute_decision(decision, venue, store, account=ACCOUNT, time=NOW, guards=guards)
     assert result.report is not None and result.report.fills
     assert len(server.requests_to("POST", "/api/v3/order")) == len(result.report.fills)

@@ -36,15 +36,30 @@ ETH = ContractMarket("ETH", "USDT", D("2000"), D("0.5"))
 
 
 def make_exchange(fee_in: str = "quote") -> Exchange:
-    ex = Exchange([SymbolSpec("BTC", "USDT"),
-                   SymbolSpec("ETH", "USDT", step_size=D("0.0001"), min_qty=D("0.0001")),
-                   SymbolSpec("SOL", "USDT", step_size=D("0.001"), min_qty=D("0.001"), tick_size=D("0.001"),
-                              min_price=D("0.001"), min_notional=D("10"), notional_filter="MIN_NOTIONAL")],
-                  fee_bps=D(10), fee_in=fee_in)
-    ex.set_book("BTCUSDT", [(D("29990"), D("0.4")), (D("29980"), D("5")), (D("29900"), D("50"))],
-                [(D("30010"), D("0.6")), (D("30020"), D("5")), (D("30100"), D("50"))])
-    ex.set_book("ETHUSDT", [(D("1999"), D("10")), (D("1990"), D("100"))],
-                [(D("2001"), D("10")), (D("2010"), D("100"))])
+    ex = Exchange(
+        [
+            SymbolSpec("BTC", "USDT"),
+            SymbolSpec("ETH", "USDT", step_size=D("0.0001"), min_qty=D("0.0001")),
+            SymbolSpec(
+                "SOL",
+                "USDT",
+                step_size=D("0.001"),
+                min_qty=D("0.001"),
+                tick_size=D("0.001"),
+                min_price=D("0.001"),
+                min_notional=D("10"),
+                notional_filter="MIN_NOTIONAL",
+            ),
+        ],
+        fee_bps=D(10),
+        fee_in=fee_in,
+    )
+    ex.set_book(
+        "BTCUSDT",
+        [(D("29990"), D("0.4")), (D("29980"), D("5")), (D("29900"), D("50"))],
+        [(D("30010"), D("0.6")), (D("30020"), D("5")), (D("30100"), D("50"))],
+    )
+    ex.set_book("ETHUSDT", [(D("1999"), D("10")), (D("1990"), D("100"))], [(D("2001"), D("10")), (D("2010"), D("100"))])
     ex.set_book("SOLUSDT", [(D("99.9"), D("100"))], [(D("100.1"), D("100"))])
     for asset, amount in (("USDT", D("20000")), ("BTC", D("1")), ("ETH", D("10"))):
         ex.deposit(ACCOUNT, asset, amount)
@@ -58,17 +73,29 @@ def server() -> Iterator[BinanceServer]:
         yield srv
 
 
-def make_venue(server: BinanceServer, *, key: str = KEY, secret: str = SECRET, timeout_ms: int = 5000,
-               sleeps: list[float] | None = None, poll_timeout: float = 2.0) -> CcxtVenue:
+def make_venue(
+    server: BinanceServer,
+    *,
+    key: str = KEY,
+    secret: str = SECRET,
+    timeout_ms: int = 5000,
+    sleeps: list[float] | None = None,
+    poll_timeout: float = 2.0,
+) -> CcxtVenue:
     def sleep(seconds: float) -> None:
         if sleeps is not None:
             sleeps.append(seconds)
 
-    return CcxtVenue("binance", Credentials(key, secret), api_urls=server.ccxt_urls(),
-                     client_config={"enableRateLimit": False, "timeout": timeout_ms},
-                     retry=RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, lookup_grace=0.3,
-                                       lookup_interval=0.1),
-                     poll=PollPolicy(timeout=poll_timeout, interval=0.01), sleep=sleep, name="local-binance")
+    return CcxtVenue(
+        "binance",
+        Credentials(key, secret),
+        api_urls=server.ccxt_urls(),
+        client_config={"enableRateLimit": False, "timeout": timeout_ms},
+        retry=RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, lookup_grace=0.3, lookup_interval=0.1),
+        poll=PollPolicy(timeout=poll_timeout, interval=0.01),
+        sleep=sleep,
+        name="local-binance",
+    )
 
 
 @pytest.fixture
@@ -94,7 +121,11 @@ class TestCcxtVenueContract(VenueContract):
 def test_rules_come_from_the_exchange_filters(venue: CcxtVenue) -> None:
     btc = venue.rules("btc", "usdt")
     assert (btc.amount_step, btc.price_tick, btc.min_notional, btc.min_amount) == (
-        D("0.00001"), D("0.01"), D("5"), D("0.00001"))
+        D("0.00001"),
+        D("0.01"),
+        D("5"),
+        D("0.00001"),
+    )
     eth = venue.rules("ETH", "USDT")
     assert (eth.amount_step, eth.min_amount) == (D("0.0001"), D("0.0001"))
     sol = venue.rules("SOL", "USDT")  # legacy MIN_NOTIONAL filter
@@ -112,10 +143,18 @@ def test_only_spot_endpoints_are_called_to_load_markets(venue: CcxtVenue, server
     assert [(r.method, r.path) for r in server.requests] == [("GET", "/api/v3/exchangeInfo")]
 
 
-@pytest.mark.parametrize(("precision", "mode", "step"), [
-    ("0.00010000", ccxt.TICK_SIZE, D("0.0001")), (1e-05, ccxt.TICK_SIZE, D("0.00001")),
-    (4, ccxt.DECIMAL_PLACES, D("0.0001")), ("8", ccxt.DECIMAL_PLACES, D("1e-8")), (0, ccxt.DECIMAL_PLACES, D(0)),
-    (3, ccxt.SIGNIFICANT_DIGITS, D(0)), (None, ccxt.TICK_SIZE, D(0))])
+@pytest.mark.parametrize(
+    ("precision", "mode", "step"),
+    [
+        ("0.00010000", ccxt.TICK_SIZE, D("0.0001")),
+        (1e-05, ccxt.TICK_SIZE, D("0.00001")),
+        (4, ccxt.DECIMAL_PLACES, D("0.0001")),
+        ("8", ccxt.DECIMAL_PLACES, D("1e-8")),
+        (0, ccxt.DECIMAL_PLACES, D(0)),
+        (3, ccxt.SIGNIFICANT_DIGITS, D(0)),
+        (None, ccxt.TICK_SIZE, D(0)),
+    ],
+)
 def test_step_from_precision_handles_tick_size_and_decimal_places(precision: object, mode: int, step: D) -> None:
     assert step_from_precision(precision, mode) == step
 
@@ -129,18 +168,22 @@ def test_balances_are_exact_decimals_with_canonical_symbols(venue: CcxtVenue) ->
 # -- fills ---------------------------------------------------------------------------------------------
 def test_market_buy_moves_balances_by_fill_and_fee_exactly(venue: CcxtVenue, server: BinanceServer) -> None:
     report = venue.execute(plan_of((Side.BUY, BTC, "0.5")))
-    fill, = report.fills
+    (fill,) = report.fills
     assert (fill.quantity, fill.price, fill.fee, fill.fee_asset) == (D("0.5"), D("30010"), D("15.005"), "USDT")
     assert fill.slippage == D("0.5") * (D("30010") - BTC.mid)
     assert venue.balances() == {"USDT": D("20000") - D("15005") - D("15.005"), "BTC": D("1.5"), "ETH": D("10")}
     assert server.exchange.balance(ACCOUNT, "USDT") == D("4979.995")
     placed = server.requests_to("POST", "/api/v3/order")[0].params
     assert (placed["type"], placed["side"], placed["quantity"], placed["newOrderRespType"]) == (
-        "MARKET", "BUY", "0.5", "FULL")
+        "MARKET",
+        "BUY",
+        "0.5",
+        "FULL",
+    )
 
 
 def test_market_sell_walks_the_book_at_volume_weighted_price(venue: CcxtVenue, server: BinanceServer) -> None:
-    fill, = venue.execute(plan_of((Side.SELL, BTC, "1"))).fills
+    (fill,) = venue.execute(plan_of((Side.SELL, BTC, "1"))).fills
     # 0.4 @ 29990 + 0.6 @ 29980 = 29984
     assert (fill.quantity, fill.price, fill.fee) == (D("1"), D("29984"), D("29.984"))
     assert venue.balances() == {"USDT": D("20000") + D("29984") - D("29.984"), "ETH": D("10")}
@@ -151,7 +194,7 @@ def test_market_sell_walks_the_book_at_volume_weighted_price(venue: CcxtVenue, s
 def test_fee_charged_in_base_is_kept_in_base() -> None:
     with BinanceServer(make_exchange(fee_in="received"), {KEY: ApiKey(SECRET, ACCOUNT)}) as srv:
         venue = make_venue(srv)
-        fill, = venue.execute(plan_of((Side.BUY, ETH, "2"))).fills
+        (fill,) = venue.execute(plan_of((Side.BUY, ETH, "2"))).fills
         assert (fill.fee, fill.fee_asset) == (D("0.002"), "ETH")
         assert venue.balances()["ETH"] == D("10") + D("2") - D("0.002")
         assert venue.balances()["USDT"] == D("20000") - D("4002")
@@ -174,8 +217,8 @@ def test_order_below_min_notional_is_skipped_without_a_request(venue: CcxtVenue,
 def test_partial_fill_becomes_a_fill_and_a_failure(venue: CcxtVenue, server: BinanceServer) -> None:
     server.inject("partial", fraction=D("0.5"))
     report = venue.execute(plan_of((Side.BUY, BTC, "0.4")))
-    fill, = report.fills
-    failure, = report.failures
+    (fill,) = report.fills
+    (failure,) = report.failures
     assert fill.quantity == D("0.2") and failure.filled_quantity == D("0.2")
     assert "expired" in failure.reason and "filled 0.2 of 0.4" in failure.reason
     assert fill.fee == D("0.2") * D("30010") / 1000  # fees fetched from myTrades: the order query has none
@@ -195,8 +238,7 @@ def test_order_still_open_at_poll_timeout_is_canceled(server: BinanceServer) -> 
     assert venue.balances()["ETH"] == D("9.5")
 
 
-def test_market_order_larger_than_the_book_expires_with_what_filled(venue: CcxtVenue,
-                                                                    server: BinanceServer) -> None:
+def test_market_order_larger_than_the_book_expires_with_what_filled(venue: CcxtVenue, server: BinanceServer) -> None:
     server.exchange.set_book("ETHUSDT", [(D("1999"), D("1"))], [(D("2001"), D("1.5"))])
     report = venue.execute(plan_of((Side.BUY, ETH, "4")))
     assert report.fills[0].quantity == D("1.5")
@@ -259,8 +301,9 @@ def test_order_listed_after_the_grace_window_is_unknown_not_doubled(server: Bina
 def test_an_older_order_reusing_the_client_id_is_not_taken_for_ours(server: BinanceServer) -> None:
     plan = plan_of((Side.BUY, BTC, "0.1"), reason="collide")
     cid = client_order_id(plan, 0, max_len=36)
-    server.exchange.place(ACCOUNT, {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.2",
-                                    "newClientOrderId": cid})
+    server.exchange.place(
+        ACCOUNT, {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.2", "newClientOrderId": cid}
+    )
     server.orders(ACCOUNT)[0].time -= 3_600_000  # placed an hour ago by an identical plan
     server.inject("timeout", method="POST", delay=1.5)
     report = make_venue(server, timeout_ms=500).execute(plan)
@@ -340,8 +383,10 @@ def test_the_same_plan_twice_does_not_trade_twice(venue: CcxtVenue, server: Bina
     assert len(server.orders(ACCOUNT)) == 1
 
 
-@pytest.mark.parametrize(("key", "secret", "code"), [(KEY, "wrong-secret", "-1022"), (OTHER_KEY, SECRET, "-2015"),
-                                                     ("short", SECRET, "-2014")])
+@pytest.mark.parametrize(
+    ("key", "secret", "code"),
+    [(KEY, "wrong-secret", "-1022"), (OTHER_KEY, SECRET, "-2015"), ("short", SECRET, "-2014")],
+)
 def test_bad_credentials_are_a_misconfiguration(server: BinanceServer, key: str, secret: str, code: str) -> None:
     venue = make_venue(server, key=key, secret=secret)
     with pytest.raises(VenueMisconfigured, match=code):
@@ -360,8 +405,9 @@ def test_key_without_trading_permission_halts(server: BinanceServer) -> None:
         venue.execute(plan_of((Side.BUY, BTC, "0.1")))
 
 
-def test_secrets_never_appear_in_repr_or_logs(venue: CcxtVenue, caplog: pytest.LogCaptureFixture,
-                                              server: BinanceServer) -> None:
+def test_secrets_never_appear_in_repr_or_logs(
+    venue: CcxtVenue, caplog: pytest.LogCaptureFixture, server: BinanceServer
+) -> None:
     caplog.set_level(logging.DEBUG)
     server.inject("http_5xx", method="POST", accept=True)
     venue.execute(plan_of((Side.BUY, BTC, "0.1")))
@@ -398,8 +444,7 @@ def test_credentials_from_environment_and_file(tmp_path: Path) -> None:
         Credentials.resolve("binance", tmp_path / "missing.json")
 
 
-def test_venue_reads_credentials_from_the_environment(server: BinanceServer,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_venue_reads_credentials_from_the_environment(server: BinanceServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRIMTAB_BINANCE_API_KEY", KEY)
     monkeypatch.setenv("TRIMTAB_BINANCE_API_SECRET", SECRET)
     venue = CcxtVenue("binance", api_urls=server.ccxt_urls(), client_config={"enableRateLimit": False})
@@ -425,7 +470,12 @@ def test_find_fill_by_client_id_reconciles_an_executed_leg(venue: CcxtVenue, ser
     (fill,) = report.fills
     found = venue.find_fill(venue.client_id(plan, 0), plan.orders[0])
     assert found is not None
-    assert (found.quantity, found.price, found.fee, found.quote_amount) == (fill.quantity, fill.price, fill.fee, fill.quote_amount)
+    assert (found.quantity, found.price, found.fee, found.quote_amount) == (
+        fill.quantity,
+        fill.price,
+        fill.fee,
+        fill.quote_amount,
+    )
     other = plan_of((Side.BUY, BTC, "0.05"), reason="never sent")
     assert venue.find_fill(venue.client_id(other, 0), other.orders[0]) is None
     assert venue.last_price("BTC", "USDT") > 0

@@ -13,8 +13,10 @@ from trimtab.core.base.types import MarketRules, Side
 from trimtab.core.costs.model import linear_costs
 from trimtab.core.execution.planner import plan_rebalance
 
-MARKETS = (ContractMarket("BTC", "USDC", Decimal("60000"), Decimal("0.01")),
-           ContractMarket("ETH", "USDC", Decimal("3000"), Decimal("0.2")))
+MARKETS = (
+    ContractMarket("BTC", "USDC", Decimal("60000"), Decimal("0.01")),
+    ContractMarket("ETH", "USDC", Decimal("3000"), Decimal("0.2")),
+)
 RULES = MarketRules(amount_step=Decimal("0.0001"), price_tick=Decimal("0.01"), min_notional=Decimal("10"))
 
 
@@ -22,8 +24,9 @@ class TestPaperVenueContract(VenueContract):
     @pytest.fixture
     def venue(self) -> PaperVenue:
         balances = {"USDC": Decimal("10000"), "BTC": Decimal("1"), "ETH": Decimal("5")}
-        return PaperVenue(balances, linear_costs(10, 5, 0.5), prices={m.asset: m.mid for m in MARKETS},
-                          rules=lambda _a: RULES)
+        return PaperVenue(
+            balances, linear_costs(10, 5, 0.5), prices={m.asset: m.mid for m in MARKETS}, rules=lambda _a: RULES
+        )
 
     @pytest.fixture
     def markets(self) -> tuple[ContractMarket, ContractMarket]:
@@ -39,7 +42,12 @@ def test_realised_costs_equal_the_plan_estimates() -> None:
     report = venue.execute(plan)
     assert report.complete
     for order, fill in zip(plan.orders, report.fills, strict=True):
-        assert (fill.fee, fill.slippage, fill.gas, fill.price) == (order.cost.fee, order.cost.slippage, order.cost.gas, order.exec_price)
+        assert (fill.fee, fill.slippage, fill.gas, fill.price) == (
+            order.cost.fee,
+            order.cost.slippage,
+            order.cost.gas,
+            order.exec_price,
+        )
     assert venue.balances() == {k: v for k, v in state.apply(report.fills).holdings.items() if v}
 
 

@@ -51,29 +51,36 @@ def test_arrow_reads_wide_files_exactly_like_pandas(tmp_path: Path, name: str, s
         df.to_parquet(path, index=False)
     assert read_wide_arrow(path, pricefile.ASSET_COLUMNS) is not None, "the plain file took the Arrow path"
     small = read_small_csv(path, pricefile.ASSET_COLUMNS)
-    assert (small is not None) == (suffix == ".csv" and name not in ("utc_z", "offsets")), "small reader: plain CSVs only"
+    assert (small is not None) == (suffix == ".csv" and name not in ("utc_z", "offsets")), (
+        "small reader: plain CSVs only"
+    )
     _same(pricefile.read_price_file(path), _pandas(path))
     if small is not None:  # and the Arrow reader alone gives the same
         _same(pricefile._wide_checked(str(path), path, *read_wide_arrow(path, pricefile.ASSET_COLUMNS)), _pandas(path))  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("text", [
-    "date,BTC\n2024-01-01,1\n2024-01-02,abc\n",  # not a number
-    "date,BTC,BTC\n2024-01-01,1,2\n",  # duplicate header (pandas renames it)
-    "date,,ETH\n2024-01-01,1,2\n",  # empty header
-    "date,BTC\n2024-01-01,1\nnot a date,2\n",  # bad timestamp
-    "date,asset,price\n2024-01-01,BTC,1\n",  # long layout
-    "date,BTC\n",  # no rows
-    "date,BTC\n2024-01-01,1,2\n",  # ragged
-    "date,BTC\n2024-01-01,1_000\n",  # Python's float() would take it, pandas would not
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "date,BTC\n2024-01-01,1\n2024-01-02,abc\n",  # not a number
+        "date,BTC,BTC\n2024-01-01,1,2\n",  # duplicate header (pandas renames it)
+        "date,,ETH\n2024-01-01,1,2\n",  # empty header
+        "date,BTC\n2024-01-01,1\nnot a date,2\n",  # bad timestamp
+        "date,asset,price\n2024-01-01,BTC,1\n",  # long layout
+        "date,BTC\n",  # no rows
+        "date,BTC\n2024-01-01,1,2\n",  # ragged
+        "date,BTC\n2024-01-01,1_000\n",  # Python's float() would take it, pandas would not
+    ],
+)
 def test_arrow_declines_anything_unusual_and_pandas_keeps_its_messages(tmp_path: Path, text: str) -> None:
     path = tmp_path / "p.csv"
     path.write_text(text)
     assert read_wide_arrow(path, pricefile.ASSET_COLUMNS) is None
     assert read_small_csv(path, pricefile.ASSET_COLUMNS) is None
     try:
-        expected: object = pricefile._wide(pricefile._read_frame(path), str(path), path) if "asset" not in text else None
+        expected: object = (
+            pricefile._wide(pricefile._read_frame(path), str(path), path) if "asset" not in text else None
+        )
     except DataError as e:
         expected = str(e)
     if isinstance(expected, str):
@@ -102,20 +109,25 @@ def test_plain_files_are_read_without_importing_pandas(tmp_path: Path) -> None:
 
     (tmp_path / "p.csv").write_text(WIDE["dates"])
     pd.read_csv(tmp_path / "p.csv", parse_dates=["date"]).to_parquet(tmp_path / "p.parquet", index=False)
-    code = ("import sys; from trimtab.adapters.pricefile import read_price_file; "
-            f"[read_price_file(f) for f in ({str(tmp_path / 'p.csv')!r}, {str(tmp_path / 'p.parquet')!r})]; "
-            "print(sorted(m for m in ('pandas', 'pyarrow.dataset') if m in sys.modules))")
+    code = (
+        "import sys; from trimtab.adapters.pricefile import read_price_file; "
+        f"[read_price_file(f) for f in ({str(tmp_path / 'p.csv')!r}, {str(tmp_path / 'p.parquet')!r})]; "
+        "print(sorted(m for m in ('pandas', 'pyarrow.dataset') if m in sys.modules))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("text", [
-    "date,BTC\n2024-01-01,1\n2024-01-02T00:00:00,2\n",  # two time formats in one column
-    "date,BTC\n2024-02-30,1\n",  # not a date
-    "date,BTC\n2024-01-01, 1\n",  # padded number
-    "date,BTC\n2024-01-01,inf\n",
-    "\ufeffdate,BTC\n2024-01-01,1\n",  # byte-order mark
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "date,BTC\n2024-01-01,1\n2024-01-02T00:00:00,2\n",  # two time formats in one column
+        "date,BTC\n2024-02-30,1\n",  # not a date
+        "date,BTC\n2024-01-01, 1\n",  # padded number
+        "date,BTC\n2024-01-01,inf\n",
+        "\ufeffdate,BTC\n2024-01-01,1\n",  # byte-order mark
+    ],
+)
 def test_the_small_reader_leaves_anything_ambiguous_to_the_others(tmp_path: Path, text: str) -> None:
     path = tmp_path / "p.csv"
     path.write_text(text, encoding="utf-8")

@@ -123,10 +123,15 @@ def test_wide_csv_and_parquet_load_the_same_history(tmp_path: Path) -> None:
 
 
 def test_long_parquet_with_symbol_and_timestamp_columns(tmp_path: Path) -> None:
-    df = pd.DataFrame({
-        "timestamp": pd.to_datetime(["2024-01-01T00:00Z", "2024-01-01T00:00Z", "2024-01-01T01:00Z", "2024-01-01T01:00Z"]),
-        "symbol": ["sol", "usdc", "sol", "usdc"], "close": [100.0, 1.0, 101.0, 0.99],
-    })
+    df = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(
+                ["2024-01-01T00:00Z", "2024-01-01T00:00Z", "2024-01-01T01:00Z", "2024-01-01T01:00Z"]
+            ),
+            "symbol": ["sol", "usdc", "sol", "usdc"],
+            "close": [100.0, 1.0, 101.0, 0.99],
+        }
+    )
     df.to_parquet(tmp_path / "long.parquet")
     h = load_prices(tmp_path / "long.parquet", quote="usdc")
     assert h.assets == ("SOL", "USDC") and h.prices[:, 1].tolist() == [1.0, 0.99]  # file's quote prices are kept
@@ -149,9 +154,13 @@ def test_daily_btc_missing_day_is_a_gap_unless_forward_filled() -> None:
     with pytest.raises(DataError, match="2017-06-06") as e:
         load_prices(path, assets=["BTC", "ETH"], start="2017-06-01", end="2017-06-30")
     assert e.value.field == "BTC"
-    h, report = load_prices_with_report(path, assets=["BTC", "ETH"], start="2017-06-01", end="2017-06-30", forward_fill=1)
+    h, report = load_prices_with_report(
+        path, assets=["BTC", "ETH"], start="2017-06-01", end="2017-06-30", forward_fill=1
+    )
     assert [(g.asset, str(g.first_missing.astype("datetime64[D]"))) for g in report.filled] == [
-        ("BTC", "2017-06-06"), ("BTC", "2017-06-08")]
+        ("BTC", "2017-06-06"),
+        ("BTC", "2017-06-08"),
+    ]
     i = int(np.flatnonzero(h.times == _day("2017-06-06"))[0])
     assert h.prices[i, 0] == h.prices[i - 1, 0] and h.prices[i, 1] != h.prices[i - 1, 1]
     assert len(h) == 30
@@ -175,8 +184,9 @@ def test_late_listing_needs_a_later_start_or_require_complete_false() -> None:
     with pytest.raises(DataError) as e:
         load_prices(path, assets=["BTC", "SOL"], start="2020-01-01", end="2020-12-31")
     assert e.value.field == "SOL" and "2020-04-11" in str(e.value) and "--start" in str(e.value)
-    h, report = load_prices_with_report(path, assets=["BTC", "SOL"], start="2020-01-01", end="2020-12-31",
-                                        require_complete=False)
+    h, report = load_prices_with_report(
+        path, assets=["BTC", "SOL"], start="2020-01-01", end="2020-12-31", require_complete=False
+    )
     first = int(np.flatnonzero(~np.isnan(h.prices[:, 1]))[0])
     assert h.times[first] == _day("2020-04-11") and np.isnan(h.prices[:first, 1]).all()
     assert not np.isnan(h.prices[first:]).any() and report.late_starts == (("SOL", _day("2020-04-11")),)
@@ -187,8 +197,9 @@ def test_series_ending_before_the_window_end_is_named() -> None:
     with pytest.raises(DataError, match="--end 2021-10-17") as e:
         load_prices(path, assets=["BTC", "LUNA"], start="2021-10-01", end="2021-12-31")
     assert e.value.field == "LUNA"
-    _, report = load_prices_with_report(path, assets=["BTC", "LUNA"], start="2021-10-01", end="2021-12-31",
-                                        require_complete=False)
+    _, report = load_prices_with_report(
+        path, assets=["BTC", "LUNA"], start="2021-10-01", end="2021-12-31", require_complete=False
+    )
     assert report.early_ends == (("LUNA", _day("2021-10-17")),)
 
 
@@ -198,16 +209,18 @@ def test_window_reaching_past_the_data_is_named_at_either_end() -> None:
     assert e.value.field == "BTC" and "--start 2023-03-20" in str(e.value)
     with pytest.raises(DataError, match="--end 2023-04-10T23:00"):
         load_prices(PERP, assets=["BTC"], quote="USDT", end="2023-05-01")
-    h, report = load_prices_with_report(PERP, assets=["BTC"], quote="USDT", start="2023-03-01", end="2023-05-01",
-                                        require_complete=False)
+    h, report = load_prices_with_report(
+        PERP, assets=["BTC"], quote="USDT", start="2023-03-01", end="2023-05-01", require_complete=False
+    )
     assert len(h) == 22 * 24 and report.late_starts and report.early_ends
     assert len(load_prices(PERP, assets=["BTC"], quote="USDT", end="2023-04-10")) == 22 * 24  # within one step
 
 
 def test_whole_daily_universe_loads_for_index_strategies() -> None:
     path = bundled_path("daily_prices_usd.csv.gz")
-    h, report = load_prices_with_report(path, start="2022-10-01", end="2023-11-30", forward_fill=4,
-                                        require_complete=False)
+    h, report = load_prices_with_report(
+        path, start="2022-10-01", end="2023-11-30", forward_fill=4, require_complete=False
+    )
     assert len(h.assets) == 45 and h.assets[-1] == "USD" and len(h) == 426
     assert dict(report.late_starts)["SUI"] == _day("2023-05-03")
     assert dict(report.early_ends)["LUNA"] == _day("2021-10-17") and np.isnan(h.prices[:, h.index_of("LUNA")]).all()
@@ -246,9 +259,18 @@ BAD_FILES = [
     ("text_price.csv", "date,asset,price\n2024-01-01,btc,1\n2024-01-02,btc,abc\n", "price", "line 3"),
     ("zero.csv", "date,asset,price\n2024-01-01,btc,1\n2024-01-02,btc,0\n", "BTC", "2024-01-02"),
     ("negative.csv", "date,btc\n2024-01-01,1\n2024-01-02,-5\n", "BTC", "2024-01-02"),
-    ("gap_wide.csv", "date,btc,eth\n2024-01-01,1,1\n2024-01-02,,1\n2024-01-03,,1\n2024-01-04,2,1\n", "BTC", "2024-01-02"),
-    ("same_coin_twice.csv", "snapshot_date,name,symbol,price_usd,market_cap_usd\n2024-01-01,Bitcoin,BTC,1,5\n"
-     "2024-01-01,Bitcoin,BTC,1,5\n", "snapshot_date", "line 3"),
+    (
+        "gap_wide.csv",
+        "date,btc,eth\n2024-01-01,1,1\n2024-01-02,,1\n2024-01-03,,1\n2024-01-04,2,1\n",
+        "BTC",
+        "2024-01-02",
+    ),
+    (
+        "same_coin_twice.csv",
+        "snapshot_date,name,symbol,price_usd,market_cap_usd\n2024-01-01,Bitcoin,BTC,1,5\n2024-01-01,Bitcoin,BTC,1,5\n",
+        "snapshot_date",
+        "line 3",
+    ),
     ("same_symbol.csv", "date,btc,BTC\n2024-01-01,1,1\n", "BTC", "two columns"),
     ("empty.csv", "", None, "empty"),
     ("header_only.csv", "date,asset,price\n", None, "no data rows"),
@@ -256,8 +278,9 @@ BAD_FILES = [
 
 
 @pytest.mark.parametrize(("name", "content", "field", "fragment"), BAD_FILES, ids=[b[0] for b in BAD_FILES])
-def test_bad_file_gives_one_line_data_error(tmp_path: Path, name: str, content: str, field: str | None,
-                                            fragment: str) -> None:
+def test_bad_file_gives_one_line_data_error(
+    tmp_path: Path, name: str, content: str, field: str | None, fragment: str
+) -> None:
     path = tmp_path / name
     path.write_text(content)
     with pytest.raises(DataError) as e:
@@ -274,12 +297,15 @@ def test_missing_assets_are_listed_with_what_the_file_has() -> None:
     assert "DOGE, ADA not in the file" in msg and "BTC, ETH, SOL" in msg and e.value.field == "assets"
 
 
-@pytest.mark.parametrize(("name", "content", "fragment"), [
-    ("gone.csv", None, "file not found"),
-    ("prices.xlsx", b"PK\x03\x04junk", "unsupported format"),
-    ("broken.csv.gz", b"\x1f\x8b\x08\x00garbage", "unreadable file"),
-    ("broken.parquet", b"not parquet at all", "unreadable file"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "fragment"),
+    [
+        ("gone.csv", None, "file not found"),
+        ("prices.xlsx", b"PK\x03\x04junk", "unsupported format"),
+        ("broken.csv.gz", b"\x1f\x8b\x08\x00garbage", "unreadable file"),
+        ("broken.parquet", b"not parquet at all", "unreadable file"),
+    ],
+)
 def test_unreadable_files(tmp_path: Path, name: str, content: bytes | None, fragment: str) -> None:
     path = tmp_path / name
     if content is not None:
@@ -315,8 +341,10 @@ def test_forward_fill_only_copies_the_previous_close(mask: list[list[bool]], k: 
     n = len(mask)
     prices = np.arange(1.0, 2 * n + 1).reshape(n, 2)
     prices[np.array(mask)] = np.nan
-    raw = RawPrices(PriceHistory(times=np.arange(n).astype("datetime64[D]"), assets=("A", "B"), prices=prices,
-                                 source="mem"), rows_read=n)
+    raw = RawPrices(
+        PriceHistory(times=np.arange(n).astype("datetime64[D]"), assets=("A", "B"), prices=prices, source="mem"),
+        rows_read=n,
+    )
     try:
         h, report = check_history(raw, assets=["a", "b"], forward_fill=k, require_complete=complete)
     except DataError as e:

@@ -1,4 +1,5 @@
-"""Ledger stores: the shared contract on InMemory, SQLite (real file) and PostgreSQL (throwaway cluster), plus SQL specifics."""
+"""Ledger stores: the shared contract on InMemory, SQLite (real file) and PostgreSQL (throwaway cluster), plus SQL
+specifics."""
 
 from __future__ import annotations
 
@@ -64,14 +65,17 @@ def test_plain_path_and_sqlite_url_open_the_same_file_creating_parent_dirs(tmp_p
     assert SqlLedgerStore(f"sqlite:///{path}").balances("main") == {"BTC": Decimal("1.1")}
 
 
-@pytest.mark.parametrize(("url", "message"), [
-    ("", "empty"),
-    ("mysql://u@h/db", "unsupported database"),
-    ("sqlite://", "in-memory"),
-    ("sqlite:///:memory:", "in-memory"),
-    ("post gres://x", "cannot parse"),
-    ("postgresql://u@h:notaport/db", "cannot parse"),
-])
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("", "empty"),
+        ("mysql://u@h/db", "unsupported database"),
+        ("sqlite://", "in-memory"),
+        ("sqlite:///:memory:", "in-memory"),
+        ("post gres://x", "cannot parse"),
+        ("postgresql://u@h:notaport/db", "cannot parse"),
+    ],
+)
 def test_bad_urls_are_config_errors_naming_the_field(url: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as err:
         SqlLedgerStore(url)
@@ -147,10 +151,13 @@ def test_concurrent_first_opens_migrate_once(db_url: str) -> None:
 # -- storage details ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sql", [
-    "UPDATE ledger_entries SET amount = '5'",
-    "DELETE FROM ledger_entries",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE ledger_entries SET amount = '5'",
+        "DELETE FROM ledger_entries",
+    ],
+)
 def test_database_refuses_to_rewrite_ledger_history(db_url: str, sql: str) -> None:
     store = SqlLedgerStore(db_url)
     store.append([entry("BTC", "1")])
@@ -185,10 +192,13 @@ def test_sqlite_keeps_amounts_as_exact_text(tmp_path: Path) -> None:
 def test_postgres_amounts_are_numeric_48_18(pg_url: str) -> None:
     store = SqlLedgerStore(pg_url)
     with store.engine.connect() as conn:
-        cols = conn.execute(text(
-            "SELECT column_name, data_type, numeric_precision, numeric_scale FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND table_name = 'ledger_entries' AND column_name IN ('amount', 'price') ORDER BY column_name"
-        )).all()
+        cols = conn.execute(
+            text(
+                "SELECT column_name, data_type, numeric_precision, numeric_scale FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = 'ledger_entries' AND column_name IN "
+                "('amount', 'price') ORDER BY column_name"
+            )
+        ).all()
     assert cols == [("amount", "numeric", 48, 18), ("price", "numeric", 48, 18)]
 
 

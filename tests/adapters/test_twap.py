@@ -50,8 +50,13 @@ class Recording(PaperVenue):
 
 
 def make(clock: Clock, settings: TwapSettings) -> tuple[Recording, TwapVenue]:
-    inner = Recording({"USDC": D("20000"), "BTC": D("1"), "ETH": D("0")}, linear_costs(10, 5), prices=PRICES,
-                      rules=lambda _a: RULES, clock=clock)
+    inner = Recording(
+        {"USDC": D("20000"), "BTC": D("1"), "ETH": D("0")},
+        linear_costs(10, 5),
+        prices=PRICES,
+        rules=lambda _a: RULES,
+        clock=clock,
+    )
     return inner, TwapVenue(inner, settings, sleep=clock.sleep, clock=lambda: clock.now)
 
 
@@ -93,7 +98,9 @@ def test_engine_records_every_child_fill_in_one_rebalance(tmp_path: Path) -> Non
     clock = Clock()
     inner = Recording({"USDC": D("10000")}, strat.costs, prices={"BTC": D("60000"), "USDC": D(1)}, clock=clock)
     twap = TwapVenue(inner, TwapSettings(horizon_s=60, interval_s=20), sleep=clock.sleep, clock=lambda: clock.now)
-    result = run_cycle(strat, MarketSnapshot(now, {"BTC": D("60000"), "USDC": D(1)}), twap, store, account="a", initial=True)
+    result = run_cycle(
+        strat, MarketSnapshot(now, {"BTC": D("60000"), "USDC": D(1)}), twap, store, account="a", initial=True
+    )
     assert result.report is not None and len(result.report.fills) == 4
     assert {e.rebalance_id for e in store.entries("a") if e.kind == "trade"} == {"a@" + now.isoformat()}
     assert {k: v for k, v in store.balances("a").items() if v} == inner.balances()
@@ -101,8 +108,10 @@ def test_engine_records_every_child_fill_in_one_rebalance(tmp_path: Path) -> Non
 
 def test_strategy_file_execution_block_builds_twap_settings(tmp_path: Path) -> None:
     spec = tmp_path / "s.yaml"
-    spec.write_text("name: s\ntargets: {BTC: 0.5, USDC: 0.5}\ntrigger: {kind: threshold, band: 0.05}\n"
-                    "execution: {twap: {horizon: 1h, interval: 10m, max_child_usd: 5000}}\n")
+    spec.write_text(
+        "name: s\ntargets: {BTC: 0.5, USDC: 0.5}\ntrigger: {kind: threshold, band: 0.05}\n"
+        "execution: {twap: {horizon: 1h, interval: 10m, max_child_usd: 5000}}\n"
+    )
     twap = load_strategy(spec).execution.twap
     assert twap is not None
     assert (twap.horizon_s, twap.interval_s, twap.max_child_notional) == (3600.0, 600.0, D("5000"))

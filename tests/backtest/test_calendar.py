@@ -23,9 +23,17 @@ def _due_steps(times: np.ndarray, every: str) -> list[int]:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("1d", ("seconds", 86400)), ("30d", ("seconds", 30 * 86400)), ("720h", ("seconds", 720 * 3600)),
-     ("1w", ("seconds", 7 * 86400)), ("2w", ("seconds", 14 * 86400)), ("12h", ("seconds", 12 * 3600)),
-     ("90m", ("seconds", 90 * 60)), ("1M", ("months", 1)), ("3M", ("months", 3))],
+    [
+        ("1d", ("seconds", 86400)),
+        ("30d", ("seconds", 30 * 86400)),
+        ("720h", ("seconds", 720 * 3600)),
+        ("1w", ("seconds", 7 * 86400)),
+        ("2w", ("seconds", 14 * 86400)),
+        ("12h", ("seconds", 12 * 3600)),
+        ("90m", ("seconds", 90 * 60)),
+        ("1M", ("months", 1)),
+        ("3M", ("months", 3)),
+    ],
 )
 def test_parse_duration_accepts_the_documented_units(text: str, expected: tuple[str, int]) -> None:
     assert parse_duration(text) == expected
@@ -94,8 +102,11 @@ def _brute_force(times: list[datetime], amount: int, unit: str) -> list[bool]:
     for prev, now in zip(times, times[1:], strict=False):
         fired = False
         while True:
-            due = _add_months(times[0], k * amount) if unit == "M" else times[0] + k * timedelta(
-                seconds=amount * {"m": 60, "h": 3600, "d": 86400, "w": 604800}[unit])
+            due = (
+                _add_months(times[0], k * amount)
+                if unit == "M"
+                else times[0] + k * timedelta(seconds=amount * {"m": 60, "h": 3600, "d": 86400, "w": 604800}[unit])
+            )
             if due > now:
                 break
             fired = fired or due > prev

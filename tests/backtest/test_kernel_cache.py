@@ -29,7 +29,8 @@ prices = np.column_stack([np.exp(np.cumsum(rng.normal(0, 0.03, 200))) * 40_000, 
 history = PriceHistory(times=times, assets=("BTC", "USDC"), prices=prices)
 result = backtest(load_strategy("bitcoin"), history)
 assert result.path == "fast"
-stats = {name: getattr(loops, name).stats for name in ("run_policy", "weights_path", "summarize", "totals", "sweep_policies")}
+stats = {name: getattr(loops, name).stats for name in ("run_policy", "weights_path", "summarize", "totals",
+"sweep_policies")}
 print(json.dumps({k: [sum(s.cache_hits.values()), sum(s.cache_misses.values())] for k, s in stats.items()}))
 """
 

@@ -24,6 +24,7 @@ def kernel_build(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
         monkeypatch.setattr(kernels, "_aot_module", None)
     return str(request.param)
 
+
 F = 0.01
 V0 = 100.0
 P3 = np.array([[1.0, 1.0], [2.0, 1.0], [2.0, 2.0]])
@@ -65,8 +66,7 @@ def test_calendar_fires_only_on_due_steps() -> None:
 
 
 def test_buy_and_hold_never_trades_after_step_zero() -> None:
-    r = simulate(P3, HALF, fee=F, initial_value=V0, band_abs=1e-6, mode="buy_and_hold",
-                 calendar_due=np.ones(3, bool))
+    r = simulate(P3, HALF, fee=F, initial_value=V0, band_abs=1e-6, mode="buy_and_hold", calendar_due=np.ones(3, bool))
     v1 = _v1()
     assert r.rebalanced.tolist() == [True, False, False]
     np.testing.assert_allclose(r.equity, [v1, 1.5 * v1, 2.0 * v1], rtol=1e-13)
@@ -156,8 +156,9 @@ def test_sweep_matches_one_backtest_per_band() -> None:
     rel = np.array([0.2, 0.0, 0.1, 0.0])
     res = sweep(prices, targets, bands, rel, fee=0.002, slippage=0.001, gas=0.01, initial_value=1e4)
     for k in range(len(bands)):
-        one = simulate(prices, targets, fee=0.002, slippage=0.001, gas=0.01, initial_value=1e4,
-                       band_abs=bands[k], band_rel=rel[k])
+        one = simulate(
+            prices, targets, fee=0.002, slippage=0.001, gas=0.01, initial_value=1e4, band_abs=bands[k], band_rel=rel[k]
+        )
         assert res.final_value[k] == one.equity[-1]
         assert res.rebalances[k] == one.rebalanced.sum()
         assert res.fee[k] == pytest.approx(one.fee.sum(), rel=1e-12)
@@ -178,11 +179,13 @@ def test_sweep_over_modes_calendars_and_rebalance_to_matches_one_backtest_per_va
     idx = np.array([0, 1, 2, 0, 0, 1])
     kw = {"fee": 0.002, "slippage": 0.001, "gas": 0.01, "initial_value": 1e4}
     res = sweep(prices, targets, bands, mode=modes, rebalance_to=to, calendar_due=cals, calendar_index=idx, **kw)
-    fast = sweep(prices, targets, bands, mode=modes, rebalance_to=to, calendar_due=cals, calendar_index=idx,
-                 risk=False, **kw)
+    fast = sweep(
+        prices, targets, bands, mode=modes, rebalance_to=to, calendar_due=cals, calendar_index=idx, risk=False, **kw
+    )
     for k in range(len(bands)):
-        one = simulate(prices, targets, band_abs=bands[k], mode=modes[k], rebalance_to=to[k],
-                       calendar_due=cals[idx[k]], **kw)  # type: ignore[arg-type]
+        one = simulate(
+            prices, targets, band_abs=bands[k], mode=modes[k], rebalance_to=to[k], calendar_due=cals[idx[k]], **kw
+        )  # type: ignore[arg-type]
         assert res.final_value[k] == one.equity[-1] == fast.final_value[k]
         assert res.rebalances[k] == one.rebalanced.sum() == fast.rebalances[k]
         assert res.mean_tracking_error[k] == pytest.approx(one.tracking_error.mean(), rel=1e-12)
@@ -199,8 +202,18 @@ def test_summarize_gives_the_totals_of_the_full_run(risk: bool) -> None:
     targets = np.array([0.4, 0.3, 0.2, 0.1])
     due = np.zeros(len(prices), bool)
     due[::50] = True
-    kw = {"fee": 0.003, "slippage": 0.001, "gas": 0.02, "initial_value": 1e4, "band_abs": 0.03, "quote_idx": 3,
-          "calendar_due": due, "mode": "hybrid", "rebalance_to": "band_edge", "min_trade": 1.0}
+    kw = {
+        "fee": 0.003,
+        "slippage": 0.001,
+        "gas": 0.02,
+        "initial_value": 1e4,
+        "band_abs": 0.03,
+        "quote_idx": 3,
+        "calendar_due": due,
+        "mode": "hybrid",
+        "rebalance_to": "band_edge",
+        "min_trade": 1.0,
+    }
     full = simulate(prices, targets, **kw)  # type: ignore[arg-type]
     s = summarize(prices, targets, risk=risk, **kw)  # type: ignore[arg-type]
     assert s.final_value == full.equity[-1] and s.rebalances == full.rebalanced.sum()
@@ -217,8 +230,15 @@ def test_records_beyond_the_first_buffer_are_all_kept() -> None:
     """Every step trades (calendar every step): more rebalances than the first record buffer holds."""
     prices = _gbm(300, 3, seed=2, vol=0.1)
     targets = np.array([0.5, 0.3, 0.2])
-    r = simulate(prices, targets, fee=0.001, initial_value=V0, calendar_due=np.ones(len(prices), bool),
-                 mode="calendar", record=True)
+    r = simulate(
+        prices,
+        targets,
+        fee=0.001,
+        initial_value=V0,
+        calendar_due=np.ones(len(prices), bool),
+        mode="calendar",
+        record=True,
+    )
     assert r.rebalance_steps is not None and r.rebalance_holdings is not None
     assert r.rebalance_steps.tolist() == list(range(len(prices)))
     np.testing.assert_allclose(r.weights(prices), np.tile(targets, (len(prices), 1)), rtol=1e-9)
@@ -232,9 +252,13 @@ def test_a_bad_price_anywhere_is_rejected_by_every_entry(bad: float, held: bool)
     prices = _gbm(50, 3, seed=1)
     prices[37, 0 if held else 2] = bad
     targets = np.array([0.6, 0.4, 0.0])
-    for run in (lambda: simulate(prices, targets, band_abs=0.05), lambda: simulate(prices, targets, record=True),
-                lambda: summarize(prices, targets), lambda: summarize(prices, targets, risk=False),
-                lambda: sweep(prices, targets, np.array([0.01, 0.05]))):
+    for run in (
+        lambda: simulate(prices, targets, band_abs=0.05),
+        lambda: simulate(prices, targets, record=True),
+        lambda: summarize(prices, targets),
+        lambda: summarize(prices, targets, risk=False),
+        lambda: sweep(prices, targets, np.array([0.01, 0.05])),
+    ):
         with pytest.raises(DataError, match="finite and > 0"):
             run()
 
@@ -272,8 +296,17 @@ def _gbm(t: int, n: int, seed: int, vol: float = 0.05) -> np.ndarray:
     return np.exp(np.cumsum(rng.normal(0.0, vol, (t, n)), axis=0))
 
 
-def _reference(prices: np.ndarray, targets: np.ndarray, q: int, fee: float, slip: float, gas: float,
-               band: float, due: np.ndarray, mode: str) -> list[float]:
+def _reference(
+    prices: np.ndarray,
+    targets: np.ndarray,
+    q: int,
+    fee: float,
+    slip: float,
+    gas: float,
+    band: float,
+    due: np.ndarray,
+    mode: str,
+) -> list[float]:
     """The spec, written as a plain Python loop (to-target rebalancing only)."""
     n = len(targets)
     h = [0.0] * n
@@ -284,8 +317,11 @@ def _reference(prices: np.ndarray, targets: np.ndarray, q: int, fee: float, slip
     for t, p in enumerate(prices):
         v = cash + sum(h[i] * p[i] for i in range(n))
         drift = max(abs(h[i] * p[i] / v - targets[i]) for i in range(n))
-        fire = t == 0 or (mode in ("threshold", "hybrid") and drift > band + 1e-12) or (
-            mode in ("calendar", "hybrid") and bool(due[t]))
+        fire = (
+            t == 0
+            or (mode in ("threshold", "hybrid") and drift > band + 1e-12)
+            or (mode in ("calendar", "hybrid") and bool(due[t]))
+        )
         if fire:
             g = gas * (p[q] if q >= 0 else 1.0)  # gas is quoted in quote units
 
@@ -305,8 +341,9 @@ def _reference(prices: np.ndarray, targets: np.ndarray, q: int, fee: float, slip
                 vp = nxt
                 if stop:
                     break
-            placed = {i: x for i, x in trades(vp).items()
-                      if x > 0 or abs(x) * (1 - slip) - fee * abs(x) * (1 - slip) - g > 0}
+            placed = {
+                i: x for i, x in trades(vp).items() if x > 0 or abs(x) * (1 - slip) - fee * abs(x) * (1 - slip) - g > 0
+            }
             if placed:
                 for i in placed:
                     h[i] = targets[i] * vp / p[i]
@@ -350,9 +387,17 @@ def _run(case: dict[str, object], **extra: object) -> tuple[KernelResult, np.nda
 @given(case=_cases())
 def test_kernel_matches_the_plain_reference_loop(case: dict[str, object]) -> None:
     r, due = _run(case)
-    ref = _reference(np.asarray(case["prices"]), np.asarray(case["targets"]), int(case["quote_idx"]),  # type: ignore[call-overload]
-                     float(case["fee"]), float(case["slippage"]), float(case["gas"]),  # type: ignore[arg-type]
-                     float(case["band_abs"]) if float(case["band_abs"]) > 0 else np.inf, due, str(case["mode"]))  # type: ignore[arg-type]
+    ref = _reference(
+        np.asarray(case["prices"]),
+        np.asarray(case["targets"]),
+        int(case["quote_idx"]),  # type: ignore[call-overload]
+        float(case["fee"]),
+        float(case["slippage"]),
+        float(case["gas"]),  # type: ignore[arg-type]
+        float(case["band_abs"]) if float(case["band_abs"]) > 0 else np.inf,
+        due,
+        str(case["mode"]),
+    )  # type: ignore[arg-type]
     np.testing.assert_allclose(r.equity, ref, rtol=1e-9)
 
 
@@ -366,9 +411,20 @@ def test_values_and_costs_are_never_negative(case: dict[str, object], edge: bool
     assert np.all(r.holdings >= -1e-9 * r.equity[-1]) and r.cash >= -1e-9 * r.equity[-1]
 
 
-def _check_common_fixed_point(on_target: list[float], placed: list[int], others: list[int], targets: np.ndarray,
-                              h_prev: np.ndarray, post_h: np.ndarray, p: np.ndarray, pre: float, v_post: float,
-                              fee: float, slip: float, gas_v: float) -> None:
+def _check_common_fixed_point(
+    on_target: list[float],
+    placed: list[int],
+    others: list[int],
+    targets: np.ndarray,
+    h_prev: np.ndarray,
+    post_h: np.ndarray,
+    p: np.ndarray,
+    pre: float,
+    v_post: float,
+    fee: float,
+    slip: float,
+    gas_v: float,
+) -> None:
     vp = on_target[0]
     np.testing.assert_allclose(on_target, vp, rtol=1e-12)  # one common V'
     dropped = False
@@ -411,17 +467,26 @@ def test_fixed_point_lands_on_target_and_value_equals_pre_trade_value_minus_cost
         assert all(post_h[i] == 0.0 for i in placed if targets[i] == 0)
         on_target = [post_h[i] * p[i] / targets[i] for i in placed if targets[i] > 0]
         if on_target:
-            _check_common_fixed_point(on_target, placed, others, targets, h_prev, post_h, p, pre, v_post,
-                                      fee, slip, gas_v)
+            _check_common_fixed_point(
+                on_target, placed, others, targets, h_prev, post_h, p, pre, v_post, fee, slip, gas_v
+            )
         h_prev, cash_prev = post_h, r.rebalance_cash[k]
 
 
 @settings(max_examples=50, deadline=None)
 @given(n=st.integers(1, 6), t=st.integers(2, 60), level=st.floats(0.1, 1e4), quote=st.booleans())
-def test_constant_prices_daily_calendar_zero_fee_trade_only_at_step_zero(n: int, t: int, level: float, quote: bool) -> None:
+def test_constant_prices_daily_calendar_zero_fee_trade_only_at_step_zero(
+    n: int, t: int, level: float, quote: bool
+) -> None:
     prices = np.full((t, n), level)
-    r = simulate(prices, np.full(n, 1.0 / n), quote_idx=0 if quote else -1, initial_value=V0,
-                 calendar_due=np.ones(t, bool), mode="calendar")
+    r = simulate(
+        prices,
+        np.full(n, 1.0 / n),
+        quote_idx=0 if quote else -1,
+        initial_value=V0,
+        calendar_due=np.ones(t, bool),
+        mode="calendar",
+    )
     assert not r.rebalanced[1:].any()  # the calendar fires but nothing trades
     assert np.all(r.turnover[1:] == 0.0) and np.all(r.fee == 0.0)
     np.testing.assert_allclose(r.equity, V0, rtol=1e-13)
@@ -430,22 +495,35 @@ def test_constant_prices_daily_calendar_zero_fee_trade_only_at_step_zero(n: int,
 def test_band_edge_never_overspends_when_the_edges_alone_reach_100_percent() -> None:
     """Found by the property test above: the quote at target 0 breaches, the edges sum past 1, and the quote column
     went negative (-0.65 units) before the edges were normalised."""
-    prices = np.array([
-        [1.0319317748920913, 0.9675131951020539, 1.1736348737653786, 1.0265719312345576],
-        [0.9025918798608903, 1.0590502838748697, 1.6259718099047085, 1.3008205661476946],
-        [0.7569798856992741, 0.7718362831875405, 1.3913674746681557, 1.3143296514702383],
-        [0.42329908602300204, 0.7307522939379584, 1.0189873310608162, 1.0944587252687086],
-        [0.3694495675238442, 0.6751936266606314, 1.129434376390223, 1.4203286217297777],
-        [0.3577665135726349, 0.950145728914132, 0.9563974469563452, 1.5507920278241807],
-        [0.4484279949873437, 0.9727415704405867, 0.7941709606985817, 1.231625007870498],
-        [0.39994085189017486, 1.0277911120729395, 0.6170155387367703, 1.1688735980047513],
-        [0.3843334032128123, 1.1765934354562824, 0.6510321252629909, 1.2774727671804005],
-        [0.32637703464344303, 1.139078879957353, 0.7919932397181174, 1.8556620114818219],
-        [0.23824197956930385, 1.6631291855852497, 1.1087867871505506, 2.255945920802901],
-        [0.25452543845261655, 1.5375960277351366, 1.5964327420588158, 3.6826549327768983],
-        [0.3993385299245051, 2.1361307184363554, 1.745632067811939, 2.722510093116161]])
-    r = simulate(prices, np.array([0.0625, 0.0, 0.625, 0.3125]), initial_value=V0, quote_idx=1, fee=0.0,
-                 slippage=0.0, gas=0.0, band_abs=0.0078125, mode="threshold", rebalance_to="band_edge",
-                 calendar_due=np.zeros(len(prices), dtype=bool))
+    prices = np.array(
+        [
+            [1.0319317748920913, 0.9675131951020539, 1.1736348737653786, 1.0265719312345576],
+            [0.9025918798608903, 1.0590502838748697, 1.6259718099047085, 1.3008205661476946],
+            [0.7569798856992741, 0.7718362831875405, 1.3913674746681557, 1.3143296514702383],
+            [0.42329908602300204, 0.7307522939379584, 1.0189873310608162, 1.0944587252687086],
+            [0.3694495675238442, 0.6751936266606314, 1.129434376390223, 1.4203286217297777],
+            [0.3577665135726349, 0.950145728914132, 0.9563974469563452, 1.5507920278241807],
+            [0.4484279949873437, 0.9727415704405867, 0.7941709606985817, 1.231625007870498],
+            [0.39994085189017486, 1.0277911120729395, 0.6170155387367703, 1.1688735980047513],
+            [0.3843334032128123, 1.1765934354562824, 0.6510321252629909, 1.2774727671804005],
+            [0.32637703464344303, 1.139078879957353, 0.7919932397181174, 1.8556620114818219],
+            [0.23824197956930385, 1.6631291855852497, 1.1087867871505506, 2.255945920802901],
+            [0.25452543845261655, 1.5375960277351366, 1.5964327420588158, 3.6826549327768983],
+            [0.3993385299245051, 2.1361307184363554, 1.745632067811939, 2.722510093116161],
+        ]
+    )
+    r = simulate(
+        prices,
+        np.array([0.0625, 0.0, 0.625, 0.3125]),
+        initial_value=V0,
+        quote_idx=1,
+        fee=0.0,
+        slippage=0.0,
+        gas=0.0,
+        band_abs=0.0078125,
+        mode="threshold",
+        rebalance_to="band_edge",
+        calendar_due=np.zeros(len(prices), dtype=bool),
+    )
     assert np.all(r.holdings >= -1e-12 * r.equity[-1]) and r.cash >= 0.0  # was -0.65 units of the quote
     np.testing.assert_allclose(r.holdings @ prices[-1] + r.cash, r.equity[-1], rtol=1e-12)

@@ -20,7 +20,11 @@ from trimtab.core.base.history import PriceHistory
 from trimtab.core.strategy import Strategy
 
 MODEL_PRESETS = ["index-top10", "risk-parity", "inverse-vol", "vol-target", "min-variance", "kelly"]
-TRIGGER_PRESETS = {"volatility-adaptive": "volatility_adaptive", "regime-aware": "regime_aware", "cost-aware": "cost_aware"}
+TRIGGER_PRESETS = {
+    "volatility-adaptive": "volatility_adaptive",
+    "regime-aware": "regime_aware",
+    "cost-aware": "cost_aware",
+}
 
 
 class Recorder:
@@ -88,7 +92,9 @@ def test_series_that_end_are_sold_at_their_last_price_and_no_nan_follows() -> No
     for a in ("ADA", "TRX", "LTC", "LINK"):
         j = h.index_of(a)
         assert r.weights[0, j] > 0 and r.weights[-1, j] == 0
-    assert any("ADA: no price at the decision time" in n for notes in r.extra["allocation_notes"].values() for n in notes)
+    assert any(
+        "ADA: no price at the decision time" in n for notes in r.extra["allocation_notes"].values() for n in notes
+    )
 
 
 def test_model_backtest_ignores_garbage_future_rows() -> None:
@@ -97,8 +103,12 @@ def test_model_backtest_ignores_garbage_future_rows() -> None:
     rng = np.random.default_rng(0)
     junk = rng.uniform(0.01, 1e5, (25, len(h.assets)))
     times = h.times[-1] + (np.arange(1, 26) * np.timedelta64(1, "D")).astype("timedelta64[ns]")
-    hg = PriceHistory(times=np.concatenate([h.times, times]), assets=h.assets, prices=np.vstack([h.prices, junk]),
-                      market_caps=None if h.market_caps is None else np.vstack([h.market_caps, junk]))
+    hg = PriceHistory(
+        times=np.concatenate([h.times, times]),
+        assets=h.assets,
+        prices=np.vstack([h.prices, junk]),
+        market_caps=None if h.market_caps is None else np.vstack([h.market_caps, junk]),
+    )
     a = step_backtest(s, h, 100_000.0, start=90)
     b = step_backtest(s, hg, 100_000.0, start=90)
     n = len(a.equity)
@@ -129,8 +139,9 @@ def test_cli_backtest_runs_a_model_preset_with_its_defaults() -> None:
 
 @pytest.mark.slow
 def test_cli_backtest_runs_the_index_on_the_whole_market() -> None:
-    res = CliRunner().invoke(app, ["backtest", "-s", "index-top10", "--start", "2021-06-01", "--end", "2022-01-31",
-                                   "--json", "-"])
+    res = CliRunner().invoke(
+        app, ["backtest", "-s", "index-top10", "--start", "2021-06-01", "--end", "2022-01-31", "--json", "-"]
+    )
     assert res.exit_code == 0, res.output
     m = json.loads(res.stdout)
     assert m["n_rebalances"] >= 3 and math.isfinite(m["final_value"])

@@ -56,8 +56,11 @@ def benches(case: tuple[BacktestResult, PriceHistory, Strategy]) -> dict[str, Ba
 
 
 @pytest.fixture(scope="module")
-def page(case: tuple[BacktestResult, PriceHistory, Strategy], benches: dict[str, BacktestResult],
-         tmp_path_factory: pytest.TempPathFactory) -> str:
+def page(
+    case: tuple[BacktestResult, PriceHistory, Strategy],
+    benches: dict[str, BacktestResult],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> str:
     dest = write_report(*case, tmp_path_factory.mktemp("report") / "sub" / "r.html", benchmarks=benches)
     return dest.read_text(encoding="utf-8")
 
@@ -84,25 +87,35 @@ def test_each_figure_holds_an_inline_svg_and_ids_are_unique(page: str) -> None:
         assert "<svg" in m.group(1)
     ids = Counter(re.findall(r'\bid="([^"]+)"', page))
     assert not [k for k, n in ids.items() if n > 1], "duplicate ids across the inline SVGs"
-    refs = set(re.findall(r'url\(#([^)]+)\)', page)) | set(re.findall(r'href="#([^"]+)"', page))
+    refs = set(re.findall(r"url\(#([^)]+)\)", page)) | set(re.findall(r'href="#([^"]+)"', page))
     assert refs <= set(ids), f"dangling SVG references: {sorted(refs - set(ids))[:5]}"
     assert 'id="equity-logscale"' in page and page.count("<svg") == len(FIGURES) + 1  # linear + log equity
 
 
-def test_metrics_of_strategy_and_benchmarks_are_shown(page: str, case: tuple[BacktestResult, PriceHistory, Strategy],
-                                                     benches: dict[str, BacktestResult]) -> None:
+def test_metrics_of_strategy_and_benchmarks_are_shown(
+    page: str, case: tuple[BacktestResult, PriceHistory, Strategy], benches: dict[str, BacktestResult]
+) -> None:
     result, _, strat = case
     assert f"{strat.name}: backtest {str(result.times[0])[:10]} to {str(result.times[-1])[:10]}" in page
     for r in (result, *benches.values()):
         m = result_metrics(r)
-        for text in (fmt_money(m["final_value"]), fmt_pct(m["cagr"]), fmt_ratio(m["sharpe"]), fmt_pct(m["max_drawdown"]),
-                     fmt_money(m["total_costs"]), fmt_pct(m["var_95"]), fmt_ratio(m["calmar"])):
+        for text in (
+            fmt_money(m["final_value"]),
+            fmt_pct(m["cagr"]),
+            fmt_ratio(m["sharpe"]),
+            fmt_pct(m["max_drawdown"]),
+            fmt_money(m["total_costs"]),
+            fmt_pct(m["var_95"]),
+            fmt_ratio(m["calmar"]),
+        ):
             assert f"<td>{text}</td>" in page, text
     header = re.search(r'<table id="metrics".*?<thead>(.*?)</thead>', page, re.S)
     assert header and all(html.escape(label) in header.group(1) for label in (strat.name, *benches))
 
 
-def test_one_row_per_rebalance_with_reason_and_cost(page: str, case: tuple[BacktestResult, PriceHistory, Strategy]) -> None:
+def test_one_row_per_rebalance_with_reason_and_cost(
+    page: str, case: tuple[BacktestResult, PriceHistory, Strategy]
+) -> None:
     result = case[0]
     rows = re.findall(r'<tr class="rebalance">(.*?)</tr>', page, re.S)
     assert len(rows) == int(result.rebalanced.sum()) == len(result.reasons)
@@ -113,8 +126,9 @@ def test_one_row_per_rebalance_with_reason_and_cost(page: str, case: tuple[Backt
         assert cells[-1] == fmt_money(float(result.fee[step] + result.slippage[step] + result.gas[step]))
 
 
-def test_default_benchmarks_are_buy_and_hold_and_monthly(case: tuple[BacktestResult, PriceHistory, Strategy],
-                                                         benches: dict[str, BacktestResult]) -> None:
+def test_default_benchmarks_are_buy_and_hold_and_monthly(
+    case: tuple[BacktestResult, PriceHistory, Strategy], benches: dict[str, BacktestResult]
+) -> None:
     result, history, _ = case
     bh, cal = benches["buy-and-hold"], benches["calendar 1M"]
     start = result.equity[0] + result.fee[0] + result.slippage[0] + result.gas[0]
@@ -134,7 +148,9 @@ def test_explicit_benchmarks_replace_the_defaults(case: tuple[BacktestResult, Pr
     assert not render_html(result, history, strat, {}).count("calendar 1M")
 
 
-def test_attribution_names_coingecko_or_the_source_file(case: tuple[BacktestResult, PriceHistory, Strategy], page: str) -> None:
+def test_attribution_names_coingecko_or_the_source_file(
+    case: tuple[BacktestResult, PriceHistory, Strategy], page: str
+) -> None:
     history = case[1]
     assert attribution(history) == COINGECKO and COINGECKO in page
     other = dataclasses.replace(history, source="/data/exports/my prices.csv")
@@ -161,8 +177,23 @@ def synthetic(t_len: int, n: int = 3, every: int = 1, hours: bool = True, seed: 
     cost = np.where(reb, 1.0, 0.0)
     assets = tuple(f"A{i}" for i in range(n))
     reasons = tuple((int(i), f"r{i}") for i in np.flatnonzero(reb))
-    return BacktestResult("synthetic", times, assets, np.full(n, 1 / n), equity, reb, np.where(reb, 0.01, 0.0),
-                          cost, cost / 2, cost * 0, np.zeros(t_len), w, reasons, "step", 8760.0 if hours else 365.0)
+    return BacktestResult(
+        "synthetic",
+        times,
+        assets,
+        np.full(n, 1 / n),
+        equity,
+        reb,
+        np.where(reb, 0.01, 0.0),
+        cost,
+        cost / 2,
+        cost * 0,
+        np.zeros(t_len),
+        w,
+        reasons,
+        "step",
+        8760.0 if hours else 365.0,
+    )
 
 
 def test_long_series_are_downsampled_and_table_elided(case: tuple[BacktestResult, PriceHistory, Strategy]) -> None:
@@ -189,8 +220,9 @@ def test_downsample_bounds_and_keeps_extremes(n: int, max_points: int, seed: int
         assert int(np.argmax(series)) in idx and int(np.argmin(series)) in idx
 
 
-def test_write_pngs_writes_valid_readable_pngs(case: tuple[BacktestResult, PriceHistory, Strategy],
-                                               benches: dict[str, BacktestResult], tmp_path: Path) -> None:
+def test_write_pngs_writes_valid_readable_pngs(
+    case: tuple[BacktestResult, PriceHistory, Strategy], benches: dict[str, BacktestResult], tmp_path: Path
+) -> None:
     paths = write_pngs(*case, tmp_path / "img", benches)
     assert [p.name for p in paths] == [f"{k}.png" for k in FIGURES]
     for p in paths:
@@ -206,16 +238,22 @@ def test_write_pngs_writes_valid_readable_pngs(case: tuple[BacktestResult, Price
 def test_cli_report_writes_html_and_pngs(tmp_path: Path) -> None:
     from trimtab.cli import app
 
-    r = CliRunner().invoke(app, ["report", "-s", "index-fund", "--start", "2024-01-01", "--end", "2024-06-30",
-                                 "--out", str(tmp_path), "--png"])
+    r = CliRunner().invoke(
+        app,
+        ["report", "-s", "index-fund", "--start", "2024-01-01", "--end", "2024-06-30", "--out", str(tmp_path), "--png"],
+    )
     assert r.exit_code == 0, r.output
     page = (tmp_path / "index-fund.html").read_text()
     assert all(f'<figure id="{f}">' in page for f in FIGURES)
     assert sorted(p.name for p in tmp_path.glob("*.png")) == sorted(f"index-fund-{k}.png" for k in FIGURES)
-    bad = CliRunner().invoke(app, ["report", "-s", "index-fund", "--start", "2031-01-01", "--out", str(tmp_path / "no")])
+    bad = CliRunner().invoke(
+        app, ["report", "-s", "index-fund", "--start", "2031-01-01", "--out", str(tmp_path / "no")]
+    )
     assert bad.exit_code == 2 and not (tmp_path / "no").exists()
     blocker = tmp_path / "file"
     blocker.write_text("")
-    unwritable = CliRunner().invoke(app, ["report", "-s", "index-fund", "--start", "2024-05-01", "--end", "2024-06-30",
-                                          "--out", str(blocker / "sub")])
+    unwritable = CliRunner().invoke(
+        app,
+        ["report", "-s", "index-fund", "--start", "2024-05-01", "--end", "2024-06-30", "--out", str(blocker / "sub")],
+    )
     assert unwritable.exit_code == 2 and "--out" in unwritable.output and "Traceback" not in unwritable.output

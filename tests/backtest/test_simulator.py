@@ -29,10 +29,27 @@ def hist(prices: list[list[float]], assets: tuple[str, ...], step: str = "D") ->
     return PriceHistory(times=t, assets=assets, prices=np.array(prices, dtype=float))
 
 
-def strat(trigger, targets, fee_bps=0.0, slip_bps=0.0, gas=0.0, band=None, rel=None, to="target", quote="USDC",
-          min_trade: float = 0.0) -> Strategy:
-    return Strategy("t", quote, targets, trigger, linear_costs(fee_bps, slip_bps, gas), rebalance_to=to,
-                    settings=PlanSettings(min_trade=Decimal(repr(min_trade)), band=band, relative_band=rel))
+def strat(
+    trigger,
+    targets,
+    fee_bps=0.0,
+    slip_bps=0.0,
+    gas=0.0,
+    band=None,
+    rel=None,
+    to="target",
+    quote="USDC",
+    min_trade: float = 0.0,
+) -> Strategy:
+    return Strategy(
+        "t",
+        quote,
+        targets,
+        trigger,
+        linear_costs(fee_bps, slip_bps, gas),
+        rebalance_to=to,
+        settings=PlanSettings(min_trade=Decimal(repr(min_trade)), band=band, relative_band=rel),
+    )
 
 
 def run(s: Strategy, h: PriceHistory, path: str, v0: float = 1000.0):
@@ -95,8 +112,12 @@ def test_buy_and_hold_trades_once(path: str) -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.floats(0.01, 1000), st.floats(0.01, 1000)), min_size=2, max_size=30),
-       st.floats(0, 100), st.floats(0, 100), st.floats(0.01, 0.5))
+@given(
+    st.lists(st.tuples(st.floats(0.01, 1000), st.floats(0.01, 1000)), min_size=2, max_size=30),
+    st.floats(0, 100),
+    st.floats(0, 100),
+    st.floats(0.01, 0.5),
+)
 def test_value_and_costs_never_negative(rows, fee_bps, slip_bps, band) -> None:
     h = hist([list(r) for r in rows], ("A", "B"))
     r = run(strat(ThresholdBand(band=band), {"A": 0.6, "B": 0.4}, fee_bps, slip_bps, band=band), h, "fast")
@@ -157,8 +178,10 @@ def test_gas_is_priced_at_each_step_from_the_bundled_gas_series(tmp_path) -> Non
     from trimtab.core.base.types import Side
 
     spec = tmp_path / "gas.yaml"
-    spec.write_text("name: g\nquote: USDC\ntargets: {ETH: 0.5, USDC: 0.5}\ntrigger: {kind: threshold, band: 0.05}\n"
-                    "costs: {fee_bps: 30, slippage_bps: 10, gas: {units: 150000, gwei: bundled}}\n")
+    spec.write_text(
+        "name: g\nquote: USDC\ntargets: {ETH: 0.5, USDC: 0.5}\ntrigger: {kind: threshold, band: 0.05}\n"
+        "costs: {fee_bps: 30, slippage_bps: 10, gas: {units: 150000, gwei: bundled}}\n"
+    )
     s = load_strategy(spec)
     h = bundled_daily(["ETH"], start="2020-01-01", end="2021-12-31", quote="USDC")
     r = backtest(s, h, initial_value=100_000)
@@ -180,11 +203,13 @@ def test_square_root_impact_calibrated_on_past_volumes_scales_as_size_to_three_h
     from trimtab.config import load_strategy
 
     spec = tmp_path / "imp.yaml"
-    spec.write_text("name: imp\nquote: USDC\ntargets: {BTC: 0.5, ETH: 0.3, USDC: 0.2}\ntrigger: {kind: threshold, band: 0.05}\n"
-                    "costs: {model: sqrt_impact, fee_bps: 0, sqrt_impact: {calibrate_window: 30, y: 0.8}}\n")
+    spec.write_text(
+        "name: imp\nquote: USDC\ntargets: {BTC: 0.5, ETH: 0.3, USDC: 0.2}\ntrigger: {kind: threshold, band: 0.05}\n"
+        "costs: {model: sqrt_impact, fee_bps: 0, sqrt_impact: {calibrate_window: 30, y: 0.8}}\n"
+    )
     s = load_strategy(spec)
     h = load_history(s, None, "2021-06-01", "2021-12-31", None)
     assert h.warmup > 30  # two months of rows to calibrate on before the first trade
     small, big = backtest(s, h, initial_value=1e6), backtest(s, h, initial_value=4e6)
     assert small.path == "step" and small.slippage[0] > 0
-    assert big.slippage[0] / small.slippage[0] == pytest.approx(4 ** 1.5, rel=0.02)  # cost = Q * Y*sigma*sqrt(Q/V)
+    assert big.slippage[0] / small.slippage[0] == pytest.approx(4**1.5, rel=0.02)  # cost = Q * Y*sigma*sqrt(Q/V)

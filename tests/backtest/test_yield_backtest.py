@@ -23,19 +23,27 @@ V = YieldPosition("vUSDC", "USDC", "vault", "VUSDC", risk_score=0.9)
 Q = Decimal("1e-18")
 
 
-def table(apr: list[list[float]], index: list[list[float]], names: tuple[str, ...] = ("USDC", "USDT"),
-          util: float = 0.5, supplied: float = 1e9) -> RatesTable:
+def table(
+    apr: list[list[float]],
+    index: list[list[float]],
+    names: tuple[str, ...] = ("USDC", "USDT"),
+    util: float = 0.5,
+    supplied: float = 1e9,
+) -> RatesTable:
     a = np.array(apr, dtype=float)
     t = (np.datetime64("2024-01-01") + np.arange(len(a))).astype("datetime64[ns]")
-    return RatesTable(t, names, a, np.array(index, dtype=float), np.full_like(a, supplied), np.full_like(a, util),
-                      np.ones_like(a))
+    return RatesTable(
+        t, names, a, np.array(index, dtype=float), np.full_like(a, supplied), np.full_like(a, util), np.ones_like(a)
+    )
 
 
 def test_three_days_two_reserves_by_hand() -> None:
     # fee 1bp, base slippage 1bp, (practically) infinite depth; gas 20 gwei at $2,000 = $0.00004 per unit
     rule = MigrationRule(swap=SwapCosts(fee_bps=1, slippage_bps=1, depth_usd=1e30))
     setup = setup_from("t", "USDC", (A, B), rule, None, 1_000_000.0)
-    rates = table(apr=[[0.05, 0.01], [0.01, 0.10], [0.01, 0.10]], index=[[1.0, 1.0], [1.0002, 1.0001], [1.0003, 1.0004]])
+    rates = table(
+        apr=[[0.05, 0.01], [0.01, 0.10], [0.01, 0.10]], index=[[1.0, 1.0], [1.0002, 1.0001], [1.0003, 1.0004]]
+    )
     r = run_yield(setup, rates, np.full(3, 4e-5))
     # day 0: cash -> aUSDC (best, 5% APR): deposit gas 200k * 4e-5 = $8 -> 999,992 units at index 1
     # day 1: interest 999,992 * 0.0002; aUSDT now pays 10% vs 1%: withdraw (gas $10), swap at 0.9999 (fee 1bp, gas $6),
@@ -67,7 +75,9 @@ def test_three_days_two_reserves_by_hand() -> None:
 @st.composite
 def rate_paths(draw: st.DrawFn) -> tuple[RatesTable, np.ndarray, float]:
     t_len = draw(st.integers(3, 25))
-    apr = np.array(draw(st.lists(st.lists(st.floats(0.0, 0.4), min_size=3, max_size=3), min_size=t_len, max_size=t_len)))
+    apr = np.array(
+        draw(st.lists(st.lists(st.floats(0.0, 0.4), min_size=3, max_size=3), min_size=t_len, max_size=t_len))
+    )
     growth = 1 + apr / 365
     index = np.cumprod(growth, axis=0)
     util = draw(st.floats(0.0, 0.99))
@@ -77,7 +87,9 @@ def rate_paths(draw: st.DrawFn) -> tuple[RatesTable, np.ndarray, float]:
 
 @settings(max_examples=40, deadline=None)
 @given(rate_paths())
-def test_yield_is_bounded_by_the_best_reserve_and_moves_clear_the_threshold(case: tuple[RatesTable, np.ndarray, float]) -> None:
+def test_yield_is_bounded_by_the_best_reserve_and_moves_clear_the_threshold(
+    case: tuple[RatesTable, np.ndarray, float],
+) -> None:
     rates, gas, min_diff = case
     rule = MigrationRule(min_differential=min_diff, max_gas_fraction=0.01, min_liquidity_usd=0)
     setup = setup_from("p", "USDC", (A, B, V), rule, None, 1_000_000.0)
@@ -95,7 +107,9 @@ def test_yield_is_bounded_by_the_best_reserve_and_moves_clear_the_threshold(case
 def test_alternatives_are_passive_and_pay_their_entry_costs() -> None:
     rule = MigrationRule(swap=SwapCosts(fee_bps=1, slippage_bps=1, depth_usd=1e30))
     setup = setup_from("t", "USDC", (A, B), rule, None, 1_000_000.0)
-    rates = table(apr=[[0.05, 0.01], [0.01, 0.10], [0.01, 0.10]], index=[[1.0, 1.0], [1.0002, 1.0001], [1.0003, 1.0004]])
+    rates = table(
+        apr=[[0.05, 0.01], [0.01, 0.10], [0.01, 0.10]], index=[[1.0, 1.0], [1.0002, 1.0001], [1.0003, 1.0004]]
+    )
     alts = alternatives(setup, rates, np.full(3, 4e-5))
     assert list(alts) == ["best-day-one (aUSDC)", "static-split", "hindsight-best (aUSDC)"]
     assert alts["best-day-one (aUSDC)"].gas.tolist() == pytest.approx([8.0, 0.0, 0.0])
@@ -136,16 +150,28 @@ def test_compare_a_yield_strategy(tmp_path: Path) -> None:
     assert hind["final_value"] >= max(s["final_value"] for s in singles) - 1e-6
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("date,symbol,supply_apr\n2024-01-01,USDC,0.1\n", "missing column liquidity_index"),
-    ("date,symbol,supply_apr,liquidity_index,total_supplied\n2024-01-01,USDC,abc,1,5\n", "line 2: supply_apr: not a number 'abc'"),
-    ("date,symbol,supply_apr,liquidity_index,total_supplied\n2024-01-01,USDC,0.1,1.1,5\n2024-01-02,USDC,0.1,1.0,5\n",
-     "USDC: liquidity_index falls on 2024-01-02"),
-    ("date,symbol,supply_apr,liquidity_index,total_supplied\n2024-01-01,USDC,0.1,1,5\n2024-01-03,USDC,0.1,1,5\n",
-     "USDC: missing 2024-01-02"),
-    ("date,symbol,supply_apr,liquidity_index,total_supplied\n2024-01-01,DAI,0.1,1,5\n2024-01-02,DAI,0.1,1,5\n",
-     "yield.candidates: reserve USDC is not in the rates file (it has DAI)"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("date,symbol,supply_apr\n2024-01-01,USDC,0.1\n", "missing column liquidity_index"),
+        (
+            "date,symbol,supply_apr,liquidity_index,total_supplied\n2024-01-01,USDC,abc,1,5\n",
+            "line 2: supply_apr: not a number 'abc'",
+        ),
+        (
+            "date,symbol,supply_apr,liquidity_index,total_supplied\n2024-01-01,USDC,0.1,1.1,5\n2024-01-02,USDC,0.1,1.0,5\n",
+            "USDC: liquidity_index falls on 2024-01-02",
+        ),
+        (
+            "date,symbol,supply_apr,liquidity_index,total_supplied\n2024-01-01,USDC,0.1,1,5\n2024-01-03,USDC,0.1,1,5\n",
+            "USDC: missing 2024-01-02",
+        ),
+        (
+            "date,symbol,supply_apr,liquidity_index,total_supplied\n2024-01-01,DAI,0.1,1,5\n2024-01-02,DAI,0.1,1,5\n",
+            "yield.candidates: reserve USDC is not in the rates file (it has DAI)",
+        ),
+    ],
+)
 def test_bad_rates_file_is_one_line_and_exit_2(tmp_path: Path, content: str, message: str) -> None:
     f = tmp_path / "rates.csv"
     f.write_text(content)
@@ -164,7 +190,9 @@ def test_a_risk_score_drop_exits_the_protocol() -> None:
 
     from trimtab.core.triggers.opportunity import RiskEvent, ScoreChange
 
-    drop = RiskEvent(depeg_tolerance=None, score_changes=(ScoreChange(datetime(2024, 1, 2, tzinfo=UTC), "aave_v3", 0.2),))
+    drop = RiskEvent(
+        depeg_tolerance=None, score_changes=(ScoreChange(datetime(2024, 1, 2, tzinfo=UTC), "aave_v3", 0.2),)
+    )
     rule = MigrationRule(min_score=0.5, max_gas_fraction=0.01)
     setup = setup_from("t", "USDC", (A, B), rule, drop, 1_000_000.0)
     rates = table(apr=[[0.05, 0.01]] * 3, index=[[1.0, 1.0], [1.0001, 1.0001], [1.0002, 1.0002]])
@@ -177,11 +205,17 @@ def test_a_risk_score_drop_exits_the_protocol() -> None:
     assert r.extra["interest"][2] == 0  # idle cash earns nothing
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["backtest", "-s", "stablecoin-vault", "--chart", "x.png"], "--chart: only for a strategy with a yield: block"),
-    (["backtest", "-s", "stablecoin-yield", "--report", "r.html"], "--report: not used by a yield strategy"),
-    (["compare", "-s", "stablecoin-yield", "--prices", "p.csv"], "--prices: not used by a yield strategy"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["backtest", "-s", "stablecoin-vault", "--chart", "x.png"],
+            "--chart: only for a strategy with a yield: block",
+        ),
+        (["backtest", "-s", "stablecoin-yield", "--report", "r.html"], "--report: not used by a yield strategy"),
+        (["compare", "-s", "stablecoin-yield", "--prices", "p.csv"], "--prices: not used by a yield strategy"),
+    ],
+)
 def test_options_that_do_not_apply_are_errors(args: list[str], message: str) -> None:
     res = runner.invoke(app, args)
     assert res.exit_code == 2 and message in res.output
@@ -206,12 +240,21 @@ def test_a_depeg_risk_event_exits_the_coin() -> None:
     setup = setup_from("t", "USDC", (A, B), rule, RiskEvent(depeg_tolerance=0.01), 1_000_000.0)
     base = table(apr=[[0.05, 0.01]] * 3, index=[[1.0, 1.0], [1.0001, 1.0001], [1.0002, 1.0002]])
     price = np.array([[1.0, 1.0], [0.96, 1.0], [0.99, 1.0]])  # USDC 4% off its peg on day 1
-    rates = RatesTable(base.times.copy(), base.reserves, base.apr.copy(), base.index.copy(), base.supplied.copy(),
-                       base.utilization.copy(), price)
+    rates = RatesTable(
+        base.times.copy(),
+        base.reserves,
+        base.apr.copy(),
+        base.index.copy(),
+        base.supplied.copy(),
+        base.utilization.copy(),
+        price,
+    )
     r = run_yield(setup, rates, np.full(3, 4e-5))
     moves = r.extra["migrations"]
     assert [(m["step"], m["kind"], m["source"], m["target"]) for m in moves] == [
-        (0, "opportunistic", "USDC", "aUSDC"), (1, "risk", "aUSDC", "aUSDT")]
+        (0, "opportunistic", "USDC", "aUSDC"),
+        (1, "risk", "aUSDC", "aUSDT"),
+    ]
     assert "USDC depeg at 0.9600 (beyond 1.00%)" in moves[1]["reason"]
     # the swap sells USDC at its depegged price: about 4% of the value is lost, as it would be on chain
     assert r.equity[1] == pytest.approx(0.96 * 1_000_000, rel=2e-3)

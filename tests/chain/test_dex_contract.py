@@ -19,8 +19,12 @@ CONTRACT_SETTINGS = DexSettings(min_notional=Decimal("0.005"), estimate_gas=Fals
 
 
 def make_venue(chain: ChainEnv, settings: DexSettings = DexSettings()) -> DexVenue:
-    return DexVenue(chain.w3.provider.endpoint_uri, deployment_of(chain), chain.accounts.trader,  # type: ignore[attr-defined]
-                    settings)
+    return DexVenue(
+        chain.w3.provider.endpoint_uri,
+        deployment_of(chain),
+        chain.accounts.trader,  # type: ignore[attr-defined]
+        settings,
+    )
 
 
 class TestDexVenueContract(VenueContract):
@@ -31,5 +35,7 @@ class TestDexVenueContract(VenueContract):
     @pytest.fixture
     def markets(self, venue: DexVenue) -> tuple[ContractMarket, ContractMarket]:
         mids = venue.mid_prices(["BTC", "USDC"], "ETH")
-        return (ContractMarket("BTC", "ETH", mids["BTC"], Decimal("0.05")),
-                ContractMarket("USDC", "ETH", mids["USDC"], Decimal("500")))
+        return (
+            ContractMarket("BTC", "ETH", mids["BTC"], Decimal("0.05")),
+            ContractMarket("USDC", "ETH", mids["USDC"], Decimal("500")),
+        )

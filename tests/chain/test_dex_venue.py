@@ -61,10 +61,14 @@ def nonce(chain: ChainEnv) -> int:
 
 # -- quotes, routes, fills -------------------------------------------------------------------------
 
+
 def test_quotes_equal_executed_amounts_when_nothing_else_trades(chain: ChainEnv) -> None:
     venue = make_venue(chain)
-    plan = plan_of(order(venue, Side.SELL, "BTC", "USDC", "0.5"), order(venue, Side.BUY, "ETH", "USDC", "10"),
-                   order(venue, Side.SELL, "LINK", "USDC", "1000"))
+    plan = plan_of(
+        order(venue, Side.SELL, "BTC", "USDC", "0.5"),
+        order(venue, Side.BUY, "ETH", "USDC", "10"),
+        order(venue, Side.SELL, "LINK", "USDC", "1000"),
+    )
     legs = venue.preview(plan).legs
     before = token_balances(chain)
     report = venue.execute(plan)
@@ -107,8 +111,11 @@ def test_v3_pool_wins_when_it_pays_more_and_fills_exactly(chain: ChainEnv, attac
     buy = order(venue, Side.BUY, "ETH", "USDC", "5")
     assert venue.preview(plan_of(buy)).legs[0].route.kind == "v2"  # the deeper V2 pool wins at equal prices
     usdc, weth = chain.path("USDC", "WETH")  # push the V2 WETH price up 10%: V3 is now cheaper for buyers
-    attacker.transact(chain.router.functions.swapExactTokensForTokens(
-        chain.units("USDC", 250_000), 0, [usdc, weth], attacker.address, FAR_DEADLINE))
+    attacker.transact(
+        chain.router.functions.swapExactTokensForTokens(
+            chain.units("USDC", 250_000), 0, [usdc, weth], attacker.address, FAR_DEADLINE
+        )
+    )
     leg = venue.preview(plan_of(buy)).legs[0]
     assert leg.route.kind == "v3" and leg.route.v3_fee == 3000
     assert chain.v3 is not None
@@ -124,6 +131,7 @@ def test_v3_pool_wins_when_it_pays_more_and_fills_exactly(chain: ChainEnv, attac
 
 # -- atomicity, status 0, deadline -------------------------------------------------------------------
 
+
 def _pending(chain: ChainEnv, count: int = 1, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while int(rpc(chain.w3, "txpool_status")["pending"], 16) < count:
@@ -131,8 +139,9 @@ def _pending(chain: ChainEnv, count: int = 1, timeout: float = 20.0) -> None:
         time.sleep(0.01)
 
 
-def _execute_with_automine_off(chain: ChainEnv, venue: DexVenue, plan: TradePlan,
-                               meddle: Callable[[], None]) -> ExecutionReport:
+def _execute_with_automine_off(
+    chain: ChainEnv, venue: DexVenue, plan: TradePlan, meddle: Callable[[], None]
+) -> ExecutionReport:
     """Send the venue's batch into the mempool, let `meddle` act on the chain, then mine one block."""
     result: dict[str, Any] = {}
     set_automine(chain.w3, False)
@@ -150,8 +159,7 @@ def _execute_with_automine_off(chain: ChainEnv, venue: DexVenue, plan: TradePlan
     return report
 
 
-def test_front_run_makes_the_minimum_impossible_and_the_whole_batch_reverts(chain: ChainEnv,
-                                                                             attacker: Sender) -> None:
+def test_front_run_makes_the_minimum_impossible_and_the_whole_batch_reverts(chain: ChainEnv, attacker: Sender) -> None:
     venue = make_venue(chain)
     plan = plan_of(order(venue, Side.SELL, "BTC", "USDC", "0.5"), order(venue, Side.BUY, "ETH", "USDC", "10"))
     usdc, weth = chain.path("USDC", "WETH")
@@ -159,8 +167,9 @@ def test_front_run_makes_the_minimum_impossible_and_the_whole_batch_reverts(chai
     eth_before = chain.w3.eth.get_balance(chain.accounts.trader.address)
 
     def front_run() -> None:  # the attacker buys WETH first (higher tip): leg 2's minimum is now out of reach
-        call = chain.router.functions.swapExactTokensForTokens(chain.units("USDC", 300_000), 0, [usdc, weth],
-                                                               attacker.address, FAR_DEADLINE)
+        call = chain.router.functions.swapExactTokensForTokens(
+            chain.units("USDC", 300_000), 0, [usdc, weth], attacker.address, FAR_DEADLINE
+        )
         send_signed(chain.w3, attacker.sign(call, priority_fee=10 * GWEI))
 
     report = _execute_with_automine_off(chain, venue, plan, front_run)
@@ -189,6 +198,7 @@ def test_expired_deadline_reverts_and_is_reported(chain: ChainEnv) -> None:
 
 # -- ledger == chain through the engine --------------------------------------------------------------
 
+
 def test_engine_cycle_keeps_the_ledger_equal_to_the_chain(chain: ChainEnv) -> None:
     venue = make_venue(chain, DexSettings(min_notional=Decimal(10)))
     account = "wallet"
@@ -209,10 +219,15 @@ def test_engine_cycle_keeps_the_ledger_equal_to_the_chain(chain: ChainEnv) -> No
 
 # -- gas -------------------------------------------------------------------------------------------
 
+
 def test_batched_gas_estimate_beats_separate_and_realised_gas_is_reported(chain: ChainEnv) -> None:
     venue = make_venue(chain, DexSettings(gas_in_fills=True))
-    plan = plan_of(order(venue, Side.SELL, "BTC", "USDC", "0.5"), order(venue, Side.SELL, "BTC", "ETH", "0.4"),
-                   order(venue, Side.SELL, "ETH", "LINK", "15"), order(venue, Side.BUY, "LINK", "USDC", "900"))
+    plan = plan_of(
+        order(venue, Side.SELL, "BTC", "USDC", "0.5"),
+        order(venue, Side.SELL, "BTC", "ETH", "0.4"),
+        order(venue, Side.SELL, "ETH", "LINK", "15"),
+        order(venue, Side.BUY, "LINK", "USDC", "900"),
+    )
     eth_before = chain.w3.eth.get_balance(chain.accounts.trader.address)
     report = venue.execute(plan)
     assert report.complete
@@ -253,8 +268,13 @@ def test_gas_wait_executes_once_the_base_fee_drops_below_the_cap(chain: ChainEnv
             _set_base_fee(chain, 2 * GWEI)
 
     wait = GasWait(max_base_fee=5 * GWEI, timeout=60, poll=0.01)
-    venue = DexVenue(chain.w3.provider.endpoint_uri, deployment_of(chain), chain.accounts.trader,  # type: ignore[attr-defined]
-                     DexSettings(gas_wait=wait, estimate_gas=False), sleep=sleep)
+    venue = DexVenue(
+        chain.w3.provider.endpoint_uri,
+        deployment_of(chain),
+        chain.accounts.trader,  # type: ignore[attr-defined]
+        DexSettings(gas_wait=wait, estimate_gas=False),
+        sleep=sleep,
+    )
     report = venue.execute(plan_of(order(venue, Side.SELL, "ETH", "USDC", "1")))
     assert report.complete and len(polls) == 2
     details = venue.last_execution
@@ -288,6 +308,7 @@ def test_base_fee_above_the_max_fee_cap_sends_nothing(chain: ChainEnv) -> None:
 
 
 # -- private endpoint ------------------------------------------------------------------------------
+
 
 class RecordingProxy:
     """A JSON-RPC forwarder on 127.0.0.1 that records every method it relays (a stand-in private relay)."""
@@ -333,14 +354,18 @@ def proxies(chain: ChainEnv) -> Iterator[tuple[RecordingProxy, RecordingProxy]]:
     private.close()
 
 
-def test_raw_transactions_go_to_the_private_endpoint_when_set(chain: ChainEnv,
-                                                              proxies: tuple[RecordingProxy, RecordingProxy]) -> None:
+def test_raw_transactions_go_to_the_private_endpoint_when_set(
+    chain: ChainEnv, proxies: tuple[RecordingProxy, RecordingProxy]
+) -> None:
     public, private = proxies
-    venue = DexVenue(public.url, deployment_of(chain), chain.accounts.trader,
-                     DexSettings(private_rpc=private.url, estimate_gas=False))
+    venue = DexVenue(
+        public.url,
+        deployment_of(chain),
+        chain.accounts.trader,
+        DexSettings(private_rpc=private.url, estimate_gas=False),
+    )
     token = venue.token("USDC")  # force one approval too: it must also go privately
-    Sender(chain.w3, chain.accounts.trader).transact(
-        chain.tokens["USDC"].functions.approve(chain.executor.address, 0))
+    Sender(chain.w3, chain.accounts.trader).transact(chain.tokens["USDC"].functions.approve(chain.executor.address, 0))
     report = venue.execute(plan_of(order(venue, Side.BUY, "ETH", "USDC", "1")))
     assert report.complete and token.symbol == "USDC"
     assert private.methods.count("eth_sendRawTransaction") == 2  # approve + batch
@@ -349,8 +374,9 @@ def test_raw_transactions_go_to_the_private_endpoint_when_set(chain: ChainEnv,
     assert "private endpoint" in repr(venue)
 
 
-def test_an_rpc_that_stops_answering_is_venue_unavailable(chain: ChainEnv,
-                                                          proxies: tuple[RecordingProxy, RecordingProxy]) -> None:
+def test_an_rpc_that_stops_answering_is_venue_unavailable(
+    chain: ChainEnv, proxies: tuple[RecordingProxy, RecordingProxy]
+) -> None:
     public, _ = proxies
     venue = DexVenue(public.url, deployment_of(chain), chain.accounts.trader)
     assert venue.balances()
@@ -360,6 +386,7 @@ def test_an_rpc_that_stops_answering_is_venue_unavailable(chain: ChainEnv,
 
 
 # -- bad input -------------------------------------------------------------------------------------
+
 
 def test_an_rpc_on_a_closed_port_fails_before_anything(chain: ChainEnv) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
@@ -436,6 +463,7 @@ def test_wrong_chain_or_executor_owner_is_misconfigured(chain: ChainEnv) -> None
 
 # -- keys and deployment file ----------------------------------------------------------------------
 
+
 def test_key_from_env_or_file_is_never_shown(chain: ChainEnv, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("DEBUG")
     account = load_signer(env={"TRIMTAB_EVM_PRIVATE_KEY": TRADER_KEY})
@@ -475,6 +503,7 @@ def test_deployment_file_round_trips_and_bad_fields_are_named(chain: ChainEnv, t
 
 
 # -- route math (no chain) -------------------------------------------------------------------------
+
 
 @settings(max_examples=200, deadline=None)
 @given(r_in=st.integers(10**6, 10**30), r_out=st.integers(10**6, 10**30), frac=st.floats(1e-9, 0.5))

@@ -33,9 +33,20 @@ def _config(tmp_path: Path, chain: ChainEnv, strategy: str) -> Path:
     deployment_of(chain).save(deployment)
     (tmp_path / "s.yaml").write_text(strategy)
     url = chain.w3.provider.endpoint_uri  # type: ignore[attr-defined]
-    doc = {"market_data": {"source": "venue"}, "database_url": "svc.db",
-           "portfolios": [{"name": "dex", "strategy": "s.yaml", "venue": "uniswap", "rpc": url,
-                           "deployment": "deployment.json", "check_every": "1h"}]}
+    doc = {
+        "market_data": {"source": "venue"},
+        "database_url": "svc.db",
+        "portfolios": [
+            {
+                "name": "dex",
+                "strategy": "s.yaml",
+                "venue": "uniswap",
+                "rpc": url,
+                "deployment": "deployment.json",
+                "check_every": "1h",
+            }
+        ],
+    }
     path = tmp_path / "service.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path
@@ -43,12 +54,17 @@ def _config(tmp_path: Path, chain: ChainEnv, strategy: str) -> Path:
 
 def _on_chain(chain: ChainEnv) -> dict[str, int]:
     trader = chain.accounts.trader.address
-    return {"BTC": chain.balance("WBTC", trader), "ETH": chain.balance("WETH", trader),
-            "LINK": chain.balance("LINK", trader), "USDC": chain.balance("USDC", trader)}
+    return {
+        "BTC": chain.balance("WBTC", trader),
+        "ETH": chain.balance("WETH", trader),
+        "LINK": chain.balance("LINK", trader),
+        "USDC": chain.balance("USDC", trader),
+    }
 
 
-def test_a_uniswap_portfolio_rebalances_in_the_service(chain: ChainEnv, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_uniswap_portfolio_rebalances_in_the_service(
+    chain: ChainEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TRIMTAB_EVM_PRIVATE_KEY", ANVIL_DEV_KEYS[1])
     services = open_services(_config(tmp_path, chain, STRATEGY))
     try:
@@ -66,8 +82,9 @@ def test_a_uniswap_portfolio_rebalances_in_the_service(chain: ChainEnv, tmp_path
         services.close()
 
 
-def test_a_guard_blocks_the_uniswap_cycle_before_any_transaction(chain: ChainEnv, tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_guard_blocks_the_uniswap_cycle_before_any_transaction(
+    chain: ChainEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TRIMTAB_EVM_PRIVATE_KEY", ANVIL_DEV_KEYS[1])
     before = _on_chain(chain)
     services = open_services(_config(tmp_path, chain, STRATEGY + "guards: {max_turnover_per_rebalance: 0.01}\n"))

@@ -133,9 +133,14 @@ def test_the_migration_rule_drives_the_vaults(chain: ChainEnv) -> None:
     trader = y.chain.accounts.trader.address
     migrate(y, [guarded_step(y, "USDC", "vUSDC", y.units("USDC", 1_000_000))])
     rates = load_rates(start="2023-03-04", end="2023-03-04")
-    positions = (cash_position("USDC"), YieldPosition("vUSDC", "USDC", "vault", "USDC"),
-                 YieldPosition("vUSDT", "USDT", "vault", "USDT"))
-    rule = MigrationRule(horizon_days=365, max_gas_fraction=0.01, swap=SwapCosts(fee_bps=30, slippage_bps=0, depth_usd=2e9))
+    positions = (
+        cash_position("USDC"),
+        YieldPosition("vUSDC", "USDC", "vault", "USDC"),
+        YieldPosition("vUSDT", "USDT", "vault", "USDT"),
+    )
+    rule = MigrationRule(
+        horizon_days=365, max_gas_fraction=0.01, swap=SwapCosts(fee_bps=30, slippage_bps=0, depth_usd=2e9)
+    )
     states: dict[str, ReserveState | None] = {"USDC": None}
     values = {"USDC": 0.0}
     for p in positions[1:]:

@@ -1,4 +1,5 @@
-"""The CLI boundary: a bug is one line with a --debug hint, notes are one summary line, `serve --check` starts nothing."""
+"""The CLI boundary: a bug is one line with a --debug hint, notes are one summary line, `serve --check` starts
+nothing."""
 
 from __future__ import annotations
 
@@ -69,4 +70,3 @@ def test_serve_check_validates_without_starting(tmp_path: Path, monkeypatch: pyt
     no_token = runner.invoke(app, ["serve", "--check", "--config", str(SERVICE_FILE)])
     assert no_token.exit_code == 2 and "admin token" in no_token.output
     assert list(tmp_path.iterdir()) == [bad]  # no database, no log, nothing else
-

@@ -42,8 +42,18 @@ BASE: dict[str, list[str]] = {
     "backtest": ["-s", "bitcoin", "--start", "2024-01-01", "--end", "2024-03-31"],
     "compare": ["-s", "bitcoin", "--start", "2024-01-01", "--end", "2024-03-31"],
     "report": ["-s", "bitcoin", "--start", "2024-01-01", "--end", "2024-03-31"],
-    "sweep": ["-s", "bitcoin", "--start", "2024-01-01", "--end", "2024-03-31", "--param", "trigger.band=0.05,0.07",
-              "--workers", "1"],
+    "sweep": [
+        "-s",
+        "bitcoin",
+        "--start",
+        "2024-01-01",
+        "--end",
+        "2024-03-31",
+        "--param",
+        "trigger.band=0.05,0.07",
+        "--workers",
+        "1",
+    ],
     "status": ["-s", "bitcoin"],
     "plan": ["-s", "bitcoin"],
     "execute": ["-s", "bitcoin"],  # no --yes: a case that got through would stop at the prompt (and fail here)
@@ -54,21 +64,33 @@ BASE: dict[str, list[str]] = {
     "demo": ["--no-intro", "--duration", "0.01"],
 }
 # Options that only matter with another one (uniswap options are ignored by the paper venue).
-CONTEXT = {("execute", "rpc"): ["--venue", "uniswap"], ("execute", "deployment"): ["--venue", "uniswap", "--rpc", "http://127.0.0.1:9"],
-           ("execute", "key_file"): ["--venue", "uniswap", "--rpc", "http://127.0.0.1:9"],
-           ("execute", "venue_url"): ["--venue", "ccxt:binance"],
-           ("plan", "deployment"): ["--venue", "uniswap", "--rpc", "http://127.0.0.1:9"],
-           ("plan", "key_file"): ["--venue", "uniswap", "--rpc", "http://127.0.0.1:9"],
-           ("plan", "venue_url"): ["--venue", "ccxt:binance"], ("plan", "rpc"): ["--venue", "uniswap"]}
+CONTEXT = {
+    ("execute", "rpc"): ["--venue", "uniswap"],
+    ("execute", "deployment"): ["--venue", "uniswap", "--rpc", "http://127.0.0.1:9"],
+    ("execute", "key_file"): ["--venue", "uniswap", "--rpc", "http://127.0.0.1:9"],
+    ("execute", "venue_url"): ["--venue", "ccxt:binance"],
+    ("plan", "deployment"): ["--venue", "uniswap", "--rpc", "http://127.0.0.1:9"],
+    ("plan", "key_file"): ["--venue", "uniswap", "--rpc", "http://127.0.0.1:9"],
+    ("plan", "venue_url"): ["--venue", "ccxt:binance"],
+    ("plan", "rpc"): ["--venue", "uniswap"],
+}
 # Values of a generic kind that are valid for one option (so not a bad-input case there).
 VALID = {("forward_fill", "0"), ("port", "0")}
 # Free-text options: any string is a valid value (names, URLs checked when used, accounts, reasons).
 FREE_TEXT = {"account", "host", "worker_id", "dask_scheduler", "rpc", "venue_url", "quote"}
 ENUMS = {"venue": ["bogus", "ccxt:", "ccxt:nosuchexchange"], "name": ["no-such-preset"]}
 DATES = {"start", "end", "from_", "to"}
-PARSER_KIND: dict[Callable[..., Any], str] = {maybe_file: "input", input_file: "input", ledger_in: "ledger_in",
-                                              ledger_out: "ledger_out", output_file: "output", output_dir: "output_dir",
-                                              positive: "number", rules_file: "input", sweep_param: "param"}
+PARSER_KIND: dict[Callable[..., Any], str] = {
+    maybe_file: "input",
+    input_file: "input",
+    ledger_in: "ledger_in",
+    ledger_out: "ledger_out",
+    output_file: "output",
+    output_dir: "output_dir",
+    positive: "number",
+    rules_file: "input",
+    sweep_param: "param",
+}
 
 
 @dataclass(frozen=True)
@@ -88,6 +110,7 @@ def _write(name: str, data: bytes) -> Callable[[Path], None]:
     def make(d: Path) -> None:
         (d / name).parent.mkdir(parents=True, exist_ok=True)
         (d / name).write_bytes(data)
+
     return make
 
 
@@ -96,34 +119,55 @@ def _mkdir(name: str, mode: int | None = None) -> Callable[[Path], None]:
         (d / name).mkdir(parents=True)
         if mode is not None:
             (d / name).chmod(mode)
+
     return make
 
 
 BINARY = bytes(range(256)) * 4
 MALFORMED = b"targets: {BTC: 0.5,\n  - [unclosed\n"
 WRONG_SHAPE = b"- just\n- a list\n"  # valid YAML (and CSV-like text), the wrong document for every input
-INPUTS = [("missing", "missing/nothing.yaml", None), ("directory", "adir", _mkdir("adir")),
-          ("empty", "empty.yaml", _write("empty.yaml", b"")), ("binary", "binary.yaml", _write("binary.yaml", BINARY)),
-          ("malformed", "malformed.yaml", _write("malformed.yaml", MALFORMED)),
-          ("wrong-format", "wrong.yaml", _write("wrong.yaml", WRONG_SHAPE))]
-OUTPUTS = [("missing-folder", "nodir/out.json", None), ("directory", "adir", _mkdir("adir")),
-           ("under-a-file", "afile/out.json", _write("afile", b"x"))]
+INPUTS = [
+    ("missing", "missing/nothing.yaml", None),
+    ("directory", "adir", _mkdir("adir")),
+    ("empty", "empty.yaml", _write("empty.yaml", b"")),
+    ("binary", "binary.yaml", _write("binary.yaml", BINARY)),
+    ("malformed", "malformed.yaml", _write("malformed.yaml", MALFORMED)),
+    ("wrong-format", "wrong.yaml", _write("wrong.yaml", WRONG_SHAPE)),
+]
+OUTPUTS = [
+    ("missing-folder", "nodir/out.json", None),
+    ("directory", "adir", _mkdir("adir")),
+    ("under-a-file", "afile/out.json", _write("afile", b"x")),
+]
 if not IS_ROOT:
     OUTPUTS.append(("unwritable", "ro/out.json", _mkdir("ro", 0o555)))
 OUTPUT_DIRS = [("a-file", "afile", _write("afile", b"x")), ("under-a-file", "afile/sub", _write("afile", b"x"))]
 LEDGERS_IN = [*INPUTS, ("not-a-database", "text.sqlite", _write("text.sqlite", b"hello, not a database\n"))]
-LEDGERS_OUT = [("directory", "adir", _mkdir("adir")), ("missing-folder", "nodir/l.sqlite", None),
-               ("binary", "binary.sqlite", _write("binary.sqlite", BINARY)),
-               ("not-a-database", "text.sqlite", _write("text.sqlite", b"hello, not a database\n"))]
+LEDGERS_OUT = [
+    ("directory", "adir", _mkdir("adir")),
+    ("missing-folder", "nodir/l.sqlite", None),
+    ("binary", "binary.sqlite", _write("binary.sqlite", BINARY)),
+    ("not-a-database", "text.sqlite", _write("text.sqlite", b"hello, not a database\n")),
+]
 FLOATS = [("zero", "0"), ("negative", "-1"), ("nan", "nan"), ("huge", "1e309"), ("not-a-number", "1x")]
 INTS = [("zero", "0"), ("negative", "-1"), ("huge", "99999999999999999999"), ("not-a-number", "1.5x")]
-START_DATES = [("malformed", "2024-13-45"), ("not-a-date", "yesterday"), ("after-the-data", "2031-01-01"),
-               ("reversed", "2024-06-01")]
+START_DATES = [
+    ("malformed", "2024-13-45"),
+    ("not-a-date", "yesterday"),
+    ("after-the-data", "2031-01-01"),
+    ("reversed", "2024-06-01"),
+]
 END_DATES = [("malformed", "2024-02-30"), ("before-the-data", "1999-01-01"), ("reversed", "2023-06-01")]
-PARAMS = [("no-equals", "trigger.band"), ("empty-values", "trigger.band="), ("short-range", "trigger.band=0.01:0.05"),
-          ("bad-range", "trigger.band=a:b:3"), ("zero-count", "trigger.band=0.01:0.05:0"),
-          ("huge-count", "trigger.band=0.01:0.05:100000000"), ("unknown-path", "no.such.key=1,2"),
-          ("bad-value", "trigger.band=-1,2")]
+PARAMS = [
+    ("no-equals", "trigger.band"),
+    ("empty-values", "trigger.band="),
+    ("short-range", "trigger.band=0.01:0.05"),
+    ("bad-range", "trigger.band=a:b:3"),
+    ("zero-count", "trigger.band=0.01:0.05:0"),
+    ("huge-count", "trigger.band=0.01:0.05:100000000"),
+    ("unknown-path", "no.such.key=1,2"),
+    ("bad-value", "trigger.band=-1,2"),
+]
 
 
 def leaves(group: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -180,8 +224,13 @@ def _kind(name: str, hint: Any) -> str | None:
 
 
 def _bad_values(cmd_path: str, name: str, kind: str) -> list[tuple[str, str, Callable[[Path], None] | None]]:
-    files = {"input": INPUTS, "output": OUTPUTS, "output_dir": OUTPUT_DIRS, "ledger_in": LEDGERS_IN,
-             "ledger_out": LEDGERS_OUT}
+    files = {
+        "input": INPUTS,
+        "output": OUTPUTS,
+        "output_dir": OUTPUT_DIRS,
+        "ledger_in": LEDGERS_IN,
+        "ledger_out": LEDGERS_OUT,
+    }
     if kind in files:
         return list(files[kind])
     if kind in ("float", "number"):
@@ -269,18 +318,31 @@ def test_corpus_covers_every_command_and_the_issue_examples() -> None:
     with_cases = {c.command for c in CASES}
     assert commands == with_cases, f"commands without a bad-input case: {commands - with_cases}"
     ids = {c.id for c in CASES}
-    for example in ("validate:strategy:binary", "plan:portfolio:binary", "init:dest:missing-folder",
-                    "report:initial_value:zero", "backtest:prices:directory", "ledger:ledger:directory",
-                    "execute:ledger:directory", "ledger:ledger:not-a-database"):
+    for example in (
+        "validate:strategy:binary",
+        "plan:portfolio:binary",
+        "init:dest:missing-folder",
+        "report:initial_value:zero",
+        "backtest:prices:directory",
+        "ledger:ledger:directory",
+        "execute:ledger:directory",
+        "ledger:ledger:not-a-database",
+    ):
         assert example in ids
     print(f"CLI fuzz corpus: {len(CASES)} (command, case) pairs over {len(with_cases)} commands")
 
 
 def test_every_option_has_a_kind() -> None:
     """An option with no bad-input family (and not declared free text) would go unfuzzed: give it a typed checker."""
-    unfuzzed = [(path, p.name, kind) for path, cmd in leaves(ROOT) if not _skipped(path) for p in cmd.params
-                if (kind := _kind(p.name, _hints(cmd).get(p.name))) in (None, "untyped-path", "unknown-parser")
-                and p.name not in FREE_TEXT and not _is_flag(_hints(cmd).get(p.name))]
+    unfuzzed = [
+        (path, p.name, kind)
+        for path, cmd in leaves(ROOT)
+        if not _skipped(path)
+        for p in cmd.params
+        if (kind := _kind(p.name, _hints(cmd).get(p.name))) in (None, "untyped-path", "unknown-parser")
+        and p.name not in FREE_TEXT
+        and not _is_flag(_hints(cmd).get(p.name))
+    ]
     assert not unfuzzed
 
 

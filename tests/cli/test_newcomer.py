@@ -26,16 +26,23 @@ def test_a_preset_backtests_without_start_from_the_first_date_every_asset_is_pri
 
 
 def test_the_default_window_of_a_price_file_starts_when_its_last_asset_lists(tmp_path: Path) -> None:
-    prices = _wide_csv(tmp_path / "p.csv", [(f"2024-01-{d:02d}", str(40_000 + d), "" if d < 6 else str(2_000 + d))
-                                            for d in range(1, 29)])
-    (tmp_path / "s.yaml").write_text("name: s\nquote: USD\ntargets: {BTC: 0.5, ETH: 0.5}\n"
-                                     "trigger: {kind: threshold, band: 0.05}\n")
+    prices = _wide_csv(
+        tmp_path / "p.csv",
+        [(f"2024-01-{d:02d}", str(40_000 + d), "" if d < 6 else str(2_000 + d)) for d in range(1, 29)],
+    )
+    (tmp_path / "s.yaml").write_text(
+        "name: s\nquote: USD\ntargets: {BTC: 0.5, ETH: 0.5}\ntrigger: {kind: threshold, band: 0.05}\n"
+    )
     out = tmp_path / "m.json"
-    result = runner.invoke(app, ["backtest", "-s", str(tmp_path / "s.yaml"), "--prices", str(prices), "--json", str(out)])
+    result = runner.invoke(
+        app, ["backtest", "-s", str(tmp_path / "s.yaml"), "--prices", str(prices), "--json", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert "window starts 2024-01-06" in result.output and "(ETH lists last)" in result.output
     assert json.loads(out.read_text())["start"].startswith("2024-01-06")
-    early = runner.invoke(app, ["backtest", "-s", str(tmp_path / "s.yaml"), "--prices", str(prices), "--start", "2024-01-02"])
+    early = runner.invoke(
+        app, ["backtest", "-s", str(tmp_path / "s.yaml"), "--prices", str(prices), "--start", "2024-01-02"]
+    )
     assert early.exit_code == 2 and "use --start 2024-01-06 or later" in early.output
 
 
@@ -57,8 +64,9 @@ def test_an_old_gap_is_filled_the_same_way_in_every_command(tmp_path: Path) -> N
     for cmd in (["status"], ["plan"], ["execute", "--ledger", str(tmp_path / "l.sqlite"), "--yes"]):
         result = runner.invoke(app, [*cmd, "-s", str(strategy), "-p", str(holdings), "--prices", str(prices)])
         assert result.exit_code == 0, (cmd, result.output)
-        strict = runner.invoke(app, [*cmd, "-s", str(strategy), "-p", str(holdings), "--prices", str(prices),
-                                     "--forward-fill", "0"])
+        strict = runner.invoke(
+            app, [*cmd, "-s", str(strategy), "-p", str(holdings), "--prices", str(prices), "--forward-fill", "0"]
+        )
         assert strict.exit_code == 2 and "ETH" in strict.output and "2024-01-10" in strict.output, strict.output
     for cmd in (["backtest"], ["report", "--out", str(tmp_path / "out")]):  # the same default (3) as above
         result = runner.invoke(app, [*cmd, "-s", str(strategy), "--prices", str(prices)])
@@ -68,8 +76,9 @@ def test_an_old_gap_is_filled_the_same_way_in_every_command(tmp_path: Path) -> N
 def test_a_missing_price_on_the_last_row_is_refused_not_replaced_by_yesterdays(tmp_path: Path) -> None:
     days = [(f"2024-01-{d:02d}", str(40_000 + d), "" if d == 28 else str(2_000 + d)) for d in range(1, 29)]
     prices = _wide_csv(tmp_path / "p.csv", days)
-    result = runner.invoke(app, ["plan", "-s", str(_static(tmp_path)), "-p", str(_holdings(tmp_path)),
-                                 "--prices", str(prices)])
+    result = runner.invoke(
+        app, ["plan", "-s", str(_static(tmp_path)), "-p", str(_holdings(tmp_path)), "--prices", str(prices)]
+    )
     assert result.exit_code == 2
     assert "ETH" in result.output and "no price on the last row (2024-01-28)" in result.output, result.output
 
@@ -77,8 +86,9 @@ def test_a_missing_price_on_the_last_row_is_refused_not_replaced_by_yesterdays(t
 def test_an_asset_listed_twice_in_a_latest_prices_file_is_refused(tmp_path: Path) -> None:
     prices = tmp_path / "latest.csv"
     prices.write_text("asset,price\nBTC,40000\nETH,2000\nbtc,41000\n")
-    result = runner.invoke(app, ["status", "-s", str(_static(tmp_path)), "-p", str(_holdings(tmp_path)),
-                                 "--prices", str(prices)])
+    result = runner.invoke(
+        app, ["status", "-s", str(_static(tmp_path)), "-p", str(_holdings(tmp_path)), "--prices", str(prices)]
+    )
     assert result.exit_code == 2 and "listed twice" in result.output and "BTC" in result.output, result.output
 
 
@@ -106,13 +116,42 @@ def test_all_zero_holdings_are_refused_not_shown_as_a_table_of_rebalances(tmp_pa
 
 
 def test_sweep_refuses_a_huge_grid_before_running_and_draws_its_frontier(tmp_path: Path) -> None:
-    huge = runner.invoke(app, ["sweep", "-s", "bitcoin", "--param", "trigger.band=0.01:0.2:1000",
-                               "--param", "constraints.min_trade_usd=1:100:1000"])
+    huge = runner.invoke(
+        app,
+        [
+            "sweep",
+            "-s",
+            "bitcoin",
+            "--param",
+            "trigger.band=0.01:0.2:1000",
+            "--param",
+            "constraints.min_trade_usd=1:100:1000",
+        ],
+    )
     assert huge.exit_code == 2 and "1,000,000 points (1000 x 1000) is over the limit of 100,000" in huge.output
     png, doc = tmp_path / "frontier.png", tmp_path / "sweep.json"
-    result = runner.invoke(app, ["sweep", "-s", "bitcoin", "--start", "2021-01-01", "--end", "2022-12-31",
-                                 "--param", "trigger.band=0.02,0.03,0.2,0.3", "--param", "trigger.every=1w,1M",
-                                 "--png", str(png), "--json", str(doc), "--workers", "1"])
+    result = runner.invoke(
+        app,
+        [
+            "sweep",
+            "-s",
+            "bitcoin",
+            "--start",
+            "2021-01-01",
+            "--end",
+            "2022-12-31",
+            "--param",
+            "trigger.band=0.02,0.03,0.2,0.3",
+            "--param",
+            "trigger.every=1w,1M",
+            "--png",
+            str(png),
+            "--json",
+            str(doc),
+            "--workers",
+            "1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
     rows, front = json.loads(doc.read_text())["rows"], json.loads(doc.read_text())["frontier"]
@@ -129,7 +168,9 @@ def test_compare_names_the_hybrid_row_even_when_the_strategy_is_that_hybrid(tmp_
     bitcoin = runner.invoke(app, ["compare", "-s", "bitcoin", "--start", "2022-01-01"])  # bi-weekly: its own row
     assert bitcoin.exit_code == 0 and "hybrid-7%-monthly" in bitcoin.output and "(= " not in bitcoin.output
     threshold = tmp_path / "t.yaml"
-    threshold.write_text("name: t\nquote: USDC\ntargets: {BTC: 0.7, USDC: 0.3}\ntrigger: {kind: threshold, band: 0.07}\n")
+    threshold.write_text(
+        "name: t\nquote: USDC\ntargets: {BTC: 0.7, USDC: 0.3}\ntrigger: {kind: threshold, band: 0.07}\n"
+    )
     other = runner.invoke(app, ["compare", "-s", str(threshold), "--start", "2022-01-01"])
     assert other.exit_code == 0 and "hybrid-7%-monthly" in other.output and "t (= threshold-7%)" in other.output
 

@@ -83,7 +83,12 @@ def test_each_preset_validates_and_builds(name: str) -> None:
 
 
 def test_presets_carry_their_documented_bands_and_schedules() -> None:
-    expect = {"stablecoin-vault": (0.10, 7 * 86400), "index-fund": (0.05, None), "bitcoin": (0.07, 14 * 86400), "ethereum": (0.07, 14 * 86400)}
+    expect = {
+        "stablecoin-vault": (0.10, 7 * 86400),
+        "index-fund": (0.05, None),
+        "bitcoin": (0.07, 14 * 86400),
+        "ethereum": (0.07, 14 * 86400),
+    }
     for name, (band, seconds) in expect.items():
         trig = load_strategy(name).trigger
         assert isinstance(trig, AnyOf)

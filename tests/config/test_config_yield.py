@@ -19,8 +19,13 @@ def test_preset_defaults_are_the_issues() -> None:
     ys = load_strategy_spec("stablecoin-yield").yield_
     assert ys is not None
     rule = ys.rule()
-    assert (rule.min_differential, rule.horizon_days, rule.min_liquidity_usd, rule.max_slippage, rule.max_gas_fraction) == (
-        0.005, 30.0, 1e6, 0.001, 0.0001)
+    assert (
+        rule.min_differential,
+        rule.horizon_days,
+        rule.min_liquidity_usd,
+        rule.max_slippage,
+        rule.max_gas_fraction,
+    ) == (0.005, 30.0, 1e6, 0.001, 0.0001)
     assert [p.name for p in ys.positions()] == ["aUSDC", "aUSDT"]
 
 
@@ -30,15 +35,21 @@ def test_dump_round_trip(kw: dict[str, Any]) -> None:
     assert StrategySpec.model_validate(spec.model_dump(**kw)) == spec
 
 
-@pytest.mark.parametrize(("edit", "message"), [
-    (lambda y: y.update(min_score=2), "yield.min_score: Input should be less than or equal to 1"),
-    (lambda y: y["candidates"][0].update(bogus=1), "yield.candidates.0.bogus: unknown key"),
-    (lambda y: y.update(horizon="soon"), "yield.horizon: invalid duration 'soon'"),
-    (lambda y: y["candidates"].append(dict(y["candidates"][0])), "position aUSDC listed twice"),
-    (lambda y: y.update(protocol_caps={"compound": 0.5}), "protocol_caps: compound is not the protocol of any candidate"),
-    (lambda y: y.update(min_score=0.95), "none has a risk_score >= min_score 0.95"),
-    (lambda y: y["candidates"][0].update(protocol="wallet"), "'wallet' is reserved for idle cash"),
-])
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda y: y.update(min_score=2), "yield.min_score: Input should be less than or equal to 1"),
+        (lambda y: y["candidates"][0].update(bogus=1), "yield.candidates.0.bogus: unknown key"),
+        (lambda y: y.update(horizon="soon"), "yield.horizon: invalid duration 'soon'"),
+        (lambda y: y["candidates"].append(dict(y["candidates"][0])), "position aUSDC listed twice"),
+        (
+            lambda y: y.update(protocol_caps={"compound": 0.5}),
+            "protocol_caps: compound is not the protocol of any candidate",
+        ),
+        (lambda y: y.update(min_score=0.95), "none has a risk_score >= min_score 0.95"),
+        (lambda y: y["candidates"][0].update(protocol="wallet"), "'wallet' is reserved for idle cash"),
+    ],
+)
 def test_bad_yield_block_is_one_line(edit: Any, message: str) -> None:
     data = _preset()
     edit(data["yield"])

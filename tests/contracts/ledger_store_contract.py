@@ -19,12 +19,21 @@ from trimtab.core.base.ledger import EntryKind, LedgerEntry, balances_from
 from trimtab.errors import LedgerError
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
-amounts_18dp = st.decimals(min_value=Decimal(-(10**12)), max_value=Decimal(10**12), places=18,
-                           allow_nan=False, allow_infinity=False)
+amounts_18dp = st.decimals(
+    min_value=Decimal(-(10**12)), max_value=Decimal(10**12), places=18, allow_nan=False, allow_infinity=False
+)
 
 
-def entry(asset: str = "BTC", amount: str | Decimal = "1", *, account: str = "main", kind: str = EntryKind.DEPOSIT,
-          ref: str = "r", minutes: int = 0, **kw: Any) -> LedgerEntry:
+def entry(
+    asset: str = "BTC",
+    amount: str | Decimal = "1",
+    *,
+    account: str = "main",
+    kind: str = EntryKind.DEPOSIT,
+    ref: str = "r",
+    minutes: int = 0,
+    **kw: Any,
+) -> LedgerEntry:
     return LedgerEntry(account, asset, Decimal(amount), kind, ref, T0 + timedelta(minutes=minutes), **kw)
 
 
@@ -42,8 +51,11 @@ class LedgerStoreContract:
     # -- append / entries / balances ------------------------------------------------------------
 
     def test_entries_round_trip_in_append_order(self, store: Any) -> None:
-        written = [entry("BTC", "0.5", minutes=1), entry("USDC", "-1000.25", kind=EntryKind.TRADE, price=Decimal("2000.5")),
-                   entry("ETH", "3", note="hello", ref="fill-1", rebalance_id="rb1")]
+        written = [
+            entry("BTC", "0.5", minutes=1),
+            entry("USDC", "-1000.25", kind=EntryKind.TRADE, price=Decimal("2000.5")),
+            entry("ETH", "3", note="hello", ref="fill-1", rebalance_id="rb1"),
+        ]
         store.append(written[:1])
         store.append(written[1:])
         assert store.entries() == written
@@ -56,8 +68,14 @@ class LedgerStoreContract:
         assert store.entries("nobody") == []
 
     def test_balances_are_derived_from_entries(self, store: Any) -> None:
-        store.append([entry("BTC", "1.25"), entry("USDC", "500"), entry("BTC", "-0.25", kind=EntryKind.TRADE),
-                      entry("BTC", "7", account="other")])
+        store.append(
+            [
+                entry("BTC", "1.25"),
+                entry("USDC", "500"),
+                entry("BTC", "-0.25", kind=EntryKind.TRADE),
+                entry("BTC", "7", account="other"),
+            ]
+        )
         assert store.balances("main") == {"BTC": Decimal(1), "USDC": Decimal(500)}
         assert store.balances("main") == balances_from(store.entries("main"))
         assert store.balances("other") == {"BTC": Decimal(7)}
@@ -75,26 +93,32 @@ class LedgerStoreContract:
         assert store.entries() == [entry("BTC", "1")]
         assert store.balances("main") == {"BTC": Decimal(1)}
 
-    @pytest.mark.parametrize(("field", "value", "message"), [
-        ("amount", Decimal("NaN"), "finite"),
-        ("amount", Decimal("1e30"), "too large"),
-        ("amount", 1.5, "Decimal"),
-        ("asset", "btc", "canonical"),
-        ("asset", "", "empty"),
-        ("account", "", "empty"),
-        ("kind", "Deposit!", "lowercase"),
-        ("time", "2024-01-01", "datetime"),
-        ("price", Decimal(-1), "negative"),
-    ])
-    def test_invalid_entries_are_refused_with_the_field_named(self, store: Any, field: str, value: Any,
-                                                               message: str) -> None:
+    @pytest.mark.parametrize(
+        ("field", "value", "message"),
+        [
+            ("amount", Decimal("NaN"), "finite"),
+            ("amount", Decimal("1e30"), "too large"),
+            ("amount", 1.5, "Decimal"),
+            ("asset", "btc", "canonical"),
+            ("asset", "", "empty"),
+            ("account", "", "empty"),
+            ("kind", "Deposit!", "lowercase"),
+            ("time", "2024-01-01", "datetime"),
+            ("price", Decimal(-1), "negative"),
+        ],
+    )
+    def test_invalid_entries_are_refused_with_the_field_named(
+        self, store: Any, field: str, value: Any, message: str
+    ) -> None:
         with pytest.raises(LedgerError, match=message):
             store.append([entry("BTC", "1"), replace(entry(), **{field: value})])
         assert store.entries() == []
 
     def test_amounts_at_the_limits_round_trip(self, store: Any) -> None:
         big, tiny = Decimal("-" + "9" * 30 + "." + "9" * 18), Decimal("1e-18")
-        store.append([entry("BTC", big), entry("BTC", tiny), entry("ETH", "1.500000000000000000"), entry("XRP", "1E+3")])
+        store.append(
+            [entry("BTC", big), entry("BTC", tiny), entry("ETH", "1.500000000000000000"), entry("XRP", "1E+3")]
+        )
         got = store.entries()
         assert [e.amount for e in got] == [big, tiny, Decimal("1.5"), Decimal(1000)]
         assert [str(e.amount) for e in got[2:]] == ["1.5", "1000"]  # canonical form on every backend
@@ -104,15 +128,19 @@ class LedgerStoreContract:
     def test_times_come_back_in_utc(self, store: Any) -> None:
         cet = timezone(timedelta(hours=1))
         naive = datetime(2024, 1, 1, 9, 30, 15, 123456)
-        store.append([replace(entry(), time=datetime(2024, 1, 1, 10, 30, 15, 123456, tzinfo=cet)),
-                      replace(entry(), time=naive)])
+        store.append(
+            [replace(entry(), time=datetime(2024, 1, 1, 10, 30, 15, 123456, tzinfo=cet)), replace(entry(), time=naive)]
+        )
         first, second = store.entries()
         assert first.time == second.time == naive.replace(tzinfo=UTC)
         assert first.time.utcoffset() == timedelta(0)
 
     # one method, three backends (differing executors); each example uses its own account (function fixture is fine)
-    @settings(max_examples=30, deadline=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.differing_executors])
+    @settings(
+        max_examples=30,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.differing_executors],
+    )
     @given(amounts=st.lists(amounts_18dp, min_size=1, max_size=40))
     def test_sums_of_18_decimal_amounts_are_exact(self, store: Any, amounts: list[Decimal]) -> None:
         account = fresh_account()
@@ -153,15 +181,26 @@ class LedgerStoreContract:
         plan = json.dumps({"orders": [{"asset": "ETH", "side": "buy", "quantity": "0.5"}]})
         rid = store.start_rebalance("main", plan, "ETH drift 6.2% > band 5%", now=T0)
         rec = store.rebalance(rid)
-        assert (rec.status, rec.account, rec.plan_json, rec.report_json) == (RebalanceStatus.PLANNED, "main", plan, None)
+        assert (rec.status, rec.account, rec.plan_json, rec.report_json) == (
+            RebalanceStatus.PLANNED,
+            "main",
+            plan,
+            None,
+        )
         assert rec.created_at == T0
         store.mark_executing(rid)
         assert store.rebalance(rid).status is RebalanceStatus.EXECUTING
-        fills = [entry("ETH", "0.5", kind=EntryKind.TRADE, ref="f1"), entry("USDC", "-1000", kind=EntryKind.TRADE, ref="f1")]
+        fills = [
+            entry("ETH", "0.5", kind=EntryKind.TRADE, ref="f1"),
+            entry("USDC", "-1000", kind=EntryKind.TRADE, ref="f1"),
+        ]
         store.finish_rebalance(rid, "done", '{"fills": 1}', fills, now=T0 + timedelta(seconds=5))
         rec = store.rebalance(rid)
-        assert (rec.status, rec.report_json, rec.finished_at) == (RebalanceStatus.DONE, '{"fills": 1}',
-                                                                  T0 + timedelta(seconds=5))
+        assert (rec.status, rec.report_json, rec.finished_at) == (
+            RebalanceStatus.DONE,
+            '{"fills": 1}',
+            T0 + timedelta(seconds=5),
+        )
         assert store.entries() == [replace(f, rebalance_id=rid) for f in fills]
         assert store.balances("main") == {"ETH": Decimal("0.5"), "USDC": Decimal(-1000)}
 
@@ -185,23 +224,30 @@ class LedgerStoreContract:
         store.finish_rebalance(rid, "failed", '{"error": "venue down"}')  # still finishable after the rollback
         assert store.rebalance(rid).status is RebalanceStatus.FAILED
 
-    @pytest.mark.parametrize(("change", "message"), [
-        ({"account": "other"}, "account"),
-        ({"rebalance_id": "someone-else"}, "rebalance_id"),
-    ])
-    def test_finish_refuses_entries_of_another_account_or_rebalance(self, store: Any, change: dict[str, Any],
-                                                                   message: str) -> None:
+    @pytest.mark.parametrize(
+        ("change", "message"),
+        [
+            ({"account": "other"}, "account"),
+            ({"rebalance_id": "someone-else"}, "rebalance_id"),
+        ],
+    )
+    def test_finish_refuses_entries_of_another_account_or_rebalance(
+        self, store: Any, change: dict[str, Any], message: str
+    ) -> None:
         rid = store.start_rebalance("main", "{}", "drift")
         with pytest.raises(LedgerError, match=message):
             store.finish_rebalance(rid, "done", "{}", [entry(), replace(entry(), **change)])
         assert store.entries() == []
         assert store.rebalance(rid).status is RebalanceStatus.PLANNED
 
-    @pytest.mark.parametrize(("status", "report", "message"), [
-        ("planned", "{}", "final status"),
-        ("finished", "{}", "unknown rebalance status"),
-        ("done", "{not json", "not valid JSON"),
-    ])
+    @pytest.mark.parametrize(
+        ("status", "report", "message"),
+        [
+            ("planned", "{}", "final status"),
+            ("finished", "{}", "unknown rebalance status"),
+            ("done", "{not json", "not valid JSON"),
+        ],
+    )
     def test_finish_validates_status_and_report(self, store: Any, status: str, report: str, message: str) -> None:
         rid = store.start_rebalance("main", "{}", "drift")
         with pytest.raises(LedgerError, match=message):

@@ -78,8 +78,9 @@ class VenueContract:
         report = venue.execute(plan)
         return report, before, venue.balances()
 
-    def test_market_buy_moves_balances_by_fill_plus_fee(self, venue: Venue,
-                                                        markets: tuple[ContractMarket, ...]) -> None:
+    def test_market_buy_moves_balances_by_fill_plus_fee(
+        self, venue: Venue, markets: tuple[ContractMarket, ...]
+    ) -> None:
         m = markets[0]
         report, before, after = self.run(venue, self.make_plan((Side.BUY, m, m.quantity), reason="buy"))
         assert report.complete and len(report.fills) == 1
@@ -91,22 +92,23 @@ class VenueContract:
         assert spent == fill.quote_amount + fee_in_quote + fill.gas
         assert_balances_moved_by(before, after, report.fills)
 
-    def test_market_sell_moves_balances_by_fill_minus_fee(self, venue: Venue,
-                                                          markets: tuple[ContractMarket, ...]) -> None:
+    def test_market_sell_moves_balances_by_fill_minus_fee(
+        self, venue: Venue, markets: tuple[ContractMarket, ...]
+    ) -> None:
         m = markets[0]
         report, before, after = self.run(venue, self.make_plan((Side.SELL, m, m.quantity), reason="sell"))
         assert report.complete and len(report.fills) == 1
         fill = report.fills[0]
         assert (fill.side, fill.quantity) == (Side.SELL, m.quantity)
-        assert before[m.asset] - after.get(m.asset, ZERO) == m.quantity + (fill.fee if fill.fee_asset == m.asset
-                                                                           else ZERO)
+        assert before[m.asset] - after.get(m.asset, ZERO) == m.quantity + (
+            fill.fee if fill.fee_asset == m.asset else ZERO
+        )
         received = after[m.quote] - before.get(m.quote, ZERO)
         fee_in_quote = fill.fee if (fill.fee_asset or fill.quote) == fill.quote else ZERO
         assert received == fill.quote_amount - fee_in_quote - fill.gas
         assert_balances_moved_by(before, after, report.fills)
 
-    def test_legs_run_in_plan_order_so_sells_fund_buys(self, venue: Venue,
-                                                       markets: tuple[ContractMarket, ...]) -> None:
+    def test_legs_run_in_plan_order_so_sells_fund_buys(self, venue: Venue, markets: tuple[ContractMarket, ...]) -> None:
         seller, buyer = markets
         bal = venue.balances()
         cash = bal[seller.quote]
@@ -122,8 +124,9 @@ class VenueContract:
         assert [(f.side, f.asset) for f in report.fills] == [(Side.SELL, seller.asset), (Side.BUY, buyer.asset)]
         assert_balances_moved_by(before, after, report.fills)
 
-    def test_order_below_min_notional_is_not_sent_and_is_reported(self, venue: Venue,
-                                                                   markets: tuple[ContractMarket, ...]) -> None:
+    def test_order_below_min_notional_is_not_sent_and_is_reported(
+        self, venue: Venue, markets: tuple[ContractMarket, ...]
+    ) -> None:
         m = markets[0]
         rules = venue.rules(m.asset, m.quote)
         assert rules.min_notional > 0, "contract venues must declare a min notional (the fixture sets one)"
@@ -136,32 +139,51 @@ class VenueContract:
         assert report.failures[0].filled_quantity == 0
         assert after == before
 
-    def test_a_failing_leg_leaves_the_other_legs_fills_reported(self, venue: Venue,
-                                                                markets: tuple[ContractMarket, ...]) -> None:
+    def test_a_failing_leg_leaves_the_other_legs_fills_reported(
+        self, venue: Venue, markets: tuple[ContractMarket, ...]
+    ) -> None:
         a, b = markets
         too_much = venue.rules(b.asset, b.quote).quantize_amount(venue.balances()[b.asset] * 3)
-        plan = self.make_plan((Side.BUY, a, a.quantity), (Side.SELL, b, too_much), (Side.BUY, b, b.quantity),
-                              reason="one bad leg")
+        plan = self.make_plan(
+            (Side.BUY, a, a.quantity), (Side.SELL, b, too_much), (Side.BUY, b, b.quantity), reason="one bad leg"
+        )
         report, before, after = self.run(venue, plan)
-        assert [(f.side, f.asset, f.quantity) for f in report.fills] == [(Side.BUY, a.asset, a.quantity),
-                                                                         (Side.BUY, b.asset, b.quantity)]
+        assert [(f.side, f.asset, f.quantity) for f in report.fills] == [
+            (Side.BUY, a.asset, a.quantity),
+            (Side.BUY, b.asset, b.quantity),
+        ]
         assert [fl.order for fl in report.failures] == [plan.orders[1]]
         assert report.failures[0].filled_quantity == 0 and report.failures[0].reason
         assert_balances_moved_by(before, after, report.fills)
 
-    @settings(max_examples=8, deadline=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.differing_executors])
-    @given(legs=st.lists(st.tuples(st.sampled_from([Side.BUY, Side.SELL]), st.integers(0, 1),
-                                   st.sampled_from(["0.5", "1", "3", "40", "400"])), min_size=1, max_size=4))
+    @settings(
+        max_examples=8,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.differing_executors],
+    )
+    @given(
+        legs=st.lists(
+            st.tuples(
+                st.sampled_from([Side.BUY, Side.SELL]),
+                st.integers(0, 1),
+                st.sampled_from(["0.5", "1", "3", "40", "400"]),
+            ),
+            min_size=1,
+            max_size=4,
+        )
+    )
     def test_balances_never_go_negative_and_fills_never_exceed_the_plan(
-            self, venue: Venue, markets: tuple[ContractMarket, ...], legs: list[tuple[Side, int, str]]) -> None:
-        plan = self.make_plan(*((side, markets[i], markets[i].quantity * Decimal(k)) for side, i, k in legs),
-                              reason=f"random {legs}")
+        self, venue: Venue, markets: tuple[ContractMarket, ...], legs: list[tuple[Side, int, str]]
+    ) -> None:
+        plan = self.make_plan(
+            *((side, markets[i], markets[i].quantity * Decimal(k)) for side, i, k in legs), reason=f"random {legs}"
+        )
         report, before, after = self.run(venue, plan)
         assert all(v >= 0 for v in after.values()), after
         assert len(report.fills) + len([f for f in report.failures if f.filled_quantity == 0]) <= len(plan.orders)
         for fill in report.fills:
             assert 0 < fill.quantity
-            assert any(o.asset == fill.asset and o.side == fill.side and fill.quantity <= o.quantity
-                       for o in plan.orders)
+            assert any(
+                o.asset == fill.asset and o.side == fill.side and fill.quantity <= o.quantity for o in plan.orders
+            )
         assert_balances_moved_by(before, after, report.fills)

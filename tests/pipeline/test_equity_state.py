@@ -35,8 +35,11 @@ def _targets(tmp_path: Path, *, fresh_each_day: bool) -> list[float]:
     spec = tmp_path / "s.yaml"
     spec.write_text(STRATEGY)
     history = bundled_daily(["BTC", "USDC"], start="2022-03-01", end="2022-07-31")
-    ledger = SqlLedgerStore(str(tmp_path / ("fresh.sqlite" if fresh_each_day else "mem.sqlite"))) \
-        if fresh_each_day else RunningLedger()
+    ledger = (
+        SqlLedgerStore(str(tmp_path / ("fresh.sqlite" if fresh_each_day else "mem.sqlite")))
+        if fresh_each_day
+        else RunningLedger()
+    )
     first = datetime.fromtimestamp(int(history.times[0].astype("datetime64[s]").astype(np.int64)), UTC)
     ledger.append(deposit_entries({"USDC": Decimal("10000")}, account="a", time=first, ref="open"))
     strategy = load_strategy(spec)

@@ -23,8 +23,16 @@ PRICES = {"BTC": D("60000"), "ETH": D("3000"), "USDC": D(1)}
 
 
 def _strategy(targets: dict[str, float], guards: dict[str, object]):  # type: ignore[no-untyped-def]
-    return parse_strategy({"name": "g", "quote": "USDC", "targets": targets, "guards": guards,
-                           "trigger": {"kind": "threshold", "band": 0.05}}, "test").build()
+    return parse_strategy(
+        {
+            "name": "g",
+            "quote": "USDC",
+            "targets": targets,
+            "guards": guards,
+            "trigger": {"kind": "threshold", "band": 0.05},
+        },
+        "test",
+    ).build()
 
 
 def _cycle(pipe: Pipeline, store: SqlLedgerStore, at: datetime, initial: bool = False):  # type: ignore[no-untyped-def]
@@ -36,8 +44,12 @@ def test_the_daily_turnover_cap_counts_what_the_ledger_traded_that_utc_day(tmp_p
     store = SqlLedgerStore(str(tmp_path / "l.sqlite"))
     store.open_account("a", {"USDC": D("100000")}, time=T0)
     guards = {"max_turnover_per_day": 1.0}
-    first = _cycle(Pipeline(_strategy({"BTC": 0.5, "ETH": 0.3, "USDC": 0.2}, guards), PaperVenue({}, None, PRICES)),  # type: ignore[arg-type]
-                   store, T0, initial=True)
+    first = _cycle(
+        Pipeline(_strategy({"BTC": 0.5, "ETH": 0.3, "USDC": 0.2}, guards), PaperVenue({}, None, PRICES)),  # type: ignore[arg-type]
+        store,
+        T0,
+        initial=True,
+    )
     assert first.traded
     today = traded_on(store.entries("a"), "USDC", T0)
     assert D("79000") < today < D("81000")  # the initial buys: 80% of the value

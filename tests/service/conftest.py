@@ -21,12 +21,23 @@ def receiver() -> Iterator[Receiver]:
 def two_portfolios(tmp_path: Path, receiver: Receiver | None = None, **top: object) -> Path:
     alerts = {}
     if receiver is not None:
-        alerts = {"alerts": {"webhook": f"http://127.0.0.1:{receiver.port}/hook",
-                             "apprise": [f"json://127.0.0.1:{receiver.port}/apprise"], "advance_notice": "3d"}}
-    return write_config(tmp_path, [
-        {"name": "alpha", "strategy": "index-fund", "check_every": "1d", "initial_value": 100_000},
-        {"name": "beta", "strategy": "ethereum", "check_every": "1d"},
-    ], database_url=str(tmp_path / "svc.db"), **alerts, **top)
+        alerts = {
+            "alerts": {
+                "webhook": f"http://127.0.0.1:{receiver.port}/hook",
+                "apprise": [f"json://127.0.0.1:{receiver.port}/apprise"],
+                "advance_notice": "3d",
+            }
+        }
+    return write_config(
+        tmp_path,
+        [
+            {"name": "alpha", "strategy": "index-fund", "check_every": "1d", "initial_value": 100_000},
+            {"name": "beta", "strategy": "ethereum", "check_every": "1d"},
+        ],
+        database_url=str(tmp_path / "svc.db"),
+        **alerts,
+        **top,
+    )
 
 
 @pytest.fixture

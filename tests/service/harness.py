@@ -33,8 +33,11 @@ def free_port() -> int:
 
 
 def write_config(directory: Path, portfolios: list[dict[str, Any]], **top: Any) -> Path:
-    doc = {"market_data": {"source": "replay", "start": "2022-01-01", "speed": 864_000}, **top,
-           "portfolios": portfolios}
+    doc = {
+        "market_data": {"source": "replay", "start": "2022-01-01", "speed": 864_000},
+        **top,
+        "portfolios": portfolios,
+    }
     path = directory / "service.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path
@@ -90,8 +93,9 @@ class RunningService:
         self.url = f"http://127.0.0.1:{self.port}"
         self.runner = Runner(services)
         self._runner_thread = self.runner.start_thread() if scheduler else None
-        self.server = uvicorn.Server(uvicorn.Config(create_app(services), host="127.0.0.1", port=self.port,
-                                                    log_level="error", access_log=False))
+        self.server = uvicorn.Server(
+            uvicorn.Config(create_app(services), host="127.0.0.1", port=self.port, log_level="error", access_log=False)
+        )
         self._thread = threading.Thread(target=self.server.run, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 10
@@ -122,5 +126,13 @@ def wait_for(what: str, predicate: Callable[[], Any], timeout: float = 20.0, eve
     raise AssertionError(f"timed out waiting for {what}")
 
 
-__all__ = ["ADMIN_TOKEN", "READ_TOKEN", "Receiver", "RunningService", "Tokens", "open_services", "wait_for",
-           "write_config"]
+__all__ = [
+    "ADMIN_TOKEN",
+    "READ_TOKEN",
+    "Receiver",
+    "RunningService",
+    "Tokens",
+    "open_services",
+    "wait_for",
+    "write_config",
+]

@@ -20,8 +20,10 @@ from trimtab.service.settings import AlertsSpec
 def test_each_alert_is_stored_then_delivered_to_every_channel(tmp_path: Path, receiver: Receiver) -> None:
     ledger = SqlLedgerStore(tmp_path / "a.db")
     store = ServiceStore(ledger.engine)
-    spec = AlertsSpec(webhook=f"http://127.0.0.1:{receiver.port}/hook",
-                      apprise=[f"json://127.0.0.1:{receiver.port}/apprise?secret-in-url=1"])
+    spec = AlertsSpec(
+        webhook=f"http://127.0.0.1:{receiver.port}/hook",
+        apprise=[f"json://127.0.0.1:{receiver.port}/apprise?secret-in-url=1"],
+    )
     notifier = Notifier(store, spec)
     ids = [notifier.send("p", "control", f"title {i}", f"body {i}", {"i": i}) for i in range(3)]
     notifier.flush()
@@ -47,17 +49,24 @@ def test_a_dead_channel_is_recorded_as_failed_not_raised(tmp_path: Path) -> None
 
 
 def _config(tmp_path: Path, receiver: Receiver, **portfolio: object) -> Path:
-    return write_config(tmp_path, [{"name": "alpha", "strategy": "index-fund", "check_every": "1d", **portfolio}],
-                        database_url="svc.db", market_data={"source": "replay", "start": "2022-01-20",
-                                                            "speed": 40 * 86_400},
-                        alerts={"webhook": f"http://127.0.0.1:{receiver.port}/hook"})
+    return write_config(
+        tmp_path,
+        [{"name": "alpha", "strategy": "index-fund", "check_every": "1d", **portfolio}],
+        database_url="svc.db",
+        market_data={"source": "replay", "start": "2022-01-20", "speed": 40 * 86_400},
+        alerts={"webhook": f"http://127.0.0.1:{receiver.port}/hook"},
+    )
 
 
 def test_monthly_summary_on_schedule_attributes_returns_to_rebalancing(tmp_path: Path, receiver: Receiver) -> None:
     services = open_services(_config(tmp_path, receiver))
     runner = Runner(services)
-    wait_for("a month boundary", lambda: runner.run_once() >= 0 and services.store.alerts(kind="monthly_summary"),
-             timeout=15, every=0.02)
+    wait_for(
+        "a month boundary",
+        lambda: runner.run_once() >= 0 and services.store.alerts(kind="monthly_summary"),
+        timeout=15,
+        every=0.02,
+    )
     services.notifier.flush()
     summary = services.store.alerts(kind="monthly_summary")[0]["payload"]
     assert summary["month"] == "2022-01"
@@ -107,12 +116,18 @@ def test_month_summary_reads_only_its_month_and_the_value_before_it(tmp_path: Pa
 
     services = open_services(_config(tmp_path, receiver))
     runner = Runner(services)
-    wait_for("two month boundaries", lambda: runner.run_once() >= 0 and len(services.store.alerts(kind="monthly_summary")) >= 2,
-             timeout=20, every=0.02)
+    wait_for(
+        "two month boundaries",
+        lambda: runner.run_once() >= 0 and len(services.store.alerts(kind="monthly_summary")) >= 2,
+        timeout=20,
+        every=0.02,
+    )
     start, end = reports.month_bounds("2022-02")
     window = services.store.decisions_between("alpha", start, end)
     everything = services.store.decisions("alpha", limit=100_000, newest_first=False)
     feb = [d for d in everything if start <= d["time"] < end]
     assert window[0]["time"] < start and window[1:] == feb and len(feb) >= 5
-    assert reports.monthly_summary("alpha", "2022-02", window) == reports.monthly_summary("alpha", "2022-02", everything)
+    assert reports.monthly_summary("alpha", "2022-02", window) == reports.monthly_summary(
+        "alpha", "2022-02", everything
+    )
     services.close()

@@ -12,13 +12,27 @@ from trimtab.service.api import create_app
 from trimtab.service.bootstrap import Services
 from trimtab.service.runner import Runner
 
-CONTROLS = [("post", "/api/portfolios/alpha/pause", None), ("post", "/api/portfolios/alpha/resume", None),
-            ("post", "/api/portfolios/alpha/trigger", None),
-            ("put", "/api/portfolios/alpha/targets", {"targets": {"BTC": 1.0}}),
-            ("post", "/api/portfolios/alpha/exit", {"confirm": "alpha"}), ("post", "/api/portfolios/alpha/summary", {})]
-READS = ["/api/health", "/api/portfolios", "/api/portfolios/alpha", "/api/portfolios/alpha/decisions",
-         "/api/portfolios/alpha/rebalances", "/api/portfolios/alpha/performance", "/api/portfolios/alpha/costs",
-         "/api/portfolios/alpha/summary", "/api/portfolios/alpha/targets", "/api/alerts", "/api/audit"]
+CONTROLS = [
+    ("post", "/api/portfolios/alpha/pause", None),
+    ("post", "/api/portfolios/alpha/resume", None),
+    ("post", "/api/portfolios/alpha/trigger", None),
+    ("put", "/api/portfolios/alpha/targets", {"targets": {"BTC": 1.0}}),
+    ("post", "/api/portfolios/alpha/exit", {"confirm": "alpha"}),
+    ("post", "/api/portfolios/alpha/summary", {}),
+]
+READS = [
+    "/api/health",
+    "/api/portfolios",
+    "/api/portfolios/alpha",
+    "/api/portfolios/alpha/decisions",
+    "/api/portfolios/alpha/rebalances",
+    "/api/portfolios/alpha/performance",
+    "/api/portfolios/alpha/costs",
+    "/api/portfolios/alpha/summary",
+    "/api/portfolios/alpha/targets",
+    "/api/alerts",
+    "/api/audit",
+]
 
 
 @pytest.fixture
@@ -69,22 +83,26 @@ def test_costs_totals_match_rebalances_and_project_a_dry_run(client: TestClient)
     assert perf["points"] == 1 and perf["equity"][0]["value"] == pytest.approx(perf["equity"][0]["buy_and_hold"])
 
 
-@pytest.mark.parametrize(("method", "path", "body", "code", "needle"), [
-    ("get", "/api/portfolios/nope", None, 404, "no portfolio named 'nope'"),
-    ("get", "/api/portfolios/a%20b", None, 422, "name"),
-    ("get", "/api/portfolios/alpha/decisions?limit=0", None, 422, "limit"),
-    ("get", "/api/portfolios/alpha/summary?month=2022-13", None, 422, "month"),
-    ("put", "/api/portfolios/alpha/targets", {"targets": {"BTC": 0.5}}, 422, "sum to 1"),
-    ("put", "/api/portfolios/alpha/targets", {"targets": {"BTC": 2}}, 422, "less than or equal to 1"),
-    ("put", "/api/portfolios/alpha/targets", {"targets": {}}, 422, "targets"),
-    ("put", "/api/portfolios/alpha/targets", {"targets": {"BTC": 1}, "x": 1}, 422, "x"),
-    ("put", "/api/portfolios/alpha/targets", "[", 422, "JSON"),
-    ("put", "/api/portfolios/alpha/targets", {"targets": {"FOO": 0.5, "USDC": 0.5}}, 400, "FOO"),
-    ("post", "/api/portfolios/alpha/exit", {}, 422, "confirm"),
-    ("post", "/api/portfolios/alpha/exit", {"confirm": "ALPHA"}, 400, "confirm must be the portfolio name"),
-])
-def test_bad_requests_get_a_clear_4xx(client: TestClient, method: str, path: str, body: object, code: int,
-                                      needle: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "body", "code", "needle"),
+    [
+        ("get", "/api/portfolios/nope", None, 404, "no portfolio named 'nope'"),
+        ("get", "/api/portfolios/a%20b", None, 422, "name"),
+        ("get", "/api/portfolios/alpha/decisions?limit=0", None, 422, "limit"),
+        ("get", "/api/portfolios/alpha/summary?month=2022-13", None, 422, "month"),
+        ("put", "/api/portfolios/alpha/targets", {"targets": {"BTC": 0.5}}, 422, "sum to 1"),
+        ("put", "/api/portfolios/alpha/targets", {"targets": {"BTC": 2}}, 422, "less than or equal to 1"),
+        ("put", "/api/portfolios/alpha/targets", {"targets": {}}, 422, "targets"),
+        ("put", "/api/portfolios/alpha/targets", {"targets": {"BTC": 1}, "x": 1}, 422, "x"),
+        ("put", "/api/portfolios/alpha/targets", "[", 422, "JSON"),
+        ("put", "/api/portfolios/alpha/targets", {"targets": {"FOO": 0.5, "USDC": 0.5}}, 400, "FOO"),
+        ("post", "/api/portfolios/alpha/exit", {}, 422, "confirm"),
+        ("post", "/api/portfolios/alpha/exit", {"confirm": "ALPHA"}, 400, "confirm must be the portfolio name"),
+    ],
+)
+def test_bad_requests_get_a_clear_4xx(
+    client: TestClient, method: str, path: str, body: object, code: int, needle: str
+) -> None:
     kwargs = {"content": body} if isinstance(body, str) else {"json": body}
     r = client.request(method, path, headers={**_h(ADMIN_TOKEN), "Content-Type": "application/json"}, **kwargs)
     assert r.status_code == code, r.text
@@ -92,13 +110,21 @@ def test_bad_requests_get_a_clear_4xx(client: TestClient, method: str, path: str
 
 
 def test_target_changes_are_versioned_and_audited(client: TestClient, services: Services) -> None:
-    r = client.put("/api/portfolios/alpha/targets", headers=_h(ADMIN_TOKEN),
-                   json={"targets": {"BTC": 0.6, "USDC": 0.4}, "note": "simpler"})
+    r = client.put(
+        "/api/portfolios/alpha/targets",
+        headers=_h(ADMIN_TOKEN),
+        json={"targets": {"BTC": 0.6, "USDC": 0.4}, "note": "simpler"},
+    )
     assert r.status_code == 200 and r.json()["version"] == 2
     versions = client.get("/api/portfolios/alpha/targets", headers=_h(READ_TOKEN)).json()
     assert [v["version"] for v in versions["versions"]] == [1, 2] and versions["current_version"] == 2
-    assert versions["versions"][1] | {"created_at": None} == {"version": 2, "targets": {"BTC": 0.6, "USDC": 0.4},
-                                                              "actor": "admin", "note": "simpler", "created_at": None}
+    assert versions["versions"][1] | {"created_at": None} == {
+        "version": 2,
+        "targets": {"BTC": 0.6, "USDC": 0.4},
+        "actor": "admin",
+        "note": "simpler",
+        "created_at": None,
+    }
     audit = client.get("/api/audit", params={"portfolio": "alpha"}, headers=_h(READ_TOKEN)).json()["items"]
     assert audit[0]["action"] == "set_targets" and audit[0]["detail"]["version"] == 2
     assert services.runtimes["alpha"].strategy.targets == {"BTC": 0.6, "USDC": 0.4}

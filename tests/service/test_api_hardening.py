@@ -36,7 +36,10 @@ def _h(token: str) -> dict[str, str]:
 
 def test_a_body_is_not_read_before_the_token_is_checked(client: TestClient) -> None:
     bad = client.put("/api/portfolios/alpha/targets", content=b"{not json", headers=_h("x" * 20))
-    assert bad.status_code == 401 and bad.json() == {"error": "invalid bearer token", "field": "Authorization"}  # not a 422 parse error
+    assert bad.status_code == 401 and bad.json() == {
+        "error": "invalid bearer token",
+        "field": "Authorization",
+    }  # not a 422 parse error
     big = client.put("/api/portfolios/alpha/targets", content=MB, headers={"Content-Type": "application/json"})
     assert big.status_code == 401 and big.json() == {"error": "missing bearer token", "field": "Authorization"}
 
@@ -51,8 +54,9 @@ def test_request_bodies_are_capped_even_for_the_admin(client: TestClient) -> Non
 
     streamed = client.put("/api/portfolios/alpha/targets", content=chunks(), headers=_h(ADMIN_TOKEN))
     assert streamed.status_code == 413
-    ok = client.put("/api/portfolios/alpha/targets", json={"targets": {"BTC": 0.5, "USDC": 0.5}},
-                    headers=_h(ADMIN_TOKEN))
+    ok = client.put(
+        "/api/portfolios/alpha/targets", json={"targets": {"BTC": 0.5, "USDC": 0.5}}, headers=_h(ADMIN_TOKEN)
+    )
     assert ok.status_code == 200
 
 
@@ -100,8 +104,16 @@ def test_the_docs_page_loads_nothing_from_another_origin(client: TestClient) -> 
 
 def test_serve_refuses_a_remote_bind_without_allow_remote(tmp_path: Path) -> None:
     config = two_portfolios(tmp_path)
-    cmd = [sys.executable, "-c", "from trimtab.cli import main; main()", "serve", "--config", str(config),
-           "--host", "0.0.0.0"]
+    cmd = [
+        sys.executable,
+        "-c",
+        "from trimtab.cli import main; main()",
+        "serve",
+        "--config",
+        str(config),
+        "--host",
+        "0.0.0.0",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env={**TOKEN_ENV, "PATH": ""})
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
@@ -124,10 +136,13 @@ def test_secrets_never_appear_in_settings_reprs(tmp_path: Path, receiver: Receiv
 
 
 def test_error_text_is_scrubbed_of_credential_urls_and_sql() -> None:
-    text = ("(psycopg.errors.UniqueViolation) duplicate key\n[SQL: INSERT INTO portfolios (name) VALUES (%(name)s)]\n"
-            "[parameters: {'name': 'p'}]\n(Background on this error at: https://sqlalche.me/e/20/gkpj) via "
-            "postgresql+psycopg://bob:hunter2@db.example:5432/trimtab; binance POST "
-            "https://api.binance.com/api/v3/order?symbol=BTCUSDT&signature=abcd 400; tgram://123:tok/9 apiKey=k123 Authorization: Bearer t0k")
+    text = (
+        "(psycopg.errors.UniqueViolation) duplicate key\n[SQL: INSERT INTO portfolios (name) VALUES (%(name)s)]\n"
+        "[parameters: {'name': 'p'}]\n(Background on this error at: https://sqlalche.me/e/20/gkpj) via "
+        "postgresql+psycopg://bob:hunter2@db.example:5432/trimtab; binance POST "
+        "https://api.binance.com/api/v3/order?symbol=BTCUSDT&signature=abcd 400; tgram://123:tok/9 apiKey=k123 "
+        "Authorization: Bearer t0k"
+    )
     out = scrub(text)
     for secret in ("hunter2", "bob", "INSERT INTO", "'p'", "signature=abcd", "123:tok", "k123", "t0k"):
         assert secret not in out
@@ -143,7 +158,9 @@ def test_api_errors_and_alerts_carry_scrubbed_text(services: Services, client: T
     app.router.routes.insert(0, app.router.routes.pop())  # type: ignore[attr-defined]  (before the dashboard mount)
     r = client.get("/api/boom", headers=_h(READ_TOKEN))
     assert r.status_code == 503 and "pw1" not in r.text and "UPDATE" not in r.text and "service write" in r.text
-    services.notifier.send("alpha", "failure", "cycle failed", "order failed: https://x.test/a?apiKey=zz9 [SQL: SELECT 1]")
+    services.notifier.send(
+        "alpha", "failure", "cycle failed", "order failed: https://x.test/a?apiKey=zz9 [SQL: SELECT 1]"
+    )
     alert = services.store.alerts(kind="failure")[0]
     assert "zz9" not in alert["body"] and "SELECT" not in alert["body"]
 

@@ -31,17 +31,29 @@ constraints: {min_trade_usd: 1}
 
 def _config(tmp_path: Path) -> Path:
     (tmp_path / "jittery.yaml").write_text(STRATEGY)
-    return write_config(tmp_path, [
-        {"name": "crash", "strategy": "jittery.yaml", "check_every": "1d", "initial_value": 100_000,
-         "paper_state": "exchange.sqlite", "paper_latency_ms": 15},
-    ], database_url="svc.db", market_data={"source": "replay", "start": "2021-01-01", "speed": 20 * 86_400})
+    return write_config(
+        tmp_path,
+        [
+            {
+                "name": "crash",
+                "strategy": "jittery.yaml",
+                "check_every": "1d",
+                "initial_value": 100_000,
+                "paper_state": "exchange.sqlite",
+                "paper_latency_ms": 15,
+            },
+        ],
+        database_url="svc.db",
+        market_data={"source": "replay", "start": "2021-01-01", "speed": 20 * 86_400},
+    )
 
 
 def _open_rebalances(db: Path) -> int:
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-            return int(conn.execute("SELECT count(*) FROM rebalances WHERE status IN ('planned', 'executing')")
-                       .fetchone()[0])
+            return int(
+                conn.execute("SELECT count(*) FROM rebalances WHERE status IN ('planned', 'executing')").fetchone()[0]
+            )
     except sqlite3.OperationalError:  # not created yet
         return 0
 
@@ -64,7 +76,9 @@ def _check_after_restart(config: Path) -> tuple[int, int]:
         refs = Counter(e.ref for e in ledger.entries("crash") if e.kind == "trade")
         assert set(refs) == set(orders), "a trade at the exchange is missing from the ledger, or vice versa"
         assert set(refs.values()) <= {2}, "a fill was recorded twice"
-        reconciled = sum(1 for r in ledger.rebalances("crash") if r.report_json and '"reconciled": true' in r.report_json)
+        reconciled = sum(
+            1 for r in ledger.rebalances("crash") if r.report_json and '"reconciled": true' in r.report_json
+        )
         return len(orders), reconciled
     finally:
         services.close()
@@ -76,9 +90,14 @@ def test_sigkill_during_execution_never_loses_or_duplicates_a_trade(tmp_path: Pa
     db = tmp_path / "svc.db"
     rng = random.Random(7)
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    zygote = subprocess.Popen([sys.executable, str(Path(__file__).with_name("crash_worker.py")), str(config)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
-                              cwd=Path(__file__).parents[2])
+    zygote = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("crash_worker.py")), str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=Path(__file__).parents[2],
+    )
     assert zygote.stdin is not None and zygote.stdout is not None
     killed_mid_execution = 0
     try:
@@ -114,9 +133,22 @@ def test_sigterm_finishes_the_running_leg_and_stops_cleanly(tmp_path: Path) -> N
     config = _config(tmp_path)
     db = tmp_path / "svc.db"
     env = {**os.environ, "TRIMTAB_ADMIN_TOKEN": ADMIN_TOKEN}
-    proc = subprocess.Popen([sys.executable, "-c", "from trimtab.cli import main; main()", "serve", "--config", str(config),
-                             "--port", str(free_port())], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from trimtab.cli import main; main()",
+            "serve",
+            "--config",
+            str(config),
+            "--port",
+            str(free_port()),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while not _open_rebalances(db) and time.monotonic() < deadline:

@@ -82,8 +82,9 @@ def _arm(server: BinanceServer, kind: str, rng: random.Random) -> None:
 def _open_rebalances(db: Path) -> int:
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-            return int(conn.execute("SELECT count(*) FROM rebalances WHERE status IN ('planned', 'executing')")
-                       .fetchone()[0])
+            return int(
+                conn.execute("SELECT count(*) FROM rebalances WHERE status IN ('planned', 'executing')").fetchone()[0]
+            )
     except sqlite3.OperationalError:  # not created yet
         return 0
 
@@ -125,21 +126,39 @@ def _check_after_restart(config: Path, server: BinanceServer) -> tuple[int, int]
 
 @pytest.mark.slow
 def test_sigkill_on_a_misbehaving_exchange_never_loses_or_duplicates_a_trade(
-        tmp_path: Path, server: BinanceServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, server: BinanceServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TRIMTAB_BINANCE_API_KEY", KEY)
     monkeypatch.setenv("TRIMTAB_BINANCE_API_SECRET", SECRET)
     (tmp_path / "s.yaml").write_text(STRATEGY)
-    config = write_config(tmp_path, [{"name": "cex", "strategy": "s.yaml", "venue": "ccxt:binance",
-                                      "url": server.url, "check_every": "1h", "lookup_grace": "1s",
-                                      "unknown_grace": "1s"}],
-                          market_data={"source": "venue"}, database_url="svc.db")
+    config = write_config(
+        tmp_path,
+        [
+            {
+                "name": "cex",
+                "strategy": "s.yaml",
+                "venue": "ccxt:binance",
+                "url": server.url,
+                "check_every": "1h",
+                "lookup_grace": "1s",
+                "unknown_grace": "1s",
+            }
+        ],
+        market_data={"source": "venue"},
+        database_url="svc.db",
+    )
     db = tmp_path / "svc.db"
     rng = random.Random(11)
     mids = {"BTCUSDT": Decimal(30_000), "ETHUSDT": Decimal(2_000)}
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    zygote = subprocess.Popen([sys.executable, str(Path(__file__).with_name("crash_worker.py")), str(config)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
-                              cwd=Path(__file__).parents[2])
+    zygote = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("crash_worker.py")), str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=Path(__file__).parents[2],
+    )
     assert zygote.stdin is not None and zygote.stdout is not None
     tally = Tally(faults=Counter())
     try:

@@ -48,8 +48,9 @@ def test_service_end_to_end(tmp_path: Path, receiver: Receiver, monkeypatch: pyt
         ok = api.put("/api/portfolios/beta/targets", json={"targets": {"eth": 0.5, "usdc": 0.5}, "note": "de-risk"})
         assert ok.status_code == 200 and ok.json()["version"] == 2
         assert api.post("/api/portfolios/beta/trigger").status_code == 202
-        manual = wait_for("manual rebalance", lambda: [d for d in _decisions(api, "beta", traded_only=True)
-                                                       if d["kind"] == "manual"])
+        manual = wait_for(
+            "manual rebalance", lambda: [d for d in _decisions(api, "beta", traded_only=True) if d["kind"] == "manual"]
+        )
         assert manual[0]["targets"] == {"ETH": 0.5, "USDC": 0.5}
         assert manual[0]["weights"]["ETH"] == pytest.approx(0.5, abs=0.01)
 
@@ -58,7 +59,8 @@ def test_service_end_to_end(tmp_path: Path, receiver: Receiver, monkeypatch: pyt
         accepted = api.post("/api/portfolios/beta/exit", json={"confirm": "beta"})
         assert accepted.status_code == 202 and accepted.json()["legs"] == 1
         assert Decimal(accepted.json()["quotes"][0]["min_received"]) < Decimal(
-            accepted.json()["quotes"][0]["expected_received"])
+            accepted.json()["quotes"][0]["expected_received"]
+        )
         wait_for("exit", lambda: [d for d in _decisions(api, "beta") if d["kind"] == "exit"])
         assert api.get("/api/portfolios/beta").json()["paused"]
 
@@ -71,8 +73,10 @@ def test_service_end_to_end(tmp_path: Path, receiver: Receiver, monkeypatch: pyt
         wait_for("alpha to run again", lambda: len(_decisions(api, "alpha")) > frozen)
         api_alerts = {a["id"]: a for a in api.get("/api/alerts", params={"limit": 1000}).json()["items"]}
         api_decisions = {n: _decisions(api, n) for n in ("alpha", "beta")}
-        api_rebalances = {n: api.get(f"/api/portfolios/{n}/rebalances", params={"limit": 1000}).json()["items"]
-                          for n in ("alpha", "beta")}
+        api_rebalances = {
+            n: api.get(f"/api/portfolios/{n}/rebalances", params={"limit": 1000}).json()["items"]
+            for n in ("alpha", "beta")
+        }
     finally:
         svc.stop()
     services.notifier.flush()
@@ -103,8 +107,14 @@ def test_service_end_to_end(tmp_path: Path, receiver: Receiver, monkeypatch: pyt
     assert all(hooks[i]["kind"] == a["kind"] and hooks[i]["title"] == a["title"] for i, a in db_alerts.items())
     assert len(receiver.on("/apprise")) == len(db_alerts)
     kinds = {a["kind"] for a in db_alerts.values()}
-    assert {"rebalance_initial", "rebalance_completed", "rebalance_manual", "emergency_exit", "control",
-            "rebalance_notice"} <= kinds
+    assert {
+        "rebalance_initial",
+        "rebalance_completed",
+        "rebalance_manual",
+        "emergency_exit",
+        "control",
+        "rebalance_notice",
+    } <= kinds
     assert kinds & {"rebalance_scheduled", "rebalance_opportunistic"}
     assert all(a["delivery"] == "webhook: 200; apprise: ok" for a in db_alerts.values())
     services.close()

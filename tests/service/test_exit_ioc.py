@@ -33,14 +33,27 @@ def server() -> Iterator[BinanceServer]:
         yield srv
 
 
-def test_exit_sells_with_ioc_limits_and_reports_what_did_not_fill(tmp_path: Path, server: BinanceServer,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_exit_sells_with_ioc_limits_and_reports_what_did_not_fill(
+    tmp_path: Path, server: BinanceServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TRIMTAB_BINANCE_API_KEY", KEY)
     monkeypatch.setenv("TRIMTAB_BINANCE_API_SECRET", SECRET)
     (tmp_path / "s.yaml").write_text(STRATEGY)
-    config = write_config(tmp_path, [{"name": "cex", "strategy": "s.yaml", "venue": "ccxt:binance", "url": server.url,
-                                      "check_every": "1h", "exit_guard_bps": 100}],
-                          market_data={"source": "venue"}, database_url="svc.db")
+    config = write_config(
+        tmp_path,
+        [
+            {
+                "name": "cex",
+                "strategy": "s.yaml",
+                "venue": "ccxt:binance",
+                "url": server.url,
+                "check_every": "1h",
+                "exit_guard_bps": 100,
+            }
+        ],
+        market_data={"source": "venue"},
+        database_url="svc.db",
+    )
     services = open_services(config)
     try:
         runner = Runner(services)

@@ -27,8 +27,7 @@ def test_no_request_gets_a_server_error(tmp_path: Path) -> None:
             seen.append(operation.label)
 
             @given(case=operation.as_strategy())
-            @settings(max_examples=EXAMPLES, deadline=None, database=None,
-                      suppress_health_check=list(HealthCheck))
+            @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
             def fuzz(case: schemathesis.Case) -> None:
                 for token in (ADMIN_TOKEN, READ_TOKEN):
                     response = case.call(headers={"Authorization": f"Bearer {token}"})

@@ -11,12 +11,15 @@ from tests.service.harness import open_services, write_config
 from trimtab.service.runner import Runner
 
 
-def _run_once(tmp_path: Path, strategy: str, start: str = "2022-03-01",
-              speed: float = 1.0) -> tuple[object, list[dict[str, object]]]:
+def _run_once(
+    tmp_path: Path, strategy: str, start: str = "2022-03-01", speed: float = 1.0
+) -> tuple[object, list[dict[str, object]]]:
     (tmp_path / "s.yaml").write_text(strategy)
-    config = write_config(tmp_path, [{"name": "g", "strategy": "s.yaml", "check_every": "1d",
-                                      "initial_value": 100_000}],
-                          market_data={"source": "replay", "start": start, "speed": speed})
+    config = write_config(
+        tmp_path,
+        [{"name": "g", "strategy": "s.yaml", "check_every": "1d", "initial_value": 100_000}],
+        market_data={"source": "replay", "start": start, "speed": speed},
+    )
     services = open_services(config)
     try:
         Runner(services).run_once()
@@ -35,11 +38,14 @@ trigger: {kind: threshold, band: 0.05}
 """
 
 
-@pytest.mark.parametrize(("guards", "expect", "start"), [
-    ("{max_price_age: 1m}", "stale_price", "2022-03-01"),  # one simulated day per second: the close is minutes old
-    ("{max_turnover_per_rebalance: 0.1}", "turnover_limit", "2022-03-01"),  # the initial buy is 80% of the value
-    ("{stablecoin_peg_tolerance: 0.02}", "stablecoin_peg", "2023-03-12"),  # the USDC depeg: 0.966 that close
-])
+@pytest.mark.parametrize(
+    ("guards", "expect", "start"),
+    [
+        ("{max_price_age: 1m}", "stale_price", "2022-03-01"),  # one simulated day per second: the close is minutes old
+        ("{max_turnover_per_rebalance: 0.1}", "turnover_limit", "2022-03-01"),  # the initial buy is 80% of the value
+        ("{stablecoin_peg_tolerance: 0.02}", "stablecoin_peg", "2023-03-12"),  # the USDC depeg: 0.966 that close
+    ],
+)
 def test_a_guard_blocks_the_cycle_before_any_order(tmp_path: Path, guards: str, expect: str, start: str) -> None:
     strategy = BASE + f"guards: {guards}\n"
     if expect == "stablecoin_peg":  # hold USDC against a USDT quote on the day of the depeg

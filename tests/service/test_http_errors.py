@@ -1,4 +1,5 @@
-"""Every 4xx body of the API names the field at fault: known bad requests, then a schemathesis fuzz of all operations."""
+"""Every 4xx body of the API names the field at fault: known bad requests, then a schemathesis fuzz of all
+operations."""
 
 from __future__ import annotations
 
@@ -23,22 +24,26 @@ def client(services: Services) -> Iterator[TestClient]:
     yield TestClient(create_app(services), raise_server_exceptions=False)
 
 
-@pytest.mark.parametrize(("method", "path", "body", "token", "code", "field"), [
-    ("get", "/api/portfolios/nope", None, READ_TOKEN, 404, "name"),
-    ("get", "/api/portfolios/a%20b", None, READ_TOKEN, 422, "name"),
-    ("get", "/api/portfolios/alpha/decisions?limit=0", None, READ_TOKEN, 422, "limit"),
-    ("get", "/api/portfolios/alpha/summary?month=2022-13", None, READ_TOKEN, 422, "month"),
-    ("get", "/api/portfolios/alpha", None, "x" * 27, 401, "Authorization"),
-    ("post", "/api/portfolios/alpha/pause", {}, READ_TOKEN, 403, "Authorization"),
-    ("get", "/api/no-such-route", None, READ_TOKEN, 404, "path"),
-    ("put", "/api/portfolios/alpha/targets", {"targets": {"BTC": 2}}, ADMIN_TOKEN, 422, "targets.BTC"),
-    ("put", "/api/portfolios/alpha/targets", {"targets": {"BTC": 1}, "x": 1}, ADMIN_TOKEN, 422, "x"),
-    ("put", "/api/portfolios/alpha/targets", {"targets": {"FOO": 0.5, "USDC": 0.5}}, ADMIN_TOKEN, 400, "targets"),
-    ("post", "/api/portfolios/alpha/exit", {}, ADMIN_TOKEN, 422, "confirm"),
-    ("post", "/api/portfolios/alpha/exit", {"confirm": "ALPHA"}, ADMIN_TOKEN, 400, "confirm"),
-])
-def test_a_4xx_body_names_its_field(client: TestClient, method: str, path: str, body: object, token: str, code: int,
-                                    field: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "body", "token", "code", "field"),
+    [
+        ("get", "/api/portfolios/nope", None, READ_TOKEN, 404, "name"),
+        ("get", "/api/portfolios/a%20b", None, READ_TOKEN, 422, "name"),
+        ("get", "/api/portfolios/alpha/decisions?limit=0", None, READ_TOKEN, 422, "limit"),
+        ("get", "/api/portfolios/alpha/summary?month=2022-13", None, READ_TOKEN, 422, "month"),
+        ("get", "/api/portfolios/alpha", None, "x" * 27, 401, "Authorization"),
+        ("post", "/api/portfolios/alpha/pause", {}, READ_TOKEN, 403, "Authorization"),
+        ("get", "/api/no-such-route", None, READ_TOKEN, 404, "path"),
+        ("put", "/api/portfolios/alpha/targets", {"targets": {"BTC": 2}}, ADMIN_TOKEN, 422, "targets.BTC"),
+        ("put", "/api/portfolios/alpha/targets", {"targets": {"BTC": 1}, "x": 1}, ADMIN_TOKEN, 422, "x"),
+        ("put", "/api/portfolios/alpha/targets", {"targets": {"FOO": 0.5, "USDC": 0.5}}, ADMIN_TOKEN, 400, "targets"),
+        ("post", "/api/portfolios/alpha/exit", {}, ADMIN_TOKEN, 422, "confirm"),
+        ("post", "/api/portfolios/alpha/exit", {"confirm": "ALPHA"}, ADMIN_TOKEN, 400, "confirm"),
+    ],
+)
+def test_a_4xx_body_names_its_field(
+    client: TestClient, method: str, path: str, body: object, token: str, code: int, field: str
+) -> None:
     r = client.request(method, path, headers={"Authorization": f"Bearer {token}"}, json=body)
     assert r.status_code == code, r.text
     doc = r.json()

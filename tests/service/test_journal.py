@@ -61,10 +61,22 @@ def test_reconcile_records_legs_the_venue_filled_before_a_crash(tmp_path: Path) 
     assert plan is not None
     # a crash after the journal entry and the first leg, before the ledger heard about it
     plan = plan.__class__(plan.orders * 2, plan.reason, plan_id="crashed")  # two legs: the second never sent
-    legs = [{"index": i, "client_id": venue.client_id(leg_plan(plan, i), 0), "asset": o.asset, "quote": o.quote,
-             "side": o.side.value, "quantity": str(o.quantity), "price": str(o.price),
-             "exec_price": str(o.exec_price), "est_fee": str(o.cost.fee), "est_slippage": str(o.cost.slippage),
-             "est_gas": str(o.cost.gas)} for i, o in enumerate(plan.orders)]
+    legs = [
+        {
+            "index": i,
+            "client_id": venue.client_id(leg_plan(plan, i), 0),
+            "asset": o.asset,
+            "quote": o.quote,
+            "side": o.side.value,
+            "quantity": str(o.quantity),
+            "price": str(o.price),
+            "exec_price": str(o.exec_price),
+            "est_fee": str(o.cost.fee),
+            "est_slippage": str(o.cost.slippage),
+            "est_gas": str(o.cost.gas),
+        }
+        for i, o in enumerate(plan.orders)
+    ]
     rid = ledger.start_rebalance("acct", json.dumps({"time": T0.isoformat(), "legs": legs}), plan.reason)
     ledger.mark_executing(rid)
     venue.execute(leg_plan(plan, 0))

@@ -26,10 +26,32 @@ from trimtab.service.runner import Runner
 
 NOW = datetime(2022, 1, 1, tzinfo=UTC)
 SHORT, LONG = timedelta(seconds=0.4), timedelta(seconds=60)
-DECISION = {"time": NOW, "kind": "check", "fired": False, "traded": False, "status": "held", "reason": "r",
-            "value": 1.0, "bh_value": 1.0, "weights_json": {}, "targets_json": {}, "metrics_json": {}}
-LEG = {"index": 0, "client_id": "tt-leg-0", "asset": "BTC", "quote": "USDC", "side": "buy", "quantity": "0.1",
-       "price": "40000", "exec_price": "40010", "est_fee": "4", "est_slippage": "1", "est_gas": "0"}
+DECISION = {
+    "time": NOW,
+    "kind": "check",
+    "fired": False,
+    "traded": False,
+    "status": "held",
+    "reason": "r",
+    "value": 1.0,
+    "bh_value": 1.0,
+    "weights_json": {},
+    "targets_json": {},
+    "metrics_json": {},
+}
+LEG = {
+    "index": 0,
+    "client_id": "tt-leg-0",
+    "asset": "BTC",
+    "quote": "USDC",
+    "side": "buy",
+    "quantity": "0.1",
+    "price": "40000",
+    "exec_price": "40010",
+    "est_fee": "4",
+    "est_slippage": "1",
+    "est_gas": "0",
+}
 
 
 def _open(url: str) -> tuple[SqlLedgerStore, ServiceStore]:
@@ -152,8 +174,9 @@ def test_lease_times_come_from_the_database_clock(two: tuple, monkeypatch: pytes
 
 @pytest.mark.postgres
 def test_the_runner_leaves_a_live_peers_unfinished_rebalance_alone(tmp_path: Path, pg_url: str) -> None:
-    config = write_config(tmp_path, [{"name": "p", "strategy": "ethereum", "check_every": "1d"}], database_url=pg_url,
-                          lease_seconds=30)
+    config = write_config(
+        tmp_path, [{"name": "p", "strategy": "ethereum", "check_every": "1d"}], database_url=pg_url, lease_seconds=30
+    )
     services = open_services(config)
     peer_ledger, peer = _open(pg_url)
     try:
@@ -182,14 +205,20 @@ def test_the_runner_leaves_a_live_peers_unfinished_rebalance_alone(tmp_path: Pat
 @pytest.mark.slow
 def test_two_processes_configured_with_one_worker_id_never_process_a_slot_twice(tmp_path: Path, pg_url: str) -> None:
     names = [f"p{i}" for i in range(6)]
-    config = write_config(tmp_path, [{"name": n, "strategy": "ethereum", "check_every": "1d"} for n in names],
-                          database_url=pg_url, claim_batch=1, worker_id="main",
-                          market_data={"source": "replay", "start": "2022-01-01", "speed": 20 * 86_400})
+    config = write_config(
+        tmp_path,
+        [{"name": n, "strategy": "ethereum", "check_every": "1d"} for n in names],
+        database_url=pg_url,
+        claim_batch=1,
+        worker_id="main",
+        market_data={"source": "replay", "start": "2022-01-01", "speed": 20 * 86_400},
+    )
     SqlLedgerStore(pg_url).close()
     cmd = [sys.executable, "-c", "from trimtab.cli import main; main()", "serve", "--config", str(config), "--no-api"]
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
-    workers = [subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-               for _ in range(2)]
+    workers = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)
+    ]
     ledger, store = _open(pg_url)
     try:
         deadline = time.monotonic() + 60
@@ -205,8 +234,9 @@ def test_two_processes_configured_with_one_worker_id_never_process_a_slot_twice(
             rows = store.decisions(n, limit=10_000, newest_first=False)
             assert len(rows) >= 6
             times = [r["time"] for r in rows]
-            assert all(b - a >= timedelta(days=1) for a, b in zip(times, times[1:], strict=False)), \
+            assert all(b - a >= timedelta(days=1) for a, b in zip(times, times[1:], strict=False)), (
                 f"{n} was checked twice for one slot"
+            )
             assert sum(r["kind"] == "initial" for r in rows) == 1
     finally:
         for w in workers:
@@ -220,11 +250,13 @@ def test_a_lease_of_a_process_that_died_on_this_host_is_free_at_once(tmp_path: P
     ledger, store = _open(url)
     try:
         store.ensure_portfolio("p", {"USDC": 1.0})
-        code = ("import sys; from datetime import timedelta as T, datetime, UTC; "
-                "from trimtab.adapters.storage import SqlLedgerStore as L; "
-                "from trimtab.adapters.storage.service_store import ServiceStore as S; "
-                "s = S(L(sys.argv[1]).engine); t = s.register_worker('main'); "
-                "assert s.claim_due('main', ['p'], datetime(2022, 1, 1, tzinfo=UTC), lease=T(hours=1), token=t)")
+        code = (
+            "import sys; from datetime import timedelta as T, datetime, UTC; "
+            "from trimtab.adapters.storage import SqlLedgerStore as L; "
+            "from trimtab.adapters.storage.service_store import ServiceStore as S; "
+            "s = S(L(sys.argv[1]).engine); t = s.register_worker('main'); "
+            "assert s.claim_due('main', ['p'], datetime(2022, 1, 1, tzinfo=UTC), lease=T(hours=1), token=t)"
+        )
         subprocess.run([sys.executable, "-c", code, url], check=True, timeout=60)  # claims, then dies holding it
         held = store.portfolio("p")
         assert held is not None and held.lease_token is not None and held.lease_until is not None

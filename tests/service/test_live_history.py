@@ -43,10 +43,23 @@ def live_config(tmp_path: Path, server: BinanceServer, database: str | None = No
         key, secret = KEYS[name]
         creds = tmp_path / f"{name}.json"
         creds.write_text(json.dumps({"api_key": key, "api_secret": secret}))
-        portfolios.append({"name": name, "strategy": preset, "venue": "ccxt:binance", "url": server.url,
-                           "credentials": str(creds), "check_every": "1d", "max_drawdown": 0.5})
-    return write_config(tmp_path, portfolios, database_url=database or str(tmp_path / "live.db"),
-                        market_data={"source": "venue", "history": "venue", **market})
+        portfolios.append(
+            {
+                "name": name,
+                "strategy": preset,
+                "venue": "ccxt:binance",
+                "url": server.url,
+                "credentials": str(creds),
+                "check_every": "1d",
+                "max_drawdown": 0.5,
+            }
+        )
+    return write_config(
+        tmp_path,
+        portfolios,
+        database_url=database or str(tmp_path / "live.db"),
+        market_data={"source": "venue", "history": "venue", **market},
+    )
 
 
 def klines(server: BinanceServer) -> int:
@@ -59,8 +72,9 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.mark.slow
-def test_service_backfills_trades_models_on_live_history_and_restarts(tmp_path: Path, server: BinanceServer,
-                                                                     database: str) -> None:
+def test_service_backfills_trades_models_on_live_history_and_restarts(
+    tmp_path: Path, server: BinanceServer, database: str
+) -> None:
     config = live_config(tmp_path, server, database)
     services = open_services(config)
     prices = PriceStore(services.ledger.engine)
@@ -140,7 +154,9 @@ def test_history_from_a_price_file_needs_no_klines(tmp_path: Path, server: Binan
     days = {a: server.exchange.daily[a + "USDC"] for a in RP_UNIVERSE}
     lines = ["date,asset,close"] + [
         f"{datetime.fromtimestamp((opened + DAY_MS) / 1000, UTC):%Y-%m-%d},{a},{close}"
-        for a, rows in days.items() for opened, close, _ in rows]
+        for a, rows in days.items()
+        for opened, close, _ in rows
+    ]
     (tmp_path / "prices.csv").write_text("\n".join(lines) + "\n")
     before = klines(server)
     services = open_services(live_config(tmp_path, server, history="file", history_file="prices.csv"))
@@ -187,8 +203,11 @@ def test_history_file_goes_with_history_file_only(tmp_path: Path) -> None:
 
 
 def test_replay_prices_a_models_universe(tmp_path: Path) -> None:
-    config = write_config(tmp_path, [{"name": "rp", "strategy": "risk-parity", "initial_value": 100_000}],
-                          database_url=str(tmp_path / "replay.db"))
+    config = write_config(
+        tmp_path,
+        [{"name": "rp", "strategy": "risk-parity", "initial_value": 100_000}],
+        database_url=str(tmp_path / "replay.db"),
+    )
     services = open_services(config)
     try:
         snap = services.runtimes["rp"].market.snapshot([], "USDC")

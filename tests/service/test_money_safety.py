@@ -27,9 +27,20 @@ costs: {fee_bps: 10, slippage_bps: 5}
 
 def _config(tmp_path: Path) -> Path:
     (tmp_path / "four.yaml").write_text(STRATEGY)
-    return write_config(tmp_path, [{"name": "p", "strategy": "four.yaml", "check_every": "1d",
-                                    "initial_value": 100_000, "paper_state": "exchange.sqlite"}],
-                        database_url="svc.db", market_data={"source": "replay", "start": "2022-01-03", "speed": 1.0})
+    return write_config(
+        tmp_path,
+        [
+            {
+                "name": "p",
+                "strategy": "four.yaml",
+                "check_every": "1d",
+                "initial_value": 100_000,
+                "paper_state": "exchange.sqlite",
+            }
+        ],
+        database_url="svc.db",
+        market_data={"source": "replay", "start": "2022-01-03", "speed": 1.0},
+    )
 
 
 class PauseAfterFirstLeg:

@@ -39,19 +39,26 @@ def _replay(tmp: Path, preset: str, *args: str, every: str = "1d") -> dict[str, 
     cfg = tmp / f"{name}-service.yaml"
     cfg.write_text(yaml.safe_dump({"portfolios": [{"name": "p", "strategy": preset, "check_every": every}]}))
     out = tmp / f"{name}.json"
-    res = CliRunner().invoke(app, ["replay", "--config", str(cfg), "--json", str(out), *(args or ("--from", START, "--to", END))])
+    res = CliRunner().invoke(
+        app, ["replay", "--config", str(cfg), "--json", str(out), *(args or ("--from", START, "--to", END))]
+    )
     assert res.exit_code == 0, res.output
     return json.loads(out.read_text())["portfolios"]["p"]  # type: ignore[no-any-return]
 
 
-def _backtest(preset: str, prices: str | None = None, start: str | None = START, end: str | None = END,
-              fill: int | None = None) -> dict[str, Any]:
+def _backtest(
+    preset: str, prices: str | None = None, start: str | None = START, end: str | None = END, fill: int | None = None
+) -> dict[str, Any]:
     strategy = load_strategy(preset)
     history = load_history(strategy, prices, start, end, fill)
     r = backtest(load_strategy(preset), history)
-    return {"rebalance_times": [to_datetime(r.times[i]).isoformat() for i in r.rebalance_steps],
-            "final_value": float(r.equity[-1]), "total_costs": float((r.fee + r.slippage + r.gas).sum()),
-            "reasons": [why for _, why in r.reasons], "path": r.path}
+    return {
+        "rebalance_times": [to_datetime(r.times[i]).isoformat() for i in r.rebalance_steps],
+        "final_value": float(r.equity[-1]),
+        "total_costs": float((r.fee + r.slippage + r.gas).sum()),
+        "reasons": [why for _, why in r.reasons],
+        "path": r.path,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -86,13 +93,27 @@ def test_replay_matches_backtest(pairs: dict[str, tuple[dict[str, Any], dict[str
 def test_market_bound_costs_are_bound_per_cycle_alike(tmp_path: Path) -> None:
     """Impact calibrated on the past 30 rows and the day's bundled gas price: re-bound at every cycle in both."""
     path = tmp_path / "bound.yaml"
-    path.write_text(yaml.safe_dump({
-        "name": "bound", "quote": "USDC", "targets": {"BTC": 0.5, "ETH": 0.3, "USDC": 0.2},
-        "trigger": {"kind": "hybrid", "band": 0.05, "every": "1M"}, "initial_value": 100_000,
-        "costs": {"model": "sqrt_impact", "fee_bps": 10, "sqrt_impact": {"calibrate_window": 30},
-                  "gas": {"units": 150_000, "gwei": "bundled"}}}))
-    live, bt = _replay(tmp_path, str(path), "--from", "2022-01-01", "--to", "2022-12-31"), _backtest(
-        str(path), None, "2022-01-01", "2022-12-31")
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "bound",
+                "quote": "USDC",
+                "targets": {"BTC": 0.5, "ETH": 0.3, "USDC": 0.2},
+                "trigger": {"kind": "hybrid", "band": 0.05, "every": "1M"},
+                "initial_value": 100_000,
+                "costs": {
+                    "model": "sqrt_impact",
+                    "fee_bps": 10,
+                    "sqrt_impact": {"calibrate_window": 30},
+                    "gas": {"units": 150_000, "gwei": "bundled"},
+                },
+            }
+        )
+    )
+    live, bt = (
+        _replay(tmp_path, str(path), "--from", "2022-01-01", "--to", "2022-12-31"),
+        _backtest(str(path), None, "2022-01-01", "2022-12-31"),
+    )
     assert bt["path"] == "step" and live["total_costs"] > 0
     _same(live, bt)
 
@@ -100,11 +121,20 @@ def test_market_bound_costs_are_bound_per_cycle_alike(tmp_path: Path) -> None:
 def test_hourly_file_and_hourly_checks(tmp_path: Path) -> None:
     """--prices with Binance hourly closes, checked every hour: the schedule anchors on the first hour alike."""
     path = tmp_path / "hourly.yaml"
-    path.write_text(yaml.safe_dump({
-        "name": "hourly", "quote": "USDC", "targets": {"BTC": 0.4, "ETH": 0.3, "SOL": 0.2, "USDC": 0.1},
-        "trigger": {"kind": "hybrid", "band": 0.02, "every": "1d"}, "initial_value": 10_000}))
-    live = _replay(tmp_path, str(path), "--prices", str(HOURLY), "--forward-fill", "2", "--from", "2023-03-20",
-                   every="1h")
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "hourly",
+                "quote": "USDC",
+                "targets": {"BTC": 0.4, "ETH": 0.3, "SOL": 0.2, "USDC": 0.1},
+                "trigger": {"kind": "hybrid", "band": 0.02, "every": "1d"},
+                "initial_value": 10_000,
+            }
+        )
+    )
+    live = _replay(
+        tmp_path, str(path), "--prices", str(HOURLY), "--forward-fill", "2", "--from", "2023-03-20", every="1h"
+    )
     bt = _backtest(str(path), str(HOURLY), "2023-03-20", None, fill=2)
     assert live["n_checks"] > 500 and live["n_rebalances"] > 20
     _same(live, bt)
@@ -119,7 +149,6 @@ def _same(live: dict[str, Any], bt: dict[str, Any]) -> None:
     assert traded[0] == "initial allocation" and len(traded) == live["n_rebalances"]
     if bt["path"] == "step":  # the step path records each rebalance's reason; the fast kernels do not
         assert traded == bt["reasons"]
-
 
 
 def _restart_pair(tmp: Path, preset: str, at: datetime) -> tuple[PortfolioReplay, PortfolioReplay]:

@@ -61,8 +61,19 @@ def test_leases_hand_each_due_portfolio_to_one_owner(store: ServiceStore) -> Non
     b = store.claim_due("b", names, now, lease=timedelta(minutes=1), limit=4)
     assert len(a) == 4 and len(b) == 2 and not set(a) & set(b)
     assert store.claim_due("c", names, now, lease=timedelta(minutes=1)) == []
-    decision = {"time": now, "kind": "check", "fired": False, "traded": False, "status": "held", "reason": "r",
-                "value": 1.0, "bh_value": 1.0, "weights_json": {}, "targets_json": {}, "metrics_json": {}}
+    decision = {
+        "time": now,
+        "kind": "check",
+        "fired": False,
+        "traded": False,
+        "status": "held",
+        "reason": "r",
+        "value": 1.0,
+        "bh_value": 1.0,
+        "weights_json": {},
+        "targets_json": {},
+        "metrics_json": {},
+    }
     assert store.release(a[0], "a", decision=decision, next_check_at=now + timedelta(days=1)) is not None
     assert store.claim_due("c", names, now, lease=timedelta(minutes=1)) == []  # a[0] is not due any more
     assert store.claim_due("c", names, now + timedelta(days=2), lease=timedelta(minutes=1)) == [a[0]]
@@ -73,14 +84,22 @@ def test_leases_hand_each_due_portfolio_to_one_owner(store: ServiceStore) -> Non
 @pytest.mark.slow
 def test_three_workers_share_portfolios_without_double_processing(tmp_path: Path, pg_url: str) -> None:
     names = [f"p{i:02d}" for i in range(12)]
-    config = write_config(tmp_path, [{"name": n, "strategy": "ethereum", "check_every": "1d"} for n in names],
-                          database_url=pg_url, claim_batch=2,
-                          market_data={"source": "replay", "start": "2022-01-01", "speed": 20 * 86_400})
+    config = write_config(
+        tmp_path,
+        [{"name": n, "strategy": "ethereum", "check_every": "1d"} for n in names],
+        database_url=pg_url,
+        claim_batch=2,
+        market_data={"source": "replay", "start": "2022-01-01", "speed": 20 * 86_400},
+    )
     SqlLedgerStore(pg_url).close()  # migrate once up front (the workers would serialise on the advisory lock)
     cmd = [sys.executable, "-c", "from trimtab.cli import main; main()", "serve", "--config", str(config), "--no-api"]
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
-    workers = [subprocess.Popen([*cmd, "--worker-id", f"w{i}"], env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True) for i in range(3)]
+    workers = [
+        subprocess.Popen(
+            [*cmd, "--worker-id", f"w{i}"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        for i in range(3)
+    ]
     ledger = SqlLedgerStore(pg_url)
     store = ServiceStore(ledger.engine)
     try:

@@ -26,8 +26,17 @@ from trimtab.service.replay import SimulatedClock, replay
 from trimtab.service.settings import load_settings
 
 runner = CliRunner()
-KEYS = {"rebalance_times", "n_rebalances", "final_value", "total_costs", "reasons", "n_checks", "final_holdings",
-        "alerts", "strategy"}
+KEYS = {
+    "rebalance_times",
+    "n_rebalances",
+    "final_value",
+    "total_costs",
+    "reasons",
+    "n_checks",
+    "final_holdings",
+    "alerts",
+    "strategy",
+}
 
 
 def _config(tmp: Path, portfolios: list[dict[str, Any]], **top: Any) -> Path:
@@ -37,13 +46,31 @@ def _config(tmp: Path, portfolios: list[dict[str, Any]], **top: Any) -> Path:
 
 
 def test_replay_command_end_to_end_on_bundled_data(tmp_path: Path) -> None:
-    cfg = _config(tmp_path, [
-        {"name": "btc", "strategy": "bitcoin", "check_every": "1d"},
-        {"name": "rp", "strategy": "risk-parity", "check_every": "1w", "initial_value": 50_000},
-    ], alerts={"webhook": "http://127.0.0.1:9/never-called"})  # a dry run delivers no alert
+    cfg = _config(
+        tmp_path,
+        [
+            {"name": "btc", "strategy": "bitcoin", "check_every": "1d"},
+            {"name": "rp", "strategy": "risk-parity", "check_every": "1w", "initial_value": 50_000},
+        ],
+        alerts={"webhook": "http://127.0.0.1:9/never-called"},
+    )  # a dry run delivers no alert
     out, db = tmp_path / "out.json", tmp_path / "kept.db"
-    res = runner.invoke(app, ["replay", "--config", str(cfg), "--from", "2022-01-01", "--to", "2022-06-30",
-                              "--json", str(out), "--db", str(db)])
+    res = runner.invoke(
+        app,
+        [
+            "replay",
+            "--config",
+            str(cfg),
+            "--from",
+            "2022-01-01",
+            "--to",
+            "2022-06-30",
+            "--json",
+            str(out),
+            "--db",
+            str(db),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "btc" in res.output and "risk-parity" in res.output
     doc = json.loads(out.read_text())
@@ -106,8 +133,11 @@ def test_replay_source_marks_an_ended_series_at_its_last_price() -> None:
 
 
 def test_serve_replay_loads_the_model_universe_and_its_warm_up(tmp_path: Path) -> None:
-    cfg = write_config(tmp_path, [{"name": "rp", "strategy": "risk-parity", "check_every": "1d"}],
-                       database_url=str(tmp_path / "svc.db"))
+    cfg = write_config(
+        tmp_path,
+        [{"name": "rp", "strategy": "risk-parity", "check_every": "1d"}],
+        database_url=str(tmp_path / "svc.db"),
+    )
     services = open_services(cfg)
     try:
         history = services.runtimes["rp"].market.history  # type: ignore[attr-defined]
@@ -118,11 +148,13 @@ def test_serve_replay_loads_the_model_universe_and_its_warm_up(tmp_path: Path) -
 
 
 def test_replay_opens_with_the_backtest_deposit_and_keeps_configured_holdings(tmp_path: Path) -> None:
-    cfg = _config(tmp_path, [{"name": "h", "strategy": "ethereum", "check_every": "1d",
-                              "holdings": {"ETH": "2", "USDC": "1000"}}])
+    cfg = _config(
+        tmp_path, [{"name": "h", "strategy": "ethereum", "check_every": "1d", "holdings": {"ETH": "2", "USDC": "1000"}}]
+    )
     out = tmp_path / "o.json"
-    res = runner.invoke(app, ["replay", "--config", str(cfg), "--from", "2022-03-01", "--to", "2022-03-10",
-                              "--json", str(out)])
+    res = runner.invoke(
+        app, ["replay", "--config", str(cfg), "--from", "2022-03-01", "--to", "2022-03-10", "--json", str(out)]
+    )
     assert res.exit_code == 0, res.output
     p = json.loads(out.read_text())["portfolios"]["h"]
     assert p["n_checks"] == 10
@@ -132,11 +164,14 @@ def test_replay_opens_with_the_backtest_deposit_and_keeps_configured_holdings(tm
     assert Decimal(p["final_holdings"]["ETH"]) > 0
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["--from", "2022-05-01", "--to", "2022-01-01"], "before"),
-    (["--from", "2022-13-01"], "from"),
-    (["--from", "2030-01-01"], "2030"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--from", "2022-05-01", "--to", "2022-01-01"], "before"),
+        (["--from", "2022-13-01"], "from"),
+        (["--from", "2030-01-01"], "2030"),
+    ],
+)
 def test_replay_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], needle: str) -> None:
     cfg = _config(tmp_path, [{"name": "b", "strategy": "bitcoin"}])
     res = runner.invoke(app, ["replay", "--config", str(cfg), *args])
@@ -148,17 +183,24 @@ def test_replay_refuses_to_overwrite_a_database(tmp_path: Path) -> None:
     cfg = _config(tmp_path, [{"name": "b", "strategy": "bitcoin"}])
     db = tmp_path / "x.db"
     db.write_text("")
-    res = runner.invoke(app, ["replay", "--config", str(cfg), "--from", "2022-01-01", "--to", "2022-01-05",
-                              "--db", str(db)])
+    res = runner.invoke(
+        app, ["replay", "--config", str(cfg), "--from", "2022-01-01", "--to", "2022-01-05", "--db", str(db)]
+    )
     assert res.exit_code == 2 and "exists" in res.output
 
 
 def test_a_tripped_breaker_pauses_the_portfolio_for_the_rest_of_the_replay(tmp_path: Path) -> None:
-    cfg = _config(tmp_path, [{"name": "b", "strategy": "bitcoin", "check_every": "1d", "max_drawdown": 0.1},
-                             {"name": "s", "strategy": "stablecoin-vault", "check_every": "1d"}])
+    cfg = _config(
+        tmp_path,
+        [
+            {"name": "b", "strategy": "bitcoin", "check_every": "1d", "max_drawdown": 0.1},
+            {"name": "s", "strategy": "stablecoin-vault", "check_every": "1d"},
+        ],
+    )
     out = tmp_path / "o.json"
-    res = runner.invoke(app, ["replay", "--config", str(cfg), "--from", "2022-01-01", "--to", "2022-06-30",
-                              "--json", str(out)])
+    res = runner.invoke(
+        app, ["replay", "--config", str(cfg), "--from", "2022-01-01", "--to", "2022-06-30", "--json", str(out)]
+    )
     assert res.exit_code == 0, res.output
     doc = json.loads(out.read_text())["portfolios"]
     b, s = doc["b"], doc["s"]
@@ -169,12 +211,20 @@ def test_a_tripped_breaker_pauses_the_portfolio_for_the_rest_of_the_replay(tmp_p
 
 def test_each_portfolio_starts_at_its_own_first_price_row(tmp_path: Path) -> None:
     """One portfolio's data starts later than the other's: it is first checked (and funded) on its own first row."""
-    settings = load_settings(_config(tmp_path, [{"name": "a", "strategy": "bitcoin", "check_every": "1d"},
-                                                {"name": "b", "strategy": "ethereum", "check_every": "1d"}]))
+    settings = load_settings(
+        _config(
+            tmp_path,
+            [
+                {"name": "a", "strategy": "bitcoin", "check_every": "1d"},
+                {"name": "b", "strategy": "ethereum", "check_every": "1d"},
+            ],
+        )
+    )
     early = load_history(load_strategy("bitcoin"), None, "2022-01-01", "2022-02-28", None)
     late = load_history(load_strategy("ethereum"), None, "2022-02-01", "2022-02-28", None)
-    result = replay(settings, {"a": early, "b": late}, datetime(2022, 1, 1, tzinfo=UTC),
-                    datetime(2022, 2, 28, tzinfo=UTC))
+    result = replay(
+        settings, {"a": early, "b": late}, datetime(2022, 1, 1, tzinfo=UTC), datetime(2022, 2, 28, tzinfo=UTC)
+    )
     assert result.portfolios["a"].rebalance_times[0] == datetime(2022, 1, 1, tzinfo=UTC)
     assert result.portfolios["b"].rebalance_times[0] == datetime(2022, 2, 1, tzinfo=UTC)
     assert result.portfolios["b"].n_checks == 28
@@ -183,12 +233,15 @@ def test_each_portfolio_starts_at_its_own_first_price_row(tmp_path: Path) -> Non
 def test_the_drawdown_breaker_trips_before_trading(tmp_path: Path) -> None:
     """A strategy that trades every day (a tiny band): on the check whose pre-trade value breaches the limit the
     portfolio pauses and sends nothing, although its trigger fired."""
-    (tmp_path / "jumpy.yaml").write_text("name: jumpy\nquote: USDC\ntargets: {BTC: 0.8, USDC: 0.2}\n"
-                                         "trigger: {kind: threshold, band: 0.001}\nconstraints: {min_trade_usd: 1}\n")
+    (tmp_path / "jumpy.yaml").write_text(
+        "name: jumpy\nquote: USDC\ntargets: {BTC: 0.8, USDC: 0.2}\n"
+        "trigger: {kind: threshold, band: 0.001}\nconstraints: {min_trade_usd: 1}\n"
+    )
     cfg = _config(tmp_path, [{"name": "j", "strategy": "jumpy.yaml", "check_every": "1d", "max_drawdown": 0.1}])
     db = tmp_path / "kept.db"
-    res = runner.invoke(app, ["replay", "--config", str(cfg), "--from", "2022-01-01", "--to", "2022-03-31",
-                              "--db", str(db)])
+    res = runner.invoke(
+        app, ["replay", "--config", str(cfg), "--from", "2022-01-01", "--to", "2022-03-31", "--db", str(db)]
+    )
     assert res.exit_code == 0, res.output
     from trimtab.adapters.storage import SqlLedgerStore
     from trimtab.adapters.storage.service_store import ServiceStore

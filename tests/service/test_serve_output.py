@@ -28,19 +28,34 @@ costs: {fee_bps: 10, slippage_bps: 5}
 
 def _config(tmp_path: Path) -> Path:
     (tmp_path / "busy.yaml").write_text(STRATEGY)
-    return write_config(tmp_path, [{"name": "busy", "strategy": "busy.yaml", "check_every": "1d",
-                                    "initial_value": 10_000}],
-                        database_url="svc.db", market_data={"source": "replay", "start": "2022-01-01",
-                                                            "speed": 20 * 86_400})
+    return write_config(
+        tmp_path,
+        [{"name": "busy", "strategy": "busy.yaml", "check_every": "1d", "initial_value": 10_000}],
+        database_url="svc.db",
+        market_data={"source": "replay", "start": "2022-01-01", "speed": 20 * 86_400},
+    )
 
 
 @pytest.mark.slow
 def test_serve_prints_a_line_per_trading_cycle_and_one_on_shutdown(tmp_path: Path) -> None:
     config = _config(tmp_path)
     env = {**os.environ, "TRIMTAB_ADMIN_TOKEN": ADMIN_TOKEN}
-    proc = subprocess.Popen([sys.executable, "-c", "from trimtab.cli import main; main()", "serve", "--config",
-                             str(config), "--port", str(free_port())], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from trimtab.cli import main; main()",
+            "serve",
+            "--config",
+            str(config),
+            "--port",
+            str(free_port()),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     lines: list[str] = []
     try:

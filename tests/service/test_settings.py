@@ -25,16 +25,22 @@ def test_defaults_bind_loopback_and_put_sqlite_next_to_the_file(tmp_path: Path) 
     assert s.portfolios[0].account_name == "a" and s.portfolios[0].every.seconds == 86_400
 
 
-@pytest.mark.parametrize(("doc", "message"), [
-    ({"portfolios": []}, "portfolios: List should have at least 1 item"),
-    ({"portfolios": [{"name": "a b", "strategy": "x"}]}, "portfolios.0.name: String should match pattern"),
-    ({"portfolios": [{"name": "a", "strategy": "x", "venue": "kraken"}]}, "portfolios.0.venue: use 'paper'"),
-    ({"portfolios": [{"name": "a", "strategy": "x", "check_every": "soon"}]}, "portfolios.0.check_every: invalid"),
-    ({"portfolios": [{"name": "a", "strategy": "x"}] * 2}, "name 'a' appears twice"),
-    ({"portfolios": [{"name": "a", "strategy": "x", "holdings": {"btc": "1", "BTC": "2"}}]}, "holdings lists BTC twice"),
-    ({**GOOD, "alerts": {"webhook": "ftp://x"}}, "alerts.webhook: must be an http(s) URL"),
-    ({**GOOD, "surprise": 1}, "surprise: unknown key"),
-])
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"portfolios": []}, "portfolios: List should have at least 1 item"),
+        ({"portfolios": [{"name": "a b", "strategy": "x"}]}, "portfolios.0.name: String should match pattern"),
+        ({"portfolios": [{"name": "a", "strategy": "x", "venue": "kraken"}]}, "portfolios.0.venue: use 'paper'"),
+        ({"portfolios": [{"name": "a", "strategy": "x", "check_every": "soon"}]}, "portfolios.0.check_every: invalid"),
+        ({"portfolios": [{"name": "a", "strategy": "x"}] * 2}, "name 'a' appears twice"),
+        (
+            {"portfolios": [{"name": "a", "strategy": "x", "holdings": {"btc": "1", "BTC": "2"}}]},
+            "holdings lists BTC twice",
+        ),
+        ({**GOOD, "alerts": {"webhook": "ftp://x"}}, "alerts.webhook: must be an http(s) URL"),
+        ({**GOOD, "surprise": 1}, "surprise: unknown key"),
+    ],
+)
 def test_bad_files_give_one_line_naming_the_field(tmp_path: Path, doc: object, message: str) -> None:
     with pytest.raises(ConfigError) as err:
         load_settings(_write(tmp_path, doc))

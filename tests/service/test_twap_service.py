@@ -32,14 +32,18 @@ def server() -> Iterator[BinanceServer]:
         yield srv
 
 
-def test_twap_legs_go_out_as_child_orders_from_the_service(tmp_path: Path, server: BinanceServer,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_twap_legs_go_out_as_child_orders_from_the_service(
+    tmp_path: Path, server: BinanceServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TRIMTAB_BINANCE_API_KEY", KEY)
     monkeypatch.setenv("TRIMTAB_BINANCE_API_SECRET", SECRET)
     (tmp_path / "s.yaml").write_text(STRATEGY)
-    config = write_config(tmp_path, [{"name": "cex", "strategy": "s.yaml", "venue": "ccxt:binance",
-                                      "url": server.url, "check_every": "1h"}],
-                          market_data={"source": "venue"}, database_url="svc.db")
+    config = write_config(
+        tmp_path,
+        [{"name": "cex", "strategy": "s.yaml", "venue": "ccxt:binance", "url": server.url, "check_every": "1h"}],
+        market_data={"source": "venue"},
+        database_url="svc.db",
+    )
     services = open_services(config)
     try:
         Runner(services).run_once()

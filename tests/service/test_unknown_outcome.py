@@ -38,21 +38,36 @@ def _due_now(services: object, name: str) -> None:
 
 
 @pytest.mark.slow
-def test_an_unknown_leg_blocks_new_plans_until_the_exchange_lists_it(tmp_path: Path, server: BinanceServer,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unknown_leg_blocks_new_plans_until_the_exchange_lists_it(
+    tmp_path: Path, server: BinanceServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TRIMTAB_BINANCE_API_KEY", KEY)
     monkeypatch.setenv("TRIMTAB_BINANCE_API_SECRET", SECRET)
     (tmp_path / "s.yaml").write_text(STRATEGY)
-    config = write_config(tmp_path, [{"name": "cex", "strategy": "s.yaml", "venue": "ccxt:binance",
-                                      "url": server.url, "check_every": "1h", "lookup_grace": "1s",
-                                      "unknown_grace": "1h"}],
-                          market_data={"source": "venue"}, database_url="svc.db")
+    config = write_config(
+        tmp_path,
+        [
+            {
+                "name": "cex",
+                "strategy": "s.yaml",
+                "venue": "ccxt:binance",
+                "url": server.url,
+                "check_every": "1h",
+                "lookup_grace": "1s",
+                "unknown_grace": "1h",
+            }
+        ],
+        market_data={"source": "venue"},
+        database_url="svc.db",
+    )
     services = open_services(config)
     try:
         runner = Runner(services)
         # the first order is accepted but its reply is lost, and the exchange lists nothing for a while
         server.inject("timeout_after_accept", method="POST", delay=12)
-        server.inject("reject", path="/api/v3/order", method="GET", code=-2013, msg="Order does not exist.", count=10_000)
+        server.inject(
+            "reject", path="/api/v3/order", method="GET", code=-2013, msg="Order does not exist.", count=10_000
+        )
         runner.run_once()
         first = services.store.decisions("cex", limit=1)[0]
         assert first["status"] == "unknown" and not first["traded"], first

@@ -63,25 +63,50 @@ class SymbolSpec:
     def info(self) -> dict[str, object]:
         notional: dict[str, object] = {"filterType": self.notional_filter, "minNotional": fmt(self.min_notional)}
         if self.notional_filter == "NOTIONAL":
-            notional |= {"applyMinToMarket": True, "maxNotional": "9000000.00000000", "applyMaxToMarket": False,
-                         "avgPriceMins": 5}
+            notional |= {
+                "applyMinToMarket": True,
+                "maxNotional": "9000000.00000000",
+                "applyMaxToMarket": False,
+                "avgPriceMins": 5,
+            }
         else:
             notional |= {"applyToMarket": True, "avgPriceMins": 5}
         return {
-            "symbol": self.symbol, "status": self.status, "baseAsset": self.base, "baseAssetPrecision": 8,
-            "quoteAsset": self.quote, "quotePrecision": 8, "quoteAssetPrecision": 8, "baseCommissionPrecision": 8,
+            "symbol": self.symbol,
+            "status": self.status,
+            "baseAsset": self.base,
+            "baseAssetPrecision": 8,
+            "quoteAsset": self.quote,
+            "quotePrecision": 8,
+            "quoteAssetPrecision": 8,
+            "baseCommissionPrecision": 8,
             "quoteCommissionPrecision": 8,
             "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"],
-            "icebergAllowed": True, "ocoAllowed": True, "quoteOrderQtyMarketAllowed": True, "allowTrailingStop": True,
-            "cancelReplaceAllowed": True, "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
+            "icebergAllowed": True,
+            "ocoAllowed": True,
+            "quoteOrderQtyMarketAllowed": True,
+            "allowTrailingStop": True,
+            "cancelReplaceAllowed": True,
+            "isSpotTradingAllowed": True,
+            "isMarginTradingAllowed": False,
             "filters": [
-                {"filterType": "PRICE_FILTER", "minPrice": fmt(self.min_price), "maxPrice": fmt(self.max_price),
-                 "tickSize": fmt(self.tick_size)},
-                {"filterType": "LOT_SIZE", "minQty": fmt(self.min_qty), "maxQty": fmt(self.max_qty),
-                 "stepSize": fmt(self.step_size)},
+                {
+                    "filterType": "PRICE_FILTER",
+                    "minPrice": fmt(self.min_price),
+                    "maxPrice": fmt(self.max_price),
+                    "tickSize": fmt(self.tick_size),
+                },
+                {
+                    "filterType": "LOT_SIZE",
+                    "minQty": fmt(self.min_qty),
+                    "maxQty": fmt(self.max_qty),
+                    "stepSize": fmt(self.step_size),
+                },
                 notional,
             ],
-            "permissions": [], "permissionSets": [["SPOT"]], "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
+            "permissions": [],
+            "permissionSets": [["SPOT"]],
+            "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
             "allowedSelfTradePreventionModes": ["EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"],
         }
 
@@ -123,18 +148,37 @@ class Order:
     def view(self) -> dict[str, object]:
         """The GET /api/v3/order shape."""
         return {
-            "symbol": self.symbol, "orderId": self.order_id, "orderListId": -1, "clientOrderId": self.client_order_id,
-            "price": fmt(self.price), "origQty": fmt(self.orig_qty), "executedQty": fmt(self.executed_qty),
-            "cummulativeQuoteQty": fmt(self.cum_quote), "status": self.status, "timeInForce": self.time_in_force,
-            "type": self.type, "side": self.side, "stopPrice": fmt(ZERO), "icebergQty": fmt(ZERO), "time": self.time,
-            "updateTime": self.update_time, "isWorking": True, "workingTime": self.time,
-            "origQuoteOrderQty": fmt(ZERO), "selfTradePreventionMode": "EXPIRE_MAKER",
+            "symbol": self.symbol,
+            "orderId": self.order_id,
+            "orderListId": -1,
+            "clientOrderId": self.client_order_id,
+            "price": fmt(self.price),
+            "origQty": fmt(self.orig_qty),
+            "executedQty": fmt(self.executed_qty),
+            "cummulativeQuoteQty": fmt(self.cum_quote),
+            "status": self.status,
+            "timeInForce": self.time_in_force,
+            "type": self.type,
+            "side": self.side,
+            "stopPrice": fmt(ZERO),
+            "icebergQty": fmt(ZERO),
+            "time": self.time,
+            "updateTime": self.update_time,
+            "isWorking": True,
+            "workingTime": self.time,
+            "origQuoteOrderQty": fmt(ZERO),
+            "selfTradePreventionMode": "EXPIRE_MAKER",
         }
 
     def response(self, resp_type: str) -> dict[str, object]:
         """The POST /api/v3/order shape for newOrderRespType ACK, RESULT or FULL."""
-        ack: dict[str, object] = {"symbol": self.symbol, "orderId": self.order_id, "orderListId": -1,
-                                  "clientOrderId": self.client_order_id, "transactTime": self.time}
+        ack: dict[str, object] = {
+            "symbol": self.symbol,
+            "orderId": self.order_id,
+            "orderListId": -1,
+            "clientOrderId": self.client_order_id,
+            "transactTime": self.time,
+        }
         if resp_type == "ACK":
             return ack
         view = self.view()
@@ -142,8 +186,10 @@ class Order:
             view.pop(k)
         out = ack | view
         if resp_type == "FULL":
-            out["fills"] = [{k: v for k, v in f.items() if k in ("price", "qty", "commission", "commissionAsset",
-                                                                  "tradeId")} for f in self.fills]
+            out["fills"] = [
+                {k: v for k, v in f.items() if k in ("price", "qty", "commission", "commissionAsset", "tradeId")}
+                for f in self.fills
+            ]
         return out
 
 
@@ -172,8 +218,10 @@ class Exchange:
     # -- setup ------------------------------------------------------------------------------------
     def set_book(self, symbol: str, bids: list[tuple[Decimal, Decimal]], asks: list[tuple[Decimal, Decimal]]) -> None:
         with self.lock:
-            self.books[symbol] = Book(sorted(([p, q] for p, q in bids), key=lambda lv: -lv[0]),
-                                      sorted(([p, q] for p, q in asks), key=lambda lv: lv[0]))
+            self.books[symbol] = Book(
+                sorted(([p, q] for p, q in bids), key=lambda lv: -lv[0]),
+                sorted(([p, q] for p, q in asks), key=lambda lv: lv[0]),
+            )
 
     def set_daily(self, symbol: str, days: list[tuple[int, Decimal, Decimal]]) -> None:
         """Closed daily candles (open time ms at 00:00 UTC, close, base volume), served by GET /api/v3/klines."""
@@ -201,16 +249,28 @@ class Exchange:
 
     def account_view(self, account: str, fee_bps: Decimal) -> dict[str, object]:
         with self.lock:
-            bals = [{"asset": a, "free": fmt(f), "locked": fmt(lk)}
-                    for a, (f, lk) in sorted(self.accounts.get(account, {}).items())]
+            bals = [
+                {"asset": a, "free": fmt(f), "locked": fmt(lk)}
+                for a, (f, lk) in sorted(self.accounts.get(account, {}).items())
+            ]
         rate = fmt(self.fee_rate)
         return {
-            "makerCommission": int(fee_bps), "takerCommission": int(fee_bps), "buyerCommission": 0,
-            "sellerCommission": 0, "commissionRates": {"maker": rate, "taker": rate, "buyer": "0.00000000",
-                                                        "seller": "0.00000000"},
-            "canTrade": True, "canWithdraw": True, "canDeposit": True, "brokered": False,
-            "requireSelfTradePrevention": False, "preventSor": False, "updateTime": now_ms(), "accountType": "SPOT",
-            "balances": bals, "permissions": ["SPOT"], "uid": abs(hash(account)) % 10**9,
+            "makerCommission": int(fee_bps),
+            "takerCommission": int(fee_bps),
+            "buyerCommission": 0,
+            "sellerCommission": 0,
+            "commissionRates": {"maker": rate, "taker": rate, "buyer": "0.00000000", "seller": "0.00000000"},
+            "canTrade": True,
+            "canWithdraw": True,
+            "canDeposit": True,
+            "brokered": False,
+            "requireSelfTradePrevention": False,
+            "preventSor": False,
+            "updateTime": now_ms(),
+            "accountType": "SPOT",
+            "balances": bals,
+            "permissions": ["SPOT"],
+            "uid": abs(hash(account)) % 10**9,
         }
 
     def find(self, account: str, symbol: str, order_id: str | None, client_id: str | None) -> Order:
@@ -223,7 +283,8 @@ class Exchange:
                 if o.account != account or o.symbol != symbol:
                     continue
                 if (order_id is not None and str(o.order_id) == order_id) or (
-                        order_id is None and o.client_order_id == client_id):
+                    order_id is None and o.client_order_id == client_id
+                ):
                     if o.expire_on_query:
                         o.expire_on_query, o.status, o.update_time = False, "EXPIRED", now_ms()
                     return o
@@ -231,16 +292,32 @@ class Exchange:
 
     def open_orders(self, account: str, symbol: str | None) -> list[Order]:
         with self.lock:
-            return [o for o in self.orders.values() if o.account == account and o.status in ("NEW", "PARTIALLY_FILLED")
-                    and (symbol is None or o.symbol == symbol) and not o.expire_on_query]
+            return [
+                o
+                for o in self.orders.values()
+                if o.account == account
+                and o.status in ("NEW", "PARTIALLY_FILLED")
+                and (symbol is None or o.symbol == symbol)
+                and not o.expire_on_query
+            ]
 
     def trades(self, account: str, symbol: str, order_id: str | None) -> list[dict[str, object]]:
         self.spec(symbol)
         with self.lock:
-            return [f | {"symbol": o.symbol, "orderId": o.order_id, "orderListId": -1, "isBuyer": o.side == "BUY",
-                         "isMaker": False, "isBestMatch": True}
-                    for o in self.orders.values() if o.account == account and o.symbol == symbol
-                    and (order_id is None or str(o.order_id) == order_id) for f in o.fills]
+            return [
+                f
+                | {
+                    "symbol": o.symbol,
+                    "orderId": o.order_id,
+                    "orderListId": -1,
+                    "isBuyer": o.side == "BUY",
+                    "isMaker": False,
+                    "isBestMatch": True,
+                }
+                for o in self.orders.values()
+                if o.account == account and o.symbol == symbol and (order_id is None or str(o.order_id) == order_id)
+                for f in o.fills
+            ]
 
     def klines_view(self, symbol: str, p: dict[str, str]) -> list[list[object]]:
         """GET /api/v3/klines, interval 1d: closed days plus today's open candle at the book's mid, Binance's shape
@@ -269,8 +346,22 @@ class Exchange:
             prev = close
             if (start is not None and opened < start) or (end is not None and opened > end):
                 continue
-            rows.append([opened, fmt(first), fmt(max(first, close)), fmt(min(first, close)), fmt(close), fmt(volume),
-                         opened + day - 1, fmt(volume * close), 100, fmt(ZERO), fmt(ZERO), "0"])
+            rows.append(
+                [
+                    opened,
+                    fmt(first),
+                    fmt(max(first, close)),
+                    fmt(min(first, close)),
+                    fmt(close),
+                    fmt(volume),
+                    opened + day - 1,
+                    fmt(volume * close),
+                    100,
+                    fmt(ZERO),
+                    fmt(ZERO),
+                    "0",
+                ]
+            )
         return rows[:limit] if start is not None else rows[-limit:]  # Binance: from startTime, else the latest
 
     # -- orders -----------------------------------------------------------------------------------
@@ -318,8 +409,9 @@ class Exchange:
                 raise bad(-2010, "Duplicate order sent.")
             return self._match(account, spec, side, otype, tif, price, qty, cid)
 
-    def _match(self, account: str, spec: SymbolSpec, side: str, otype: str, tif: str, price: Decimal, qty: Decimal,
-               cid: str) -> Order:
+    def _match(
+        self, account: str, spec: SymbolSpec, side: str, otype: str, tif: str, price: Decimal, qty: Decimal, cid: str
+    ) -> Order:
         book = self.books[spec.symbol]
         levels = book.asks if side == "BUY" else book.bids
         target = qty
@@ -355,14 +447,24 @@ class Exchange:
             del self.fill_fraction[spec.symbol]
         ts = now_ms()
         self._next_order += 1
-        o = Order(account, spec.symbol, self._next_order, cid, side, otype, tif or "GTC", price, qty, ts,
-                  update_time=ts)
+        o = Order(
+            account, spec.symbol, self._next_order, cid, side, otype, tif or "GTC", price, qty, ts, update_time=ts
+        )
         for (i, tp, tq), fee in zip(takes, fees, strict=True):
             levels[i][1] -= tq
             self._next_trade += 1
-            o.fills.append({"price": fmt(tp), "qty": fmt(tq), "quoteQty": fmt(tp * tq), "commission": fmt(fee),
-                            "commissionAsset": fee_asset, "tradeId": self._next_trade, "id": self._next_trade,
-                            "time": ts})
+            o.fills.append(
+                {
+                    "price": fmt(tp),
+                    "qty": fmt(tq),
+                    "quoteQty": fmt(tp * tq),
+                    "commission": fmt(fee),
+                    "commissionAsset": fee_asset,
+                    "tradeId": self._next_trade,
+                    "id": self._next_trade,
+                    "time": ts,
+                }
+            )
         levels[:] = [lv for lv in levels if lv[1] > 0]
         base_in, quote_in = (filled, -cost) if side == "BUY" else (-filled, cost)
         if fee_asset == spec.quote:
@@ -401,8 +503,11 @@ class Exchange:
         try:
             value = Decimal(raw)
         except ArithmeticError:
-            raise bad(-1100, f"Illegal characters found in parameter '{name}'; legal range is "
-                             "'^([0-9]{1,20})(\\.[0-9]{1,20})?$'.") from None
+            raise bad(
+                -1100,
+                f"Illegal characters found in parameter '{name}'; legal range is "
+                "'^([0-9]{1,20})(\\.[0-9]{1,20})?$'.",
+            ) from None
         if not value.is_finite() or value <= 0:
             raise bad(-1100, f"Illegal characters found in parameter '{name}'.")
         return value

@@ -21,11 +21,35 @@ from urllib.parse import parse_qsl, urlsplit
 from tests.support.binance_exchange import BinanceError, Exchange, Order, bad, fmt, now_ms
 
 API_KEY_FORMAT = re.compile(r"^[A-Za-z0-9]{64}$")
-PUBLIC = {"/api/v3/ping", "/api/v3/time", "/api/v3/exchangeInfo", "/api/v3/depth", "/api/v3/ticker/24hr",
-          "/api/v3/ticker/price", "/api/v3/ticker/bookTicker", "/api/v3/avgPrice", "/api/v3/klines"}
-SIGNED = {("GET", "/api/v3/account"), ("POST", "/api/v3/order"), ("GET", "/api/v3/order"),
-          ("DELETE", "/api/v3/order"), ("GET", "/api/v3/openOrders"), ("GET", "/api/v3/myTrades")}
-FAULT_KINDS = ("latency", "timeout", "timeout_after_accept", "http_429", "http_5xx", "partial", "partial_open", "reject")
+PUBLIC = {
+    "/api/v3/ping",
+    "/api/v3/time",
+    "/api/v3/exchangeInfo",
+    "/api/v3/depth",
+    "/api/v3/ticker/24hr",
+    "/api/v3/ticker/price",
+    "/api/v3/ticker/bookTicker",
+    "/api/v3/avgPrice",
+    "/api/v3/klines",
+}
+SIGNED = {
+    ("GET", "/api/v3/account"),
+    ("POST", "/api/v3/order"),
+    ("GET", "/api/v3/order"),
+    ("DELETE", "/api/v3/order"),
+    ("GET", "/api/v3/openOrders"),
+    ("GET", "/api/v3/myTrades"),
+}
+FAULT_KINDS = (
+    "latency",
+    "timeout",
+    "timeout_after_accept",
+    "http_429",
+    "http_5xx",
+    "partial",
+    "partial_open",
+    "reject",
+)
 
 
 @dataclass(frozen=True)
@@ -79,8 +103,15 @@ class _Reply:
 class BinanceServer:
     """Start with `start()` (or `with`), point ccxt at `ccxt_urls()`; `requests` logs what arrived."""
 
-    def __init__(self, exchange: Exchange, keys: dict[str, ApiKey], *, host: str = "127.0.0.1", port: int = 0,
-                 fee_bps: Decimal = Decimal(10)) -> None:
+    def __init__(
+        self,
+        exchange: Exchange,
+        keys: dict[str, ApiKey],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        fee_bps: Decimal = Decimal(10),
+    ) -> None:
         self.exchange = exchange
         self.keys = dict(keys)
         self.fee_bps = fee_bps
@@ -101,13 +132,20 @@ class BinanceServer:
     def ccxt_urls(self) -> dict[str, str]:
         """Overrides for ccxt's `urls['api']`: spot public/private plus the sapi family, all pointed here."""
         base = self.url
-        return {"public": f"{base}/api/v3", "private": f"{base}/api/v3", "v1": f"{base}/api/v1",
-                "sapi": f"{base}/sapi/v1", "sapiV2": f"{base}/sapi/v2", "sapiV3": f"{base}/sapi/v3",
-                "sapiV4": f"{base}/sapi/v4"}
+        return {
+            "public": f"{base}/api/v3",
+            "private": f"{base}/api/v3",
+            "v1": f"{base}/api/v1",
+            "sapi": f"{base}/sapi/v1",
+            "sapiV2": f"{base}/sapi/v2",
+            "sapiV3": f"{base}/sapi/v3",
+            "sapiV4": f"{base}/sapi/v4",
+        }
 
     def start(self) -> BinanceServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="binance-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="binance-server", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -125,27 +163,56 @@ class BinanceServer:
         self.stop()
 
     # -- fault injection and the request log -------------------------------------------------------
-    def inject(self, kind: str, path: str = "/api/v3/order", *, method: str | None = None, count: int = 1,
-               delay: float = 1.0, status: int = 503, code: int | None = None, msg: str | None = None,
-               retry_after: int = 1, fraction: Decimal = Decimal("0.5"), accept: bool = False,
-               after: int = 0) -> None:
+    def inject(
+        self,
+        kind: str,
+        path: str = "/api/v3/order",
+        *,
+        method: str | None = None,
+        count: int = 1,
+        delay: float = 1.0,
+        status: int = 503,
+        code: int | None = None,
+        msg: str | None = None,
+        retry_after: int = 1,
+        fraction: Decimal = Decimal("0.5"),
+        accept: bool = False,
+        after: int = 0,
+    ) -> None:
         """Make `count` requests to `path` (and `method`, if given) misbehave, once `after` more have passed.
 
         latency: sleep `delay` s, then answer normally; timeout: sleep `delay` s and answer nothing;
-        timeout_after_accept: process, then sleep past the client's timeout; http_429: 429 with Retry-After; http_5xx: `status` (processed first if `accept`);
+        timeout_after_accept: process, then sleep past the client's timeout; http_429: 429 with Retry-After;
+        http_5xx: `status` (processed first if `accept`);
         partial: a MARKET order fills only `fraction` (PARTIALLY_FILLED, EXPIRED when next queried);
         partial_open: the same, but the order stays PARTIALLY_FILLED until canceled;
         reject: 400 with `code`/`msg` (default -2010 "New order rejected.").
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
-        defaults = {"http_429": (-1003, "Too many requests; current limit of IP is 6000 requests per minute."),
-                    "http_5xx": (-1001, "Internal error; unable to process your request. Please try again."),
-                    "reject": (-2010, "New order rejected.")}
+        defaults = {
+            "http_429": (-1003, "Too many requests; current limit of IP is 6000 requests per minute."),
+            "http_5xx": (-1001, "Internal error; unable to process your request. Please try again."),
+            "reject": (-2010, "New order rejected."),
+        }
         d_code, d_msg = defaults.get(kind, (0, ""))
         with self._lock:
-            self._faults.append(Fault(kind, path, method, count, delay, status, d_code if code is None else code,
-                                      d_msg if msg is None else msg, retry_after, fraction, accept, after))
+            self._faults.append(
+                Fault(
+                    kind,
+                    path,
+                    method,
+                    count,
+                    delay,
+                    status,
+                    d_code if code is None else code,
+                    d_msg if msg is None else msg,
+                    retry_after,
+                    fraction,
+                    accept,
+                    after,
+                )
+            )
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -194,8 +261,9 @@ class BinanceServer:
         record.status = reply.status if reply else 0
         return reply
 
-    def _faulted(self, fault: Fault | None, method: str, path: str, query: str, body: str, params: dict[str, str],
-                 api_key: str) -> _Reply | None:
+    def _faulted(
+        self, fault: Fault | None, method: str, path: str, query: str, body: str, params: dict[str, str], api_key: str
+    ) -> _Reply | None:
         if fault is None:
             return self._dispatch(method, path, query, body, params, api_key)
         if fault.kind == "latency":
@@ -227,8 +295,7 @@ class BinanceServer:
             self.exchange.hold_open.discard(symbol)
         return reply
 
-    def _dispatch(self, method: str, path: str, query: str, body: str, params: dict[str, str],
-                  api_key: str) -> _Reply:
+    def _dispatch(self, method: str, path: str, query: str, body: str, params: dict[str, str], api_key: str) -> _Reply:
         try:
             if method == "GET" and path in PUBLIC:
                 return _Reply(200, self._public(path, params))
@@ -270,17 +337,25 @@ class BinanceServer:
         if path == "/api/v3/exchangeInfo":
             wanted = [p["symbol"]] if "symbol" in p else json.loads(p["symbols"]) if "symbols" in p else None
             specs = [ex.spec(s) for s in wanted] if wanted else list(ex.symbols.values())
-            return {"timezone": "UTC", "serverTime": now_ms(), "exchangeFilters": [],
-                    "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
-                                    "limit": 6000}],
-                    "symbols": [s.info() for s in specs]}
+            return {
+                "timezone": "UTC",
+                "serverTime": now_ms(),
+                "exchangeFilters": [],
+                "rateLimits": [
+                    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000}
+                ],
+                "symbols": [s.info() for s in specs],
+            }
         if path == "/api/v3/depth":
             spec = ex.spec(p.get("symbol"))
             limit = int(p.get("limit", "100"))
             with ex.lock:
                 book = ex.books[spec.symbol]
-                return {"lastUpdateId": now_ms(), "bids": [[fmt(a), fmt(b)] for a, b in book.bids[:limit]],
-                        "asks": [[fmt(a), fmt(b)] for a, b in book.asks[:limit]]}
+                return {
+                    "lastUpdateId": now_ms(),
+                    "bids": [[fmt(a), fmt(b)] for a, b in book.bids[:limit]],
+                    "asks": [[fmt(a), fmt(b)] for a, b in book.asks[:limit]],
+                }
         if path == "/api/v3/klines":
             return ex.klines_view(ex.spec(p.get("symbol")).symbol, p)
         symbols = [ex.spec(p["symbol"]).symbol] if "symbol" in p else list(ex.symbols)
@@ -297,16 +372,34 @@ class BinanceServer:
             return {"symbol": symbol, "price": fmt(mid)}
         if path == "/api/v3/avgPrice":
             return {"mins": 5, "price": fmt(mid), "closeTime": now_ms()}
-        top: dict[str, object] = {"symbol": symbol, "bidPrice": fmt(bid[0]), "bidQty": fmt(bid[1]), "askPrice": fmt(ask[0]),
-               "askQty": fmt(ask[1])}
+        top: dict[str, object] = {
+            "symbol": symbol,
+            "bidPrice": fmt(bid[0]),
+            "bidQty": fmt(bid[1]),
+            "askPrice": fmt(ask[0]),
+            "askQty": fmt(ask[1]),
+        }
         if path == "/api/v3/ticker/bookTicker":
             return top
         t = self.exchange.ticker_time_ms or now_ms()
-        return top | {"priceChange": fmt(Decimal(0)), "priceChangePercent": "0.000", "weightedAvgPrice": fmt(mid),
-                      "prevClosePrice": fmt(mid), "lastPrice": fmt(mid), "lastQty": fmt(Decimal(0)),
-                      "openPrice": fmt(mid), "highPrice": fmt(mid), "lowPrice": fmt(mid), "volume": fmt(Decimal(0)),
-                      "quoteVolume": fmt(Decimal(0)), "openTime": t - 86_400_000, "closeTime": t, "firstId": -1,
-                      "lastId": -1, "count": 0}
+        return top | {
+            "priceChange": fmt(Decimal(0)),
+            "priceChangePercent": "0.000",
+            "weightedAvgPrice": fmt(mid),
+            "prevClosePrice": fmt(mid),
+            "lastPrice": fmt(mid),
+            "lastQty": fmt(Decimal(0)),
+            "openPrice": fmt(mid),
+            "highPrice": fmt(mid),
+            "lowPrice": fmt(mid),
+            "volume": fmt(Decimal(0)),
+            "quoteVolume": fmt(Decimal(0)),
+            "openTime": t - 86_400_000,
+            "closeTime": t,
+            "firstId": -1,
+            "lastId": -1,
+            "count": 0,
+        }
 
     def _private(self, method: str, path: str, p: dict[str, str], key: ApiKey) -> Any:
         ex, account = self.exchange, key.account
@@ -321,8 +414,9 @@ class BinanceServer:
             return ex.find(account, symbol, p.get("orderId"), p.get("origClientOrderId")).view()
         if method == "DELETE":
             o = ex.cancel(account, symbol, p.get("orderId"), p.get("origClientOrderId"))
-            return {k: v for k, v in o.view().items() if k not in ("time", "updateTime", "isWorking", "workingTime")} \
-                | {"origClientOrderId": o.client_order_id, "transactTime": now_ms()}
+            return {
+                k: v for k, v in o.view().items() if k not in ("time", "updateTime", "isWorking", "workingTime")
+            } | {"origClientOrderId": o.client_order_id, "transactTime": now_ms()}
         if not key.can_trade:
             raise bad(-2010, "This account may not place or cancel orders.")
         resp_type = p.get("newOrderRespType") or "FULL"  # Binance: MARKET and LIMIT default to FULL

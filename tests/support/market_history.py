@@ -13,7 +13,9 @@ DAY_MS = 86_400_000
 REAL_END = "2023-11-30"  # the last day every large cap of the presets has bundled prices (ADA, TRX, LTC, LINK end here)
 
 
-def bundled_days(assets: list[str], days: int, real_end: str = REAL_END) -> dict[str, list[tuple[int, Decimal, Decimal]]]:
+def bundled_days(
+    assets: list[str], days: int, real_end: str = REAL_END
+) -> dict[str, list[tuple[int, Decimal, Decimal]]]:
     """Per asset `days` closed daily candles (open ms, close, base volume) from the bundled data up to `real_end`,
     shifted so the last candle closes at today's 00:00 UTC (bundled row D is the 00:00 snapshot = close of D-1)."""
     from trimtab.adapters.bundled import bundled_daily
@@ -29,18 +31,22 @@ def bundled_days(assets: list[str], days: int, real_end: str = REAL_END) -> dict
             close_at = today - timedelta(days=days - 1 - k)
             price = float(h.prices[k, j])
             usd = float(h.volumes[k, j]) if h.volumes is not None and np.isfinite(h.volumes[k, j]) else 0.0
-            rows.append((int(close_at.timestamp() * 1000) - DAY_MS, Decimal(repr(price)),
-                         Decimal(repr(round(usd / price, 5)))))
+            rows.append(
+                (int(close_at.timestamp() * 1000) - DAY_MS, Decimal(repr(price)), Decimal(repr(round(usd / price, 5))))
+            )
         out[a] = rows
     return out
 
 
-def exchange_with_history(assets: list[str], quote: str, days: int, *, fee_bps: Decimal = Decimal(10),
-                          spread_bps: Decimal = Decimal(5)) -> Exchange:
+def exchange_with_history(
+    assets: list[str], quote: str, days: int, *, fee_bps: Decimal = Decimal(10), spread_bps: Decimal = Decimal(5)
+) -> Exchange:
     """Spot markets asset/quote with `days` of real daily candles and deep books around the last close."""
     tick = Decimal("0.00001")
-    ex = Exchange([SymbolSpec(a, quote, tick_size=tick, min_price=tick, max_qty=Decimal(100_000_000)) for a in assets],
-                  fee_bps=fee_bps)
+    ex = Exchange(
+        [SymbolSpec(a, quote, tick_size=tick, min_price=tick, max_qty=Decimal(100_000_000)) for a in assets],
+        fee_bps=fee_bps,
+    )
     half = spread_bps / 20_000
     for a, rows in bundled_days(assets, days).items():
         ex.set_daily(a + quote, rows)

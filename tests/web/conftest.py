@@ -21,8 +21,15 @@ from tests.service.harness import ADMIN_TOKEN, RunningService, open_services, wa
 from trimtab.service.bootstrap import Services
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
 SPEED = 20 * 86_400  # twenty simulated days per second: a monthly rebalance every ~1.5 s
@@ -56,22 +63,36 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     """Two paper portfolios (index-fund, bitcoin) replaying real daily prices from 2021 at 20 days per second."""
     _require_chromium()
     tmp = tmp_path_factory.mktemp("web")
-    config = write_config(tmp, [
-        {"name": "alpha", "strategy": "index-fund", "check_every": "1d", "initial_value": 100_000},
-        # the exit guard compares the fill with the pre-quote taken when the exit was asked for; at 20 simulated
-        # days per second the cycle runs days of prices later, so the default 1% guard tripped on a price drop
-        # whenever the scheduler was busy with alpha (the flaky exit test): the browser tests drive the UI flow,
-        # the guard refusing a leg is a service concern, not a dashboard one
-        {"name": "beta", "strategy": "bitcoin", "check_every": "1d", "initial_value": 10_000,
-         "exit_guard_bps": 5000},
-    ], database_url=str(tmp / "svc.db"), market_data={"source": "replay", "start": "2021-01-01", "speed": SPEED})
+    config = write_config(
+        tmp,
+        [
+            {"name": "alpha", "strategy": "index-fund", "check_every": "1d", "initial_value": 100_000},
+            # the exit guard compares the fill with the pre-quote taken when the exit was asked for; at 20 simulated
+            # days per second the cycle runs days of prices later, so the default 1% guard tripped on a price drop
+            # whenever the scheduler was busy with alpha (the flaky exit test): the browser tests drive the UI flow,
+            # the guard refusing a leg is a service concern, not a dashboard one
+            {
+                "name": "beta",
+                "strategy": "bitcoin",
+                "check_every": "1d",
+                "initial_value": 10_000,
+                "exit_guard_bps": 5000,
+            },
+        ],
+        database_url=str(tmp / "svc.db"),
+        market_data={"source": "replay", "start": "2021-01-01", "speed": SPEED},
+    )
     services = open_services(config)
     svc = RunningService(services)
     try:
         with svc.client() as c:  # the first rebalance is in before any page opens
-            wait_for("initial allocations", lambda: all(
-                c.get(f"/api/portfolios/{n}/decisions", params={"traded_only": True}).json()["items"]
-                for n in ("alpha", "beta")))
+            wait_for(
+                "initial allocations",
+                lambda: all(
+                    c.get(f"/api/portfolios/{n}/decisions", params={"traded_only": True}).json()["items"]
+                    for n in ("alpha", "beta")
+                ),
+            )
         yield Dashboard(svc, services)
     finally:
         svc.stop()

@@ -33,10 +33,12 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Service
     check left a single point before the first trade (the flaky failure on 2 cores). From 2021-03-01 no band is
     crossed for 3+ weeks whatever the lag, and the first calendar rebalance is on 2021-04-01."""
     tmp = tmp_path_factory.mktemp("analytics")
-    config = write_config(tmp, [{"name": "alpha", "strategy": "index-fund", "check_every": "1d",
-                                 "initial_value": 100_000}],
-                          database_url=str(tmp / "svc.db"),
-                          market_data={"source": "replay", "start": START, "speed": 20 * 86_400})
+    config = write_config(
+        tmp,
+        [{"name": "alpha", "strategy": "index-fund", "check_every": "1d", "initial_value": 100_000}],
+        database_url=str(tmp / "svc.db"),
+        market_data={"source": "replay", "start": START, "speed": 20 * 86_400},
+    )
     services = open_services(config)
     svc = RunningService(services)
     try:
@@ -109,7 +111,7 @@ def test_correlations_match_numpy_on_the_bundled_prices(replayed: tuple[Services
     times, prices = _quote_prices(services, c["assets"])
     last = services.store.decisions("alpha", limit=1)[0]["time"].isoformat()
     row = _row(times, last)
-    rets = np.diff(np.log(prices[row - 30:row + 1]), axis=0)
+    rets = np.diff(np.log(prices[row - 30 : row + 1]), axis=0)
     np.testing.assert_allclose(np.array(c["matrix"], dtype=float), np.corrcoef(rets.T), atol=1e-9)
     assert set(c["against_base"]) == {"ETH", "SOL", "BNB", "XRP"}
     assert c["against_base"]["ETH"][-1] == pytest.approx(np.corrcoef(rets.T)[0, 1], abs=1e-9)
@@ -123,7 +125,7 @@ def test_volatility_regime_matches_its_definition(replayed: tuple[Services, Test
     targets = {"BTC": 0.40, "ETH": 0.25, "SOL": 0.10, "BNB": 0.10, "XRP": 0.05}  # + USDC 10 %: flat in USDC
     times, prices = _quote_prices(services, list(targets))
     row = _row(times, services.store.decisions("alpha", limit=1)[0]["time"].isoformat())
-    window = prices[row - 30:row + 1]
+    window = prices[row - 30 : row + 1]
     mix = (window[1:] / window[:-1] - 1) @ np.array(list(targets.values()))
     vol = float(np.std(np.log1p(mix), ddof=1) * math.sqrt(365))
     assert rg["volatility"] == pytest.approx(vol, rel=1e-9)
@@ -149,8 +151,11 @@ def test_the_static_bundle_references_no_other_host() -> None:
     assert {p.suffix for p in files} >= {".html", ".css", ".js", ".svg"}
     for p in files:
         text = Path(p).read_text()
-        urls = [u for u in re.findall(r"(?:https?:)?//[\w.-]+\.[a-z]{2,}[^\s\"'`)]*", text)
-                if not u.endswith("www.w3.org/2000/svg")]
+        urls = [
+            u
+            for u in re.findall(r"(?:https?:)?//[\w.-]+\.[a-z]{2,}[^\s\"'`)]*", text)
+            if not u.endswith("www.w3.org/2000/svg")
+        ]
         assert not urls, (p.name, urls)
         assert "@import" not in text and "<iframe" not in text
 

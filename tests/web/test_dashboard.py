@@ -47,12 +47,15 @@ def test_sign_in_shows_portfolios_and_rebalances_appear_live(open_page: Any, das
     page.wait_for_function(
         "seen => [...document.querySelectorAll('#history-body tr[data-id]')].some("
         "r => !seen.includes(r.dataset.id) && ['scheduled', 'opportunistic', 'risk'].includes(r.dataset.kind))",
-        arg=seen, timeout=20_000)
+        arg=seen,
+        timeout=20_000,
+    )
 
     # status: one bar per asset with its band; performance: strategy, buy-and-hold and the calendar variant
     status = dashboard.api("GET", "/api/portfolios/alpha").json()
     assert page.eval_on_selector_all("#weights .w-row", "r => r.map(x => x.dataset.asset)") == [
-        a["asset"] for a in status["assets"]]
+        a["asset"] for a in status["assets"]
+    ]
     assert page.locator("#weights .track .band").count() == len(status["assets"])
     assert page.locator("#equity-chart svg path[stroke]").count() == 3
     expect(page.locator("#perf-legend")).to_contain_text("Calendar (monthly)")
@@ -102,14 +105,16 @@ def test_pause_freezes_the_portfolio_and_resume_restarts_it(open_page: Any, dash
     expect(page.locator("#btn-pause")).to_have_text("Resume")
     expect(page.locator("#btn-rebalance")).to_be_disabled()
     assert dashboard.api("GET", "/api/portfolios/alpha").json()["paused"] is True
-    wait_for("alpha's lease released",
-             lambda: getattr(dashboard.services.store.portfolio("alpha"), "lease_owner", "?") is None)
+    wait_for(
+        "alpha's lease released",
+        lambda: getattr(dashboard.services.store.portfolio("alpha"), "lease_owner", "?") is None,
+    )
 
     # paused: the history and the last check stop moving, and the page shows exactly what the API holds
-    api_ids = [r["id"] for r in dashboard.api("GET", "/api/portfolios/alpha/rebalances",
-                                              params={"limit": 200}).json()["items"]]
-    page.wait_for_function("n => document.querySelectorAll('#history-body tr[data-id]').length === n",
-                           arg=len(api_ids))
+    api_ids = [
+        r["id"] for r in dashboard.api("GET", "/api/portfolios/alpha/rebalances", params={"limit": 200}).json()["items"]
+    ]
+    page.wait_for_function("n => document.querySelectorAll('#history-body tr[data-id]').length === n", arg=len(api_ids))
     assert _ids(page) == api_ids
     last = dashboard.api("GET", "/api/portfolios/alpha").json()["last_check_at"]
     expect(page.locator("#kpi-last .kpi-value")).to_have_text(_when(last))
@@ -136,8 +141,10 @@ def test_rebalance_now_shows_the_dry_run_plan_then_runs(open_page: Any, dashboar
     last_id = max((d["id"] for d in store.decisions("alpha", limit=1)), default=0)
     page.click("#modal-confirm")
     expect(page.locator("#modal")).to_have_count(0)
-    manual = wait_for("the manual cycle", lambda: [
-        d for d in store.decisions("alpha", limit=200) if d["id"] > last_id and d["kind"] == "manual"])[0]
+    manual = wait_for(
+        "the manual cycle",
+        lambda: [d for d in store.decisions("alpha", limit=200) if d["id"] > last_id and d["kind"] == "manual"],
+    )[0]
     assert manual["reason"] == "manual trigger by admin"
     # a scheduled rebalance may land between the dry run and the manual cycle on the same daily close (20 days a
     # second): then the manual cycle rightly finds nothing to trade and no journal row exists to show (the race

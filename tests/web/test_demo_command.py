@@ -26,8 +26,9 @@ def _lines(proc: subprocess.Popen[str], into: queue.Queue[str]) -> None:
 @pytest.mark.slow
 def test_demo_serves_the_dashboard_then_stops_by_itself(tmp_path: Path) -> None:
     cmd = [str(TRIMTAB), "demo", "--duration", "5", "--out", str(tmp_path), "--port", "0"]
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, cwd=tmp_path)
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path
+    )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=_lines, args=(proc, lines), daemon=True).start()
     seen: list[str] = []

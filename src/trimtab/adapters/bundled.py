@@ -77,8 +77,15 @@ def bundled_daily_with_report(
     require_complete: bool = True,
 ) -> tuple[PriceHistory, LoadReport]:
     """Checked daily USD closes from the bundled CoinGecko file, with the report of filled gaps."""
-    return check_history(_daily_raw(), quote=quote, assets=assets, start=start, end=end,
-                         forward_fill=forward_fill, require_complete=require_complete)
+    return check_history(
+        _daily_raw(),
+        quote=quote,
+        assets=assets,
+        start=start,
+        end=end,
+        forward_fill=forward_fill,
+        require_complete=require_complete,
+    )
 
 
 def bundled_daily(
@@ -94,10 +101,13 @@ def bundled_daily(
 
 
 def coverage() -> dict[str, tuple[date, date]]:
-    """First and last date of each bundled daily series; a series ending early is an export artefact, not a delisting."""
+    """First and last date of each bundled daily series; a series ending early is an export artefact, not a
+    delisting."""
     with bundled_path(COVERAGE).open(newline="") as f:
-        return {asset_symbol(r["asset"]): (date.fromisoformat(r["first_date"]), date.fromisoformat(r["last_date"]))
-                for r in csv.DictReader(f)}
+        return {
+            asset_symbol(r["asset"]): (date.fromisoformat(r["first_date"]), date.fromisoformat(r["last_date"]))
+            for r in csv.DictReader(f)
+        }
 
 
 def cmc_snapshots() -> pd.DataFrame:
@@ -121,7 +131,10 @@ def _save_npz(target: Path, raw: RawPrices) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tmp.open("wb") as f:
             np.savez(
-                f, times=h.times.astype(np.int64), assets=np.array(h.assets, dtype=str), prices=h.prices,
+                f,
+                times=h.times.astype(np.int64),
+                assets=np.array(h.assets, dtype=str),
+                prices=h.prices,
                 market_caps=h.market_caps if h.market_caps is not None else empty,
                 volumes=h.volumes if h.volumes is not None else empty,
                 meta=np.array([raw.rows_read, raw.duplicates_dropped], dtype=np.int64),
@@ -136,8 +149,12 @@ def _load_npz(target: Path, source: str) -> RawPrices:
     with np.load(target, allow_pickle=False) as z:
         mcaps, vols = z["market_caps"], z["volumes"]
         history = PriceHistory(
-            times=z["times"].astype("datetime64[ns]"), assets=tuple(str(a) for a in z["assets"]), prices=z["prices"],
-            market_caps=mcaps if mcaps.size else None, volumes=vols if vols.size else None, source=source,
+            times=z["times"].astype("datetime64[ns]"),
+            assets=tuple(str(a) for a in z["assets"]),
+            prices=z["prices"],
+            market_caps=mcaps if mcaps.size else None,
+            volumes=vols if vols.size else None,
+            source=source,
         )
         rows, dropped = (int(x) for x in z["meta"])
         quote = str(z["pair_quote"]) or None

@@ -67,7 +67,12 @@ def _latest_table(p: Path) -> tuple[datetime, dict[str, Decimal]] | None:
     except Exception as e:  # noqa: BLE001 - any parser failure is a data error naming the file
         raise DataError(f"cannot read prices: {e}", source=str(p)) from None
     cols = {c.lower() for c in head.columns}
-    if not ({"asset", "price"} <= cols or {"symbol", "price"} <= cols) or cols & {"date", "timestamp", "time", "timestamp_utc"}:
+    if not ({"asset", "price"} <= cols or {"symbol", "price"} <= cols) or cols & {
+        "date",
+        "timestamp",
+        "time",
+        "timestamp_utc",
+    }:
         return None
     df = pd.read_csv(p)
     df.columns = [c.lower() for c in df.columns]
@@ -76,7 +81,9 @@ def _latest_table(p: Path) -> tuple[datetime, dict[str, Decimal]] | None:
     for i, row in enumerate(df.itertuples(index=False), start=2):
         sym = asset_symbol(str(getattr(row, name_col)))
         if sym in prices:
-            raise DataError("listed twice (symbols are case-insensitive)", source=str(p), field=f"{name_col} (row {i}, {sym})")
+            raise DataError(
+                "listed twice (symbols are case-insensitive)", source=str(p), field=f"{name_col} (row {i}, {sym})"
+            )
         prices[sym] = _positive(row.price, source=str(p), field=f"price (row {i}, {sym})")
     when = datetime.fromtimestamp(p.stat().st_mtime, tz=UTC)
     return when, prices
@@ -98,8 +105,9 @@ def in_quote_units(prices: dict[str, Decimal], quote: str) -> dict[str, Decimal]
     return {a: (Decimal(1) if a == quote else p / unit) for a, p in prices.items()} | {quote: Decimal(1)}
 
 
-def load_latest_prices(path: str | Path | None, assets: list[str], quote: str,
-                       forward_fill: int = 3) -> tuple[datetime, dict[str, Decimal]]:
+def load_latest_prices(
+    path: str | Path | None, assets: list[str], quote: str, forward_fill: int = 3
+) -> tuple[datetime, dict[str, Decimal]]:
     """Latest prices for `assets` in units of `quote`: an `asset,price` CSV, a history's last row, or bundled data.
 
     Gaps inside a history are filled up to `forward_fill` rows; a price missing on the last row is refused (a
@@ -127,13 +135,18 @@ def load_latest_prices(path: str | Path | None, assets: list[str], quote: str,
         from trimtab.adapters.pricecheck import fmt_time
         from trimtab.adapters.pricefile import load_prices_with_report
 
-        history, rep = load_prices_with_report(path, assets=assets, quote=quote, require_complete=False,
-                                               forward_fill=forward_fill)
+        history, rep = load_prices_with_report(
+            path, assets=assets, quote=quote, require_complete=False, forward_fill=forward_fill
+        )
         last = history.times[-1]
         for gap in rep.filled:
             if int(np.searchsorted(history.times, gap.first_missing)) + gap.rows >= len(history):
-                raise DataError(f"no price on the last row ({fmt_time(last)}); the latest is from before "
-                                f"{fmt_time(gap.first_missing)} and would be stale", source=str(path), field=gap.asset)
+                raise DataError(
+                    f"no price on the last row ({fmt_time(last)}); the latest is from before "
+                    f"{fmt_time(gap.first_missing)} and would be stale",
+                    source=str(path),
+                    field=gap.asset,
+                )
     row = history.prices[-1]
     prices = {}
     for j, a in enumerate(history.assets):
@@ -153,22 +166,30 @@ def load_rules(path: str | Path | None) -> Callable[[str], MarketRules]:
     data = read_yaml(p)
     table = data.get("rules", data) if isinstance(data, dict) else None
     if not isinstance(table, dict):
-        raise ConfigError("expected `rules:` mapping asset -> {amount_step, price_tick, min_notional, min_amount}", source=str(p))
+        raise ConfigError(
+            "expected `rules:` mapping asset -> {amount_step, price_tick, min_notional, min_amount}", source=str(p)
+        )
     parsed: dict[str, MarketRules] = {}
     allowed = {"amount_step", "price_tick", "min_notional", "min_amount"}
     for k, spec in table.items():
         sym = "*" if k == "*" else asset_symbol(str(k))
         if not isinstance(spec, dict) or set(spec) - allowed:
             bad = sorted(set(spec) - allowed)[0] if isinstance(spec, dict) else ""
-            raise ConfigError("unknown key" if bad else "expected a mapping", source=str(p), field=f"rules.{sym}{'.' + bad if bad else ''}")
+            raise ConfigError(
+                "unknown key" if bad else "expected a mapping",
+                source=str(p),
+                field=f"rules.{sym}{'.' + bad if bad else ''}",
+            )
         vals = {f: to_decimal(v, source=str(p), field=f"rules.{sym}.{f}") for f, v in spec.items()}
         for f, v in vals.items():
             if v < 0:
                 raise ConfigError(f"must be >= 0, got {v}", source=str(p), field=f"rules.{sym}.{f}")
         base = DEFAULT_RULES
         parsed[sym] = MarketRules(
-            amount_step=vals.get("amount_step", base.amount_step), price_tick=vals.get("price_tick", base.price_tick),
-            min_notional=vals.get("min_notional", base.min_notional), min_amount=vals.get("min_amount", ZERO),
+            amount_step=vals.get("amount_step", base.amount_step),
+            price_tick=vals.get("price_tick", base.price_tick),
+            min_notional=vals.get("min_notional", base.min_notional),
+            min_amount=vals.get("min_amount", ZERO),
         )
     fallback = parsed.get("*", DEFAULT_RULES)
     return lambda a: parsed.get(a, fallback)

@@ -55,17 +55,34 @@ class PaperVenue:
                 continue
             rules = self._rules(order.asset)
             if order.quantity <= 0 or order.quantity * mid < rules.min_notional:
-                failures.append(LegFailure(order, f"notional {order.quantity * mid:.2f} below min notional {rules.min_notional}"))
+                failures.append(
+                    LegFailure(order, f"notional {order.quantity * mid:.2f} below min notional {rules.min_notional}")
+                )
                 continue
             q = self._costs.quote(order.asset, order.side, order.quantity, mid)
-            if order.limit_price is not None and (q.exec_price < order.limit_price if order.side is Side.SELL
-                                                  else q.exec_price > order.limit_price):
-                failures.append(LegFailure(order, f"limit {order.limit_price} not reached at {q.exec_price:.8f}: "
-                                                  "cancelled (immediate or cancel)"))
+            if order.limit_price is not None and (
+                q.exec_price < order.limit_price if order.side is Side.SELL else q.exec_price > order.limit_price
+            ):
+                failures.append(
+                    LegFailure(
+                        order,
+                        f"limit {order.limit_price} not reached at {q.exec_price:.8f}: cancelled (immediate or cancel)",
+                    )
+                )
                 continue
             self._seq += 1
-            fill = Fill(order.asset, order.quote, order.side, order.quantity, q.exec_price, q.cost.fee,
-                        q.cost.slippage, q.cost.gas, order_id=f"paper-{self._run}-{self._seq}", gross=q.gross)
+            fill = Fill(
+                order.asset,
+                order.quote,
+                order.side,
+                order.quantity,
+                q.exec_price,
+                q.cost.fee,
+                q.cost.slippage,
+                q.cost.gas,
+                order_id=f"paper-{self._run}-{self._seq}",
+                gross=q.gross,
+            )
             base_after = self._balances.get(order.asset, ZERO) + fill.base_delta
             quote_after = self._balances.get(order.quote, ZERO) + fill.quote_delta
             if base_after < 0 or quote_after < 0:

@@ -14,10 +14,39 @@ from typing import Any
 import numpy as np
 
 # pandas' default NA strings (pandas._libs.parsers.STR_NA_VALUES): the same cells become NaN on both paths
-PANDAS_NA = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
-             "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
-_NUMERIC = {"double": "f8", "float": "f4", "int64": "i8", "int32": "i4", "int16": "i2", "int8": "i1",
-            "uint64": "u8", "uint32": "u4", "uint16": "u2", "uint8": "u1"}  # Arrow type -> buffer dtype
+PANDAS_NA = (
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+)
+_NUMERIC = {
+    "double": "f8",
+    "float": "f4",
+    "int64": "i8",
+    "int32": "i4",
+    "int16": "i2",
+    "int8": "i1",
+    "uint64": "u8",
+    "uint32": "u4",
+    "uint16": "u2",
+    "uint8": "u1",
+}  # Arrow type -> buffer dtype
 WideColumns = tuple[Any, np.ndarray, list[Any], Callable[[Any], np.ndarray], int]
 
 
@@ -43,8 +72,9 @@ def read_wide_arrow(p: Path, long_markers: Sequence[str]) -> WideColumns | None:
         elif name.endswith((".csv", ".csv.gz", ".gz")):
             import pyarrow.csv as pacsv
 
-            opts = pacsv.ConvertOptions(null_values=list(PANDAS_NA), strings_can_be_null=False,
-                                        quoted_strings_can_be_null=True)
+            opts = pacsv.ConvertOptions(
+                null_values=list(PANDAS_NA), strings_can_be_null=False, quoted_strings_can_be_null=True
+            )
             table = pacsv.read_csv(p, convert_options=opts)
         else:
             return None
@@ -52,8 +82,13 @@ def read_wide_arrow(p: Path, long_markers: Sequence[str]) -> WideColumns | None:
         return None
     names = list(table.column_names)
     lowered = [str(c).strip().lower() for c in names]
-    if (table.num_rows == 0 or len(names) < 2 or len(set(names)) != len(names) or "" in lowered
-            or any(m in lowered for m in long_markers)):
+    if (
+        table.num_rows == 0
+        or len(names) < 2
+        or len(set(names)) != len(names)
+        or "" in lowered
+        or any(m in lowered for m in long_markers)
+    ):
         return None
     times = _times(table.column(0), pa)
     if times is None:
@@ -79,11 +114,11 @@ def _values(col: Any, dtype: np.dtype, nulls: float | None) -> np.ndarray:
     parts = []
     for ch in col.chunks:
         validity, data = ch.buffers()[:2]
-        v = np.frombuffer(data, dtype=dtype, count=ch.offset + len(ch))[ch.offset:]
+        v = np.frombuffer(data, dtype=dtype, count=ch.offset + len(ch))[ch.offset :]
         v = v.astype(np.float64, copy=bool(ch.null_count))  # a view of Arrow's buffer unless NaN must go in
         if ch.null_count:
             bits = np.unpackbits(np.frombuffer(validity, np.uint8), bitorder="little")
-            v[~bits[ch.offset:ch.offset + len(ch)].astype(bool)] = nulls
+            v[~bits[ch.offset : ch.offset + len(ch)].astype(bool)] = nulls
         parts.append(v)
     return np.concatenate(parts) if parts else np.empty(0)
 
@@ -99,6 +134,11 @@ def _times(col: Any, pa: Any) -> np.ndarray | None:
         unit, raw = "D", np.dtype(np.int32)
     else:
         return None
-    ints = np.concatenate([np.frombuffer(c.buffers()[1], dtype=raw, count=c.offset + len(c))[c.offset:]
-                           for c in col.chunks]) if col.num_chunks else np.empty(0, np.int64)
+    ints = (
+        np.concatenate(
+            [np.frombuffer(c.buffers()[1], dtype=raw, count=c.offset + len(c))[c.offset :] for c in col.chunks]
+        )
+        if col.num_chunks
+        else np.empty(0, np.int64)
+    )
     return ints.astype(f"datetime64[{unit}]").astype("datetime64[ns]")

@@ -50,7 +50,9 @@ class LoadReport:
 
     def lines(self) -> tuple[str, ...]:
         """One human-readable note per repair; empty when the file needed none."""
-        out = [f"{g.asset}: forward-filled {g.rows} missing row(s) from {fmt_time(g.first_missing)}" for g in self.filled]
+        out = [
+            f"{g.asset}: forward-filled {g.rows} missing row(s) from {fmt_time(g.first_missing)}" for g in self.filled
+        ]
         if self.quote_added:
             out.append(f"{self.quote_added}: not in the file, priced at 1.0")
         out += [f"{a}: no price before {fmt_time(t)}" for a, t in self.late_starts]
@@ -162,7 +164,7 @@ def check_history(
         out = np.empty((hi - lo, len(wanted)))
         idx = [wanted.index(a) for a in real]
         if idx == list(range(len(real))):  # file columns first, in order: one block copy
-            out[:, :len(real)] = m[lo:hi]
+            out[:, : len(real)] = m[lo:hi]
         else:
             out[:, idx] = m[lo:hi]
         out[:, [j for j in range(len(wanted)) if j not in idx]] = fill
@@ -170,13 +172,25 @@ def check_history(
         return out
 
     mc, vol = mats[1], mats[2]
-    history = PriceHistory(times=times[lo:hi], assets=wanted, prices=columns(prices, 1.0),
-                           market_caps=None if mc is None else columns(mc, np.nan),
-                           volumes=None if vol is None else columns(vol, np.nan), source=src)
-    report = LoadReport(source=src, rows_read=raw.rows_read, filled=tuple(filled),
-                        grid_rows_added=int(added[lo:hi].sum()), quote_added=None if q in real else q,
-                        late_starts=tuple(late), early_ends=tuple(early),
-                        duplicates_dropped=raw.duplicates_dropped, pair_quote=raw.pair_quote)
+    history = PriceHistory(
+        times=times[lo:hi],
+        assets=wanted,
+        prices=columns(prices, 1.0),
+        market_caps=None if mc is None else columns(mc, np.nan),
+        volumes=None if vol is None else columns(vol, np.nan),
+        source=src,
+    )
+    report = LoadReport(
+        source=src,
+        rows_read=raw.rows_read,
+        filled=tuple(filled),
+        grid_rows_added=int(added[lo:hi].sum()),
+        quote_added=None if q in real else q,
+        late_starts=tuple(late),
+        early_ends=tuple(early),
+        duplicates_dropped=raw.duplicates_dropped,
+        pair_quote=raw.pair_quote,
+    )
     return history, report
 
 
@@ -209,7 +223,8 @@ def _bound(value: Any, field: str, *, end: bool) -> np.datetime64 | None:
     if value is None:
         return None
     day_only = (isinstance(value, date) and not isinstance(value, datetime)) or (
-        isinstance(value, str) and len(value.strip()) == 10)
+        isinstance(value, str) and len(value.strip()) == 10
+    )
     try:
         if isinstance(value, str):
             value = datetime.fromisoformat(value.strip())
@@ -221,7 +236,9 @@ def _bound(value: Any, field: str, *, end: bool) -> np.datetime64 | None:
     return t + np.timedelta64(1, "D") - np.timedelta64(1, "ns") if end and day_only else t
 
 
-def _regular_grid(times: np.ndarray, mats: list[np.ndarray | None]) -> tuple[np.ndarray, list[np.ndarray | None], np.ndarray]:
+def _regular_grid(
+    times: np.ndarray, mats: list[np.ndarray | None]
+) -> tuple[np.ndarray, list[np.ndarray | None], np.ndarray]:
     """Reindex regularly spaced data (every time on t0 + k * median step) so missing rows become NaN rows."""
     n = len(times)
     none = np.zeros(n, dtype=bool)
@@ -252,8 +269,9 @@ def _regular_grid(times: np.ndarray, mats: list[np.ndarray | None]) -> tuple[np.
 _Window = tuple[int, int, np.datetime64 | None, np.datetime64 | None]  # rows [lo, hi), start/end beyond the data
 
 
-def _repair(a: str, col: np.ndarray, times: np.ndarray, window: _Window, k: int, complete: bool,
-            src: str) -> tuple[list[FilledGap], np.datetime64 | None, np.datetime64 | None]:
+def _repair(
+    a: str, col: np.ndarray, times: np.ndarray, window: _Window, k: int, complete: bool, src: str
+) -> tuple[list[FilledGap], np.datetime64 | None, np.datetime64 | None]:
     """Fill short runs of NaN in `col` in place; raise on long runs, late starts / early ends, bad values."""
     lo, hi, w_start, w_end = window
     valid = np.flatnonzero(~np.isnan(col))
@@ -263,32 +281,47 @@ def _repair(a: str, col: np.ndarray, times: np.ndarray, window: _Window, k: int,
     late = early = None
     if fv > lo or w_start is not None:
         if complete:
-            raise DataError(f"no price before {fmt_time(times[fv])}, after the window start {fmt_time(times[lo] if w_start is None else w_start)}; "
-                            f"use --start {fmt_time(times[fv])} or later", source=src, field=a)
+            raise DataError(
+                f"no price before {fmt_time(times[fv])}, after the window start "
+                f"{fmt_time(times[lo] if w_start is None else w_start)}; "
+                f"use --start {fmt_time(times[fv])} or later",
+                source=src,
+                field=a,
+            )
         late = times[fv]
     filled: list[FilledGap] = []
-    gaps = np.diff(np.isnan(col[fv:lv + 1]).astype(np.int8), prepend=0, append=0)
+    gaps = np.diff(np.isnan(col[fv : lv + 1]).astype(np.int8), prepend=0, append=0)
     for s, e in zip((np.flatnonzero(gaps == 1) + fv).tolist(), (np.flatnonzero(gaps == -1) + fv).tolist(), strict=True):
         if e <= lo or s >= hi:
             continue
         if e - s > k:
-            raise DataError(f"no price for {e - s} row(s) from {fmt_time(times[max(s, lo)])} "
-                            f"(forward_fill={k} fills at most {k})", source=src, field=a)
+            raise DataError(
+                f"no price for {e - s} row(s) from {fmt_time(times[max(s, lo)])} (forward_fill={k} fills at most {k})",
+                source=src,
+                field=a,
+            )
         col[s:e] = col[s - 1]
         filled.append(FilledGap(a, times[s], e - s))
     n = hi - 1 - lv
     if fv < hi and (n > 0 or w_end is not None):
         if n <= k and w_end is None:
-            col[lv + 1:hi] = col[lv]
+            col[lv + 1 : hi] = col[lv]
             filled.append(FilledGap(a, times[lv + 1], n))
         elif complete:
-            raise DataError(f"no price after {fmt_time(times[lv])}, before the window end {fmt_time(times[hi - 1] if w_end is None else w_end)}; "
-                            f"use --end {fmt_time(times[lv])} or earlier", source=src, field=a)
+            raise DataError(
+                f"no price after {fmt_time(times[lv])}, before the window end "
+                f"{fmt_time(times[hi - 1] if w_end is None else w_end)}; "
+                f"use --end {fmt_time(times[lv])} or earlier",
+                source=src,
+                field=a,
+            )
         else:
             early = times[lv]
     w = col[lo:hi]
     bad = np.flatnonzero((w <= 0) | np.isinf(w))
     if len(bad):
         i = int(bad[0])
-        raise DataError(f"price {float(w[i])} at {fmt_time(times[lo + i])}: prices must be positive", source=src, field=a)
+        raise DataError(
+            f"price {float(w[i])} at {fmt_time(times[lo + i])}: prices must be positive", source=src, field=a
+        )
     return filled, late, early

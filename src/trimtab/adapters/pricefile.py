@@ -72,8 +72,13 @@ def load_prices_with_report(
     """
     raw = read_price_file(path)
     return check_history(
-        raw, quote=quote, assets=assets, start=start, end=end,
-        forward_fill=forward_fill, require_complete=require_complete,
+        raw,
+        quote=quote,
+        assets=assets,
+        start=start,
+        end=end,
+        forward_fill=forward_fill,
+        require_complete=require_complete,
     )
 
 
@@ -89,8 +94,13 @@ def load_prices(
 ) -> PriceHistory:
     """Checked closes of `assets` (plus the quote, priced 1.0 if the file lacks it) from a CSV/CSV.gz/Parquet file."""
     history, _ = load_prices_with_report(
-        path, quote=quote, assets=assets, start=start, end=end,
-        forward_fill=forward_fill, require_complete=require_complete,
+        path,
+        quote=quote,
+        assets=assets,
+        start=start,
+        end=end,
+        forward_fill=forward_fill,
+        require_complete=require_complete,
     )
     return history
 
@@ -172,12 +182,18 @@ def _long(df: pd.DataFrame, cols: dict[str, Any], asset_col: Any, src: str, p: P
 
     time_col = _first(cols, TIME_COLUMNS)
     if time_col is None:
-        raise DataError(f"no time column; expected one of {', '.join(TIME_COLUMNS)}; found {', '.join(map(str, df.columns))}",
-                        source=src, field="time")
+        raise DataError(
+            f"no time column; expected one of {', '.join(TIME_COLUMNS)}; found {', '.join(map(str, df.columns))}",
+            source=src,
+            field="time",
+        )
     price_col = _first(cols, PRICE_COLUMNS)
     if price_col is None:
-        raise DataError(f"no price column; expected one of {', '.join(PRICE_COLUMNS)}; found {', '.join(map(str, df.columns))}",
-                        source=src, field="price")
+        raise DataError(
+            f"no price column; expected one of {', '.join(PRICE_COLUMNS)}; found {', '.join(map(str, df.columns))}",
+            source=src,
+            field="price",
+        )
     times = _times(df[time_col], p, time_col)
     price = _numbers(df[price_col], p, price_col, required=True)
     raw_assets = df[asset_col]
@@ -209,8 +225,12 @@ def _long(df: pd.DataFrame, cols: dict[str, Any], asset_col: Any, src: str, p: P
         name_col = cols.get("name")
         if name_col is None or bool(df.duplicated([time_col, asset_col, name_col]).any()):
             i = int(np.flatnonzero(dup)[0])
-            raise DataError(f"{_where(p, i)}: duplicated timestamp {fmt_time(tvals[trow[i]].astype('datetime64[ns]'))} "
-                            f"for {names[codes[i]]}", source=src, field=str(time_col))
+            raise DataError(
+                f"{_where(p, i)}: duplicated timestamp {fmt_time(tvals[trow[i]].astype('datetime64[ns]'))} "
+                f"for {names[codes[i]]}",
+                source=src,
+                field=str(time_col),
+            )
         rank = -np.nan_to_num(mcap, nan=-np.inf) if mcap is not None else np.zeros(len(key))
         order = np.lexsort((rank, key))  # by key, largest market cap first
         keep = order[np.r_[True, key[order[1:]] != key[order[:-1]]]]
@@ -225,11 +245,17 @@ def _long(df: pd.DataFrame, cols: dict[str, Any], asset_col: Any, src: str, p: P
         m[trow, codes] = v
         return m
 
-    history = PriceHistory(times=tvals.astype("datetime64[ns]"), assets=tuple(str(n) for n in names), prices=scatter(price),
-                           market_caps=None if mcap is None else scatter(mcap), volumes=None if vol is None else scatter(vol),
-                           source=src)
-    return RawPrices(history, rows_read=len(df), duplicates_dropped=dropped,
-                     pair_quote=quotes.pop() if len(quotes) == 1 else None)
+    history = PriceHistory(
+        times=tvals.astype("datetime64[ns]"),
+        assets=tuple(str(n) for n in names),
+        prices=scatter(price),
+        market_caps=None if mcap is None else scatter(mcap),
+        volumes=None if vol is None else scatter(vol),
+        source=src,
+    )
+    return RawPrices(
+        history, rows_read=len(df), duplicates_dropped=dropped, pair_quote=quotes.pop() if len(quotes) == 1 else None
+    )
 
 
 def _wide(df: pd.DataFrame, src: str, p: Path) -> RawPrices:
@@ -240,12 +266,20 @@ def _wide(df: pd.DataFrame, src: str, p: Path) -> RawPrices:
         times = _times(df[time_col], p, str(time_col))
     except DataError as e:
         raise DataError(f"no time column (first column {time_col!r}: {e.detail})", source=src, field="time") from None
-    return _wide_checked(src, p, time_col, times, list(df.columns[1:]),
-                         lambda c: _numbers(df[c], p, str(c), required=False), len(df))
+    return _wide_checked(
+        src, p, time_col, times, list(df.columns[1:]), lambda c: _numbers(df[c], p, str(c), required=False), len(df)
+    )
 
 
-def _wide_checked(src: str, p: Path, time_col: Any, times: np.ndarray, columns: list[Any],
-                  numbers: Callable[[Any], np.ndarray], rows: int) -> RawPrices:
+def _wide_checked(
+    src: str,
+    p: Path,
+    time_col: Any,
+    times: np.ndarray,
+    columns: list[Any],
+    numbers: Callable[[Any], np.ndarray],
+    rows: int,
+) -> RawPrices:
     """The checks every wide file gets, whichever reader parsed it: time order, column names, numbers."""
     t = times.astype(np.int64)
     steps = np.diff(t)
@@ -254,8 +288,11 @@ def _wide_checked(src: str, p: Path, time_col: Any, times: np.ndarray, columns: 
         raise DataError(f"{_where(p, i)}: duplicated timestamp {fmt_time(times[i])}", source=src, field=str(time_col))
     if (steps < 0).any():
         i = int(np.flatnonzero(steps < 0)[0]) + 1
-        raise DataError(f"{_where(p, i)}: rows are not sorted by time ({fmt_time(times[i])} after {fmt_time(times[i - 1])})",
-                        source=src, field=str(time_col))
+        raise DataError(
+            f"{_where(p, i)}: rows are not sorted by time ({fmt_time(times[i])} after {fmt_time(times[i - 1])})",
+            source=src,
+            field=str(time_col),
+        )
     assets: list[str] = []
     for c in columns:
         try:
@@ -263,7 +300,9 @@ def _wide_checked(src: str, p: Path, time_col: Any, times: np.ndarray, columns: 
         except ValueError:
             raise DataError("empty column name", source=src, field="columns") from None
         if sym in assets:
-            raise DataError(f"asset {sym} appears in two columns (symbols are case-insensitive)", source=src, field=str(c))
+            raise DataError(
+                f"asset {sym} appears in two columns (symbols are case-insensitive)", source=src, field=str(c)
+            )
         assets.append(sym)
     prices = _assemble([numbers(c) for c in columns])
     prices.flags.writeable = False  # PriceHistory keeps a frozen matrix as is (it copies writable ones)
@@ -276,11 +315,18 @@ def _assemble(cols: list[np.ndarray], block: int = 2048) -> np.ndarray:
     t_len = len(cols[0]) if cols else 0
     out = np.empty((t_len, len(cols)))
     for r in range(0, t_len, block):
-        band = out[r:r + block]
+        band = out[r : r + block]
         for j, c in enumerate(cols):
-            band[:, j] = c[r:r + block]
+            band[:, j] = c[r : r + block]
     return out
 
 
-__all__ = ["FilledGap", "LoadReport", "RawPrices", "check_history", "load_prices", "load_prices_with_report",
-           "read_price_file"]
+__all__ = [
+    "FilledGap",
+    "LoadReport",
+    "RawPrices",
+    "check_history",
+    "load_prices",
+    "load_prices_with_report",
+    "read_price_file",
+]

@@ -21,9 +21,13 @@ MAX_BYTES = 4 * 2**20  # beyond this Arrow's multi-threaded parser is faster
 _NA = frozenset(PANDAS_NA)
 _NUM = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 _NUMBERS = re.compile(rf"{_NUM}(?:\n{_NUM})*")
-_TIMES = (re.compile(r"\d{4}-\d\d-\d\d(?:\n\d{4}-\d\d-\d\d)*"),
-          re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?"
-                     r"(?:\n\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?)*"))
+_TIMES = (
+    re.compile(r"\d{4}-\d\d-\d\d(?:\n\d{4}-\d\d-\d\d)*"),
+    re.compile(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?"
+        r"(?:\n\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?)*"
+    ),
+)
 
 
 def read_small_csv(p: Path, long_markers: Sequence[str]) -> WideColumns | None:
@@ -39,8 +43,14 @@ def read_small_csv(p: Path, long_markers: Sequence[str]) -> WideColumns | None:
         return None
     names, body = rows[0], rows[1:]
     lowered = [c.strip().lower() for c in names]
-    if (len(names) < 2 or len(set(names)) != len(names) or "" in lowered or any(m in lowered for m in long_markers)
-            or names[0].startswith("\ufeff") or any(len(r) != len(names) for r in body)):
+    if (
+        len(names) < 2
+        or len(set(names)) != len(names)
+        or "" in lowered
+        or any(m in lowered for m in long_markers)
+        or names[0].startswith("\ufeff")
+        or any(len(r) != len(names) for r in body)
+    ):
         return None
     cols = list(zip(*body, strict=True))
     times = _times(cols[0])

@@ -75,11 +75,14 @@ def load_rates(path: str | Path | None = None, *, start: Any = None, end: Any = 
                 day = np.datetime64(date.fromisoformat((row.get("date") or "")[:10]), "D")
                 sym = asset_symbol(row.get("symbol") or "")
             except ValueError:
-                raise DataError(f"line {line}: date/symbol: bad value {row.get('date')!r} / {row.get('symbol')!r}",
-                                source=src) from None
+                raise DataError(
+                    f"line {line}: date/symbol: bad value {row.get('date')!r} / {row.get('symbol')!r}", source=src
+                ) from None
             market = (row.get("market") or "").strip()
             if markets.setdefault(sym, market) != market:
-                raise DataError(f"line {line}: symbol {sym} appears in two markets ({markets[sym]}, {market})", source=src)
+                raise DataError(
+                    f"line {line}: symbol {sym} appears in two markets ({markets[sym]}, {market})", source=src
+                )
             if (sym, day) in rows:
                 raise DataError(f"line {line}: {sym} {day} appears twice", source=src)
             supplied = _num(row, "total_supplied", src, line)
@@ -91,15 +94,21 @@ def load_rates(path: str | Path | None = None, *, start: Any = None, end: Any = 
             index = _num(row, "liquidity_index", src, line)
             if index <= 0:
                 raise DataError(f"line {line}: liquidity_index: must be > 0", source=src)
-            rows[(sym, day)] = (_num(row, "supply_apr", src, line), index, supplied, util,
-                                _num(row, "price_usd", src, line, 1.0))
+            rows[(sym, day)] = (
+                _num(row, "supply_apr", src, line),
+                index,
+                supplied,
+                util,
+                _num(row, "price_usd", src, line, 1.0),
+            )
     if not rows:
         raise DataError("no data rows", source=src)
     return _table(rows, src, start, end)
 
 
-def _table(rows: dict[tuple[str, np.datetime64], tuple[float, float, float, float, float]], src: str,
-           start: Any, end: Any) -> RatesTable:
+def _table(
+    rows: dict[tuple[str, np.datetime64], tuple[float, float, float, float, float]], src: str, start: Any, end: Any
+) -> RatesTable:
     reserves = tuple(sorted({s for s, _ in rows}))
     days = sorted({t for _, t in rows})
     lo = np.datetime64(str(start)[:10], "D") if start is not None else days[0]

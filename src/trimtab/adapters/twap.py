@@ -29,8 +29,14 @@ class _Child:
 class TwapVenue:
     """Executes plans on `venue` as TWAP child orders; `sleep`/`clock` are injectable for tests."""
 
-    def __init__(self, venue: Venue, settings: TwapSettings, *, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        venue: Venue,
+        settings: TwapSettings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._venue = venue
         self._settings = settings
         self._sleep = sleep
@@ -49,8 +55,10 @@ class TwapVenue:
 
     def client_ids(self, plan: TradePlan) -> list[str]:
         """Every child order's client id, in sending order, known before anything is sent (for the journal)."""
-        return [str(self._venue.client_id(self._child_plan(plan, c), 0))  # type: ignore[attr-defined]
-                for c in self.schedule(plan)]
+        return [
+            str(self._venue.client_id(self._child_plan(plan, c), 0))  # type: ignore[attr-defined]
+            for c in self.schedule(plan)
+        ]
 
     def find_fill(self, client_id: str, order: PlannedOrder) -> Fill | None:
         return self._venue.find_fill(client_id, order)  # type: ignore[attr-defined, no-any-return]
@@ -97,7 +105,8 @@ class TwapVenue:
             notes.extend(report.notes)
         failures = tuple(
             LegFailure(order, f"{failed[p]}; {order.quantity - filled.get(p, ZERO)} not sent", filled.get(p, ZERO))
-            for p, order in enumerate(plan.orders) if p in failed
+            for p, order in enumerate(plan.orders)
+            if p in failed
         )
         return ExecutionReport(tuple(fills), failures, self.name, tuple(notes))
 

@@ -26,8 +26,16 @@ from trimtab.core.measures.metrics import drawdown_series
 MAX_POINTS = 2000
 STRATEGY_COLOR = "#1f4e9c"
 BENCH_COLORS = ("#7f7f7f", "#e07b00", "#2a9d5c", "#9b3fb5", "#c0392b")
-_RC: dict[Any, Any] = {"svg.fonttype": "none", "svg.hashsalt": "trimtab", "axes.spines.top": False, "axes.spines.right": False,
-       "axes.grid": True, "grid.alpha": 0.3, "legend.frameon": False, "font.family": ["DejaVu Sans", "sans-serif"]}
+_RC: dict[Any, Any] = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "trimtab",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "legend.frameon": False,
+    "font.family": ["DejaVu Sans", "sans-serif"],
+}
 
 
 @dataclass(frozen=True)
@@ -62,7 +70,9 @@ def lines_for(result: BacktestResult, benchmarks: Mapping[str, BacktestResult]) 
     return out
 
 
-def downsample(n: int, max_points: int = MAX_POINTS, series: npt.NDArray[np.float64] | None = None) -> npt.NDArray[np.intp]:
+def downsample(
+    n: int, max_points: int = MAX_POINTS, series: npt.NDArray[np.float64] | None = None
+) -> npt.NDArray[np.intp]:
     """At most `max_points` (>= 4) sorted row indices: all rows when n <= max_points, else the first row of evenly
     spaced buckets plus the last row and, when `series` is given, each bucket's min and max (peaks survive)."""
     if n <= max_points:
@@ -72,8 +82,11 @@ def downsample(n: int, max_points: int = MAX_POINTS, series: npt.NDArray[np.floa
     keep = [edges[:-1], np.array([n - 1])]
     if series is not None:
         s = np.asarray(series, dtype=np.float64)
-        keep += [np.array([lo + int(np.argmin(s[lo:hi])), lo + int(np.argmax(s[lo:hi]))])
-                 for lo, hi in zip(edges[:-1], edges[1:], strict=True) if hi > lo]
+        keep += [
+            np.array([lo + int(np.argmin(s[lo:hi])), lo + int(np.argmax(s[lo:hi]))])
+            for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+            if hi > lo
+        ]
     return np.unique(np.concatenate(keep))
 
 
@@ -85,13 +98,19 @@ def thin(steps: npt.NDArray[np.intp], n: int, slots: int = 600) -> npt.NDArray[n
     return steps[first]
 
 
-def _figure(look: Look, ncols: int = 1, width_ratios: Sequence[float] | None = None,
-            legend_right: float = 0.0) -> tuple[Figure, Any]:
+def _figure(
+    look: Look, ncols: int = 1, width_ratios: Sequence[float] | None = None, legend_right: float = 0.0
+) -> tuple[Figure, Any]:
     """A figure with fixed margins in inches (scaled with the font): constrained layout costs ~40 % of render time."""
     em = look.font / 72.0  # one font size in inches
     fig = Figure(figsize=(look.width, look.height), dpi=look.dpi)
-    fig.subplots_adjust(left=5.2 * em / look.width, right=1.0 - (1.5 * em + legend_right * em) / look.width,
-                        bottom=2.6 * em / look.height, top=1.0 - 3.0 * em / look.height, wspace=0.22)
+    fig.subplots_adjust(
+        left=5.2 * em / look.width,
+        right=1.0 - (1.5 * em + legend_right * em) / look.width,
+        bottom=2.6 * em / look.height,
+        top=1.0 - 3.0 * em / look.height,
+        wspace=0.22,
+    )
     axes = fig.subplots(1, ncols, gridspec_kw={"width_ratios": width_ratios} if width_ratios else None)
     return fig, axes
 
@@ -115,9 +134,15 @@ def equity_figure(lines: Sequence[Line], look: Look = SVG_LOOK, log: bool = Fals
     for ln in reversed(lines):  # strategy drawn last, on top
         r = ln.result
         idx = downsample(len(r.equity), series=r.equity)
-        ax.plot(r.times[idx], r.equity[idx], color=ln.color, lw=2.0 if ln.main else 1.3,
-                label=f"{ln.label} (final {_money(float(r.equity[-1]))})", alpha=1.0 if ln.main else 0.9,
-                zorder=3 if ln.main else 2)
+        ax.plot(
+            r.times[idx],
+            r.equity[idx],
+            color=ln.color,
+            lw=2.0 if ln.main else 1.3,
+            label=f"{ln.label} (final {_money(float(r.equity[-1]))})",
+            alpha=1.0 if ln.main else 0.9,
+            zorder=3 if ln.main else 2,
+        )
     if unit:
         ax.set_ylabel(unit, fontsize=look.font)
     if log:
@@ -178,8 +203,16 @@ def weights_figure(result: BacktestResult, look: Look = SVG_LOOK) -> Figure:
     ax.stackplot(result.times[idx], w[idx].T, labels=legend, colors=colors, alpha=0.9, lw=0)
     if reb.size:
         shown = thin(reb, len(w))
-        ax.plot(result.times[shown], np.full(shown.size, 1.015), linestyle="none", marker="v",
-                ms=4 if look.font < 12 else 5, color="#222222", clip_on=False, label=f"rebalance ({reb.size:,})")
+        ax.plot(
+            result.times[shown],
+            np.full(shown.size, 1.015),
+            linestyle="none",
+            marker="v",
+            ms=4 if look.font < 12 else 5,
+            color="#222222",
+            clip_on=False,
+            label=f"rebalance ({reb.size:,})",
+        )
     ax.set_ylim(0.0, 1.0)
     ax.set_xlim(result.times[0], result.times[-1])
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
@@ -210,7 +243,9 @@ def costs_figure(lines: Sequence[Line], look: Look = SVG_LOOK, unit: str = "") -
         r = ln.result
         total = np.cumsum(r.fee + r.slippage + r.gas)
         idx = downsample(len(total))
-        cum.plot(r.times[idx], total[idx], color=ln.color, lw=2.0 if ln.main else 1.3, label=ln.label, drawstyle="steps-post")
+        cum.plot(
+            r.times[idx], total[idx], color=ln.color, lw=2.0 if ln.main else 1.3, label=ln.label, drawstyle="steps-post"
+        )
     bars.set_xticks(x, ["fees", "slippage", "gas"])
     bars.yaxis.set_major_formatter(FuncFormatter(_money))
     bars.set_title("Costs by kind", loc="left", fontsize=look.font + 2)
@@ -228,8 +263,11 @@ def costs_figure(lines: Sequence[Line], look: Look = SVG_LOOK, unit: str = "") -
 
 
 _ID = re.compile(r'(\bid="|url\(#|href="#)([^"()]+)')
-_STRIP = (re.compile(r"<\?xml.*?\?>\s*", re.S), re.compile(r"<!DOCTYPE.*?>\s*", re.S),
-          re.compile(r"<metadata>.*?</metadata>\s*", re.S))
+_STRIP = (
+    re.compile(r"<\?xml.*?\?>\s*", re.S),
+    re.compile(r"<!DOCTYPE.*?>\s*", re.S),
+    re.compile(r"<metadata>.*?</metadata>\s*", re.S),
+)
 
 
 def svg_markup(fig: Figure, prefix: str) -> str:

@@ -31,8 +31,12 @@ def _alternatives(strategy: Strategy) -> dict[str, Any]:
     band = strategy.settings.band or 0.05
     thr = ThresholdBand(band=band, relative_band=strategy.settings.relative_band)
     monthly = Calendar(parse_every("1M"))
-    return {"buy-and-hold": Never(), "calendar-monthly": monthly, f"threshold-{band:.0%}": thr,
-            f"hybrid-{band:.0%}-monthly": AnyOf((monthly, thr))}
+    return {
+        "buy-and-hold": Never(),
+        "calendar-monthly": monthly,
+        f"threshold-{band:.0%}": thr,
+        f"hybrid-{band:.0%}-monthly": AnyOf((monthly, thr)),
+    }
 
 
 def same_as(strategy: Strategy) -> str | None:
@@ -73,10 +77,16 @@ def regime_returns(equity: np.ndarray, labels: np.ndarray, periods_per_year: flo
     return out
 
 
-def compare(strategy: Strategy, history: PriceHistory, btc: PriceHistory, *, initial_value: float | None = None,
-            regime: MarketRegime = MarketRegime(high_vol=0.80)) -> Comparison:
+def compare(
+    strategy: Strategy,
+    history: PriceHistory,
+    btc: PriceHistory,
+    *,
+    initial_value: float | None = None,
+    regime: MarketRegime = MarketRegime(high_vol=0.80),
+) -> Comparison:
     """Run every variant on the same history; `btc` (same times) gives the regime labels."""
-    labels = regime.labels(btc)[history.warmup:]  # warm-up rows inform the trailing windows, are not reported
+    labels = regime.labels(btc)[history.warmup :]  # warm-up rows inform the trailing windows, are not reported
     results = {name: backtest(s, history, initial_value=initial_value) for name, s in variants(strategy).items()}
     metrics = {name: result_metrics(r) for name, r in results.items()}
     by_regime = {name: regime_returns(r.equity, labels, r.periods_per_year) for name, r in results.items()}

@@ -61,11 +61,21 @@ def kernel_spec(strategy: Strategy) -> KernelSpec | None:
         mode, cal, band = "hybrid", cals[0], bands[0]
     else:
         return None
-    return KernelSpec(mode, (band.band or 0.0) if band else 0.0, (band.relative_band or 0.0) if band else 0.0,
-                      cal.every.text if cal else None, fee, slip, gas, float(strategy.settings.min_trade))
+    return KernelSpec(
+        mode,
+        (band.band or 0.0) if band else 0.0,
+        (band.relative_band or 0.0) if band else 0.0,
+        cal.every.text if cal else None,
+        fee,
+        slip,
+        gas,
+        float(strategy.settings.min_trade),
+    )
 
 
-def _reason(spec: KernelSpec, step: int, due: bool, pre: np.ndarray, targets: np.ndarray, assets: tuple[str, ...]) -> str:
+def _reason(
+    spec: KernelSpec, step: int, due: bool, pre: np.ndarray, targets: np.ndarray, assets: tuple[str, ...]
+) -> str:
     if step == 0:
         return "initial allocation"
     if due and spec.every:
@@ -85,9 +95,20 @@ def fast_backtest(strategy: Strategy, history: PriceHistory, initial_value: floa
     quote_idx = history.index_of(strategy.quote) if strategy.quote in history.assets else -1
     due = calendar_due(history.times, spec.every) if spec.every else np.zeros(len(history), dtype=bool)
     res = simulate(
-        np.ascontiguousarray(history.prices), targets, quote_idx=quote_idx, fee=spec.fee, slippage=spec.slippage,
-        gas=spec.gas, initial_value=initial_value, band_abs=spec.band_abs, band_rel=spec.band_rel, calendar_due=due,
-        mode=spec.mode, rebalance_to=strategy.rebalance_to, min_trade=spec.min_trade, record=True,
+        np.ascontiguousarray(history.prices),
+        targets,
+        quote_idx=quote_idx,
+        fee=spec.fee,
+        slippage=spec.slippage,
+        gas=spec.gas,
+        initial_value=initial_value,
+        band_abs=spec.band_abs,
+        band_rel=spec.band_rel,
+        calendar_due=due,
+        mode=spec.mode,
+        rebalance_to=strategy.rebalance_to,
+        min_trade=spec.min_trade,
+        record=True,
     )
     assert res.rebalance_steps is not None and res.rebalance_holdings is not None and res.rebalance_cash is not None
     weights = weights_path(history.prices, res.rebalance_steps, res.rebalance_holdings, res.rebalance_cash)
@@ -97,6 +118,20 @@ def fast_backtest(strategy: Strategy, history: PriceHistory, initial_value: floa
         vals = held * history.prices[step]
         pre = vals / vals.sum() if vals.sum() > 0 else np.zeros(len(targets))
         reasons.append((int(step), _reason(spec, int(step), bool(due[step]), pre, targets, history.assets)))
-    return BacktestResult(strategy.name, history.times, history.assets, targets, res.equity, res.rebalanced,
-                          res.turnover, res.fee, res.slippage, res.gas, res.tracking_error, weights, tuple(reasons),
-                          "fast", history.periods_per_year())
+    return BacktestResult(
+        strategy.name,
+        history.times,
+        history.assets,
+        targets,
+        res.equity,
+        res.rebalanced,
+        res.turnover,
+        res.fee,
+        res.slippage,
+        res.gas,
+        res.tracking_error,
+        weights,
+        tuple(reasons),
+        "fast",
+        history.periods_per_year(),
+    )

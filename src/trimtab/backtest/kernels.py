@@ -24,8 +24,12 @@ from trimtab.backtest import kernel_types as kt
 from trimtab.backtest.kernel_types import DUST, BoolArray, FloatArray, IntArray
 from trimtab.errors import DataError
 
-MODES = {"threshold": kt.MODE_THRESHOLD, "calendar": kt.MODE_CALENDAR, "hybrid": kt.MODE_HYBRID,
-         "buy_and_hold": kt.MODE_BUY_AND_HOLD}
+MODES = {
+    "threshold": kt.MODE_THRESHOLD,
+    "calendar": kt.MODE_CALENDAR,
+    "hybrid": kt.MODE_HYBRID,
+    "buy_and_hold": kt.MODE_BUY_AND_HOLD,
+}
 REBALANCE_TO = {"target": kt.TO_TARGET, "band_edge": kt.TO_BAND_EDGE}
 _BAD_PRICES = "prices must be finite and > 0 (fill or drop gaps before a fast-path backtest)"
 _aot_module: ModuleType | None | bool = False  # False: not looked up yet
@@ -113,8 +117,9 @@ class SweepResult:
     max_drawdown: FloatArray
 
 
-def _check_inputs(prices: FloatArray, targets: FloatArray, quote_idx: int, costs: tuple[float, float, float],
-                  v0: float) -> tuple[FloatArray, FloatArray]:
+def _check_inputs(
+    prices: FloatArray, targets: FloatArray, quote_idx: int, costs: tuple[float, float, float], v0: float
+) -> tuple[FloatArray, FloatArray]:
     """Shapes and parameters (cheap, O(N)); the prices themselves are checked inside the loop, in the same pass."""
     p, w = _f64(prices), _f64(targets)
     if p.ndim != 2 or p.shape[0] == 0 or p.shape[1] == 0:
@@ -155,25 +160,80 @@ def _calendar(calendar_due: BoolArray | None, t_len: int) -> BoolArray:
     return cal
 
 
-def _args(prices: FloatArray, targets: FloatArray, quote_idx: int, fee: float, slippage: float, gas: float,
-          initial_value: float, band_abs: float, band_rel: float, calendar_due: BoolArray | None, mode: str,
-          rebalance_to: str, dust: float, min_trade: float) -> tuple[Any, ...]:
+def _args(
+    prices: FloatArray,
+    targets: FloatArray,
+    quote_idx: int,
+    fee: float,
+    slippage: float,
+    gas: float,
+    initial_value: float,
+    band_abs: float,
+    band_rel: float,
+    calendar_due: BoolArray | None,
+    mode: str,
+    rebalance_to: str,
+    dust: float,
+    min_trade: float,
+) -> tuple[Any, ...]:
     m, to = _code(MODES, mode, "mode"), _code(REBALANCE_TO, rebalance_to, "rebalance_to")
     p, w = _check_inputs(prices, targets, quote_idx, (fee, slippage, gas), initial_value)
-    return (p, w, int(quote_idx), float(fee), float(slippage), float(gas), float(initial_value), float(band_abs),
-            float(band_rel), _calendar(calendar_due, p.shape[0]), m, to, float(dust), float(min_trade))
+    return (
+        p,
+        w,
+        int(quote_idx),
+        float(fee),
+        float(slippage),
+        float(gas),
+        float(initial_value),
+        float(band_abs),
+        float(band_rel),
+        _calendar(calendar_due, p.shape[0]),
+        m,
+        to,
+        float(dust),
+        float(min_trade),
+    )
 
 
-def simulate(prices: FloatArray, targets: FloatArray, *, quote_idx: int = -1, fee: float = 0.0,
-             slippage: float = 0.0, gas: float = 0.0, initial_value: float = 1.0, band_abs: float = 0.0,
-             band_rel: float = 0.0, calendar_due: BoolArray | None = None, mode: str = "threshold",
-             rebalance_to: str = "target", dust: float = DUST, min_trade: float = 0.0, record: bool = False) -> KernelResult:
+def simulate(
+    prices: FloatArray,
+    targets: FloatArray,
+    *,
+    quote_idx: int = -1,
+    fee: float = 0.0,
+    slippage: float = 0.0,
+    gas: float = 0.0,
+    initial_value: float = 1.0,
+    band_abs: float = 0.0,
+    band_rel: float = 0.0,
+    calendar_due: BoolArray | None = None,
+    mode: str = "threshold",
+    rebalance_to: str = "target",
+    dust: float = DUST,
+    min_trade: float = 0.0,
+    record: bool = False,
+) -> KernelResult:
     """Validated entry to `run_policy` (mode in MODES, rebalance_to in REBALANCE_TO, bands <= 0 are off).
 
     With `record`, the same pass keeps the post-trade holdings at each rebalance, for `KernelResult.weights`.
     """
-    args = _args(prices, targets, quote_idx, fee, slippage, gas, initial_value, band_abs, band_rel, calendar_due,
-                 mode, rebalance_to, dust, min_trade)
+    args = _args(
+        prices,
+        targets,
+        quote_idx,
+        fee,
+        slippage,
+        gas,
+        initial_value,
+        band_abs,
+        band_rel,
+        calendar_due,
+        mode,
+        rebalance_to,
+        dust,
+        min_trade,
+    )
     t_len = args[0].shape[0]
     cap = min(t_len, max(64, t_len // 64)) if record else 0  # room for one rebalance every 64 steps
     run = _kernel("run_policy")
@@ -184,22 +244,63 @@ def simulate(prices: FloatArray, targets: FloatArray, *, quote_idx: int = -1, fe
         out = run(*args, out[13])
     k = out[13]
     eq, reb, turn, fee_o, slip_o, gas_o, te_o, hold = out[:8]
-    return KernelResult(eq, reb, turn, fee_o, slip_o, gas_o, te_o, hold, cash=float(out[8]),
-                        rebalance_steps=out[10][:k] if record else None,
-                        rebalance_holdings=out[11][:k] if record else None, rebalance_cash=out[12][:k] if record else None)
+    return KernelResult(
+        eq,
+        reb,
+        turn,
+        fee_o,
+        slip_o,
+        gas_o,
+        te_o,
+        hold,
+        cash=float(out[8]),
+        rebalance_steps=out[10][:k] if record else None,
+        rebalance_holdings=out[11][:k] if record else None,
+        rebalance_cash=out[12][:k] if record else None,
+    )
 
 
-def summarize(prices: FloatArray, targets: FloatArray, *, quote_idx: int = -1, fee: float = 0.0,
-              slippage: float = 0.0, gas: float = 0.0, initial_value: float = 1.0, band_abs: float = 0.0,
-              band_rel: float = 0.0, calendar_due: BoolArray | None = None, mode: str = "threshold",
-              rebalance_to: str = "target", dust: float = DUST, min_trade: float = 0.0, risk: bool = True) -> KernelSummary:
+def summarize(
+    prices: FloatArray,
+    targets: FloatArray,
+    *,
+    quote_idx: int = -1,
+    fee: float = 0.0,
+    slippage: float = 0.0,
+    gas: float = 0.0,
+    initial_value: float = 1.0,
+    band_abs: float = 0.0,
+    band_rel: float = 0.0,
+    calendar_due: BoolArray | None = None,
+    mode: str = "threshold",
+    rebalance_to: str = "target",
+    dust: float = DUST,
+    min_trade: float = 0.0,
+    risk: bool = True,
+) -> KernelSummary:
     """Same backtest as `simulate`, keeping only the final value and totals (no per-step arrays are made).
 
     With `risk=False` the tracking error and drawdown are not tracked (NaN): the least work per step.
     """
     loops = _jit()
-    out = (loops.summarize if risk else loops.totals)(*_args(prices, targets, quote_idx, fee, slippage, gas, initial_value, band_abs, band_rel,
-                                 calendar_due, mode, rebalance_to, dust, min_trade))
+    out = (loops.summarize if risk else loops.totals)(
+        *_args(
+            prices,
+            targets,
+            quote_idx,
+            fee,
+            slippage,
+            gas,
+            initial_value,
+            band_abs,
+            band_rel,
+            calendar_due,
+            mode,
+            rebalance_to,
+            dust,
+            min_trade,
+        )
+    )
     if out[8] >= 0:
         raise DataError(_BAD_PRICES, field="prices")
     return KernelSummary(out[0], out[1], out[2], out[3], out[4], out[5], out[6], out[7])
@@ -222,11 +323,25 @@ def _per_variant(value: str | Sequence[str], table: dict[str, int], what: str, k
     return np.array([_code(table, v, what) for v in names], dtype=np.int64)
 
 
-def sweep(prices: FloatArray, targets: FloatArray, bands_abs: FloatArray, bands_rel: FloatArray | None = None, *,
-          quote_idx: int = -1, fee: float = 0.0, slippage: float = 0.0, gas: float = 0.0, initial_value: float = 1.0,
-          calendar_due: BoolArray | None = None, calendar_index: IntArray | None = None,
-          mode: str | Sequence[str] = "threshold", rebalance_to: str | Sequence[str] = "target",
-          dust: float = DUST, min_trade: float = 0.0, risk: bool = True) -> SweepResult:
+def sweep(
+    prices: FloatArray,
+    targets: FloatArray,
+    bands_abs: FloatArray,
+    bands_rel: FloatArray | None = None,
+    *,
+    quote_idx: int = -1,
+    fee: float = 0.0,
+    slippage: float = 0.0,
+    gas: float = 0.0,
+    initial_value: float = 1.0,
+    calendar_due: BoolArray | None = None,
+    calendar_index: IntArray | None = None,
+    mode: str | Sequence[str] = "threshold",
+    rebalance_to: str | Sequence[str] = "target",
+    dust: float = DUST,
+    min_trade: float = 0.0,
+    risk: bool = True,
+) -> SweepResult:
     """Validated entry to `sweep_policies`: one backtest per variant k, in parallel.
 
     Variant k has bands (bands_abs[k], bands_rel[k]) (None: relative off), mode[k] and rebalance_to[k] (or one
@@ -250,8 +365,24 @@ def sweep(prices: FloatArray, targets: FloatArray, bands_abs: FloatArray, bands_
     idx = np.zeros(k, np.int64) if calendar_index is None else np.ascontiguousarray(calendar_index, np.int64)
     if idx.shape != (k,) or (k and (idx.min() < 0 or idx.max() >= cals.shape[0])):
         raise ValueError(f"calendar_index must be {k} row numbers below {cals.shape[0]}")
-    out = _jit().sweep_policies(p, w, ba, br, modes, to, cals, idx, int(quote_idx), float(fee), float(slippage),
-                               float(gas), float(initial_value), float(dust), float(min_trade), bool(risk))
+    out = _jit().sweep_policies(
+        p,
+        w,
+        ba,
+        br,
+        modes,
+        to,
+        cals,
+        idx,
+        int(quote_idx),
+        float(fee),
+        float(slippage),
+        float(gas),
+        float(initial_value),
+        float(dust),
+        float(min_trade),
+        bool(risk),
+    )
     if out[8] >= 0:
         raise DataError(_BAD_PRICES, field="prices")
     return SweepResult(ba, br, *out[:8])

@@ -62,8 +62,19 @@ def _edge_weights(w: FloatArray, targets: FloatArray, band_abs: float, band_rel:
 
 
 @njit(cache=True)
-def _cost(h: FloatArray, p: FloatArray, desired: FloatArray, v: float, vp: float, quote_idx: int,
-          fee: float, slip: float, gas: float, dust: float, min_trade: float) -> float:
+def _cost(
+    h: FloatArray,
+    p: FloatArray,
+    desired: FloatArray,
+    v: float,
+    vp: float,
+    quote_idx: int,
+    fee: float,
+    slip: float,
+    gas: float,
+    dust: float,
+    min_trade: float,
+) -> float:
     """C(V'): slippage + fee on executed notional + gas (value units) over the trades that clear the dust threshold."""
     c = 0.0
     thr = max(dust * v, min_trade * (p[quote_idx] if quote_idx >= 0 else 1.0))  # min_trade is in quote units
@@ -83,8 +94,19 @@ def _cost(h: FloatArray, p: FloatArray, desired: FloatArray, v: float, vp: float
 
 
 @njit(cache=True)
-def _rebalance(h: FloatArray, cash: float, p: FloatArray, desired: FloatArray, v: float, quote_idx: int,
-               fee: float, slip: float, gas: float, dust: float, min_trade: float) -> tuple[float, float, float, float, float, float, int]:
+def _rebalance(
+    h: FloatArray,
+    cash: float,
+    p: FloatArray,
+    desired: FloatArray,
+    v: float,
+    quote_idx: int,
+    fee: float,
+    slip: float,
+    gas: float,
+    dust: float,
+    min_trade: float,
+) -> tuple[float, float, float, float, float, float, int]:
     """Trade `h` (in place) to `desired` weights of the post-cost value V' (fixed point V' = V - C(V')).
 
     Orders at or below dust, and sells whose fee and gas would eat the whole proceeds, are not placed: the
@@ -141,12 +163,34 @@ def _rebalance(h: FloatArray, cash: float, p: FloatArray, desired: FloatArray, v
 
 
 @njit(cache=True, fastmath={"reassoc"})  # lets the tracking-error sum vectorise; no nnan/ninf: prices are checked
-def _simulate(prices: FloatArray, targets: FloatArray, quote_idx: int, fee: float, slip: float, gas: float,
-              v0: float, band_abs: float, band_rel: float, calendar_due: BoolArray, mode: int, rebalance_to: int,
-              dust: float, min_trade: float, eq: FloatArray, reb: BoolArray, turn: FloatArray, fee_o: FloatArray,
-              slip_o: FloatArray, gas_o: FloatArray, te_o: FloatArray, series: bool, risk: bool, rec_steps: IntArray,
-              rec_h: FloatArray, rec_cash: FloatArray) -> tuple[FloatArray, float, float, int, float, float, float,
-                                                                float, float, float, int, int]:
+def _simulate(
+    prices: FloatArray,
+    targets: FloatArray,
+    quote_idx: int,
+    fee: float,
+    slip: float,
+    gas: float,
+    v0: float,
+    band_abs: float,
+    band_rel: float,
+    calendar_due: BoolArray,
+    mode: int,
+    rebalance_to: int,
+    dust: float,
+    min_trade: float,
+    eq: FloatArray,
+    reb: BoolArray,
+    turn: FloatArray,
+    fee_o: FloatArray,
+    slip_o: FloatArray,
+    gas_o: FloatArray,
+    te_o: FloatArray,
+    series: bool,
+    risk: bool,
+    rec_steps: IntArray,
+    rec_h: FloatArray,
+    rec_cash: FloatArray,
+) -> tuple[FloatArray, float, float, int, float, float, float, float, float, float, int, int]:
     """The one loop every entry runs; writes per-step series only when `series`, tracks tracking error and drawdown
     only when `risk` (else both 0), and writes the post-trade holdings of step 0 and of each step that traded
     into the record buffers while they have room (size 0: no records). Entries pass the flags as constants, so
@@ -190,7 +234,9 @@ def _simulate(prices: FloatArray, targets: FloatArray, quote_idx: int, fee: floa
             ok &= pi > 0.0  # zero and negative prices; NaN and +-inf make `value` non-finite (0 * inf is NaN)
             d = abs(h[i] * pi * inv_value - targets[i])  # weights are not stored: only a firing step needs them
             breach |= d > limit[i]
-            dev += d if risk else 0.0  # one accumulator, reassociated by LLVM (fastmath 'reassoc' on this function only)
+            dev += (
+                d if risk else 0.0
+            )  # one accumulator, reassociated by LLVM (fastmath 'reassoc' on this function only)
         if not (ok and abs(value) < np.inf):  # nothing computed from this step's prices has been kept
             bad_t = t
             break
@@ -214,8 +260,9 @@ def _simulate(prices: FloatArray, targets: FloatArray, quote_idx: int, fee: floa
                 _edge_weights(w, targets, band_abs, band_rel, desired)
             else:
                 desired[:] = targets
-            value, cash, f_t, s_t, g_t, tv_t, orders = _rebalance(h, cash, prices[t], desired, value, quote_idx, fee,
-                                                                  slip, gas, dust, min_trade)
+            value, cash, f_t, s_t, g_t, tv_t, orders = _rebalance(
+                h, cash, prices[t], desired, value, quote_idx, fee, slip, gas, dust, min_trade
+            )
             traded = orders > 0
         if cap > 0 and (traded or t == 0):  # step 0 is always recorded, so weights_path has a starting row
             if n_rec < cap:
@@ -248,71 +295,253 @@ def _simulate(prices: FloatArray, targets: FloatArray, quote_idx: int, fee: floa
 
 
 @njit(cache=True)
-def run_policy(prices: FloatArray, targets: FloatArray, quote_idx: int, fee: float, slippage: float, gas: float,
-               v0: float, band_abs: float, band_rel: float, calendar_due: BoolArray, mode: int, rebalance_to: int,
-               dust: float, min_trade: float, rec_cap: int,
-               ) -> tuple[FloatArray, BoolArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray,
-                          FloatArray, float, int, IntArray, FloatArray, FloatArray, int]:
+def run_policy(
+    prices: FloatArray,
+    targets: FloatArray,
+    quote_idx: int,
+    fee: float,
+    slippage: float,
+    gas: float,
+    v0: float,
+    band_abs: float,
+    band_rel: float,
+    calendar_due: BoolArray,
+    mode: int,
+    rebalance_to: int,
+    dust: float,
+    min_trade: float,
+    rec_cap: int,
+) -> tuple[
+    FloatArray,
+    BoolArray,
+    FloatArray,
+    FloatArray,
+    FloatArray,
+    FloatArray,
+    FloatArray,
+    FloatArray,
+    float,
+    int,
+    IntArray,
+    FloatArray,
+    FloatArray,
+    int,
+]:
     """Backtest one policy with per-step series: (equity, rebalanced, turnover, fee, slippage, gas, te, final
     holdings, final cash, bad price step or -1, record steps [rec_cap], holdings [rec_cap, N], cash [rec_cap],
     records wanted). When more were wanted than `rec_cap`, only the first rec_cap are filled."""
     t_len, n = prices.shape
     eq = np.empty(t_len)
     reb = np.zeros(t_len, dtype=np.bool_)
-    turn, fee_o, slip_o, gas_o, te_o = np.empty(t_len), np.empty(t_len), np.empty(t_len), np.empty(t_len), np.empty(t_len)
+    turn, fee_o, slip_o, gas_o, te_o = (
+        np.empty(t_len),
+        np.empty(t_len),
+        np.empty(t_len),
+        np.empty(t_len),
+        np.empty(t_len),
+    )
     steps, hold, cash = np.empty(rec_cap, np.int64), np.empty((rec_cap, n)), np.empty(rec_cap)
-    r = _simulate(prices, targets, quote_idx, fee, slippage, gas, v0, band_abs, band_rel, calendar_due, mode,
-                  rebalance_to, dust, min_trade, eq, reb, turn, fee_o, slip_o, gas_o, te_o, True, True, steps, hold, cash)
+    r = _simulate(
+        prices,
+        targets,
+        quote_idx,
+        fee,
+        slippage,
+        gas,
+        v0,
+        band_abs,
+        band_rel,
+        calendar_due,
+        mode,
+        rebalance_to,
+        dust,
+        min_trade,
+        eq,
+        reb,
+        turn,
+        fee_o,
+        slip_o,
+        gas_o,
+        te_o,
+        True,
+        True,
+        steps,
+        hold,
+        cash,
+    )
     return eq, reb, turn, fee_o, slip_o, gas_o, te_o, r[0], r[1], r[10], steps, hold, cash, r[11]
 
 
 @njit(cache=True)
-def summarize(prices: FloatArray, targets: FloatArray, quote_idx: int, fee: float, slippage: float, gas: float,
-              v0: float, band_abs: float, band_rel: float, calendar_due: BoolArray, mode: int, rebalance_to: int,
-              dust: float, min_trade: float) -> tuple[float, int, float, float, float, float, float, float, int]:
+def summarize(
+    prices: FloatArray,
+    targets: FloatArray,
+    quote_idx: int,
+    fee: float,
+    slippage: float,
+    gas: float,
+    v0: float,
+    band_abs: float,
+    band_rel: float,
+    calendar_due: BoolArray,
+    mode: int,
+    rebalance_to: int,
+    dust: float,
+    min_trade: float,
+) -> tuple[float, int, float, float, float, float, float, float, int]:
     """Backtest one policy without per-step arrays: (final value, steps that traded, summed turnover, fee,
     slippage, gas, mean tracking error, max drawdown, bad price step or -1)."""
     none = np.empty(0)
-    r = _simulate(prices, targets, quote_idx, fee, slippage, gas, v0, band_abs, band_rel, calendar_due, mode,
-                  rebalance_to, dust, min_trade, none, np.empty(0, np.bool_), none, none, none, none, none, False, True,
-                  np.empty(0, np.int64), np.empty((0, prices.shape[1])), none)
+    r = _simulate(
+        prices,
+        targets,
+        quote_idx,
+        fee,
+        slippage,
+        gas,
+        v0,
+        band_abs,
+        band_rel,
+        calendar_due,
+        mode,
+        rebalance_to,
+        dust,
+        min_trade,
+        none,
+        np.empty(0, np.bool_),
+        none,
+        none,
+        none,
+        none,
+        none,
+        False,
+        True,
+        np.empty(0, np.int64),
+        np.empty((0, prices.shape[1])),
+        none,
+    )
     return r[2], r[3], r[4], r[5], r[6], r[7], r[8] / prices.shape[0], r[9], r[10]
 
 
 @njit(cache=True)
-def totals(prices: FloatArray, targets: FloatArray, quote_idx: int, fee: float, slippage: float, gas: float,
-           v0: float, band_abs: float, band_rel: float, calendar_due: BoolArray, mode: int, rebalance_to: int,
-           dust: float, min_trade: float) -> tuple[float, int, float, float, float, float, float, float, int]:
+def totals(
+    prices: FloatArray,
+    targets: FloatArray,
+    quote_idx: int,
+    fee: float,
+    slippage: float,
+    gas: float,
+    v0: float,
+    band_abs: float,
+    band_rel: float,
+    calendar_due: BoolArray,
+    mode: int,
+    rebalance_to: int,
+    dust: float,
+    min_trade: float,
+) -> tuple[float, int, float, float, float, float, float, float, int]:
     """`summarize` without tracking error and drawdown (returned as NaN): the least work per step."""
     none = np.empty(0)
-    r = _simulate(prices, targets, quote_idx, fee, slippage, gas, v0, band_abs, band_rel, calendar_due, mode,
-                  rebalance_to, dust, min_trade, none, np.empty(0, np.bool_), none, none, none, none, none, False, False,
-                  np.empty(0, np.int64), np.empty((0, prices.shape[1])), none)
+    r = _simulate(
+        prices,
+        targets,
+        quote_idx,
+        fee,
+        slippage,
+        gas,
+        v0,
+        band_abs,
+        band_rel,
+        calendar_due,
+        mode,
+        rebalance_to,
+        dust,
+        min_trade,
+        none,
+        np.empty(0, np.bool_),
+        none,
+        none,
+        none,
+        none,
+        none,
+        False,
+        False,
+        np.empty(0, np.int64),
+        np.empty((0, prices.shape[1])),
+        none,
+    )
     return r[2], r[3], r[4], r[5], r[6], r[7], np.nan, np.nan, r[10]
 
 
 @njit(cache=True, parallel=True)
-def sweep_policies(prices: FloatArray, targets: FloatArray, bands_abs: FloatArray, bands_rel: FloatArray,
-                   modes: IntArray, rebalance_to: IntArray, calendars: BoolArray, calendar_index: IntArray,
-                   quote_idx: int, fee: float, slippage: float, gas: float, v0: float, dust: float,
-                   min_trade: float, risk: bool) -> tuple[FloatArray, IntArray, FloatArray, FloatArray, FloatArray,
-                                                          FloatArray, FloatArray, FloatArray, int]:
+def sweep_policies(
+    prices: FloatArray,
+    targets: FloatArray,
+    bands_abs: FloatArray,
+    bands_rel: FloatArray,
+    modes: IntArray,
+    rebalance_to: IntArray,
+    calendars: BoolArray,
+    calendar_index: IntArray,
+    quote_idx: int,
+    fee: float,
+    slippage: float,
+    gas: float,
+    v0: float,
+    dust: float,
+    min_trade: float,
+    risk: bool,
+) -> tuple[FloatArray, IntArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, int]:
     """One summary per variant k (in parallel over k): bands, mode, rebalance_to and calendar row
     `calendars[calendar_index[k]]` per variant. Returns (final value, steps that traded, summed turnover, fee,
     slippage, gas, mean tracking error, max drawdown (NaN unless `risk`)) each [K], and the first bad price
     step or -1."""
     k_len = bands_abs.shape[0]
     final, n_reb = np.empty(k_len), np.empty(k_len, np.int64)
-    turn, fee_o, slip_o, gas_o, te_o, dd = (np.empty(k_len), np.empty(k_len), np.empty(k_len), np.empty(k_len),
-                                            np.empty(k_len), np.empty(k_len))
+    turn, fee_o, slip_o, gas_o, te_o, dd = (
+        np.empty(k_len),
+        np.empty(k_len),
+        np.empty(k_len),
+        np.empty(k_len),
+        np.empty(k_len),
+        np.empty(k_len),
+    )
     bad = np.full(k_len, -1, np.int64)
     for k in prange(k_len):
         if risk:
-            r = summarize(prices, targets, quote_idx, fee, slippage, gas, v0, bands_abs[k], bands_rel[k],
-                          calendars[calendar_index[k]], modes[k], rebalance_to[k], dust, min_trade)
+            r = summarize(
+                prices,
+                targets,
+                quote_idx,
+                fee,
+                slippage,
+                gas,
+                v0,
+                bands_abs[k],
+                bands_rel[k],
+                calendars[calendar_index[k]],
+                modes[k],
+                rebalance_to[k],
+                dust,
+                min_trade,
+            )
         else:
-            r = totals(prices, targets, quote_idx, fee, slippage, gas, v0, bands_abs[k], bands_rel[k],
-                       calendars[calendar_index[k]], modes[k], rebalance_to[k], dust, min_trade)
+            r = totals(
+                prices,
+                targets,
+                quote_idx,
+                fee,
+                slippage,
+                gas,
+                v0,
+                bands_abs[k],
+                bands_rel[k],
+                calendars[calendar_index[k]],
+                modes[k],
+                rebalance_to[k],
+                dust,
+                min_trade,
+            )
         final[k], n_reb[k], turn[k], fee_o[k], slip_o[k], gas_o[k], te_o[k], dd[k], bad[k] = r
     return final, n_reb, turn, fee_o, slip_o, gas_o, te_o, dd, int(bad.max())
 

@@ -55,6 +55,7 @@ def value_unit(history: PriceHistory) -> str:
 
 # ---- number formatting (public so tests can look for the exact strings) ----
 
+
 def fmt_money(v: float) -> str:
     return f"{v:,.2f}"
 
@@ -115,16 +116,29 @@ def rebalance_rows(result: BacktestResult) -> list[tuple[int, str, str, float, f
     rows = []
     for i in steps:
         fee, slip, gas = float(result.fee[i]), float(result.slippage[i]), float(result.gas[i])
-        rows.append((int(i), _time_text(result.times[i], with_time), reasons.get(int(i), ""), float(result.turnover[i]),
-                     fee, slip, gas, fee + slip + gas))
+        rows.append(
+            (
+                int(i),
+                _time_text(result.times[i], with_time),
+                reasons.get(int(i), ""),
+                float(result.turnover[i]),
+                fee,
+                slip,
+                gas,
+                fee + slip + gas,
+            )
+        )
     return rows
 
 
 def _metrics_table(labels: Sequence[str], ms: Sequence[Mapping[str, Any]]) -> str:
     head = "".join(f'<th scope="col">{html.escape(x)}</th>' for x in labels)
     body = "".join(
-        f'<tr><th scope="row">{html.escape(label)}</th>' + "".join(f"<td>{html.escape(v)}</td>" for v in values) + "</tr>"
-        for label, values in metric_rows(ms))
+        f'<tr><th scope="row">{html.escape(label)}</th>'
+        + "".join(f"<td>{html.escape(v)}</td>" for v in values)
+        + "</tr>"
+        for label, values in metric_rows(ms)
+    )
     return f'<table id="metrics" class="num"><thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
@@ -137,15 +151,22 @@ def _rebalance_table(result: BacktestResult) -> str:
     cells = []
     for r in shown:
         if r is None:
-            cells.append(f'<tr class="elided"><td colspan="8">… {len(rows) - MAX_TABLE_ROWS:,} rebalances not shown …</td></tr>')
+            cells.append(
+                f'<tr class="elided"><td colspan="8">… {len(rows) - MAX_TABLE_ROWS:,} rebalances not shown …</td></tr>'
+            )
             continue
         step, when, reason, turnover, fee, slip, gas, total = r
-        cells.append(f'<tr class="rebalance"><td>{step}</td><td class="text">{when}</td><td class="reason">{html.escape(reason)}</td>'
-                     f"<td>{fmt_pct(turnover)}</td><td>{fmt_money(fee)}</td><td>{fmt_money(slip)}</td>"
-                     f"<td>{fmt_money(gas)}</td><td>{fmt_money(total)}</td></tr>")
+        cells.append(
+            f'<tr class="rebalance"><td>{step}</td><td class="text">{when}</td><td '
+            f'class="reason">{html.escape(reason)}</td>'
+            f"<td>{fmt_pct(turnover)}</td><td>{fmt_money(fee)}</td><td>{fmt_money(slip)}</td>"
+            f"<td>{fmt_money(gas)}</td><td>{fmt_money(total)}</td></tr>"
+        )
     text_cols = ("time", "reason")
-    head = "".join(f'<th scope="col" class="{"text" if h in text_cols else "num"}">{h}</th>'
-                   for h in ("step", "time", "reason", "turnover", "fees", "slippage", "gas", "cost"))
+    head = "".join(
+        f'<th scope="col" class="{"text" if h in text_cols else "num"}">{h}</th>'
+        for h in ("step", "time", "reason", "turnover", "fees", "slippage", "gas", "cost")
+    )
     return f'<table id="rebalances" class="num"><thead><tr>{head}</tr></thead><tbody>{"".join(cells)}</tbody></table>'
 
 
@@ -153,8 +174,10 @@ def describe_trigger(trigger: Any) -> str:
     """A short human phrase for a trigger tree ('5pp band or every 1M'); the class name for unknown kinds."""
     kind = type(trigger).__name__
     if kind == "ThresholdBand":
-        parts = [f"{trigger.band * 100:g}pp band" if trigger.band else "",
-                 f"{trigger.relative_band:.0%} relative band" if trigger.relative_band else ""]
+        parts = [
+            f"{trigger.band * 100:g}pp band" if trigger.band else "",
+            f"{trigger.relative_band:.0%} relative band" if trigger.relative_band else "",
+        ]
         return " or ".join(p for p in parts if p) or "band"
     if kind == "Calendar":
         return f"every {trigger.every.text}"
@@ -186,9 +209,12 @@ def _describe(strategy: Strategy) -> str:
     description = strategy.description
     targets = ", ".join(f"{a} {w:.0%}" for a, w in strategy.targets.items())
     model = " (targets from an allocation model)" if strategy.allocation is not None else ""
-    parts = [html.escape(description), f"<b>Targets</b> {html.escape(targets)}{model}.",
-             f"<b>Trigger</b> {html.escape(describe_trigger(strategy.trigger))}.",
-             f"<b>Costs</b> {html.escape(describe_costs(strategy.costs))}."]
+    parts = [
+        html.escape(description),
+        f"<b>Targets</b> {html.escape(targets)}{model}.",
+        f"<b>Trigger</b> {html.escape(describe_trigger(strategy.trigger))}.",
+        f"<b>Costs</b> {html.escape(describe_costs(strategy.costs))}.",
+    ]
     return " ".join(p for p in parts if p)
 
 
@@ -196,8 +222,9 @@ def _figure(fig_id: str, caption: str, body: str) -> str:
     return f'<figure id="{fig_id}">{body}<figcaption>{html.escape(caption)}</figcaption></figure>'
 
 
-def render_html(result: BacktestResult, history: PriceHistory, strategy: Strategy,
-                benchmarks: Mapping[str, BacktestResult]) -> str:
+def render_html(
+    result: BacktestResult, history: PriceHistory, strategy: Strategy, benchmarks: Mapping[str, BacktestResult]
+) -> str:
     """The complete report as one HTML string."""
     from trimtab import __version__
 
@@ -209,24 +236,31 @@ def render_html(result: BacktestResult, history: PriceHistory, strategy: Strateg
     unit = value_unit(history)
     svg = {k: charts.svg_markup(charts.build(k, lines, charts.SVG_LOOK, unit=unit), k) for k in charts.CHARTS}
     svg_log = charts.svg_markup(charts.build("equity", lines, charts.SVG_LOOK, log=True, unit=unit), "equity-log")
-    equity_body = ('<input type="checkbox" id="equity-logscale" class="toggle">'
-                   '<label for="equity-logscale">log scale</label>'
-                   f'<div class="scale-linear">{svg["equity"]}</div><div class="scale-log">{svg_log}</div>')
+    equity_body = (
+        '<input type="checkbox" id="equity-logscale" class="toggle">'
+        '<label for="equity-logscale">log scale</label>'
+        f'<div class="scale-linear">{svg["equity"]}</div><div class="scale-log">{svg_log}</div>'
+    )
     n_steps = len(result.equity)
     body = [
         f"<header><h1>{html.escape(title)}</h1>",
         f'<p class="lead">{_describe(strategy)}</p>',
         f'<p class="meta">{n_steps:,} steps ({period_word(result.periods_per_year)} each), starting value '
-        f'{fmt_money(m["initial_value"])} {unit or "(price units)"}, {html.escape(result.path)} path. Values are net of fees, slippage '
+        f"{fmt_money(m['initial_value'])} {unit or '(price units)'}, {html.escape(result.path)} path. Values "
+        "are net of fees, slippage "
         "and gas; trades execute at each step's close.</p></header>",
         "<section><h2>Metrics</h2>",
         _metrics_table([ln.label for ln in lines], ms),
         '<p class="note">Benchmarks use the same assets, targets, costs and starting value. Turnover is traded value '
-        "over portfolio value, summed. Tracking error is the mean half-L1 distance of pre-trade weights from target.</p>"
+        "over portfolio value, summed. Tracking error is the mean half-L1 distance of pre-trade weights from "
+        "target.</p>"
         "</section>",
         "<section><h2>Charts</h2>",
-        _figure("equity", "Equity curves of the strategy and its benchmarks (tick 'log scale' to compare growth rates).",
-                equity_body),
+        _figure(
+            "equity",
+            "Equity curves of the strategy and its benchmarks (tick 'log scale' to compare growth rates).",
+            equity_body,
+        ),
         _figure("drawdown", "Drawdown: loss from the running peak.", svg["drawdown"]),
         _figure("weights", "Post-trade weights of the strategy; triangles mark rebalances.", svg["weights"]),
         _figure("costs", "Costs by kind, and their running total.", svg["costs"]),
@@ -243,12 +277,19 @@ def render_html(result: BacktestResult, history: PriceHistory, strategy: Strateg
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="generator" content="trimtab">'
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>\n<body><main>"
-        + "\n".join(body) + "</main></body></html>\n"
+        + "\n".join(body)
+        + "</main></body></html>\n"
     )
 
 
-def write_report(result: BacktestResult, history: PriceHistory, strategy: Strategy, dest: Path, *,
-                 benchmarks: dict[str, BacktestResult] | None = None) -> Path:
+def write_report(
+    result: BacktestResult,
+    history: PriceHistory,
+    strategy: Strategy,
+    dest: Path,
+    *,
+    benchmarks: dict[str, BacktestResult] | None = None,
+) -> Path:
     """Write the HTML report to `dest` (parent directories created); benchmarks default to buy-and-hold + monthly."""
     if benchmarks is None:
         benchmarks = default_benchmarks(result, history, strategy)
@@ -258,9 +299,17 @@ def write_report(result: BacktestResult, history: PriceHistory, strategy: Strate
     return dest
 
 
-def write_pngs(result: BacktestResult, history: PriceHistory, strategy: Strategy, out_dir: Path,
-               benchmarks: dict[str, BacktestResult] | None = None, *, prefix: str = "",
-               which: Sequence[str] = charts.CHARTS, log_equity: bool = False) -> list[Path]:
+def write_pngs(
+    result: BacktestResult,
+    history: PriceHistory,
+    strategy: Strategy,
+    out_dir: Path,
+    benchmarks: dict[str, BacktestResult] | None = None,
+    *,
+    prefix: str = "",
+    which: Sequence[str] = charts.CHARTS,
+    log_equity: bool = False,
+) -> list[Path]:
     """Write `{prefix}{chart}.png` (1200x600) for each chart in `which` into `out_dir`; returns the paths."""
     unknown = [w for w in which if w not in charts.CHARTS]
     if unknown:
@@ -280,7 +329,8 @@ def write_pngs(result: BacktestResult, history: PriceHistory, strategy: Strategy
 _CSS = """
 :root{--fg:#1d2430;--muted:#5b6472;--line:#d9dee6;--bg:#ffffff;--head:#f3f5f8;--accent:#1f4e9c}
 *{box-sizing:border-box}
-body{margin:0;background:var(--bg);color:var(--fg);font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif}
+body{margin:0;background:var(--bg);color:var(--fg);
+  font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif}
 main{max-width:1100px;margin:0 auto;padding:24px 20px 48px}
 h1{font-size:1.6em;margin:0 0 .3em;color:var(--accent)}
 h2{font-size:1.2em;margin:1.6em 0 .6em;border-bottom:1px solid var(--line);padding-bottom:.2em}

@@ -14,7 +14,11 @@ def result_metrics(r: BacktestResult) -> dict[str, Any]:
     """Performance, risk and cost figures; turnover excludes the initial purchase, costs include it."""
     m = metrics.summary(r.equity, r.periods_per_year)
     years = max((len(r.equity) - 1) / r.periods_per_year, 1e-12)
-    costs = {"total_fees": float(r.fee.sum()), "total_slippage": float(r.slippage.sum()), "total_gas": float(r.gas.sum())}
+    costs = {
+        "total_fees": float(r.fee.sum()),
+        "total_slippage": float(r.slippage.sum()),
+        "total_gas": float(r.gas.sum()),
+    }
     turnover = float(r.turnover[1:].sum())
     return {
         "strategy": r.strategy,

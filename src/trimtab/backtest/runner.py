@@ -16,14 +16,22 @@ from trimtab.pipeline import refuse_unsupported
 Path = Literal["auto", "fast", "step"]
 
 
-def backtest(strategy: Strategy, history: PriceHistory, *, initial_value: float | None = None, path: Path = "auto",
-             progress: Callable[[int], None] | None = None) -> BacktestResult:
+def backtest(
+    strategy: Strategy,
+    history: PriceHistory,
+    *,
+    initial_value: float | None = None,
+    path: Path = "auto",
+    progress: Callable[[int], None] | None = None,
+) -> BacktestResult:
     """Replay `strategy` over `history` from `initial_value` in cash (default: the strategy file's initial_value).
 
     `history.warmup` leading rows are visible to models and triggers (step path) but not traded on.
     """
     value = float(initial_value if initial_value is not None else strategy.initial_value)
-    step = float(np.median(np.diff(history.times).astype("timedelta64[s]").astype(np.int64))) if len(history) > 1 else None
+    step = (
+        float(np.median(np.diff(history.times).astype("timedelta64[s]").astype(np.int64))) if len(history) > 1 else None
+    )
     refuse_unsupported(strategy, "backtest", step_seconds=step)
     if path == "fast" or (path == "auto" and kernel_spec(strategy) is not None):
         return fast_backtest(strategy, history.after_warmup(), value)  # kernel triggers read no history

@@ -72,8 +72,11 @@ def require_strategy_assets(strategy: Strategy, history: PriceHistory, source: s
     """The history must price every asset of the strategy's universe (bad input stops before any simulation)."""
     missing = [a for a in strategy.universe if a not in history.assets and a != strategy.quote]
     if missing:
-        raise ConfigError(f"strategy assets missing from the price data: {', '.join(missing)} (have: {', '.join(history.assets)})",
-                          source=source, field="targets" if strategy.allocation is None else "universe")
+        raise ConfigError(
+            f"strategy assets missing from the price data: {', '.join(missing)} (have: {', '.join(history.assets)})",
+            source=source,
+            field="targets" if strategy.allocation is None else "universe",
+        )
     if len(history) < 2:
         raise ConfigError("need at least two price rows to backtest", source=source)
 
@@ -87,8 +90,14 @@ def last_known(prices: FloatArray) -> FloatArray:
     return np.where(idx >= 0, out, np.nan)
 
 
-def step_backtest(strategy: Strategy, history: PriceHistory, initial_value: float,
-                  progress: Callable[[int], None] | None = None, *, start: int = 0) -> BacktestResult:
+def step_backtest(
+    strategy: Strategy,
+    history: PriceHistory,
+    initial_value: float,
+    progress: Callable[[int], None] | None = None,
+    *,
+    start: int = 0,
+) -> BacktestResult:
     """The general path: one engine.run_cycle per step against a paper venue and a running ledger.
 
     Rows before `start` are warm-up: models and triggers see them, the simulation begins at `start`. A series
@@ -109,9 +118,18 @@ def step_backtest(strategy: Strategy, history: PriceHistory, initial_value: floa
     first = to_datetime(history.times[start])
     if qj >= 0 and not np.isfinite(history.prices[start, qj]):
         raise ConfigError(f"the quote {strategy.quote} has no price at the first step {first:%Y-%m-%d}", field="start")
-    ledger.append(deposit_entries({strategy.quote: _initial_deposit(history.between(history.times[start], None),
-                                                                    strategy.quote, initial_value)},
-                                  account=ACCOUNT, time=first, ref="initial"))
+    ledger.append(
+        deposit_entries(
+            {
+                strategy.quote: _initial_deposit(
+                    history.between(history.times[start], None), strategy.quote, initial_value
+                )
+            },
+            account=ACCOUNT,
+            time=first,
+            ref="initial",
+        )
+    )
     venue = PaperVenue(ledger.balances(ACCOUNT), strategy.costs)
     pipeline = Pipeline(strategy, venue)
     col = {a: j for j, a in enumerate(history.assets)}
@@ -168,6 +186,21 @@ def step_backtest(strategy: Strategy, history: PriceHistory, initial_value: floa
     extra: dict[str, Any] = {}
     if strategy.allocation is not None:
         extra["allocation_notes"] = dict(strategy.allocation.notes())
-    return BacktestResult(strategy.name, history.times[start:], history.assets, targets_arr, out["equity"], rebalanced,
-                          out["turnover"], out["fee"], out["slippage"], out["gas"], out["te"], weights,
-                          tuple(reasons), "step", history.periods_per_year(), extra)
+    return BacktestResult(
+        strategy.name,
+        history.times[start:],
+        history.assets,
+        targets_arr,
+        out["equity"],
+        rebalanced,
+        out["turnover"],
+        out["fee"],
+        out["slippage"],
+        out["gas"],
+        out["te"],
+        weights,
+        tuple(reasons),
+        "step",
+        history.periods_per_year(),
+        extra,
+    )

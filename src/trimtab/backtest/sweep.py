@@ -25,8 +25,24 @@ from trimtab.core.base.history import PriceHistory
 from trimtab.errors import ConfigError
 
 Params = dict[str, Any]
-ROW_KEYS = ("final_value", "cagr", "volatility", "sharpe", "sortino", "calmar", "max_drawdown", "var_95", "cvar_95",
-            "turnover", "n_rebalances", "total_fees", "total_slippage", "total_gas", "total_costs", "tracking_error")
+ROW_KEYS = (
+    "final_value",
+    "cagr",
+    "volatility",
+    "sharpe",
+    "sortino",
+    "calmar",
+    "max_drawdown",
+    "var_95",
+    "cvar_95",
+    "turnover",
+    "n_rebalances",
+    "total_fees",
+    "total_slippage",
+    "total_gas",
+    "total_costs",
+    "tracking_error",
+)
 
 
 def _scalar(text: str) -> Any:
@@ -101,12 +117,19 @@ def _run_chunk(base: dict[str, Any], chunk: list[Params], history: PriceHistory,
 def _chunks(items: list[Params], n: int, most: int = 256) -> list[list[Params]]:
     """At least `n` chunks of at most `most` points (progress moves every chunk)."""
     size = max(1, min(most, -(-len(items) // n)))
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def run_sweep(base: dict[str, Any], points: list[Params], history: PriceHistory, *, source: str = "strategy",
-              workers: int | None = None, scheduler: str | None = None,
-              progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+def run_sweep(
+    base: dict[str, Any],
+    points: list[Params],
+    history: PriceHistory,
+    *,
+    source: str = "strategy",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[dict[str, Any]]:
     """Every grid point's row, in grid order: in-process (workers=1), local processes, or a Dask scheduler."""
     first = apply_params(base, points[0], source).build() if points else None  # fail fast on a bad parameter
     n_workers = workers or os.cpu_count() or 1

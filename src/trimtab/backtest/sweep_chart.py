@@ -33,8 +33,14 @@ def frontier_figure(rows: Sequence[dict[str, Any]], front: Sequence[int], title:
         ax.plot(fx, fy, "-o", color=STRATEGY_COLOR, ms=5, lw=1.5, label=f"frontier ({len(front)})")
         step = max(1, -(-len(front) // MAX_LABELS))
         for i in list(front)[::step]:
-            ax.annotate(point_label(rows[i]["params"]), (x[i], y[i]), xytext=(6, 4), textcoords="offset points",
-                        fontsize=8, color="#333333")
+            ax.annotate(
+                point_label(rows[i]["params"]),
+                (x[i], y[i]),
+                xytext=(6, 4),
+                textcoords="offset points",
+                fontsize=8,
+                color="#333333",
+            )
         ax.set_xlabel(f"total costs{f' ({unit})' if unit else ''}")
         ax.set_ylabel("tracking error (mean half L1 distance to target)")
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
@@ -43,8 +49,9 @@ def frontier_figure(rows: Sequence[dict[str, Any]], front: Sequence[int], title:
     return fig
 
 
-def save_frontier_chart(rows: Sequence[dict[str, Any]], front: Sequence[int], dest: Path, title: str,
-                        unit: str = "") -> Path:
+def save_frontier_chart(
+    rows: Sequence[dict[str, Any]], front: Sequence[int], dest: Path, title: str, unit: str = ""
+) -> Path:
     """PNG unless `dest` ends in .svg."""
     fig = frontier_figure(rows, front, title, unit)
     if dest.suffix.lower() == ".svg":

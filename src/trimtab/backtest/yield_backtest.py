@@ -62,8 +62,10 @@ def usd_per_gas(rates: RatesTable, gwei: Mapping[np.datetime64, tuple[float, flo
     for i, t in enumerate(rates.times.astype("datetime64[D]")):
         g = gwei.get(t)
         if g is None or not (np.isfinite(g[0]) and np.isfinite(g[1])):
-            raise DataError(f"no gas price for {t} (the bundled Etherscan series covers 2015-07-30 to 2024-06-30)",
-                            source="eth_gas_daily.csv")
+            raise DataError(
+                f"no gas price for {t} (the bundled Etherscan series covers 2015-07-30 to 2024-06-30)",
+                source="eth_gas_daily.csv",
+            )
         out[i] = g[0] * 1e-9 * g[1]
     return out
 
@@ -75,8 +77,14 @@ def _states(setup: YieldSetup, rates: RatesTable, t: int) -> dict[str, ReserveSt
             out[p.name] = rates.state(t, p.reserve)
     for p in setup.positions:  # idle cash is priced like the reserve of the same coin (oracle), else at par
         if p.is_cash:
-            same = next((s for q in setup.positions if not q.is_cash and q.underlying == p.underlying
-                         and (s := out.get(q.name)) is not None), None)
+            same = next(
+                (
+                    s
+                    for q in setup.positions
+                    if not q.is_cash and q.underlying == p.underlying and (s := out.get(q.name)) is not None
+                ),
+                None,
+            )
             out[p.name] = CASH_STATE if same is None else ReserveState(0.0, 1.0, CASH_STATE.supplied, 0.0, same.price)
     return out
 
@@ -84,8 +92,11 @@ def _states(setup: YieldSetup, rates: RatesTable, t: int) -> dict[str, ReserveSt
 def _fixed_moves(setup: YieldSetup, policy: Fixed, value: float, market: Market) -> Assessment:
     cash = setup.positions[0]
     by_name = {p.name: p for p in setup.positions}
-    moves = tuple(make_move(setup.rule, "initial", cash, by_name[n], w * value, market, "fixed allocation")
-                  for n, w in policy.weights.items() if w > 0 and n != cash.name)
+    moves = tuple(
+        make_move(setup.rule, "initial", cash, by_name[n], w * value, market, "fixed allocation")
+        for n, w in policy.weights.items()
+        if w > 0 and n != cash.name
+    )
     return Assessment(moves, "hold: fixed allocation")
 
 
@@ -107,8 +118,15 @@ class _Run:
         self.rebalanced = np.zeros(self.t_len, dtype=bool)
 
 
-def run_yield(setup: YieldSetup, rates: RatesTable, gas_usd: FloatArray, *, policy: Policy = None,
-              name: str | None = None, progress: Callable[[int], None] | None = None) -> BacktestResult:
+def run_yield(
+    setup: YieldSetup,
+    rates: RatesTable,
+    gas_usd: FloatArray,
+    *,
+    policy: Policy = None,
+    name: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> BacktestResult:
     """Replay `rates` (and `gas_usd` per row) from `initial_value` in cash; the result's `extra` has
     `yield_earned` (USD interest), `migrations` (one dict per move) and `apy` (per row, per position)."""
     if len(rates) < 2:
@@ -151,11 +169,22 @@ def run_yield(setup: YieldSetup, rates: RatesTable, gas_usd: FloatArray, *, poli
             if setup.trigger is None:
                 check = True
             else:
-                ctx = DecisionContext(time=now, weights={n: v / total for n, v in values.items()} if total else {},
-                                      targets={}, anchor=anchor, previous=previous, value=total, quote=setup.quote,
-                                      reserves=decide)
+                ctx = DecisionContext(
+                    time=now,
+                    weights={n: v / total for n, v in values.items()} if total else {},
+                    targets={},
+                    anchor=anchor,
+                    previous=previous,
+                    value=total,
+                    quote=setup.quote,
+                    reserves=decide,
+                )
                 check = setup.trigger.check(ctx).fired
-        coins = depegged(events, {p.underlying: s.price for p in pos if (s := states[p.name]) is not None}) if events else {}
+        coins = (
+            depegged(events, {p.underlying: s.price for p in pos if (s := states[p.name]) is not None})
+            if events
+            else {}
+        )
         blocked = {p.name: coins[p.underlying] for p in pos if p.underlying in coins}
         if policy is None and any(values.get(n, 0.0) > setup.rule.min_move_usd for n in blocked):
             check = True  # a risk event on a held coin (the rates file's oracle price): act now
@@ -165,8 +194,9 @@ def run_yield(setup: YieldSetup, rates: RatesTable, gas_usd: FloatArray, *, poli
                 a = _fixed_moves(setup, policy, total, market) if t == 0 else Assessment((), "")
             else:
                 scores = scores_at(changes, now) if changes else {}
-                now_pos = tuple(dataclasses.replace(p, risk_score=scores[p.protocol]) if p.protocol in scores else p
-                                for p in pos)
+                now_pos = tuple(
+                    dataclasses.replace(p, risk_score=scores[p.protocol]) if p.protocol in scores else p for p in pos
+                )
                 a = assess(setup.rule, now_pos, values, market, blocked=blocked)
             _execute(run, t, a, setup, by_name, states, ledger, market, now, total)
         units = ledger.balances(ACCOUNT)
@@ -175,24 +205,60 @@ def run_yield(setup: YieldSetup, rates: RatesTable, gas_usd: FloatArray, *, poli
         run.weights[t] = post / post.sum() if post.sum() > 0 else 0.0
         if progress:
             progress(t)
-    extra = {"yield_earned": float(run.out["interest"].sum()), "migrations": run.migrations, "apy": apy,
-             "positions": names, "interest": run.out["interest"], "ledger": ledger, "plans": run.plans}
+    extra = {
+        "yield_earned": float(run.out["interest"].sum()),
+        "migrations": run.migrations,
+        "apy": apy,
+        "positions": names,
+        "interest": run.out["interest"],
+        "ledger": ledger,
+        "plans": run.plans,
+    }
     o = run.out
-    return BacktestResult(name or setup.name, rates.times.copy(), names, np.zeros(len(names)), o["equity"], run.rebalanced,
-                          o["turnover"], o["fee"], o["slippage"], o["gas"], np.zeros(len(rates)), run.weights,
-                          tuple(run.reasons), "yield", 365.0, extra)
+    return BacktestResult(
+        name or setup.name,
+        rates.times.copy(),
+        names,
+        np.zeros(len(names)),
+        o["equity"],
+        run.rebalanced,
+        o["turnover"],
+        o["fee"],
+        o["slippage"],
+        o["gas"],
+        np.zeros(len(rates)),
+        run.weights,
+        tuple(run.reasons),
+        "yield",
+        365.0,
+        extra,
+    )
 
 
-def _execute(run: _Run, t: int, a: Assessment, setup: YieldSetup, by_name: Mapping[str, YieldPosition],
-             states: Mapping[str, ReserveState | None], ledger: RunningLedger, market: Market, now: Any,
-             total: float) -> None:
+def _execute(
+    run: _Run,
+    t: int,
+    a: Assessment,
+    setup: YieldSetup,
+    by_name: Mapping[str, YieldPosition],
+    states: Mapping[str, ReserveState | None],
+    ledger: RunningLedger,
+    market: Market,
+    now: Any,
+    total: float,
+) -> None:
     for k, m in enumerate(a.moves):
         units = ledger.balances(ACCOUNT)
         if units.get(m.source, ZERO) <= 0:
             continue
         ex = execute_move(m, by_name, states, units, setup.rule, market.usd_per_gas, ref=f"{t}.{k}")
-        ledger.append([e for i, f in enumerate(ex.fills)
-                       for e in entries_for_fill(f, account=ACCOUNT, time=now, ref=f"{t}.{k}.{i}", rebalance_id=f"{t}")])
+        ledger.append(
+            [
+                e
+                for i, f in enumerate(ex.fills)
+                for e in entries_for_fill(f, account=ACCOUNT, time=now, ref=f"{t}.{k}.{i}", rebalance_id=f"{t}")
+            ]
+        )
         run.out["gas"][t] += float(ex.gas_usd)
         run.out["fee"][t] += float(ex.fee_usd)
         run.out["slippage"][t] += float(ex.slippage_usd)
@@ -205,10 +271,21 @@ def _execute(run: _Run, t: int, a: Assessment, setup: YieldSetup, by_name: Mappi
 
 
 def _record(run: _Run, t: int, m: Move, paid: Decimal) -> dict[str, Any]:
-    return {"step": t, "kind": m.kind, "source": m.source, "target": m.target, "amount_usd": m.amount_usd,
-            "from_apy": m.from_apy, "to_apy": m.to_apy, "differential": m.differential, "cost_usd": m.costs.total,
-            "paid_usd": float(paid), "horizon_days": m.horizon_days, "net_differential": m.net_differential,
-            "reason": m.reason}
+    return {
+        "step": t,
+        "kind": m.kind,
+        "source": m.source,
+        "target": m.target,
+        "amount_usd": m.amount_usd,
+        "from_apy": m.from_apy,
+        "to_apy": m.to_apy,
+        "differential": m.differential,
+        "cost_usd": m.costs.total,
+        "paid_usd": float(paid),
+        "horizon_days": m.horizon_days,
+        "net_differential": m.net_differential,
+        "reason": m.reason,
+    }
 
 
 def yield_metrics(r: BacktestResult) -> dict[str, Any]:
@@ -217,7 +294,9 @@ def yield_metrics(r: BacktestResult) -> dict[str, Any]:
     moves = [x for x in r.extra.get("migrations", []) if x["kind"] != "initial"]
     m["yield_earned"] = r.extra.get("yield_earned", 0.0)
     m["migrations"] = len([x for x in moves if x["step"] > 0])
-    m["migration_log"] = [x | {"time": str(r.times[x["step"]].astype("datetime64[D]"))} for x in r.extra.get("migrations", [])]
+    m["migration_log"] = [
+        x | {"time": str(r.times[x["step"]].astype("datetime64[D]"))} for x in r.extra.get("migrations", [])
+    ]
     return m
 
 
@@ -229,8 +308,11 @@ def alternatives(setup: YieldSetup, rates: RatesTable, gas_usd: FloatArray) -> d
     s0 = _states(setup, rates, 0)
     listed = [p for p in cands if s0.get(p.name) is not None] or cands
     best = max(listed, key=lambda p: _apy(s0.get(p.name)))
-    out = {f"best-day-one ({best.name})": run_yield(setup, rates, gas_usd, policy=Fixed({best.name: 1.0}),
-                                                    name=f"best-day-one ({best.name})")}
+    out = {
+        f"best-day-one ({best.name})": run_yield(
+            setup, rates, gas_usd, policy=Fixed({best.name: 1.0}), name=f"best-day-one ({best.name})"
+        )
+    }
     split = {p.name: 1.0 / len(listed) for p in listed}
     out["static-split"] = run_yield(setup, rates, gas_usd, policy=Fixed(split), name="static-split")
     singles = {p.name: run_yield(setup, rates, gas_usd, policy=Fixed({p.name: 1.0}), name=p.name) for p in listed}
@@ -244,7 +326,14 @@ def _apy(s: ReserveState | None) -> float:
     return s.apy if s is not None else 0.0
 
 
-def setup_from(name: str, quote: str, candidates: Sequence[YieldPosition], rule: MigrationRule,
-               trigger: Trigger | None, initial_value: float, apy_window: int = 1) -> YieldSetup:
+def setup_from(
+    name: str,
+    quote: str,
+    candidates: Sequence[YieldPosition],
+    rule: MigrationRule,
+    trigger: Trigger | None,
+    initial_value: float,
+    apy_window: int = 1,
+) -> YieldSetup:
     """Cash in the quote first, then the candidates."""
     return YieldSetup(name, quote, (cash_position(quote), *candidates), rule, trigger, initial_value, apy_window)

@@ -25,8 +25,16 @@ def yield_figure(result: BacktestResult, width: float = 12.0, height: float = 7.
         top.stackplot(result.times, w.T, labels=names, colors=colors, alpha=0.9, lw=0)
         moves = result.rebalance_steps
         if moves.size:
-            top.plot(result.times[moves], np.full(moves.size, 1.02), linestyle="none", marker="v", ms=4,
-                     color="#222222", clip_on=False, label=f"migration ({moves.size})")
+            top.plot(
+                result.times[moves],
+                np.full(moves.size, 1.02),
+                linestyle="none",
+                marker="v",
+                ms=4,
+                color="#222222",
+                clip_on=False,
+                label=f"migration ({moves.size})",
+            )
         top.set_ylim(0.0, 1.0)
         top.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         top.set_title(f"{result.strategy}: where the money sat", loc="left")

@@ -53,8 +53,13 @@ class YieldEnv:
         return int(c.functions.balanceOf(owner).call())
 
 
-def deploy_yield(env: ChainEnv, *, pool_usd: Decimal = Decimal(20_000_000), trader_usdc: Decimal = Decimal(1_000_000),
-                 usdt_per_usdc: Decimal = Decimal(1)) -> YieldEnv:
+def deploy_yield(
+    env: ChainEnv,
+    *,
+    pool_usd: Decimal = Decimal(20_000_000),
+    trader_usdc: Decimal = Decimal(1_000_000),
+    usdt_per_usdc: Decimal = Decimal(1),
+) -> YieldEnv:
     """USDT token, a USDC/USDT V2 pool (`pool_usd` per side at `usdt_per_usdc`), the two vaults, the migrator."""
     fees = FeePolicy(max_fee_cap=50 * GWEI, priority_fee=1 * GWEI)
     dep = Sender(env.w3, env.accounts.deployer, fees)
@@ -65,10 +70,14 @@ def deploy_yield(env: ChainEnv, *, pool_usd: Decimal = Decimal(20_000_000), trad
     dep.transact(usdt.functions.mint(dep.address, b + u(SEED_DEPOSIT)), what="mint USDT")
     for t in tokens.values():
         dep.transact(t.functions.approve(env.router.address, MAX_UINT), what="approve router")
-    dep.transact(env.router.functions.addLiquidity(tokens["USDC"].address, usdt.address, a, b, 0, 0, dep.address, FAR_DEADLINE),
-                 what="addLiquidity USDC/USDT")
-    pair = env.w3.eth.contract(address=pair_address(env.factory.address, tokens["USDC"].address, usdt.address),
-                               abi=load_artifact("UniswapV2Pair").abi)
+    dep.transact(
+        env.router.functions.addLiquidity(tokens["USDC"].address, usdt.address, a, b, 0, 0, dep.address, FAR_DEADLINE),
+        what="addLiquidity USDC/USDT",
+    )
+    pair = env.w3.eth.contract(
+        address=pair_address(env.factory.address, tokens["USDC"].address, usdt.address),
+        abi=load_artifact("UniswapV2Pair").abi,
+    )
     vaults: dict[str, Contract] = {}
     for name, under in VAULTS.items():
         v = dep.deploy(load_artifact("TestYieldVault"), tokens[under].address, f"{name} vault (test)", name)
@@ -122,9 +131,16 @@ class Step:
         a = VAULTS.get(self.source, self.source)
         b = VAULTS.get(self.target, self.target)
         path = [y.tokens[a].address, y.tokens[b].address] if a != b else []
-        return (src_vault.address if src_vault else ZERO_ADDRESS, self.amount if src_vault else 0, self.min_assets,
-                0 if src_vault else self.amount, path, self.min_swap_out,
-                dst_vault.address if dst_vault else ZERO_ADDRESS, self.min_out)
+        return (
+            src_vault.address if src_vault else ZERO_ADDRESS,
+            self.amount if src_vault else 0,
+            self.min_assets,
+            0 if src_vault else self.amount,
+            path,
+            self.min_swap_out,
+            dst_vault.address if dst_vault else ZERO_ADDRESS,
+            self.min_out,
+        )
 
 
 ZERO_ADDRESS: Final = "0x" + "00" * 20
@@ -144,7 +160,9 @@ def guarded_step(y: YieldEnv, source: str, target: str, amount: int, tolerance: 
         amounts = y.chain.router.functions.getAmountsOut(assets, [y.tokens[a].address, y.tokens[b].address]).call()
         out = int(amounts[-1])
     final = int(y.vaults[target].functions.previewDeposit(out).call()) if target in y.vaults else out
-    return Step(source, target, amount, floor(assets) if source in y.vaults else 0, floor(out) if a != b else 0, floor(final))
+    return Step(
+        source, target, amount, floor(assets) if source in y.vaults else 0, floor(out) if a != b else 0, floor(final)
+    )
 
 
 @dataclass(frozen=True)
@@ -164,12 +182,16 @@ def migrate(y: YieldEnv, steps: list[Step], *, deadline: int = FAR_DEADLINE) -> 
         call.call({"from": trader.address})
     except ContractLogicError as exc:
         abis = [y.migrator.abi, load_artifact("TestYieldVault").abi, load_artifact("UniswapV2Router02").abi]
-        raise OrderRejected(f"migrate would revert: {describe_revert(exc, abis)}", venue="evm", op="preflight") from None
+        raise OrderRejected(
+            f"migrate would revert: {describe_revert(exc, abis)}", venue="evm", op="preflight"
+        ) from None
     receipt = trader.transact(call, what="migrate")
     events = y.migrator.events.Migrated().process_receipt(receipt, errors=DISCARD)  # token / vault logs are not ours
     if len(events) != len(steps):
         raise OrderRejected(f"expected {len(steps)} Migrated events, got {len(events)}", venue="evm", op="migrate")
-    outputs = tuple((int(e["args"]["assetsIn"]), int(e["args"]["swapOut"]), int(e["args"]["amountOut"])) for e in events)
+    outputs = tuple(
+        (int(e["args"]["assetsIn"]), int(e["args"]["swapOut"]), int(e["args"]["amountOut"])) for e in events
+    )
     fills: list[Fill] = []
     for s, (assets, swapped, out) in zip(steps, outputs, strict=True):
         fills.extend(_fills(y, s, assets, swapped, out))

@@ -52,16 +52,24 @@ class _Boundary(TyperGroup):
             raise typer.Exit(code=failure.code) from None
 
 
-app = typer.Typer(cls=_Boundary, add_completion=False, no_args_is_help=True,
-                  help="Keep crypto portfolios on target, net of every cost.")
+app = typer.Typer(
+    cls=_Boundary,
+    add_completion=False,
+    no_args_is_help=True,
+    help="Keep crypto portfolios on target, net of every cost.",
+)
 out = Console(width=None if sys.stdout.isatty() else 140)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 @app.callback()
 def _global(
-    debug: Annotated[bool, typer.Option("--debug", envvar="TRIMTAB_DEBUG", help="Print the traceback of an unexpected error.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every data repair instead of a one-line summary.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", envvar="TRIMTAB_DEBUG", help="Print the traceback of an unexpected error.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List every data repair instead of a one-line summary.")
+    ] = False,
 ) -> None:
     """Keep crypto portfolios on target, net of every cost."""
     RUN.debug, RUN.verbose = debug, verbose
@@ -200,16 +208,38 @@ def positive(value: str | float) -> float:
 
 
 DEFAULT_FORWARD_FILL = 3  # rows of a gap filled with the last price, in every command and for every source
-FillOpt = Annotated[int | None, typer.Option(
-    "--forward-fill", min=0, max=10_000, help=f"Fill gaps of up to N rows with the last price (each fill reported); "
-    f"longer gaps are errors; the latest price is never filled. Default: {DEFAULT_FORWARD_FILL} "
-    "(5 for an index over every asset in the data).")]
-InitialValueOpt = Annotated[float | None, typer.Option(
-    "--initial-value", parser=positive, help="Starting portfolio value in the quote currency (default: the strategy's).")]
+FillOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--forward-fill",
+        min=0,
+        max=10_000,
+        help=f"Fill gaps of up to N rows with the last price (each fill reported); "
+        f"longer gaps are errors; the latest price is never filled. Default: {DEFAULT_FORWARD_FILL} "
+        "(5 for an index over every asset in the data).",
+    ),
+]
+InitialValueOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--initial-value",
+        parser=positive,
+        help="Starting portfolio value in the quote currency (default: the strategy's).",
+    ),
+]
 StrategyArg = Annotated[str, typer.Option("--strategy", "-s", parser=maybe_file, help="Strategy file or preset name.")]
-PortfolioOpt = Annotated[str, typer.Option("--portfolio", "-p", parser=maybe_file, help="Holdings file (YAML/JSON) or 'example'.")]
-PricesOpt = Annotated[str | None, typer.Option("--prices", parser=maybe_file, help="Latest prices CSV (asset,price) or a price history; default: bundled data.")]
-RulesOpt = Annotated[Path | None, typer.Option("--rules", parser=rules_file, help="Market rules YAML (lot step, min notional).")]
+PortfolioOpt = Annotated[
+    str, typer.Option("--portfolio", "-p", parser=maybe_file, help="Holdings file (YAML/JSON) or 'example'.")
+]
+PricesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--prices", parser=maybe_file, help="Latest prices CSV (asset,price) or a price history; default: bundled data."
+    ),
+]
+RulesOpt = Annotated[
+    Path | None, typer.Option("--rules", parser=rules_file, help="Market rules YAML (lot step, min notional).")
+]
 
 
 def guarded(fn: F) -> F:

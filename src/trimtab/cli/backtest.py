@@ -30,14 +30,40 @@ if TYPE_CHECKING:  # imported where used: `trimtab --help` and other commands ne
     from trimtab.core.base.history import PriceHistory
     from trimtab.core.strategy import Strategy
 
-HistPricesOpt = Annotated[str | None, typer.Option("--prices", parser=maybe_file, help="Price history: CSV, CSV.gz or Parquet, wide or long; default: bundled daily data.")]
+HistPricesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--prices",
+        parser=maybe_file,
+        help="Price history: CSV, CSV.gz or Parquet, wide or long; default: bundled daily data.",
+    ),
+]
 StartOpt = Annotated[str | None, typer.Option("--start", help="First date (YYYY-MM-DD).")]
 EndOpt = Annotated[str | None, typer.Option("--end", help="Last date (YYYY-MM-DD).")]
-RatesOpt = Annotated[str | None, typer.Option("--rates", parser=maybe_file, help="Yield strategies: reserve rates CSV (default: the shipped Aave v3 file).")]
-ChartOpt = Annotated[Path | None, typer.Option("--chart", parser=output_file, help="Yield strategies: where the money sat vs the APYs (PNG, or .svg).")]
+RatesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--rates", parser=maybe_file, help="Yield strategies: reserve rates CSV (default: the shipped Aave v3 file)."
+    ),
+]
+ChartOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--chart", parser=output_file, help="Yield strategies: where the money sat vs the APYs (PNG, or .svg)."
+    ),
+]
 
-def load_history(strategy: Strategy, prices: str | None, start: str | None, end: str | None, forward_fill: int | None,
-                 extra: tuple[str, ...] = (), *, complete: bool | None = None) -> PriceHistory:
+
+def load_history(
+    strategy: Strategy,
+    prices: str | None,
+    start: str | None,
+    end: str | None,
+    forward_fill: int | None,
+    extra: tuple[str, ...] = (),
+    *,
+    complete: bool | None = None,
+) -> PriceHistory:
     """The strategy's universe (and the quote) from a price file or the bundled data; every repair is printed.
 
     Static strategies need complete prices. Allocation models accept late listings and series that end (NaN;
@@ -69,10 +95,23 @@ def load_history(strategy: Strategy, prices: str | None, start: str | None, end:
         if prices is None:
             from trimtab.adapters.bundled import bundled_daily_with_report
 
-            return bundled_daily_with_report(assets=assets, start=first, end=end, quote=strategy.quote,
-                                             forward_fill=10_000 if scan else ff, require_complete=whole)
-        return load_prices_with_report(prices, assets=assets, quote=strategy.quote, start=first, end=end,
-                                       forward_fill=10_000 if scan else ff, require_complete=whole)
+            return bundled_daily_with_report(
+                assets=assets,
+                start=first,
+                end=end,
+                quote=strategy.quote,
+                forward_fill=10_000 if scan else ff,
+                require_complete=whole,
+            )
+        return load_prices_with_report(
+            prices,
+            assets=assets,
+            quote=strategy.quote,
+            start=first,
+            end=end,
+            forward_fill=10_000 if scan else ff,
+            require_complete=whole,
+        )
 
     if start is None and need_complete:  # no window given: start on the first date every asset has a price
         history, rep = load(None, False, scan=True)  # gaps before that date do not matter
@@ -82,8 +121,12 @@ def load_history(strategy: Strategy, prices: str | None, start: str | None, end:
             last, first = max(rep.late_starts, key=lambda x: x[1])
             start = str(first)[:10]
             history, rep = load(start, True)
-            err_console.print(f"note: window starts {start}, the first date every asset has a price ({last} lists "
-                              "last); --start to choose", highlight=False, soft_wrap=True)
+            err_console.print(
+                f"note: window starts {start}, the first date every asset has a price ({last} lists "
+                "last); --start to choose",
+                highlight=False,
+                soft_wrap=True,
+            )
     else:
         history, rep = load(start, need_complete)
     _print_repairs(rep)
@@ -92,7 +135,6 @@ def load_history(strategy: Strategy, prices: str | None, start: str | None, end:
         if 0 < warm < len(history):
             history = dataclasses.replace(history, warmup=warm)
     return history
-
 
 
 def _print_repairs(rep: Any) -> None:
@@ -113,17 +155,33 @@ COST_WARMUP_DAYS = 60
 def progress_bar(total: int, label: str) -> Progress:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=out,
-                    transient=True, disable=not out.is_terminal)
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=out,
+        transient=True,
+        disable=not out.is_terminal,
+    )
 
 
 def metrics_table(rows: list[dict[str, Any]], title: str, first: str = "strategy") -> Table:
     from rich.table import Table
 
     t = Table(title=title, title_justify="left")
-    cols = [(first, first), ("final_value", "final value"), ("cagr", "CAGR"), ("volatility", "vol"), ("sharpe", "Sharpe"),
-            ("max_drawdown", "max DD"), ("turnover", "turnover"), ("n_rebalances", "rebal."), ("total_costs", "costs"),
-            ("tracking_error", "track. err.")]
+    cols = [
+        (first, first),
+        ("final_value", "final value"),
+        ("cagr", "CAGR"),
+        ("volatility", "vol"),
+        ("sharpe", "Sharpe"),
+        ("max_drawdown", "max DD"),
+        ("turnover", "turnover"),
+        ("n_rebalances", "rebal."),
+        ("total_costs", "costs"),
+        ("tracking_error", "track. err."),
+    ]
     for _, label in cols:
         t.add_column(label, justify="left" if label == first else "right")
     pct = {"cagr", "volatility", "max_drawdown", "tracking_error"}
@@ -146,9 +204,15 @@ def backtest_cmd(
     prices: HistPricesOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
-    json_out: Annotated[Path | None, typer.Option("--json", parser=output_file, help="Write metrics as JSON ('-' for stdout).")] = None,
-    report: Annotated[Path | None, typer.Option("--report", parser=output_file, help="Write a self-contained HTML report.")] = None,
-    equity_csv: Annotated[Path | None, typer.Option("--equity-csv", parser=output_file, help="Write the equity curve and costs per step.")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", parser=output_file, help="Write metrics as JSON ('-' for stdout).")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", parser=output_file, help="Write a self-contained HTML report.")
+    ] = None,
+    equity_csv: Annotated[
+        Path | None, typer.Option("--equity-csv", parser=output_file, help="Write the equity curve and costs per step.")
+    ] = None,
     initial_value: InitialValueOpt = None,
     path: Annotated[Literal["auto", "fast", "step"], typer.Option("--path", help="auto | fast | step")] = "auto",
     forward_fill: FillOpt = None,
@@ -160,7 +224,9 @@ def backtest_cmd(
 
     from trimtab.cli.yield_cmd import yield_backtest, yield_spec_for
 
-    if (ys := yield_spec_for(strategy, rates, chart, {"--report": report, "--prices": prices, "--forward-fill": forward_fill})):
+    if ys := yield_spec_for(
+        strategy, rates, chart, {"--report": report, "--prices": prices, "--forward-fill": forward_fill}
+    ):
         return yield_backtest(ys, rates, start, end, json_out, equity_csv, chart, initial_value)
 
     from trimtab.backtest.results import result_metrics
@@ -171,13 +237,18 @@ def backtest_cmd(
     history = load_history(strat, prices, start, end, forward_fill)
     with progress_bar(len(history), f"backtest {strat.name}") as bar:
         task = bar.add_task("steps", total=len(history))
-        result = backtest(strat, history, initial_value=initial_value, path=path,
-                          progress=lambda i: bar.update(task, completed=i + 1))
+        result = backtest(
+            strat, history, initial_value=initial_value, path=path, progress=lambda i: bar.update(task, completed=i + 1)
+        )
     m = result_metrics(result)
     if json_out is not None and str(json_out) == "-":
         sys.stdout.write(json.dumps(m, indent=2) + "\n")
     else:
-        out.print(metrics_table([m | {"strategy": strat.name}], f"{strat.name}: {m['start'][:10]} to {m['end'][:10]} ({m['path']} path)"))
+        out.print(
+            metrics_table(
+                [m | {"strategy": strat.name}], f"{strat.name}: {m['start'][:10]} to {m['end'][:10]} ({m['path']} path)"
+            )
+        )
         if json_out is not None:
             json_out.write_text(json.dumps(m, indent=2))
             out.print(f"metrics written to {json_out}")
@@ -193,9 +264,18 @@ def backtest_cmd(
 def write_equity_csv(result: Any, dest: Path) -> None:
     import pandas as pd
 
-    df = pd.DataFrame({"time": result.times, "equity": result.equity, "rebalanced": result.rebalanced,
-                       "fee": result.fee, "slippage": result.slippage, "gas": result.gas, "turnover": result.turnover,
-                       "tracking_error": result.tracking_error})
+    df = pd.DataFrame(
+        {
+            "time": result.times,
+            "equity": result.equity,
+            "rebalanced": result.rebalanced,
+            "fee": result.fee,
+            "slippage": result.slippage,
+            "gas": result.gas,
+            "turnover": result.turnover,
+            "tracking_error": result.tracking_error,
+        }
+    )
     df.to_csv(dest, index=False)
 
 
@@ -206,8 +286,12 @@ def compare_cmd(
     prices: HistPricesOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
-    json_out: Annotated[Path | None, typer.Option("--json", parser=output_file, help="Write the comparison as JSON.")] = None,
-    report: Annotated[Path | None, typer.Option("--report", parser=output_file, help="Write the strategy's HTML report.")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", parser=output_file, help="Write the comparison as JSON.")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", parser=output_file, help="Write the strategy's HTML report.")
+    ] = None,
     forward_fill: FillOpt = None,
     rates: RatesOpt = None,
     chart: ChartOpt = None,
@@ -222,7 +306,9 @@ def compare_cmd(
     from trimtab.config import load_strategy
     from trimtab.core.measures.regimes import MarketRegime
 
-    if (ys := yield_spec_for(strategy, rates, chart, {"--report": report, "--prices": prices, "--forward-fill": forward_fill})):
+    if ys := yield_spec_for(
+        strategy, rates, chart, {"--report": report, "--prices": prices, "--forward-fill": forward_fill}
+    ):
         return yield_compare(ys, rates, start, end, json_out, chart)
 
     strat = load_strategy(strategy)
@@ -245,8 +331,10 @@ def compare_cmd(
         t.add_row(shown(name), *[("—" if v != v else f"{v * 100:+.1f}%") for v in (by[r] for r in REGIMES)])
     out.print(t)
     if not any(cmp.regime_days.values()):
-        out.print(f"regimes: none labelled: a label needs {MarketRegime().lookback} days of BTC history before the day, and "
-                  f"this window has {len(cmp.labels)}; use a longer window (--start earlier)")
+        out.print(
+            f"regimes: none labelled: a label needs {MarketRegime().lookback} days of BTC history before the day, and "
+            f"this window has {len(cmp.labels)}; use a longer window (--start earlier)"
+        )
     if json_out is not None:
         doc = {"metrics": cmp.metrics, "by_regime": cmp.by_regime, "regime_days": cmp.regime_days, "same_as": alias}
         json_out.write_text(json.dumps(doc, indent=2, default=str))
@@ -254,8 +342,13 @@ def compare_cmd(
     if report is not None:
         from trimtab.backtest.report import write_report
 
-        write_report(cmp.results[strat.name], history, strat, report,
-                     benchmarks={k: v for k, v in cmp.results.items() if k != strat.name})
+        write_report(
+            cmp.results[strat.name],
+            history,
+            strat,
+            report,
+            benchmarks={k: v for k, v in cmp.results.items() if k != strat.name},
+        )
         out.print(f"report written to {report.resolve()}")
 
 
@@ -272,16 +365,35 @@ def _btc_like(history: PriceHistory) -> PriceHistory:
 @guarded
 def sweep_cmd(
     strategy: StrategyArg,
-    param: Annotated[list[str], typer.Option("--param", parser=sweep_param, help="PATH=start:stop:count or PATH=a,b,c (repeatable).")],
+    param: Annotated[
+        list[str], typer.Option("--param", parser=sweep_param, help="PATH=start:stop:count or PATH=a,b,c (repeatable).")
+    ],
     prices: HistPricesOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
-    json_out: Annotated[Path | None, typer.Option("--json", parser=output_file, help="Write all rows and the frontier as JSON.")] = None,
-    workers: Annotated[int | None, typer.Option("--workers", min=1, max=4096, help="Local processes (default: all cores; 1 = in-process).")] = None,
-    dask_scheduler: Annotated[str | None, typer.Option("--dask-scheduler", help="Run on a Dask cluster at ADDRESS.")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", parser=output_file, help="Write all rows and the frontier as JSON.")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, max=4096, help="Local processes (default: all cores; 1 = in-process)."),
+    ] = None,
+    dask_scheduler: Annotated[
+        str | None, typer.Option("--dask-scheduler", help="Run on a Dask cluster at ADDRESS.")
+    ] = None,
     forward_fill: FillOpt = None,
-    png: Annotated[Path | None, typer.Option("--png", parser=output_file, help="Write the cost vs tracking-error chart, frontier drawn (PNG, or .svg).")] = None,
-    max_points: Annotated[int, typer.Option("--max-points", min=1, max=100_000_000, help="Refuse a larger grid (each point is a whole backtest).")] = MAX_SWEEP_POINTS,
+    png: Annotated[
+        Path | None,
+        typer.Option(
+            "--png", parser=output_file, help="Write the cost vs tracking-error chart, frontier drawn (PNG, or .svg)."
+        ),
+    ] = None,
+    max_points: Annotated[
+        int,
+        typer.Option(
+            "--max-points", min=1, max=100_000_000, help="Refuse a larger grid (each point is a whole backtest)."
+        ),
+    ] = MAX_SWEEP_POINTS,
 ) -> None:
     """Backtest a grid of parameter values; print the tracking-error vs cost frontier."""
     from trimtab.backtest.sweep import frontier, grid, grid_size, parse_param, run_sweep
@@ -294,16 +406,26 @@ def sweep_cmd(
     size = grid_size(params)
     if size > max_points:
         dims = " x ".join(str(len(v)) for _, v in params)
-        raise ConfigError(f"{size:,} points ({dims}) is over the limit of {max_points:,}: each one is a whole "
-                          "backtest; use fewer values or raise --max-points", field="--param")
+        raise ConfigError(
+            f"{size:,} points ({dims}) is over the limit of {max_points:,}: each one is a whole "
+            "backtest; use fewer values or raise --max-points",
+            field="--param",
+        )
     points = grid(params)
     strat = spec.build()
     history = load_history(strat, prices, start, end, forward_fill)
     base = spec.model_dump(mode="json", exclude_none=True)
     with progress_bar(len(points), f"sweep {len(points)} points") as bar:
         task = bar.add_task("points", total=len(points))
-        rows = run_sweep(base, points, history, source=strategy, workers=workers, scheduler=dask_scheduler,
-                         progress=lambda n: bar.update(task, completed=n))
+        rows = run_sweep(
+            base,
+            points,
+            history,
+            source=strategy,
+            workers=workers,
+            scheduler=dask_scheduler,
+            progress=lambda n: bar.update(task, completed=n),
+        )
     front = frontier(rows)
     shown = [rows[i] | {"strategy": point_label(rows[i]["params"])} for i in front]
     title = f"Frontier: {len(front)} of {len(rows)} points (lowest tracking error for the cost)"

@@ -58,8 +58,11 @@ def classify(exc: BaseException, args: Sequence[str]) -> Failure:
     if isinstance(exc, OSError):
         return Failure(1, f"error: {exc.strerror or exc}")
     detail = str(exc).splitlines()[0][:200] if str(exc) else ""
-    return Failure(1, f"error: internal error ({type(exc).__name__}{': ' + detail if detail else ''}); "
-                      "this is a bug: rerun with --debug for the traceback and report it")
+    return Failure(
+        1,
+        f"error: internal error ({type(exc).__name__}{': ' + detail if detail else ''}); "
+        "this is a bug: rerun with --debug for the traceback and report it",
+    )
 
 
 def _not_a_database(exc: BaseException) -> bool:

@@ -41,8 +41,9 @@ def _weights(venue: DexVenue, quote: str, assets: list[str]) -> dict[str, Decima
     return {a: v / total for a, v in values.items()} if total else dict.fromkeys(assets, Decimal(0))
 
 
-def _weights_table(title: str, before: dict[str, Decimal], after: dict[str, Decimal] | None,
-                   targets: dict[str, float]) -> Table:
+def _weights_table(
+    title: str, before: dict[str, Decimal], after: dict[str, Decimal] | None, targets: dict[str, float]
+) -> Table:
     t = Table(title=title, title_justify="left")
     for col in ("asset", "target", "before", *(["after"] if after else [])):
         t.add_column(col, justify="right")
@@ -68,22 +69,33 @@ def print_execution(venue: DexVenue, report: ExecutionReport) -> None:
         fill = fills.get(str(leg.index))
         scale_out = Decimal(10) ** tout.decimals
         guard = details.guards.get(leg.index)
-        t.add_row(str(leg.index), leg.route.label(), f"{Decimal(leg.amount_in) / Decimal(10) ** tin.decimals:,.6f} {tin.symbol}",
-                  f"{Decimal(leg.expected_out) / scale_out:,.6f}",
-                  f"{Decimal(details.simulated.get(leg.index, 0)) / scale_out:,.6f}",
-                  f"{Decimal(guard) / scale_out:,.6f}" if guard is not None and leg.route.kind == "v2" else "-",
-                  f"{fill.quantity:,.8f} {fill.asset}" if fill else "[red]failed[/red]",
-                  f"{fill.price:,.4f}" if fill else "-", f"{fill.fee:,.4f}" if fill else "-")
+        t.add_row(
+            str(leg.index),
+            leg.route.label(),
+            f"{Decimal(leg.amount_in) / Decimal(10) ** tin.decimals:,.6f} {tin.symbol}",
+            f"{Decimal(leg.expected_out) / scale_out:,.6f}",
+            f"{Decimal(details.simulated.get(leg.index, 0)) / scale_out:,.6f}",
+            f"{Decimal(guard) / scale_out:,.6f}" if guard is not None and leg.route.kind == "v2" else "-",
+            f"{fill.quantity:,.8f} {fill.asset}" if fill else "[red]failed[/red]",
+            f"{fill.price:,.4f}" if fill else "-",
+            f"{fill.fee:,.4f}" if fill else "-",
+        )
     out.print(t)
-    out.print("routes taken: " + "; ".join(f"leg {leg.index + 1} via {leg.route.label()}" for leg in details.legs),
-              soft_wrap=True)
+    out.print(
+        "routes taken: " + "; ".join(f"leg {leg.index + 1} via {leg.route.label()}" for leg in details.legs),
+        soft_wrap=True,
+    )
     for tx in details.txs:
-        out.print(f"tx {tx.kind} {tx.tx_hash[:18]}…: status {tx.status}, gas used {tx.gas_used:,} at "
-                  f"{tx.effective_gas_price / 1e9:.3f} gwei = {tx.gas_cost_quote:.4f} {details.legs[0].quote.symbol}")
+        out.print(
+            f"tx {tx.kind} {tx.tx_hash[:18]}…: status {tx.status}, gas used {tx.gas_used:,} at "
+            f"{tx.effective_gas_price / 1e9:.3f} gwei = {tx.gas_cost_quote:.4f} {details.legs[0].quote.symbol}"
+        )
     if details.gas is not None:
         out.print(details.gas.note())
-    out.print(f"realised gas: {details.gas_used:,} in {len(details.txs)} transaction(s), cost "
-              f"{details.gas_cost_quote:.4f} {details.legs[0].quote.symbol} (ETH at {details.native_price:,.2f})")
+    out.print(
+        f"realised gas: {details.gas_used:,} in {len(details.txs)} transaction(s), cost "
+        f"{details.gas_cost_quote:.4f} {details.legs[0].quote.symbol} (ETH at {details.native_price:,.2f})"
+    )
     for f in report.failures:
         out.print(f"[red]failed[/red] {f.order.side.value} {f.order.quantity} {f.order.asset}: {f.reason}")
 
@@ -94,8 +106,14 @@ def _demo_strategy() -> Strategy:
     from trimtab.core.strategy import Strategy
     from trimtab.core.triggers.rules import ThresholdBand
 
-    return Strategy("chain-demo", "USDC", DEMO_TARGETS, ThresholdBand(band=0.05), linear_costs(30, 100),
-                    settings=PlanSettings(min_trade=Decimal(10)))
+    return Strategy(
+        "chain-demo",
+        "USDC",
+        DEMO_TARGETS,
+        ThresholdBand(band=0.05),
+        linear_costs(30, 100),
+        settings=PlanSettings(min_trade=Decimal(10)),
+    )
 
 
 @chain_app.command("demo")
@@ -120,21 +138,23 @@ def demo() -> None:
         w3 = connect(node.url)
         accounts = DevAccounts(*dev_accounts())
         env = deploy(w3, accounts, seed)
-        out.print(f"anvil at {node.url} (chain {w3.eth.chain_id}): WETH, Uniswap V2 + V3, BatchExecutor deployed; "
-                  f"pools seeded at {seed.date} prices "
-                  + ", ".join(f"{s} ${p:,.2f}" for s, p in sorted(seed.usd.items())))
+        out.print(
+            f"anvil at {node.url} (chain {w3.eth.chain_id}): WETH, Uniswap V2 + V3, BatchExecutor deployed; "
+            f"pools seeded at {seed.date} prices " + ", ".join(f"{s} ${p:,.2f}" for s, p in sorted(seed.usd.items()))
+        )
         venue = DexVenue(node.url, deployment_of(env), accounts.trader, DexSettings(min_notional=Decimal(10)))
         strategy = _demo_strategy()
         assets = list(DEMO_TARGETS)
         before = _weights(venue, "USDC", assets)
-        out.print(f"wallet {venue.address}: " + ", ".join(f"{a} {q.normalize():f}"
-                                                         for a, q in sorted(venue.balances().items())))
+        out.print(
+            f"wallet {venue.address}: "
+            + ", ".join(f"{a} {q.normalize():f}" for a, q in sorted(venue.balances().items()))
+        )
         ledger = InMemoryLedgerStore()
         now = datetime.fromtimestamp(int(w3.eth.get_block("latest")["timestamp"]), UTC)
         ledger.open_account("wallet", venue.balances(), time=now)
         snapshot = MarketSnapshot(now, venue.mid_prices(assets, "USDC"))
-        result = run_cycle(strategy, snapshot, venue, ledger, account="wallet",
-                           rules=lambda a: venue.rules(a, "USDC"))
+        result = run_cycle(strategy, snapshot, venue, ledger, account="wallet", rules=lambda a: venue.rules(a, "USDC"))
         out.print(f"trigger: {'FIRED' if result.decision.trigger.fired else 'not fired'} - {result.decision.reason}")
         if result.report is None:
             out.print("nothing to do")
@@ -154,7 +174,9 @@ def demo() -> None:
 @guarded
 def deploy_cmd(
     rpc: Annotated[str, typer.Option("--rpc", help="JSON-RPC URL of a local dev chain (anvil).")],
-    deployment: Annotated[Path, typer.Option("--deployment", parser=output_file, help="Write the deployment JSON here.")],
+    deployment: Annotated[
+        Path, typer.Option("--deployment", parser=output_file, help="Write the deployment JSON here.")
+    ],
 ) -> None:
     """Deploy the contracts and seeded pools on a running local dev node, fund the dev trader, write the JSON."""
     from trimtab.adapters.dex import deployment_of

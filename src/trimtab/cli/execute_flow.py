@@ -53,8 +53,14 @@ class Inputs:
     fresh: bool = True  # the ledger has no balances for the account yet
 
 
-def _live_snapshot(strat: Strategy, holdings: dict[str, Decimal], prices: dict[str, Decimal], when: datetime,
-                   price_file: str | None, forward_fill: int | None = None) -> MarketSnapshot:
+def _live_snapshot(
+    strat: Strategy,
+    holdings: dict[str, Decimal],
+    prices: dict[str, Decimal],
+    when: datetime,
+    price_file: str | None,
+    forward_fill: int | None = None,
+) -> MarketSnapshot:
     """The venue's own prices now, with a point-in-time history for models and history-reading triggers."""
     from trimtab.cli.portfolio import _history_for
     from trimtab.core.costs.parts import market_bound
@@ -90,11 +96,20 @@ def _ccxt_inputs(a: ExecuteArgs, strat: Strategy) -> Inputs:
     assets = sorted({*strat.universe, *holdings} - {strat.quote})
     tickers = {x: live.market.ticker(x, strat.quote) for x in assets if _has_market(live, x, strat)}
     prices = {strat.quote: Decimal(1), **{x: p for x, (p, _) in tickers.items()}}
-    snap = replace(_live_snapshot(strat, holdings, prices, datetime.now(UTC), a.prices, a.forward_fill),
-                   price_times={x: t for x, (_, t) in tickers.items()})  # each ticker's own time
+    snap = replace(
+        _live_snapshot(strat, holdings, prices, datetime.now(UTC), a.prices, a.forward_fill),
+        price_times={x: t for x, (_, t) in tickers.items()},
+    )  # each ticker's own time
     acct = a.account or a.venue.split(":", 1)[1]
-    return Inputs(strat, holdings, snap, acct, live, lambda x: live.rules(x, strat.quote),
-                  not any(_ledger_balances(a.ledger, acct).values()))
+    return Inputs(
+        strat,
+        holdings,
+        snap,
+        acct,
+        live,
+        lambda x: live.rules(x, strat.quote),
+        not any(_ledger_balances(a.ledger, acct).values()),
+    )
 
 
 def _has_market(live: Any, asset: str, strat: Strategy) -> bool:
@@ -113,14 +128,15 @@ def _dex_inputs(a: ExecuteArgs, strat: Strategy) -> Inputs:
     holdings = venue.balances()
     assets = sorted({*strat.targets, *holdings})
     when = venue.chain_time()
-    snap = _live_snapshot(strat, holdings, venue.mid_prices(assets, strat.quote), when, a.prices,
-                          a.forward_fill)
+    snap = _live_snapshot(strat, holdings, venue.mid_prices(assets, strat.quote), when, a.prices, a.forward_fill)
     acct = a.account or f"evm-{venue.address[:10].lower()}"
     opening = _ledger_balances(a.ledger, acct)
     fresh = not any(opening.values())
     if not fresh and {k: q for k, q in opening.items() if q} != holdings:
         out.print(f"[yellow]ledger account {acct} differs from the chain; planning on the ledger[/yellow]")
-    return Inputs(strat, holdings if fresh else opening, snap, acct, venue, lambda x: venue.rules(x, strat.quote), fresh)
+    return Inputs(
+        strat, holdings if fresh else opening, snap, acct, venue, lambda x: venue.rules(x, strat.quote), fresh
+    )
 
 
 def _ledger_balances(path: Path, account: str) -> dict[str, Decimal]:
@@ -182,9 +198,15 @@ def prepare(a: ExecuteArgs) -> Prepared:
         refuse_unsupported(strat, "execute", kind)
         inputs = _ccxt_inputs(a, strat) if kind == "ccxt" else _dex_inputs(a, strat)
     refuse_unsupported(inputs.strategy, "execute", kind)
-    pipeline = Pipeline(inputs.strategy, inputs.venue, rules=inputs.rules,
-                        reference=_reference(inputs.strategy, inputs.venue), now=lambda: datetime.now(UTC),
-                        equity=_equity_marks(a.ledger), equity_key=inputs.account)
+    pipeline = Pipeline(
+        inputs.strategy,
+        inputs.venue,
+        rules=inputs.rules,
+        reference=_reference(inputs.strategy, inputs.venue),
+        now=lambda: datetime.now(UTC),
+        equity=_equity_marks(a.ledger),
+        equity_key=inputs.account,
+    )
     bound = pipeline.bound(inputs.snapshot)
     pipeline.follow(inputs.snapshot, bound)
     # the ledger file's equity marks (drawdown protection); this run's mark is written only once confirmed
@@ -271,8 +293,16 @@ def run_execute(a: ExecuteArgs) -> None:
             def wrap(v: Any) -> Any:  # journaled like the service (crash-safe, a rebalances row); progress on ccxt
                 return jv.around(ProgressVenue(v, n) if kind == "ccxt" else v)
 
-            result = pipeline.execute(decision, snap, store, account=acct, holdings=inputs.holdings, strategy=bound,
-                                      wrap=wrap, record=JournalLedger(store, jv))
+            result = pipeline.execute(
+                decision,
+                snap,
+                store,
+                account=acct,
+                holdings=inputs.holdings,
+                strategy=bound,
+                wrap=wrap,
+                record=JournalLedger(store, jv),
+            )
             assert result.report is not None and result.decision.plan is not None
             _after(kind, venue, result, strat, snap, store, acct)
             out.print(f"recorded {len(result.entries)} ledger entries in {a.ledger} (account {acct})")

@@ -19,15 +19,21 @@ from trimtab.core.strategy import Strategy
 
 
 # -- routes ---------------------------------------------------------------------------------------------
-def strategy_graph(strat: Strategy, state: PortfolioState, rules: Callable[[str], MarketRules] | None = None) -> MarketGraph:
+def strategy_graph(
+    strat: Strategy, state: PortfolioState, rules: Callable[[str], MarketRules] | None = None
+) -> MarketGraph:
     """One market per priced asset against the quote, priced by the strategy's cost model (its venue)."""
-    markets = [Market("strategy", a, strat.quote, p, strat.costs, rules(a) if rules else MarketRules(0, 0))  # type: ignore[arg-type]
-               for a, p in sorted(state.prices.items()) if a != strat.quote]
+    markets = [
+        Market("strategy", a, strat.quote, p, strat.costs, rules(a) if rules else MarketRules(0, 0))  # type: ignore[arg-type]
+        for a, p in sorted(state.prices.items())
+        if a != strat.quote
+    ]
     return MarketGraph(tuple(markets))
 
 
-def execution_plan(plan: TradePlan, strat: Strategy, state: PortfolioState,
-                   rules: Callable[[str], MarketRules] | None = None) -> ExecutionPlan:
+def execution_plan(
+    plan: TradePlan, strat: Strategy, state: PortfolioState, rules: Callable[[str], MarketRules] | None = None
+) -> ExecutionPlan:
     return build_execution_plan(plan, strategy_graph(strat, state, rules), state, ExecutionSettings())
 
 
@@ -37,19 +43,31 @@ def routes_table(ex: ExecutionPlan) -> Table:
         t.add_column(col, justify="left" if col in ("side", "asset", "route") else "right")
     for i, leg in enumerate(ex.legs, 1):
         o = leg.order
-        t.add_row(str(i), o.side.value, o.asset, f"{o.quantity.normalize():f}", leg.route, f"{leg.expected_price:,.4f}",
-                  f"{leg.worst_price:,.4f}", f"{leg.expected_cost:,.4f}", str(len(leg.slices) or 1))
+        t.add_row(
+            str(i),
+            o.side.value,
+            o.asset,
+            f"{o.quantity.normalize():f}",
+            leg.route,
+            f"{leg.expected_price:,.4f}",
+            f"{leg.worst_price:,.4f}",
+            f"{leg.expected_cost:,.4f}",
+            str(len(leg.slices) or 1),
+        )
     for o, why in ex.unrouted:
-        t.add_row("—", o.side.value, o.asset, f"{o.quantity.normalize():f}", f"UNROUTED: {why}", "", "", "", "",
-                  style="red")
+        t.add_row(
+            "—", o.side.value, o.asset, f"{o.quantity.normalize():f}", f"UNROUTED: {why}", "", "", "", "", style="red"
+        )
     weights = ", ".join(f"{a} {w:.2%}" for a, w in ex.projected_weights.items())
-    t.caption = (f"expected cost {ex.expected_cost:,.2f}; batching saves {ex.batching_saving:,.2f}; "
-                 f"projected weights: {weights}")
+    t.caption = (
+        f"expected cost {ex.expected_cost:,.2f}; batching saves {ex.batching_saving:,.2f}; projected weights: {weights}"
+    )
     return t
 
 
-def show_routes(plan: TradePlan | None, strat: Strategy, state: PortfolioState,
-                rules: Callable[[str], MarketRules] | None = None) -> ExecutionPlan | None:
+def show_routes(
+    plan: TradePlan | None, strat: Strategy, state: PortfolioState, rules: Callable[[str], MarketRules] | None = None
+) -> ExecutionPlan | None:
     if plan is None or plan.is_empty:
         return None
     ex = execution_plan(plan, strat, state, rules)
@@ -81,16 +99,23 @@ class ProgressVenue:
     def execute(self, plan: TradePlan) -> ExecutionReport:
         if len(plan.orders) == 1:
             return self._one(plan)
-        reports = [self._one(TradePlan((o,), plan.reason, plan_id=f"{plan.plan_id}/{i}"))
-                   for i, o in enumerate(plan.orders)]
-        return ExecutionReport(tuple(f for r in reports for f in r.fills), tuple(f for r in reports for f in r.failures),
-                               self.name, tuple(n for r in reports for n in r.notes))
+        reports = [
+            self._one(TradePlan((o,), plan.reason, plan_id=f"{plan.plan_id}/{i}")) for i, o in enumerate(plan.orders)
+        ]
+        return ExecutionReport(
+            tuple(f for r in reports for f in r.fills),
+            tuple(f for r in reports for f in r.failures),
+            self.name,
+            tuple(n for r in reports for n in r.notes),
+        )
 
     def _one(self, plan: TradePlan) -> ExecutionReport:
         o = plan.orders[0]
         self._done += 1
-        out.print(f"[dim]leg {self._done}/{self.total}: {o.side.value} {o.quantity.normalize():f} {o.asset} "
-                  f"on {self.name}...[/dim]")
+        out.print(
+            f"[dim]leg {self._done}/{self.total}: {o.side.value} {o.quantity.normalize():f} {o.asset} "
+            f"on {self.name}...[/dim]"
+        )
         report = self.venue.execute(plan)
         for f in report.fills:
             out.print(f"  filled {f.quantity.normalize():f} {f.asset} @ {f.price:,.4f} (order {f.order_id})")
@@ -123,8 +148,17 @@ def fill_report(plan: TradePlan, report: ExecutionReport) -> list[dict[str, Any]
         if qty and o.exec_price:
             move = avg / o.exec_price - 1
             slip = float(move if o.side is Side.BUY else -move) * 1e4
-        rows.append({"asset": o.asset, "side": o.side.value, "planned": o.quantity, "filled": qty,
-                     "expected_cost": expected, "realised_cost": realised, "slippage_bps": slip})
+        rows.append(
+            {
+                "asset": o.asset,
+                "side": o.side.value,
+                "planned": o.quantity,
+                "filled": qty,
+                "expected_cost": expected,
+                "realised_cost": realised,
+                "slippage_bps": slip,
+            }
+        )
     return rows
 
 
@@ -137,7 +171,14 @@ def fill_report_table(plan: TradePlan, report: ExecutionReport) -> Table:
         exp_total += r["expected_cost"]
         real_total += r["realised_cost"]
         slip = "—" if r["slippage_bps"] is None else f"{r['slippage_bps']:+.2f}"
-        t.add_row(r["side"], r["asset"], f"{r['planned'].normalize():f}", f"{r['filled'].normalize():f}",
-                  f"{r['expected_cost']:,.4f}", f"{r['realised_cost']:,.4f}", slip)
+        t.add_row(
+            r["side"],
+            r["asset"],
+            f"{r['planned'].normalize():f}",
+            f"{r['filled'].normalize():f}",
+            f"{r['expected_cost']:,.4f}",
+            f"{r['realised_cost']:,.4f}",
+            slip,
+        )
     t.caption = f"expected {exp_total:,.4f} vs realised {real_total:,.4f} (quote units)"
     return t

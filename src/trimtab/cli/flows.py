@@ -46,15 +46,25 @@ def run_flow(strategy: str, ledger: Path, account: str, prices: str | None, amou
     state = PortfolioState.of(holdings, snap.prices, quote)
     what = f"{'deposit' if amount > 0 else 'withdrawal'} of {abs(amount):,.2f} {quote}"
     if amount < 0 and -amount > state.total:
-        raise DataError(f"the {what} is more than the account is worth ({state.total:,.2f} {quote}): it can raise "
-                        f"at most that", field="--amount")
+        raise DataError(
+            f"the {what} is more than the account is worth ({state.total:,.2f} {quote}): it can raise at most that",
+            field="--amount",
+        )
     targets = strat.target_weights(snap, state)
-    plan = plan_rebalance(state, flow_weights(state, targets, amount), strat.costs, inputs.rules, strat.settings,
-                          targets=targets, reason=f"{what}: {'buys the most underweight' if amount > 0 else 'sells the most overweight'} first")
+    plan = plan_rebalance(
+        state,
+        flow_weights(state, targets, amount),
+        strat.costs,
+        inputs.rules,
+        strat.settings,
+        targets=targets,
+        reason=f"{what}: {'buys the most underweight' if amount > 0 else 'sells the most overweight'} first",
+    )
     cash_after = state.quantity(quote) + sum((o.quote_delta for o in plan.orders), Decimal(0))
     if amount < 0 and cash_after < -amount:
-        raise DataError(f"the {what} needs {-amount:,.2f} {quote}; the account can raise {cash_after:,.2f}",
-                        field="--amount")
+        raise DataError(
+            f"the {what} needs {-amount:,.2f} {quote}; the account can raise {cash_after:,.2f}", field="--amount"
+        )
     out.print(drift_table(state, strat, f"{strat.name}: {what}", targets))
     if plan.orders:
         out.print(plan_table(plan))
@@ -72,12 +82,23 @@ def run_flow(strategy: str, ledger: Path, account: str, prices: str | None, amou
             store.append([flow])
         if plan.orders:
             venue = EphemeralPaper(holdings, strat.costs, snap.prices, inputs.rules)
-            decision = Decision(snap.time, TriggerResult(True, (plan.reason,), kind=TriggerKind.MANUAL), targets,
-                                state.weights(extra=targets), plan)
+            decision = Decision(
+                snap.time,
+                TriggerResult(True, (plan.reason,), kind=TriggerKind.MANUAL),
+                targets,
+                state.weights(extra=targets),
+                plan,
+            )
             jv = JournaledVenue(None, store, account, snap.time, extra={"source": "cli", "flow": what})
             result = Pipeline(strat, venue, rules=inputs.rules).execute(
-                decision, snap, store, account=account, holdings=holdings, wrap=jv.around,
-                record=JournalLedger(store, jv))
+                decision,
+                snap,
+                store,
+                account=account,
+                holdings=holdings,
+                wrap=jv.around,
+                record=JournalLedger(store, jv),
+            )
             out.print(f"{len(result.report.fills) if result.report else 0} fill(s) recorded")
         if amount < 0:
             have = store.balances(account).get(quote, Decimal(0))
@@ -93,15 +114,27 @@ def run_flow(strategy: str, ledger: Path, account: str, prices: str | None, amou
 
 @app.command()
 @guarded
-def deposit(strategy: StrategyArg, amount: AmountOpt, account: AccountOpt, ledger: LedgerOpt,
-            prices: PricesOpt = None, yes: YesOpt = False) -> None:
+def deposit(
+    strategy: StrategyArg,
+    amount: AmountOpt,
+    account: AccountOpt,
+    ledger: LedgerOpt,
+    prices: PricesOpt = None,
+    yes: YesOpt = False,
+) -> None:
     """Record a deposit and buy the most underweight assets with it (no sells)."""
     run_flow(strategy, ledger, account, prices, Decimal(repr(amount)), yes)
 
 
 @app.command()
 @guarded
-def withdraw(strategy: StrategyArg, amount: AmountOpt, account: AccountOpt, ledger: LedgerOpt,
-             prices: PricesOpt = None, yes: YesOpt = False) -> None:
+def withdraw(
+    strategy: StrategyArg,
+    amount: AmountOpt,
+    account: AccountOpt,
+    ledger: LedgerOpt,
+    prices: PricesOpt = None,
+    yes: YesOpt = False,
+) -> None:
     """Sell the most overweight assets to raise a withdrawal, then record it (no buys)."""
     run_flow(strategy, ledger, account, prices, -Decimal(repr(amount)), yes)

@@ -48,8 +48,9 @@ def _portfolio_path(portfolio: str) -> Path:
     return p
 
 
-def _load_inputs(strategy: str, portfolio: str, prices: str | None,
-                 forward_fill: int | None = None) -> tuple[Strategy, dict[str, Decimal], MarketSnapshot]:
+def _load_inputs(
+    strategy: str, portfolio: str, prices: str | None, forward_fill: int | None = None
+) -> tuple[Strategy, dict[str, Decimal], MarketSnapshot]:
     """Strategy, holdings and a validated snapshot; every check happens here, before anything is written."""
     from trimtab.adapters.files import load_holdings, load_latest_prices
     from trimtab.config import load_strategy
@@ -59,12 +60,12 @@ def _load_inputs(strategy: str, portfolio: str, prices: str | None,
     strat = load_strategy(strategy)
     holdings = load_holdings(_portfolio_path(portfolio))
     if not any(holdings.values()):
-        raise ConfigError("every quantity is 0: nothing to value or rebalance",
-                          source=portfolio, field="holdings")
+        raise ConfigError("every quantity is 0: nothing to value or rebalance", source=portfolio, field="holdings")
     assets = sorted({*strat.targets, *holdings})
     history = _history_for(strat, prices, holdings, forward_fill)
-    when, px = load_latest_prices(prices, assets, strat.quote,
-                                  DEFAULT_FORWARD_FILL if forward_fill is None else forward_fill)
+    when, px = load_latest_prices(
+        prices, assets, strat.quote, DEFAULT_FORWARD_FILL if forward_fill is None else forward_fill
+    )
     if history is not None:  # a model may pick any universe asset priced at the last row
         last = MarketSnapshot.from_history(history, len(history) - 1, when, strat.quote).prices
         px = {**last, **px}
@@ -97,8 +98,9 @@ def _require_priced(spec: Any, prices: str | None) -> None:
         raise DataError(f"no price for {', '.join(missing)} in {where}{hint}", field=f"{field}.{missing[0]}")
 
 
-def _history_for(strat: Strategy, prices: str | None, holdings: dict[str, Decimal],
-                 forward_fill: int | None = None) -> PriceHistory | None:
+def _history_for(
+    strat: Strategy, prices: str | None, holdings: dict[str, Decimal], forward_fill: int | None = None
+) -> PriceHistory | None:
     """Past prices for models and history-reading triggers (bundled data or a price-history file), else None."""
     from trimtab.adapters.files import is_latest_price_table
 
@@ -108,11 +110,14 @@ def _history_for(strat: Strategy, prices: str | None, holdings: dict[str, Decima
         return None
     from trimtab.cli.backtest import load_history
 
-    return load_history(strat, prices, None, None, forward_fill, extra=tuple(a for a in holdings if a != strat.quote),
-                        complete=False)
+    return load_history(
+        strat, prices, None, None, forward_fill, extra=tuple(a for a in holdings if a != strat.quote), complete=False
+    )
 
 
-def _decide(strat: Strategy, holdings: dict[str, Decimal], snap: MarketSnapshot, rules: Path | None, force: bool) -> Decision:
+def _decide(
+    strat: Strategy, holdings: dict[str, Decimal], snap: MarketSnapshot, rules: Path | None, force: bool
+) -> Decision:
     from trimtab.adapters.files import load_rules
     from trimtab.engine import decide
 
@@ -132,7 +137,13 @@ def presets() -> None:
 
 @app.command()
 @guarded
-def init(name: Annotated[str, typer.Argument(help="Preset to copy.")], dest: Annotated[Path | None, typer.Option("--out", "-o", parser=output_file, help="Where to write it (default: NAME.yaml here).")] = None) -> None:
+def init(
+    name: Annotated[str, typer.Argument(help="Preset to copy.")],
+    dest: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", parser=output_file, help="Where to write it (default: NAME.yaml here)."),
+    ] = None,
+) -> None:
     """Write a preset to a file to edit (default: NAME.yaml)."""
     from trimtab.config import preset_names, preset_path
 
@@ -147,8 +158,10 @@ def init(name: Annotated[str, typer.Argument(help="Preset to copy.")], dest: Ann
 
 @app.command()
 @guarded
-def validate(strategy: Annotated[str, typer.Argument(parser=maybe_file, help="Strategy file or preset name.")],
-             prices: PricesOpt = None) -> None:
+def validate(
+    strategy: Annotated[str, typer.Argument(parser=maybe_file, help="Strategy file or preset name.")],
+    prices: PricesOpt = None,
+) -> None:
     """Check a strategy file and that every asset it names has prices; prints a summary or one error line (exit 2)."""
     from trimtab.config import load_strategy_spec
 
@@ -162,8 +175,9 @@ def validate(strategy: Annotated[str, typer.Argument(parser=maybe_file, help="St
 
 @app.command()
 @guarded
-def status(strategy: StrategyArg, portfolio: PortfolioOpt = "example", prices: PricesOpt = None,
-           forward_fill: FillOpt = None) -> None:
+def status(
+    strategy: StrategyArg, portfolio: PortfolioOpt = "example", prices: PricesOpt = None, forward_fill: FillOpt = None
+) -> None:
     """Drift of each asset against its target and its distance to the trigger."""
     from trimtab.cli.tables import drift_table
     from trimtab.core.base.portfolio import PortfolioState
@@ -182,15 +196,31 @@ def plan(
     prices: PricesOpt = None,
     rules: RulesOpt = None,
     forward_fill: FillOpt = None,
-    json_out: Annotated[Path | None, typer.Option("--json", parser=output_file, help="Write the plan as JSON here ('-' for stdout).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Plan a full rebalance even if the trigger does not fire.")] = False,
-    routes: Annotated[bool, typer.Option("--routes", help="Also show each leg's route, split, slices and the dry run.")] = False,
-    venue: Annotated[str, typer.Option("--venue", help="paper | uniswap | ccxt:<exchange>: plan on that venue's "
-                                                        "holdings and prices; --routes then shows the venue's own routes")] = "paper",
+    json_out: Annotated[
+        Path | None, typer.Option("--json", parser=output_file, help="Write the plan as JSON here ('-' for stdout).")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Plan a full rebalance even if the trigger does not fire.")
+    ] = False,
+    routes: Annotated[
+        bool, typer.Option("--routes", help="Also show each leg's route, split, slices and the dry run.")
+    ] = False,
+    venue: Annotated[
+        str,
+        typer.Option(
+            "--venue",
+            help="paper | uniswap | ccxt:<exchange>: plan on that venue's "
+            "holdings and prices; --routes then shows the venue's own routes",
+        ),
+    ] = "paper",
     venue_url: Annotated[str | None, typer.Option("--venue-url", help="ccxt: send requests to this URL.")] = None,
     rpc: Annotated[str | None, typer.Option("--rpc", help="uniswap: JSON-RPC URL of the chain.")] = None,
-    deployment: Annotated[Path | None, typer.Option("--deployment", parser=input_file, help="uniswap: deployment JSON file.")] = None,
-    key_file: Annotated[Path | None, typer.Option("--key-file", parser=input_file, help="uniswap: key file (the wallet to plan for).")] = None,
+    deployment: Annotated[
+        Path | None, typer.Option("--deployment", parser=input_file, help="uniswap: deployment JSON file.")
+    ] = None,
+    key_file: Annotated[
+        Path | None, typer.Option("--key-file", parser=input_file, help="uniswap: key file (the wallet to plan for).")
+    ] = None,
 ) -> None:
     """The trades that bring the portfolio back within its band, with estimated costs."""
     from trimtab.cli.tables import drift_table, plan_table
@@ -202,8 +232,22 @@ def plan(
 
         if json_out is not None:
             raise ConfigError("--json is for paper plans; use execute to act on a live venue", field="--json")
-        run_plan(ExecuteArgs(strategy, portfolio, prices, rules, venue, force=force, venue_url=venue_url, rpc=rpc,
-                             deployment=deployment, key_file=key_file, forward_fill=forward_fill), routes)
+        run_plan(
+            ExecuteArgs(
+                strategy,
+                portfolio,
+                prices,
+                rules,
+                venue,
+                force=force,
+                venue_url=venue_url,
+                rpc=rpc,
+                deployment=deployment,
+                key_file=key_file,
+                forward_fill=forward_fill,
+            ),
+            routes,
+        )
         return
 
     strat, holdings, snap = _load_inputs(strategy, portfolio, prices, forward_fill)
@@ -247,26 +291,55 @@ def execute(
     rules: RulesOpt = None,
     forward_fill: FillOpt = None,
     venue: Annotated[str, typer.Option("--venue", help="paper | uniswap | ccxt:<exchange>")] = "paper",
-    venue_url: Annotated[str | None, typer.Option("--venue-url", help="ccxt: send requests to this URL (a local exchange server).")] = None,
-    ledger: Annotated[Path, typer.Option("--ledger", parser=ledger_out, help="SQLite ledger file (created on first use).")] = Path("trimtab-ledger.sqlite"),
+    venue_url: Annotated[
+        str | None, typer.Option("--venue-url", help="ccxt: send requests to this URL (a local exchange server).")
+    ] = None,
+    ledger: Annotated[
+        Path, typer.Option("--ledger", parser=ledger_out, help="SQLite ledger file (created on first use).")
+    ] = Path("trimtab-ledger.sqlite"),
     account: Annotated[str | None, typer.Option("--account", help="Ledger account (default: portfolio name).")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Rebalance even if the trigger does not fire.")] = False,
     rpc: Annotated[str | None, typer.Option("--rpc", help="uniswap: JSON-RPC URL of the chain.")] = None,
-    deployment: Annotated[Path | None, typer.Option("--deployment", parser=input_file, help="uniswap: deployment JSON file.")] = None,
-    key_file: Annotated[Path | None, typer.Option("--key-file", parser=input_file, help="uniswap: private key file (default: $TRIMTAB_EVM_PRIVATE_KEY).")] = None,
+    deployment: Annotated[
+        Path | None, typer.Option("--deployment", parser=input_file, help="uniswap: deployment JSON file.")
+    ] = None,
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--key-file", parser=input_file, help="uniswap: private key file (default: $TRIMTAB_EVM_PRIVATE_KEY)."
+        ),
+    ] = None,
 ) -> None:
     """Plan, confirm, execute on the venue and record every fill in the ledger."""
     from trimtab.cli.execute_flow import ExecuteArgs, run_execute
 
-    run_execute(ExecuteArgs(strategy, portfolio, prices, rules, venue, ledger, account, yes, force, venue_url, rpc,
-                            deployment, key_file, forward_fill))
+    run_execute(
+        ExecuteArgs(
+            strategy,
+            portfolio,
+            prices,
+            rules,
+            venue,
+            ledger,
+            account,
+            yes,
+            force,
+            venue_url,
+            rpc,
+            deployment,
+            key_file,
+            forward_fill,
+        )
+    )
 
 
 @app.command("ledger")
 @guarded
 def ledger_cmd(
-    ledger: Annotated[Path, typer.Option("--ledger", parser=ledger_in, help="SQLite ledger file.")] = Path("trimtab-ledger.sqlite"),
+    ledger: Annotated[Path, typer.Option("--ledger", parser=ledger_in, help="SQLite ledger file.")] = Path(
+        "trimtab-ledger.sqlite"
+    ),
     account: Annotated[str | None, typer.Option("--account", help="Only this account (default: all).")] = None,
 ) -> None:
     """Ledger history and the balances derived from it."""
@@ -282,12 +355,21 @@ def ledger_cmd(
     for col in ("time", "account", "kind", "asset", "amount", "price", "ref"):
         t.add_column(col)
     for e in entries:
-        t.add_row(f"{e.time:%Y-%m-%d %H:%M}", e.account, e.kind, e.asset, f"{e.amount.normalize():f}",
-                  f"{e.price.normalize():f}" if e.price else "", e.ref)
+        t.add_row(
+            f"{e.time:%Y-%m-%d %H:%M}",
+            e.account,
+            e.kind,
+            e.asset,
+            f"{e.amount.normalize():f}",
+            f"{e.price.normalize():f}" if e.price else "",
+            e.ref,
+        )
     out.print(t)
     for acct in sorted({e.account for e in entries}):
         bal = balances_from(e for e in entries if e.account == acct)  # from the entries already read
-        out.print(f"[bold]{acct}[/bold] balances: " + ", ".join(f"{a} {q.normalize():f}" for a, q in sorted(bal.items()) if q))
+        out.print(
+            f"[bold]{acct}[/bold] balances: " + ", ".join(f"{a} {q.normalize():f}" for a, q in sorted(bal.items()) if q)
+        )
 
 
 DEMO_BOUNDED_S = 20.0  # how long the demo serves when nobody can press Ctrl-C (stdin is not a terminal)
@@ -296,12 +378,25 @@ DEMO_BOUNDED_S = 20.0  # how long the demo serves when nobody can press Ctrl-C (
 @app.command()
 @guarded
 def demo(
-    out_dir: Annotated[Path, typer.Option("--out", parser=output_dir, help="Where the ledger, the report and the service database go.")] = Path("out"),
-    duration: Annotated[float | None, typer.Option(
-        "--duration", parser=positive, help="Stop the service after this many seconds (default: at Ctrl-C; "
-        f"{DEMO_BOUNDED_S:g} s when stdin is not a terminal).")] = None,
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Dashboard port (0: any free one; a busy one falls back to a free one).")] = 8700,
-    intro: Annotated[bool, typer.Option("--intro/--no-intro", help="Start with a paper rebalance and a backtest comparison.")] = True,
+    out_dir: Annotated[
+        Path, typer.Option("--out", parser=output_dir, help="Where the ledger, the report and the service database go.")
+    ] = Path("out"),
+    duration: Annotated[
+        float | None,
+        typer.Option(
+            "--duration",
+            parser=positive,
+            help="Stop the service after this many seconds (default: at Ctrl-C; "
+            f"{DEMO_BOUNDED_S:g} s when stdin is not a terminal).",
+        ),
+    ] = None,
+    port: Annotated[
+        int,
+        typer.Option(min=0, max=65535, help="Dashboard port (0: any free one; a busy one falls back to a free one)."),
+    ] = 8700,
+    intro: Annotated[
+        bool, typer.Option("--intro/--no-intro", help="Start with a paper rebalance and a backtest comparison.")
+    ] = True,
 ) -> None:
     """The full demo: rebalance the example portfolio on paper, compare index-fund variants on real data, then run the
     service with its dashboard: paper portfolios replaying the bundled real prices at one simulated day per second."""
@@ -316,8 +411,15 @@ def demo(
 
         run_execute(ExecuteArgs("index-fund", ledger=ledger, account="example", yes=True))
         out.rule("2. Would rebalancing have helped? index-fund on real daily data, net of costs")
-        compare_cmd("index-fund", prices=None, start="2020-04-11", end=None, json_out=out_dir / "compare.json",
-                    report=out_dir / "index-fund-report.html", forward_fill=None)
+        compare_cmd(
+            "index-fund",
+            prices=None,
+            start="2020-04-11",
+            end=None,
+            json_out=out_dir / "compare.json",
+            report=out_dir / "index-fund-report.html",
+            forward_fill=None,
+        )
         out.rule("3. The service and its dashboard: paper portfolios on replayed real prices, one day per second")
     if duration is None and not sys.stdin.isatty():
         duration = DEMO_BOUNDED_S
@@ -365,8 +467,9 @@ def _demo_service(out_dir: Path, duration: float | None, port: int) -> None:
     services = build_services(settings, Tokens(read=SecretStr(read), admin=SecretStr(admin)))
     host = settings.api.host
     bound = _free_port(host, port)
-    server = uvicorn.Server(uvicorn.Config(create_app(services), host=host, port=bound, log_level="warning",
-                                           access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(services), host=host, port=bound, log_level="warning", access_log=False)
+    )
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     runner = Runner(services).start_thread()
@@ -379,8 +482,10 @@ def _demo_service(out_dir: Path, duration: float | None, port: int) -> None:
                 raise ConfigError(f"the dashboard could not start on {host}:{bound}", field="port")
             time.sleep(0.02)
         md = settings.market_data
-        out.print(f"{len(services.runtimes)} paper portfolios ({', '.join(sorted(services.runtimes))}) replay real daily "
-                  f"prices from {md.start} at {md.speed / 86_400:g} simulated day(s) per second; database {db}")
+        out.print(
+            f"{len(services.runtimes)} paper portfolios ({', '.join(sorted(services.runtimes))}) replay real daily "
+            f"prices from {md.start} at {md.speed / 86_400:g} simulated day(s) per second; database {db}"
+        )
         if bound != port and port:
             out.print(f"port {port} is busy: serving on {bound}")
         typer.echo(f"dashboard: http://{host}:{bound}/#token={admin}")  # one unwrapped line to click or copy

@@ -29,11 +29,19 @@ def _date(text: str | None, name: str) -> datetime | None:
 def replay_cmd(
     config: Annotated[Path, typer.Option("--config", "-c", parser=input_file, help="service.yaml")],
     prices: HistPricesOpt = None,
-    from_: Annotated[str | None, typer.Option("--from", help="First date (YYYY-MM-DD); default market_data.start.")] = None,
-    to: Annotated[str | None, typer.Option("--to", help="Last date (YYYY-MM-DD), inclusive; default: end of data.")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", parser=output_file, help="Write the result as JSON ('-' for stdout).")] = None,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="First date (YYYY-MM-DD); default market_data.start.")
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Last date (YYYY-MM-DD), inclusive; default: end of data.")
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", parser=output_file, help="Write the result as JSON ('-' for stdout).")
+    ] = None,
     forward_fill: FillOpt = None,
-    db: Annotated[Path | None, typer.Option("--db", parser=output_file, help="Keep the service database in this new SQLite file.")] = None,
+    db: Annotated[
+        Path | None, typer.Option("--db", parser=output_file, help="Keep the service database in this new SQLite file.")
+    ] = None,
 ) -> None:
     """Run the real service (scheduler, journal, database, paper venue, alerts) over history, as fast as it goes."""
     import numpy as np
@@ -48,31 +56,56 @@ def replay_cmd(
     last_day = _date(to, "to")
     if last_day is not None and last_day < start:
         raise ConfigError(f"--to {last_day:%Y-%m-%d} is before --from {start:%Y-%m-%d}", field="to")
-    histories = {name: load_history(strat, prices, start.strftime("%Y-%m-%d"), to, forward_fill)
-                 for name, strat in portfolio_strategies(settings).items()}
+    histories = {
+        name: load_history(strat, prices, start.strftime("%Y-%m-%d"), to, forward_fill)
+        for name, strat in portfolio_strategies(settings).items()
+    }
     last = max(np.datetime64(h.times[-1], "s") for h in histories.values())
     end = datetime.fromtimestamp(int(last.astype(np.int64)), tz=UTC)
     days = max((end - start).total_seconds() / 86400, 1.0)
-    with Progress(TextColumn("replay"), BarColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=out, transient=True, disable=not out.is_terminal) as bar:
+    with Progress(
+        TextColumn("replay"),
+        BarColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=out,
+        transient=True,
+        disable=not out.is_terminal,
+    ) as bar:
         task = bar.add_task("", total=days)
-        result = replay(settings, histories, start, end, db_path=db,
-                        progress=lambda t: bar.update(task, completed=(t - start).total_seconds() / 86400,
-                                                      description=f"{t:%Y-%m-%d %H:%M}"))
+        result = replay(
+            settings,
+            histories,
+            start,
+            end,
+            db_path=db,
+            progress=lambda t: bar.update(
+                task, completed=(t - start).total_seconds() / 86400, description=f"{t:%Y-%m-%d %H:%M}"
+            ),
+        )
     doc = result.doc()
     if db is None:
         doc.pop("database")
     if json_out is not None and str(json_out) == "-":
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
-    t = Table(title=f"replay of {config.name}: {result.start:%Y-%m-%d} to {result.end:%Y-%m-%d}, {result.cycles} cycles",
-              title_justify="left")
+    t = Table(
+        title=f"replay of {config.name}: {result.start:%Y-%m-%d} to {result.end:%Y-%m-%d}, {result.cycles} cycles",
+        title_justify="left",
+    )
     for col in ("portfolio", "strategy", "checks", "rebal.", "final value", "costs", "last rebalance"):
         t.add_column(col, justify="left" if col in ("portfolio", "strategy") else "right")
     for name, p in result.portfolios.items():
         lastr = p.rebalance_times[-1].strftime("%Y-%m-%d %H:%M") if p.rebalance_times else "-"
-        t.add_row(name, p.strategy, str(p.n_checks), str(p.n_rebalances), f"{p.final_value:,.2f}",
-                  f"{p.total_costs:,.2f}", lastr)
+        t.add_row(
+            name,
+            p.strategy,
+            str(p.n_checks),
+            str(p.n_rebalances),
+            f"{p.final_value:,.2f}",
+            f"{p.total_costs:,.2f}",
+            lastr,
+        )
     out.print(t)
     if db is not None:
         out.print(f"service database kept in {db}")

@@ -20,8 +20,12 @@ def report_cmd(
     prices: HistPricesOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
-    out_dir: Annotated[Path, typer.Option("--out", parser=output_dir, help="Directory for <strategy>.html (and PNGs).")] = Path("out"),
-    png: Annotated[bool, typer.Option("--png", help="Also write <strategy>-{equity,drawdown,weights,costs}.png.")] = False,
+    out_dir: Annotated[
+        Path, typer.Option("--out", parser=output_dir, help="Directory for <strategy>.html (and PNGs).")
+    ] = Path("out"),
+    png: Annotated[
+        bool, typer.Option("--png", help="Also write <strategy>-{equity,drawdown,weights,costs}.png.")
+    ] = False,
     initial_value: InitialValueOpt = None,
     forward_fill: FillOpt = None,
 ) -> None:

@@ -14,8 +14,10 @@ from rich.table import Table
 
 from trimtab.cli.app import app, guarded, input_file, out
 
-remote = typer.Typer(no_args_is_help=True, help="Status and controls of a running service over its API "
-                     "(token from TRIMTAB_ADMIN_TOKEN or TRIMTAB_API_TOKEN).")
+remote = typer.Typer(
+    no_args_is_help=True,
+    help="Status and controls of a running service over its API (token from TRIMTAB_ADMIN_TOKEN or TRIMTAB_API_TOKEN).",
+)
 app.add_typer(remote, name="remote")
 
 ServerOpt = Annotated[str, typer.Option("--server", envvar="TRIMTAB_SERVER", help="Service URL.")]
@@ -32,7 +34,9 @@ def serve(
     port: Annotated[int | None, typer.Option(min=0, max=65535, help="Port (default from the file: 8700).")] = None,
     no_api: Annotated[bool, typer.Option("--no-api", help="Run cycles only (an extra worker).")] = False,
     worker_id: Annotated[str | None, typer.Option(help="Lease owner name of this process.")] = None,
-    check: Annotated[bool, typer.Option("--check", help="Validate the service file, its strategies and tokens; start nothing.")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Validate the service file, its strategies and tokens; start nothing.")
+    ] = False,
 ) -> None:
     """Run every portfolio's cycle at its interval and serve the REST API; SIGTERM stops after the running leg."""
     if check:
@@ -50,10 +54,16 @@ def serve(
     bind_host = host or settings.api.host
     if not no_api and not is_loopback(bind_host):
         if not settings.api.allow_remote:
-            raise ConfigError(f"binding to {bind_host} exposes the API beyond this machine; set api: "
-                              "{allow_remote: true} to allow it (behind TLS)", field="api.host")
-        typer.echo(f"warning: the API on {bind_host} is reachable from other machines and speaks plain HTTP: "
-                   "put a TLS-terminating proxy in front", err=True)
+            raise ConfigError(
+                f"binding to {bind_host} exposes the API beyond this machine; set api: "
+                "{allow_remote: true} to allow it (behind TLS)",
+                field="api.host",
+            )
+        typer.echo(
+            f"warning: the API on {bind_host} is reachable from other machines and speaks plain HTTP: "
+            "put a TLS-terminating proxy in front",
+            err=True,
+        )
     tokens = Tokens() if no_api else load_tokens(settings)
     services = build_services(settings, tokens, worker_id=worker_id)
     runner = Runner(services)
@@ -79,8 +89,9 @@ def serve(
 
         sys.setswitchinterval(0.001)  # the API thread gets the GIL back quickly while cycles compute
         bind_port = settings.api.port if port is None else port
-        server = uvicorn.Server(uvicorn.Config(create_app(services), host=bind_host, port=bind_port,
-                                               log_level="warning", access_log=False))
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(services), host=bind_host, port=bind_port, log_level="warning", access_log=False)
+        )
         servers.append(server)
         thread = runner.start_thread()
         out.print(f"trimtab service on http://{bind_host}:{bind_port} ({len(services.runtimes)} portfolio(s))")
@@ -128,8 +139,11 @@ def check_service(config: Path, no_api: bool) -> None:
     if not no_api:
         load_tokens(settings)
     names = ", ".join(p.name for p in settings.portfolios)
-    out.print(f"ok: {config}: {len(settings.portfolios)} portfolio(s) ({names}); API on {settings.api.host}:{settings.api.port}"
-              + ("" if no_api else "; tokens found"), highlight=False)
+    out.print(
+        f"ok: {config}: {len(settings.portfolios)} portfolio(s) ({names}); API on "
+        f"{settings.api.host}:{settings.api.port}" + ("" if no_api else "; tokens found"),
+        highlight=False,
+    )
 
 
 # -- remote ---------------------------------------------------------------------------------------
@@ -144,14 +158,21 @@ def _token(admin: bool) -> str:
     raise typer.Exit(2)
 
 
-def _call(server: str, method: str, path: str, *, admin: bool = False, body: Any = None,
-          params: dict[str, Any] | None = None) -> Any:
+def _call(
+    server: str, method: str, path: str, *, admin: bool = False, body: Any = None, params: dict[str, Any] | None = None
+) -> Any:
     """One API request; 4xx/5xx and connection errors become one line on stderr and exit 1."""
     import httpx
 
     try:
-        r = httpx.request(method, server.rstrip("/") + path, json=body, params=params, timeout=30,
-                          headers={"Authorization": f"Bearer {_token(admin)}"})
+        r = httpx.request(
+            method,
+            server.rstrip("/") + path,
+            json=body,
+            params=params,
+            timeout=30,
+            headers={"Authorization": f"Bearer {_token(admin)}"},
+        )
     except httpx.HTTPError as err:
         typer.echo(f"error: cannot reach {server}: {type(err).__name__}", err=True)
         raise typer.Exit(1) from None
@@ -170,8 +191,11 @@ def _print_json(doc: Any) -> None:
 
 
 @remote.command("status")
-def remote_status(name: Annotated[str | None, typer.Argument(help="Portfolio (all when omitted).")] = None,
-                  server: ServerOpt = DEFAULT_SERVER, as_json: JsonOpt = False) -> None:
+def remote_status(
+    name: Annotated[str | None, typer.Argument(help="Portfolio (all when omitted).")] = None,
+    server: ServerOpt = DEFAULT_SERVER,
+    as_json: JsonOpt = False,
+) -> None:
     """Weights vs targets and distance to the trigger (one portfolio), or the list of portfolios."""
     doc = _call(server, "GET", f"/api/portfolios/{name}" if name else "/api/portfolios")
     if as_json:
@@ -182,8 +206,15 @@ def remote_status(name: Annotated[str | None, typer.Argument(help="Portfolio (al
             t.add_column(col)
         for p in doc:
             last = p["last_decision"] or {}
-            t.add_row(p["name"], p["strategy"], p["venue"], f"{p['value'] or 0:,.2f}", "yes" if p["paused"] else "no",
-                      str(p["next_check_at"]), _decision_text(last))
+            t.add_row(
+                p["name"],
+                p["strategy"],
+                p["venue"],
+                f"{p['value'] or 0:,.2f}",
+                "yes" if p["paused"] else "no",
+                str(p["next_check_at"]),
+                _decision_text(last),
+            )
         out.print(t)
         return None
     t = Table(title=f"{doc['name']} ({doc['strategy']}) at {doc['time']}", title_justify="left")
@@ -192,10 +223,19 @@ def remote_status(name: Annotated[str | None, typer.Argument(help="Portfolio (al
     for a in doc["assets"]:
         band = "-" if a["band"] is None else f"±{a['band'] * 100:.2f}pp"
         dist = "-" if a["distance"] is None else f"{a['distance'] * 100:.2f}pp"
-        t.add_row(a["asset"], f"{a['weight']:.2%}", f"{a['target']:.2%}", f"{a['drift'] * 100:+.2f}pp", band, dist,
-                  a["status"])
-    t.caption = (f"value {doc['value']:,.2f} {doc['quote']}; {'PAUSED: ' + doc['paused_reason'] if doc['paused'] else 'active'}"
-                 f"; next check {doc['next_check_at']}")
+        t.add_row(
+            a["asset"],
+            f"{a['weight']:.2%}",
+            f"{a['target']:.2%}",
+            f"{a['drift'] * 100:+.2f}pp",
+            band,
+            dist,
+            a["status"],
+        )
+    t.caption = (
+        f"value {doc['value']:,.2f} {doc['quote']}; {'PAUSED: ' + doc['paused_reason'] if doc['paused'] else 'active'}"
+        f"; next check {doc['next_check_at']}"
+    )
     out.print(t)
     out.print(f"last decision: {_decision_text(doc.get('last_decision') or {})}", soft_wrap=True)
     return None
@@ -218,9 +258,12 @@ def _control(server: str, name: str, action: str, body: Any = None, as_json: boo
 
 
 @remote.command("pause")
-def remote_pause(name: NameArg, server: ServerOpt = DEFAULT_SERVER,
-                 reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")] = "",
-                 as_json: JsonOpt = False) -> None:
+def remote_pause(
+    name: NameArg,
+    server: ServerOpt = DEFAULT_SERVER,
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")] = "",
+    as_json: JsonOpt = False,
+) -> None:
     """Stop a portfolio's cycles until resumed."""
     _control(server, name, "pause", {"reason": reason}, as_json)
 
@@ -238,26 +281,34 @@ def remote_trigger(name: NameArg, server: ServerOpt = DEFAULT_SERVER, as_json: J
 
 
 @remote.command("exit")
-def remote_exit(name: NameArg, server: ServerOpt = DEFAULT_SERVER,
-                confirm: Annotated[str | None, typer.Option(help="Repeat the portfolio name to confirm.")] = None,
-                as_json: JsonOpt = False) -> None:
+def remote_exit(
+    name: NameArg,
+    server: ServerOpt = DEFAULT_SERVER,
+    confirm: Annotated[str | None, typer.Option(help="Repeat the portfolio name to confirm.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Emergency exit: sell every risk asset into the quote (asks for the portfolio name unless --confirm)."""
     typed = confirm if confirm is not None else typer.prompt(f"type {name!r} to sell everything into the quote")
     doc = _call(server, "POST", f"/api/portfolios/{name}/exit", admin=True, body={"confirm": typed})
     if as_json:
         return _print_json(doc)
     for q in doc["quotes"]:
-        out.print(f"sell {q['quantity']} {q['asset']} via {q['route']}: expect {q['expected_received']}, "
-                  f"minimum {q['min_received']}")
+        out.print(
+            f"sell {q['quantity']} {q['asset']} via {q['route']}: expect {q['expected_received']}, "
+            f"minimum {q['min_received']}"
+        )
     out.print(f"{name}: emergency exit accepted ({doc['legs']} leg(s)); the portfolio is paused after it")
     return None
 
 
 @remote.command("summary")
-def remote_summary(name: NameArg, server: ServerOpt = DEFAULT_SERVER,
-                   month: Annotated[str | None, typer.Option(help="YYYY-MM (default: current).")] = None,
-                   send: Annotated[bool, typer.Option("--send", help="Also send it to the alert channels.")] = False,
-                   as_json: JsonOpt = False) -> None:
+def remote_summary(
+    name: NameArg,
+    server: ServerOpt = DEFAULT_SERVER,
+    month: Annotated[str | None, typer.Option(help="YYYY-MM (default: current).")] = None,
+    send: Annotated[bool, typer.Option("--send", help="Also send it to the alert channels.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
     """Monthly performance summary: returns, costs, rebalances, rebalancing vs holding."""
     if send:
         doc = _call(server, "POST", f"/api/portfolios/{name}/summary", admin=True, body={"month": month})
@@ -272,8 +323,12 @@ def remote_summary(name: NameArg, server: ServerOpt = DEFAULT_SERVER,
 
 
 @remote.command("alerts")
-def remote_alerts(server: ServerOpt = DEFAULT_SERVER, portfolio: Annotated[str | None, typer.Option(help="Only this portfolio (default: all).")] = None,
-                  limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 20, as_json: JsonOpt = False) -> None:
+def remote_alerts(
+    server: ServerOpt = DEFAULT_SERVER,
+    portfolio: Annotated[str | None, typer.Option(help="Only this portfolio (default: all).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
     """Recent alerts, newest first."""
     params: dict[str, Any] = {"limit": limit, **({"portfolio": portfolio} if portfolio else {})}
     doc = _call(server, "GET", "/api/alerts", params=params)

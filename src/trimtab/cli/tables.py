@@ -28,7 +28,9 @@ def _qty(q: Decimal) -> str:
     return format(shown.normalize(), "f")
 
 
-def drift_table(state: PortfolioState, strategy: Strategy, title: str, targets: Mapping[str, float] | None = None) -> Table:
+def drift_table(
+    state: PortfolioState, strategy: Strategy, title: str, targets: Mapping[str, float] | None = None
+) -> Table:
     t = Table(title=title, title_justify="left")
     for col in ("asset", "quantity", "value", "weight", "target", "drift", "band", "to trigger", "status"):
         t.add_column(col, justify="left" if col in ("asset", "status") else "right")
@@ -36,8 +38,18 @@ def drift_table(state: PortfolioState, strategy: Strategy, title: str, targets: 
         band = "—" if r["band"] == float("inf") else f"±{r['band'] * 100:.2f}pp"
         dist = "—" if r["band"] == float("inf") else f"{r['distance'] * 100:.2f}pp"
         style = "bold red" if r["status"] != "ok" else ""
-        t.add_row(r["asset"], _qty(r["quantity"]), _fmt(r["value"]), _pct(r["weight"]),
-                  _pct(r["target"]), f"{r['drift'] * 100:+.2f}pp", band, dist, r["status"], style=style)
+        t.add_row(
+            r["asset"],
+            _qty(r["quantity"]),
+            _fmt(r["value"]),
+            _pct(r["weight"]),
+            _pct(r["target"]),
+            f"{r['drift'] * 100:+.2f}pp",
+            band,
+            dist,
+            r["status"],
+            style=style,
+        )
     t.caption = f"total value {_fmt(state.total)} {state.quote}"
     return t
 
@@ -47,10 +59,21 @@ def plan_table(plan: TradePlan) -> Table:
     for col in ("#", "side", "asset", "quantity", "price", "notional", "fee", "slippage", "gas"):
         t.add_column(col, justify="right" if col not in ("side", "asset") else "left")
     for i, o in enumerate(plan.orders, 1):
-        t.add_row(str(i), o.side.value, o.asset, f"{o.quantity.normalize():f}", _fmt(o.price, 4), _fmt(o.notional),
-                  _fmt(o.cost.fee, 4), _fmt(o.cost.slippage, 4), _fmt(o.cost.gas, 4))
+        t.add_row(
+            str(i),
+            o.side.value,
+            o.asset,
+            f"{o.quantity.normalize():f}",
+            _fmt(o.price, 4),
+            _fmt(o.notional),
+            _fmt(o.cost.fee, 4),
+            _fmt(o.cost.slippage, 4),
+            _fmt(o.cost.gas, 4),
+        )
     c = plan.total_cost
-    t.caption = f"estimated costs: fee {_fmt(c.fee)} + slippage {_fmt(c.slippage)} + gas {_fmt(c.gas)} = {_fmt(c.total)}"
+    t.caption = (
+        f"estimated costs: fee {_fmt(c.fee)} + slippage {_fmt(c.slippage)} + gas {_fmt(c.gas)} = {_fmt(c.total)}"
+    )
     return t
 
 
@@ -59,9 +82,26 @@ def fills_table(report: ExecutionReport) -> Table:
     for col in ("side", "asset", "quantity", "avg price", "fee", "slippage", "gas", "order id"):
         t.add_column(col, justify="left" if col in ("side", "asset", "order id") else "right")
     for f in report.fills:
-        t.add_row(f.side.value, f.asset, f"{f.quantity.normalize():f}", _fmt(f.price, 4), _fmt(f.fee, 4),
-                  _fmt(f.slippage, 4), _fmt(f.gas, 4), f.order_id)
+        t.add_row(
+            f.side.value,
+            f.asset,
+            f"{f.quantity.normalize():f}",
+            _fmt(f.price, 4),
+            _fmt(f.fee, 4),
+            _fmt(f.slippage, 4),
+            _fmt(f.gas, 4),
+            f.order_id,
+        )
     for fail in report.failures:
-        t.add_row(fail.order.side.value, fail.order.asset, f"{fail.order.quantity.normalize():f}", "—", "—", "—", "—",
-                  f"FAILED: {fail.reason}", style="red")
+        t.add_row(
+            fail.order.side.value,
+            fail.order.asset,
+            f"{fail.order.quantity.normalize():f}",
+            "—",
+            "—",
+            "—",
+            "—",
+            f"FAILED: {fail.reason}",
+            style="red",
+        )
     return t

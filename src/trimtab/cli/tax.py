@@ -40,8 +40,9 @@ def trade_legs(entries: list[LedgerEntry], quote: str) -> tuple[list[TradeLegs],
         base = [e for e in group if e.kind == EntryKind.TRADE and e.asset != quote]
         paid = [e for e in group if e.kind == EntryKind.TRADE and e.asset == quote]
         if len(base) != 1 or len(paid) != 1:
-            raise DataError(f"fill {ref} has no single {quote} leg: is {quote} the ledger's quote? (--quote)",
-                            field="--quote")
+            raise DataError(
+                f"fill {ref} has no single {quote} leg: is {quote} the ledger's quote? (--quote)", field="--quote"
+            )
         asset = base[0].asset
         fees_quote = -sum((e.amount for e in group if e.kind != EntryKind.TRADE and e.asset == quote), Decimal(0))
         fee_base = -sum((e.amount for e in group if e.kind == EntryKind.FEE and e.asset == asset), Decimal(0))
@@ -61,8 +62,10 @@ def _opening_value(deposit: LedgerEntry, prices: str | None) -> Decimal:
         else:
             history, _ = load_prices_with_report(prices, assets=[deposit.asset], end=day, require_complete=False)
     except (DataError, ConfigError) as err:
-        raise DataError(f"no price for {deposit.asset} on {day} to value its opening deposit ({err}); "
-                        "pass --prices", field="--prices") from None
+        raise DataError(
+            f"no price for {deposit.asset} on {day} to value its opening deposit ({err}); pass --prices",
+            field="--prices",
+        ) from None
     col = history.prices[:, history.index_of(deposit.asset)]
     good = [float(p) for p in col if p == p and p > 0]
     if not good:
@@ -70,8 +73,9 @@ def _opening_value(deposit: LedgerEntry, prices: str | None) -> Decimal:
     return deposit.amount * Decimal(repr(good[-1]))
 
 
-def disposals_of(ledger: Path, account: str | None, quote: str, method: str, holding_days: int,
-                 prices: str | None) -> list[Disposal]:
+def disposals_of(
+    ledger: Path, account: str | None, quote: str, method: str, holding_days: int, prices: str | None
+) -> list[Disposal]:
     from trimtab.adapters.storage import SqlLedgerStore
     from trimtab.core.base.lots import LotBook, LotMethod, replay_trades
 
@@ -96,25 +100,47 @@ def disposals_of(ledger: Path, account: str | None, quote: str, method: str, hol
 def tax_report(
     ledger: Annotated[Path, typer.Option("--ledger", parser=ledger_in, help="SQLite ledger file.")],
     year: Annotated[int, typer.Option("--year", min=2009, max=2100, help="Tax year (UTC dates of the sales).")],
-    account: Annotated[str | None, typer.Option("--account", help="Ledger account (needed when it holds several).")] = None,
-    method: Annotated[Literal["fifo", "lifo", "hifo"], typer.Option("--method", help="Lots sold first: fifo | lifo | hifo.")] = "fifo",
-    quote: Annotated[str, typer.Option("--quote", help="The ledger's quote asset (proceeds and basis are in it).")] = "USDC",
-    holding_days: Annotated[int, typer.Option("--holding-days", min=1, max=3650,
-                                              help="Held longer than this: long term.")] = 365,
-    prices: Annotated[str | None, typer.Option("--prices", parser=maybe_file,
-                                               help="Prices to value opening deposits (default: bundled).")] = None,
-    csv_out: Annotated[Path | None, typer.Option("--csv", parser=output_file, help="Write the disposals as CSV.")] = None,
+    account: Annotated[
+        str | None, typer.Option("--account", help="Ledger account (needed when it holds several).")
+    ] = None,
+    method: Annotated[
+        Literal["fifo", "lifo", "hifo"], typer.Option("--method", help="Lots sold first: fifo | lifo | hifo.")
+    ] = "fifo",
+    quote: Annotated[
+        str, typer.Option("--quote", help="The ledger's quote asset (proceeds and basis are in it).")
+    ] = "USDC",
+    holding_days: Annotated[
+        int, typer.Option("--holding-days", min=1, max=3650, help="Held longer than this: long term.")
+    ] = 365,
+    prices: Annotated[
+        str | None,
+        typer.Option("--prices", parser=maybe_file, help="Prices to value opening deposits (default: bundled)."),
+    ] = None,
+    csv_out: Annotated[
+        Path | None, typer.Option("--csv", parser=output_file, help="Write the disposals as CSV.")
+    ] = None,
 ) -> None:
     """Realised gains of one year from a ledger: every disposal with its proceeds, basis, gain and term."""
     from rich.table import Table
 
-    rows = [d for d in disposals_of(ledger, account, quote.upper(), method, holding_days, prices) if d.sold.year == year]
+    rows = [
+        d for d in disposals_of(ledger, account, quote.upper(), method, holding_days, prices) if d.sold.year == year
+    ]
     t = Table(title=f"Disposals in {year} ({method.upper()}, {quote.upper()})", title_justify="left")
     for col in COLUMNS:
         t.add_column(col, justify="left" if col in ("date", "asset", "term", "acquired", "lot") else "right")
     for d in rows:
-        t.add_row(f"{d.sold:%Y-%m-%d}", d.asset, f"{d.quantity.normalize():f}", f"{d.proceeds:,.2f}",
-                  f"{d.basis:,.2f}", f"{d.gain:,.2f}", d.term, f"{d.acquired:%Y-%m-%d}", d.lot_id)
+        t.add_row(
+            f"{d.sold:%Y-%m-%d}",
+            d.asset,
+            f"{d.quantity.normalize():f}",
+            f"{d.proceeds:,.2f}",
+            f"{d.basis:,.2f}",
+            f"{d.gain:,.2f}",
+            d.term,
+            f"{d.acquired:%Y-%m-%d}",
+            d.lot_id,
+        )
     out.print(t)
     for term in ("short", "long"):
         gain = sum((d.gain for d in rows if d.term == term), Decimal(0))
@@ -125,6 +151,17 @@ def tax_report(
             w.writerow(COLUMNS)
             for d in rows:  # cents: the gain is proceeds minus basis as printed, so the columns add up
                 proceeds, basis = d.proceeds.quantize(CENT), d.basis.quantize(CENT)
-                w.writerow([f"{d.sold:%Y-%m-%d}", d.asset, f"{d.quantity.normalize():f}", f"{proceeds}", f"{basis}",
-                            f"{proceeds - basis}", d.term, f"{d.acquired:%Y-%m-%d}", d.lot_id])
+                w.writerow(
+                    [
+                        f"{d.sold:%Y-%m-%d}",
+                        d.asset,
+                        f"{d.quantity.normalize():f}",
+                        f"{proceeds}",
+                        f"{basis}",
+                        f"{proceeds - basis}",
+                        d.term,
+                        f"{d.acquired:%Y-%m-%d}",
+                        d.lot_id,
+                    ]
+                )
         out.print(f"{len(rows)} disposal(s) written to {csv_out}")

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from trimtab.backtest.yield_backtest import YieldSetup
 
 
-def yield_spec_for(strategy: str, rates: str | None, chart: Path | None = None,
-                   price_options: dict[str, object] | None = None) -> StrategySpec | None:
+def yield_spec_for(
+    strategy: str, rates: str | None, chart: Path | None = None, price_options: dict[str, object] | None = None
+) -> StrategySpec | None:
     """The strategy's spec when it has a `yield:` block. `--rates` / `--chart` on any other strategy, or a
     price-history option on a yield strategy, is an error rather than silently ignored."""
     spec = load_strategy_spec(strategy)
@@ -31,13 +32,15 @@ def yield_spec_for(strategy: str, rates: str | None, chart: Path | None = None,
         return None
     for name, option in (price_options or {}).items():
         if option is not None:
-            raise ConfigError("not used by a yield strategy (rates come from --rates; --chart draws the allocation)",
-                              field=name)
+            raise ConfigError(
+                "not used by a yield strategy (rates come from --rates; --chart draws the allocation)", field=name
+            )
     return spec
 
 
-def prepare(spec: StrategySpec, rates: str | None, start: str | None, end: str | None,
-            initial_value: float | None) -> tuple[YieldSetup, RatesTable, Any]:
+def prepare(
+    spec: StrategySpec, rates: str | None, start: str | None, end: str | None, initial_value: float | None
+) -> tuple[YieldSetup, RatesTable, Any]:
     """Setup, the rates windowed to the rows where every candidate has data, and USD per gas on each row."""
     from trimtab.adapters.rates import load_rates
     from trimtab.backtest.yield_backtest import setup_from, usd_per_gas
@@ -47,42 +50,75 @@ def prepare(spec: StrategySpec, rates: str | None, start: str | None, end: str |
     ys = spec.yield_
     assert ys is not None
     window = spec.backtest
-    table = load_rates(rates, start=start or (window.start if window else None), end=end or (window.end if window else None))
+    table = load_rates(
+        rates, start=start or (window.start if window else None), end=end or (window.end if window else None)
+    )
     positions = ys.positions()
     for p in positions:
         if p.reserve not in table.reserves:
-            raise ConfigError(f"reserve {p.reserve} is not in the rates file (it has {', '.join(table.reserves)})",
-                              source=table.source, field="yield.candidates")
+            raise ConfigError(
+                f"reserve {p.reserve} is not in the rates file (it has {', '.join(table.reserves)})",
+                source=table.source,
+                field="yield.candidates",
+            )
     lo, hi = table.common_rows(tuple(p.reserve for p in positions))
     if hi - lo < 2:
-        raise ConfigError("fewer than two days where every candidate has rates", source=table.source, field="yield.candidates")
+        raise ConfigError(
+            "fewer than two days where every candidate has rates", source=table.source, field="yield.candidates"
+        )
     if lo > 0 or hi < len(table):
-        err_console.print(f"note: rates from {str(table.times[lo])[:10]} to {str(table.times[hi - 1])[:10]}, "
-                          "the days every candidate has data")
+        err_console.print(
+            f"note: rates from {str(table.times[lo])[:10]} to {str(table.times[hi - 1])[:10]}, "
+            "the days every candidate has data"
+        )
         table = table.slice(lo, hi)
     g = gas_series()
     gas_map = {t: (a, b) for t, a, b in zip(g.times.astype("datetime64[D]"), g.gwei, g.native_price, strict=True)}
     value = initial_value if initial_value is not None else spec.initial_value
-    setup = setup_from(spec.name, spec.quote, positions, ys.rule(), spec.trigger.build(spec.rebalance_to), value,
-                       ys.apy_window)
+    setup = setup_from(
+        spec.name, spec.quote, positions, ys.rule(), spec.trigger.build(spec.rebalance_to), value, ys.apy_window
+    )
     return setup, table, usd_per_gas(table, gas_map)
 
 
 def _table(rows: list[dict[str, Any]], title: str) -> Table:
     t = Table(title=title, title_justify="left")
-    cols = [("strategy", "strategy"), ("final_value", "final value"), ("cagr", "CAGR"), ("yield_earned", "yield earned"),
-            ("total_gas", "gas"), ("total_fees", "fees"), ("total_slippage", "slippage"), ("total_costs", "costs"),
-            ("migrations", "migrations"), ("max_drawdown", "max DD")]
+    cols = [
+        ("strategy", "strategy"),
+        ("final_value", "final value"),
+        ("cagr", "CAGR"),
+        ("yield_earned", "yield earned"),
+        ("total_gas", "gas"),
+        ("total_fees", "fees"),
+        ("total_slippage", "slippage"),
+        ("total_costs", "costs"),
+        ("migrations", "migrations"),
+        ("max_drawdown", "max DD"),
+    ]
     for _, label in cols:
         t.add_column(label, justify="left" if label == "strategy" else "right")
     for r in rows:
-        t.add_row(*[(f"{r[k] * 100:.2f}%" if k in ("cagr", "max_drawdown") else f"{r[k]:,.2f}")
-                    if isinstance(r.get(k), float) else str(r.get(k)) for k, _ in cols])
+        t.add_row(
+            *[
+                (f"{r[k] * 100:.2f}%" if k in ("cagr", "max_drawdown") else f"{r[k]:,.2f}")
+                if isinstance(r.get(k), float)
+                else str(r.get(k))
+                for k, _ in cols
+            ]
+        )
     return t
 
 
-def yield_backtest(spec: StrategySpec, rates: str | None, start: str | None, end: str | None, json_out: Path | None,
-                   equity_csv: Path | None, chart: Path | None, initial_value: float | None) -> None:
+def yield_backtest(
+    spec: StrategySpec,
+    rates: str | None,
+    start: str | None,
+    end: str | None,
+    json_out: Path | None,
+    equity_csv: Path | None,
+    chart: Path | None,
+    initial_value: float | None,
+) -> None:
     import sys
 
     from trimtab.backtest.yield_backtest import run_yield, yield_metrics
@@ -93,7 +129,12 @@ def yield_backtest(spec: StrategySpec, rates: str | None, start: str | None, end
     if json_out is not None and str(json_out) == "-":
         sys.stdout.write(json.dumps(m, indent=2) + "\n")
     else:
-        out.print(_table([m | {"strategy": setup.name}], f"{setup.name}: {m['start'][:10]} to {m['end'][:10]} (rates: {table.source})"))
+        out.print(
+            _table(
+                [m | {"strategy": setup.name}],
+                f"{setup.name}: {m['start'][:10]} to {m['end'][:10]} (rates: {table.source})",
+            )
+        )
         for x in m["migration_log"][:20]:
             out.print(f"{x['time']} {x['reason']}", soft_wrap=True)
         if len(m["migration_log"]) > 20:
@@ -113,16 +154,24 @@ def yield_backtest(spec: StrategySpec, rates: str | None, start: str | None, end
 def _equity_csv(result: BacktestResult, dest: Path) -> None:
     import pandas as pd
 
-    cols = {"time": result.times, "equity": result.equity, "interest": result.extra["interest"], "migrated": result.rebalanced,
-            "fee": result.fee, "slippage": result.slippage, "gas": result.gas}
+    cols = {
+        "time": result.times,
+        "equity": result.equity,
+        "interest": result.extra["interest"],
+        "migrated": result.rebalanced,
+        "fee": result.fee,
+        "slippage": result.slippage,
+        "gas": result.gas,
+    }
     for j, name in enumerate(result.assets):
         cols[f"weight_{name}"] = result.weights[:, j]
         cols[f"apy_{name}"] = result.extra["apy"][:, j]
     pd.DataFrame(cols).to_csv(dest, index=False)
 
 
-def yield_compare(spec: StrategySpec, rates: str | None, start: str | None, end: str | None, json_out: Path | None,
-                  chart: Path | None) -> None:
+def yield_compare(
+    spec: StrategySpec, rates: str | None, start: str | None, end: str | None, json_out: Path | None, chart: Path | None
+) -> None:
     from trimtab.backtest.yield_backtest import alternatives, run_yield, yield_metrics
 
     setup, table, gas = prepare(spec, rates, start, end, None)

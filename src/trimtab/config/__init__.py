@@ -12,5 +12,14 @@ from trimtab.config.strategy import (
     resolve_strategy_path,
 )
 
-__all__ = ["StrategySpec", "error_line", "load_strategy", "load_strategy_spec", "parse_strategy", "preset_names",
-           "preset_path", "read_yaml", "resolve_strategy_path"]
+__all__ = [
+    "StrategySpec",
+    "error_line",
+    "load_strategy",
+    "load_strategy_spec",
+    "parse_strategy",
+    "preset_names",
+    "preset_path",
+    "read_yaml",
+    "resolve_strategy_path",
+]

@@ -23,7 +23,6 @@ Rows = Annotated[int, Field(ge=2, le=10_000)]
 Shrink = Literal["constant_correlation", "identity"]
 
 
-
 def _symbols(v: Any) -> Any:
     if isinstance(v, list | tuple):
         out = [asset_symbol(str(a)) for a in v]
@@ -35,6 +34,7 @@ def _symbols(v: Any) -> Any:
 
 
 # ---- overlays -------------------------------------------------------------------------------------------------
+
 
 class MomentumTiltSpec(Model):
     overlay: Literal["momentum_tilt"]
@@ -115,6 +115,7 @@ OverlaySpec = Annotated[
 
 # ---- models ---------------------------------------------------------------------------------------------------
 
+
 class _Alloc(Model):
     """Keys every model accepts: how often to re-estimate, and overlays applied in order (innermost first)."""
 
@@ -148,8 +149,10 @@ class _Alloc(Model):
 
 def _cap_check(universe: list[str] | None, max_weight: float) -> None:
     if universe is not None and len(universe) * max_weight < 1.0 - 1e-12:
-        raise ValueError(f"caps cannot be met: {len(universe)} assets x max_weight {max_weight:g} = "
-                         f"{len(universe) * max_weight:.0%} < 100%")
+        raise ValueError(
+            f"caps cannot be met: {len(universe)} assets x max_weight {max_weight:g} = "
+            f"{len(universe) * max_weight:.0%} < 100%"
+        )
 
 
 class StaticSpec(_Alloc):
@@ -193,8 +196,17 @@ class MarketCapIndexSpec(_Alloc):
         return self
 
     def core(self, targets: dict[str, float]) -> AllocationModel:
-        return MarketCapIndex(self.top_n, self.weighting, self.max_weight, self.min_weight, tuple(self.include),
-                              tuple(self.exclude), self.buffer_ranks, self.phase_in, self.staleness_days)
+        return MarketCapIndex(
+            self.top_n,
+            self.weighting,
+            self.max_weight,
+            self.min_weight,
+            tuple(self.include),
+            tuple(self.exclude),
+            self.buffer_ranks,
+            self.phase_in,
+            self.staleness_days,
+        )
 
     def check_universe(self, universe: list[str] | None) -> None:
         super().check_universe(universe)
@@ -266,8 +278,9 @@ class KellySpec(_Window):
     shrinkage: Annotated[float, Field(ge=0, le=1)] | None = None
 
     def core(self, targets: dict[str, float]) -> AllocationModel:
-        return FractionalKelly(self.risk_tolerance, self.rf, self.lookback, self.min_rows, self.max_weight,
-                               self.target, self.shrinkage)
+        return FractionalKelly(
+            self.risk_tolerance, self.rf, self.lookback, self.min_rows, self.max_weight, self.target, self.shrinkage
+        )
 
 
 class VolTargetSpec(_Window):
@@ -295,11 +308,25 @@ class VolTargetSpec(_Window):
 
 
 BaseSpec = Annotated[
-    StaticSpec | EqualWeightSpec | MarketCapIndexSpec | RiskParitySpec | InverseVolSpec | MinVarianceSpec | KellySpec
+    StaticSpec
+    | EqualWeightSpec
+    | MarketCapIndexSpec
+    | RiskParitySpec
+    | InverseVolSpec
+    | MinVarianceSpec
+    | KellySpec
     | VolTargetSpec,
     Field(discriminator="model"),
 ]
 VolTargetSpec.model_rebuild()
 AllocationSpec = BaseSpec
-AnyAllocation = (StaticSpec | EqualWeightSpec | MarketCapIndexSpec | RiskParitySpec | InverseVolSpec | MinVarianceSpec
-                 | KellySpec | VolTargetSpec)
+AnyAllocation = (
+    StaticSpec
+    | EqualWeightSpec
+    | MarketCapIndexSpec
+    | RiskParitySpec
+    | InverseVolSpec
+    | MinVarianceSpec
+    | KellySpec
+    | VolTargetSpec
+)

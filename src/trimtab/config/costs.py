@@ -49,7 +49,6 @@ Positive = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
 
 
-
 def _d(x: float) -> Decimal:
     return Decimal(repr(float(x)))
 
@@ -165,8 +164,10 @@ class CostsSpec(Model):
 
     def _fee(self) -> object | None:
         if self.fee_tiers:
-            return TieredFee(tuple(FeeTier(_d(t.min_volume_usd), _d(t.maker_bps), _d(t.taker_bps))
-                                   for t in self.fee_tiers), _d(self.volume_30d_usd))
+            return TieredFee(
+                tuple(FeeTier(_d(t.min_volume_usd), _d(t.maker_bps), _d(t.taker_bps)) for t in self.fee_tiers),
+                _d(self.volume_30d_usd),
+            )
         if self.model == "amm" and "fee_bps" not in self.model_fields_set:
             return None
         return Fee(_d(self.fee_bps))
@@ -179,11 +180,13 @@ class CostsSpec(Model):
             assert s is not None
             if s.calibrate_window is not None:
                 return CalibratedSqrtImpact(s.calibrate_window, s.y)
-            return SqrtImpact(dict(s.volatility), dict(s.daily_volume_usd), s.y, s.default_volatility,
-                              s.default_daily_volume_usd)
+            return SqrtImpact(
+                dict(s.volatility), dict(s.daily_volume_usd), s.y, s.default_volatility, s.default_daily_volume_usd
+            )
         if self.model == "amm":
-            return AmmSlippage({a: AmmPool(_d(p.reserve_base), _d(p.reserve_quote), _d(p.fee))
-                                for a, p in self.pools.items()})
+            return AmmSlippage(
+                {a: AmmPool(_d(p.reserve_base), _d(p.reserve_quote), _d(p.fee)) for a, p in self.pools.items()}
+            )
         return Slippage(_d(self.slippage_bps))
 
     def build(self) -> CostModel:
@@ -227,10 +230,15 @@ class ReferenceSpec(Model):
         return ReferenceSource("pool")
 
 
-GUARD_KEYS = {"stale_price": "max_price_age", "price_disagreement": "price_tolerance",
-              "stablecoin_peg": "stablecoin_peg_tolerance", "missing_market": "require_markets",
-              "balance_changed": "balance_tolerance", "turnover_limit": "max_turnover_per_rebalance / max_turnover_per_day",
-              "cost_tolerance": "cost_tolerance"}
+GUARD_KEYS = {
+    "stale_price": "max_price_age",
+    "price_disagreement": "price_tolerance",
+    "stablecoin_peg": "stablecoin_peg_tolerance",
+    "missing_market": "require_markets",
+    "balance_changed": "balance_tolerance",
+    "turnover_limit": "max_turnover_per_rebalance / max_turnover_per_day",
+    "cost_tolerance": "cost_tolerance",
+}
 
 
 class GuardsSpec(Model):
@@ -259,8 +267,10 @@ class GuardsSpec(Model):
     @model_validator(mode="after")
     def _reference(self) -> GuardsSpec:
         if self.price_tolerance is not None and self.reference is None:
-            raise ValueError("price_tolerance needs guards.reference: a second price source (ccxt: <exchange>, "
-                             "file: <prices>, or pool: true)")
+            raise ValueError(
+                "price_tolerance needs guards.reference: a second price source (ccxt: <exchange>, "
+                "file: <prices>, or pool: true)"
+            )
         return self
 
     def policy(self) -> GuardPolicy | None:
@@ -278,8 +288,11 @@ class GuardsSpec(Model):
             out.append(PriceDisagreement(self.price_tolerance))
         if self.stablecoin_peg_tolerance is not None:
             stables = tuple(asset_symbol(s) for s in self.stablecoins) if self.stablecoins else None
-            out.append(StablecoinPeg(self.stablecoin_peg_tolerance, stables) if stables
-                       else StablecoinPeg(self.stablecoin_peg_tolerance))
+            out.append(
+                StablecoinPeg(self.stablecoin_peg_tolerance, stables)
+                if stables
+                else StablecoinPeg(self.stablecoin_peg_tolerance)
+            )
         if self.require_markets:
             out.append(MissingMarket())
         if self.balance_tolerance is not None:
@@ -357,5 +370,9 @@ class DexSpec(Model):
         return v
 
     def build(self) -> DexPolicy:
-        return DexPolicy(_d(self.slippage), int(parse_every(self.deadline).seconds), self.private_rpc,
-                         self.gas_wait.build() if self.gas_wait is not None else None)
+        return DexPolicy(
+            _d(self.slippage),
+            int(parse_every(self.deadline).seconds),
+            self.private_rpc,
+            self.gas_wait.build() if self.gas_wait is not None else None,
+        )

@@ -1,4 +1,5 @@
-"""Trigger kinds yield_change, price_shock, risk_event and listing (core/triggers/opportunity.py) for the `trigger:` union."""
+"""Trigger kinds yield_change, price_shock, risk_event and listing (core/triggers/opportunity.py) for the `trigger:`
+union."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from trimtab.core.triggers.opportunity import Listing, PriceShock, RiskEvent, Sc
 from trimtab.core.triggers.rules import Trigger
 
 Fraction = Annotated[float, Field(ge=0, le=1)]
-
 
 
 def _symbols(v: Any) -> Any:
@@ -59,7 +59,8 @@ class ScoreChangeSpec(Model):
 
 
 class RiskEventSpec(Model):
-    """Fire (kind risk) on a depeg, a held reserve's utilisation above a cap, or a protocol score falling below `min_score`."""
+    """Fire (kind risk) on a depeg, a held reserve's utilisation above a cap, or a protocol score falling below
+    `min_score`."""
 
     kind: Literal["risk_event"]
     depeg_tolerance: Annotated[float, Field(gt=0, le=1)] | None = 0.01
@@ -71,8 +72,10 @@ class RiskEventSpec(Model):
     _coins = field_validator("stablecoins", mode="before")(_symbols)
 
     def build(self, rebalance_to: str = "target") -> Trigger:
-        changes = tuple(ScoreChange(datetime(c.date.year, c.date.month, c.date.day, tzinfo=UTC), c.protocol.lower(), c.score)
-                        for c in self.score_changes)
+        changes = tuple(
+            ScoreChange(datetime(c.date.year, c.date.month, c.date.day, tzinfo=UTC), c.protocol.lower(), c.score)
+            for c in self.score_changes
+        )
         return RiskEvent(self.depeg_tolerance, tuple(self.stablecoins), self.utilization_cap, changes, self.min_score)
 
 

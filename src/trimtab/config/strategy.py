@@ -28,7 +28,6 @@ Fraction = Annotated[float, Field(ge=0, le=1)]
 PRESETS_PACKAGE = "trimtab.presets"
 
 
-
 class ConstraintsSpec(Model):
     min_trade_usd: Annotated[float, Field(ge=0)] = 10.0
     cash_buffer: Fraction = 0.0
@@ -78,7 +77,9 @@ class StrategySpec(Model):
     constraints: ConstraintsSpec = ConstraintsSpec()
     initial_value: Annotated[float, Field(gt=0)] = 10_000.0
     backtest: BacktestSpec | None = None
-    yield_: YieldSpec | None = Field(None, validation_alias=AliasChoices("yield", "yield_"), serialization_alias="yield")
+    yield_: YieldSpec | None = Field(
+        None, validation_alias=AliasChoices("yield", "yield_"), serialization_alias="yield"
+    )
 
     @field_validator("quote")
     @classmethod
@@ -121,8 +122,10 @@ class StrategySpec(Model):
             raise ValueError("targets: Field required (or set allocation.model to a model that picks the weights)")
         if alloc is not None and not static:
             if self.targets is not None:
-                raise ValueError(f"targets: leave targets out when allocation.model {alloc.model} sets the weights "
-                                 "(model: static applies overlays to targets)")
+                raise ValueError(
+                    f"targets: leave targets out when allocation.model {alloc.model} sets the weights "
+                    "(model: static applies overlays to targets)"
+                )
             if self.universe is None and not isinstance(alloc, MarketCapIndexSpec):
                 raise ValueError(f"universe: Field required for allocation.model {alloc.model}")
             try:
@@ -152,22 +155,35 @@ class StrategySpec(Model):
         settings = PlanSettings(min_trade=Decimal(repr(self.constraints.min_trade_usd)), band=band, relative_band=rel)
         targets = dict(self.targets or {})
         alloc = None
-        if self.allocation is not None and not (isinstance(self.allocation, StaticSpec) and not self.allocation.overlays):
+        if self.allocation is not None and not (
+            isinstance(self.allocation, StaticSpec) and not self.allocation.overlays
+        ):
             every = parse_every(self.allocation.reestimate) if self.allocation.reestimate else None
             universe = tuple(self.universe or (a for a in targets if a != self.quote))
             alloc = ModelTargets(self.allocation.build(targets), universe, every)
         return Strategy(
-            name=self.name, quote=self.quote, targets=targets, trigger=self.trigger.build(self.rebalance_to),
-            costs=self.costs.build(), rebalance_to=self.rebalance_to, settings=settings,
-            cash_buffer=self.constraints.cash_buffer, allocation=alloc, execution=self.execution_policy(),
-            initial_value=self.initial_value, description=self.description,
+            name=self.name,
+            quote=self.quote,
+            targets=targets,
+            trigger=self.trigger.build(self.rebalance_to),
+            costs=self.costs.build(),
+            rebalance_to=self.rebalance_to,
+            settings=settings,
+            cash_buffer=self.constraints.cash_buffer,
+            allocation=alloc,
+            execution=self.execution_policy(),
+            initial_value=self.initial_value,
+            description=self.description,
             window=BacktestWindow(self.backtest.start, self.backtest.end) if self.backtest else BacktestWindow(),
         )
 
     def execution_policy(self) -> ExecutionPolicy:
         twap = self.execution.twap.build() if self.execution and self.execution.twap else None
-        return ExecutionPolicy(guards=self.guards.policy() if self.guards is not None else None, twap=twap,
-                               dex=self.dex.build() if self.dex is not None else None)
+        return ExecutionPolicy(
+            guards=self.guards.policy() if self.guards is not None else None,
+            twap=twap,
+            dex=self.dex.build() if self.dex is not None else None,
+        )
 
 
 def _symbols(v: list[Any]) -> list[str]:
@@ -190,7 +206,11 @@ def error_line(err: ValidationError, data: Any = None) -> str:
         key = str(p)
         if key.startswith("function-"):
             continue
-        if isinstance(node, dict) and key not in node and key in (node.get("kind"), node.get("model"), node.get("overlay")):
+        if (
+            isinstance(node, dict)
+            and key not in node
+            and key in (node.get("kind"), node.get("model"), node.get("overlay"))
+        ):
             continue  # a discriminated union's tag, not a key the user wrote
         loc.append(key)
         if isinstance(node, dict):
@@ -203,7 +223,11 @@ def error_line(err: ValidationError, data: Any = None) -> str:
     elif first["type"] in ("union_tag_invalid", "union_tag_not_found"):
         ctx = first.get("ctx") or {}
         loc.append(str(ctx.get("discriminator", "kind")).strip("'"))
-        msg = f"Input should be one of {ctx.get('expected_tags', '')}" if first["type"] == "union_tag_invalid" else "Field required"
+        msg = (
+            f"Input should be one of {ctx.get('expected_tags', '')}"
+            if first["type"] == "union_tag_invalid"
+            else "Field required"
+        )
     where = ".".join(loc)
     return f"{where}: {msg}" if where else msg
 
@@ -226,7 +250,9 @@ def read_yaml(path: Path) -> Any:
 
 
 def preset_names() -> list[str]:
-    return sorted(p.name.removesuffix(".yaml") for p in resources.files(PRESETS_PACKAGE).iterdir() if p.name.endswith(".yaml"))
+    return sorted(
+        p.name.removesuffix(".yaml") for p in resources.files(PRESETS_PACKAGE).iterdir() if p.name.endswith(".yaml")
+    )
 
 
 def preset_path(name: str) -> Path:

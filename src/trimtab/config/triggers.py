@@ -1,7 +1,9 @@
-"""The `trigger:` block of a strategy file: one pydantic model per `kind`, a discriminated union, built into core triggers.
+"""The `trigger:` block of a strategy file: one pydantic model per `kind`, a discriminated union, built into core
+triggers.
 
 Kinds: threshold, calendar, hybrid, never (bands and schedules), volatility_adaptive, regime_aware, cost_aware
-(core/triggers/adaptive.py), the opportunity kinds yield_change, price_shock, risk_event, listing (config_opportunity.py,
+(core/triggers/adaptive.py), the opportunity kinds yield_change, price_shock, risk_event, listing
+(config_opportunity.py,
 core/triggers/opportunity.py) and the combinators any_of, all_of, not with nested `triggers:` lists (so `hybrid` is
 `any_of: [calendar, threshold]`). Unknown keys are errors; every rule is in docs/models.md.
 """
@@ -30,7 +32,6 @@ from trimtab.core.triggers.rules import AllOf, AnyOf, Calendar, Never, Not, Thre
 
 Band = Annotated[float, Field(gt=0, le=1)]
 RelBand = Annotated[float, Field(gt=0, le=10)]
-
 
 
 def _duration(v: str | None) -> str | None:
@@ -143,10 +144,19 @@ class RegimeAwareSpec(Model):
         return self
 
     def build(self, rebalance_to: str = "target") -> Trigger:
-        rules = {Trend.MEAN_REVERTING.value: self.mean_reverting.build(),
-                 Trend.RANDOM_WALK.value: self.random_walk.build(), Trend.TRENDING.value: self.trending.build()}
-        return RegimeAware(TrendRegime(self.window, self.q, self.z_crit), rules, self.source, self.relative,
-                           self.momentum_bias, self.momentum_lookback)
+        rules = {
+            Trend.MEAN_REVERTING.value: self.mean_reverting.build(),
+            Trend.RANDOM_WALK.value: self.random_walk.build(),
+            Trend.TRENDING.value: self.trending.build(),
+        }
+        return RegimeAware(
+            TrendRegime(self.window, self.q, self.z_crit),
+            rules,
+            self.source,
+            self.relative,
+            self.momentum_bias,
+            self.momentum_lookback,
+        )
 
 
 class CostAwareSpec(Model):
@@ -181,9 +191,19 @@ class CostAwareSpec(Model):
 
     def build(self, rebalance_to: str = "target") -> Trigger:
         days = parse_every(self.horizon).approx_seconds() / 86400 if self.horizon else None
-        return CostAware(self.aversion, self.lookback, self.halflife, self.min_rows, days, dict(self.asset_cost_bps),
-                         self.min_band, self.max_band, self.fallback_band, band_edge=rebalance_to == "band_edge",
-                         benefit_test=self.benefit_test)
+        return CostAware(
+            self.aversion,
+            self.lookback,
+            self.halflife,
+            self.min_rows,
+            days,
+            dict(self.asset_cost_bps),
+            self.min_band,
+            self.max_band,
+            self.fallback_band,
+            band_edge=rebalance_to == "band_edge",
+            benefit_test=self.benefit_test,
+        )
 
 
 class AnyOfSpec(Model):
@@ -217,15 +237,35 @@ class NotSpec(Model):
 
 
 TriggerSpec = Annotated[
-    BandSpec | VolatilityAdaptiveSpec | RegimeAwareSpec | CostAwareSpec | AnyOfSpec | AllOfSpec | NotSpec
-    | YieldChangeSpec | PriceShockSpec | RiskEventSpec | ListingSpec,
+    BandSpec
+    | VolatilityAdaptiveSpec
+    | RegimeAwareSpec
+    | CostAwareSpec
+    | AnyOfSpec
+    | AllOfSpec
+    | NotSpec
+    | YieldChangeSpec
+    | PriceShockSpec
+    | RiskEventSpec
+    | ListingSpec,
     Field(discriminator="kind"),
 ]
 for _m in (AnyOfSpec, AllOfSpec, NotSpec):
     _m.model_rebuild()
 
-AnySpec = (BandSpec | VolatilityAdaptiveSpec | RegimeAwareSpec | CostAwareSpec | AnyOfSpec | AllOfSpec | NotSpec
-           | YieldChangeSpec | PriceShockSpec | RiskEventSpec | ListingSpec)
+AnySpec = (
+    BandSpec
+    | VolatilityAdaptiveSpec
+    | RegimeAwareSpec
+    | CostAwareSpec
+    | AnyOfSpec
+    | AllOfSpec
+    | NotSpec
+    | YieldChangeSpec
+    | PriceShockSpec
+    | RiskEventSpec
+    | ListingSpec
+)
 
 
 def walk(spec: AnySpec) -> Iterator[AnySpec]:

@@ -1,4 +1,5 @@
-"""The `yield:` block of a strategy file: candidate positions with risk scores and the migration rule (docs/yield.md)."""
+"""The `yield:` block of a strategy file: candidate positions with risk scores and the migration rule
+(docs/yield.md)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from trimtab.core.yields.migration import GasUnits, MigrationRule, SwapCosts
 from trimtab.core.yields.positions import CASH, YieldPosition
 
 Fraction = Annotated[float, Field(ge=0, le=1)]
-
 
 
 class CandidateSpec(Model):
@@ -40,8 +40,14 @@ class CandidateSpec(Model):
 
     def build(self) -> YieldPosition:
         under = self.underlying or self.reserve
-        return YieldPosition(name=self.position or f"a{self.reserve}", underlying=under, protocol=self.protocol,
-                             reserve=self.reserve, market=self.market, risk_score=self.risk_score)
+        return YieldPosition(
+            name=self.position or f"a{self.reserve}",
+            underlying=under,
+            protocol=self.protocol,
+            reserve=self.reserve,
+            market=self.market,
+            risk_score=self.risk_score,
+        )
 
 
 class SwapSpec(Model):
@@ -109,10 +115,15 @@ class YieldSpec(Model):
 
     def rule(self) -> MigrationRule:
         return MigrationRule(
-            min_differential=self.min_differential, horizon_days=self.horizon_days,
-            min_liquidity_usd=self.min_liquidity_usd, max_utilization=self.max_utilization,
-            max_slippage=self.max_slippage, max_gas_fraction=self.max_gas_fraction, max_step=self.max_step,
-            min_score=self.min_score, protocol_caps=dict(self.protocol_caps),
+            min_differential=self.min_differential,
+            horizon_days=self.horizon_days,
+            min_liquidity_usd=self.min_liquidity_usd,
+            max_utilization=self.max_utilization,
+            max_slippage=self.max_slippage,
+            max_gas_fraction=self.max_gas_fraction,
+            max_step=self.max_step,
+            min_score=self.min_score,
+            protocol_caps=dict(self.protocol_caps),
             swap=SwapCosts(self.swap.fee_bps, self.swap.slippage_bps, self.swap.depth_usd),
             gas=GasUnits(self.gas_units.deposit, self.gas_units.withdraw, self.gas_units.swap),
             min_move_usd=self.min_move_usd,

@@ -47,8 +47,9 @@ class AllocationSource(Protocol):
 
     universe: tuple[str, ...]
 
-    def targets(self, snapshot: MarketSnapshot, state: PortfolioState, strategy: Any,
-                equity: Sequence[float] | None = None) -> dict[str, float]: ...
+    def targets(
+        self, snapshot: MarketSnapshot, state: PortfolioState, strategy: Any, equity: Sequence[float] | None = None
+    ) -> dict[str, float]: ...
 
     def reset(self) -> None: ...
 
@@ -92,8 +93,9 @@ class Strategy:
         """True when the model picks its assets from the data itself (a market-cap index without a universe)."""
         return self.allocation is not None and not self.allocation.universe
 
-    def target_weights(self, snapshot: MarketSnapshot, state: PortfolioState,
-                       equity: Sequence[float] | None = None) -> dict[str, float]:
+    def target_weights(
+        self, snapshot: MarketSnapshot, state: PortfolioState, equity: Sequence[float] | None = None
+    ) -> dict[str, float]:
         """Targets at this moment: static, or from the allocation model on point-in-time data; then the cash buffer.
 
         `equity` is a stored pre-trade equity path ending now (live runs); without it a model tracks its own."""
@@ -117,12 +119,23 @@ class Strategy:
         weights = state.weights(extra=targets)
         rate, gas = cost_rates(self.costs)
         ctx = DecisionContext(
-            time=snapshot.time, weights=weights, targets=targets, anchor=schedule.anchor,
-            previous=schedule.previous, history=snapshot.history, initial=initial, costs_rate=rate,
-            value=float(state.total), gas_per_order=gas, quote=self.quote,
+            time=snapshot.time,
+            weights=weights,
+            targets=targets,
+            anchor=schedule.anchor,
+            previous=schedule.previous,
+            history=snapshot.history,
+            initial=initial,
+            costs_rate=rate,
+            value=float(state.total),
+            gas_per_order=gas,
+            quote=self.quote,
         )
-        result = (TriggerResult(True, ("initial allocation",), calendar=True, kind=TriggerKind.INITIAL) if initial
-                  else self.trigger.check(ctx))
+        result = (
+            TriggerResult(True, ("initial allocation",), calendar=True, kind=TriggerKind.INITIAL)
+            if initial
+            else self.trigger.check(ctx)
+        )
         if not result.fired:
             return Decision(snapshot.time, result, targets, weights)
         desired = targets
@@ -157,7 +170,9 @@ def cost_rates(costs: CostModel) -> tuple[float, float]:
     return rate, gas
 
 
-def edge_targets(weights: Mapping[str, float], targets: Mapping[str, float], bands: Mapping[str, float]) -> dict[str, float]:
+def edge_targets(
+    weights: Mapping[str, float], targets: Mapping[str, float], bands: Mapping[str, float]
+) -> dict[str, float]:
     """Like planner.band_edge_targets with per-asset half-widths: breaching assets go to their band edge."""
     names = list(targets) + [a for a in weights if a not in targets]
     edge: dict[str, float] = {}

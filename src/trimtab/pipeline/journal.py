@@ -72,27 +72,55 @@ def leg_plan(plan: TradePlan, index: int) -> TradePlan:
 
 
 def order_doc(o: PlannedOrder) -> dict[str, str]:
-    return {"asset": o.asset, "quote": o.quote, "side": o.side.value, "quantity": str(o.quantity),
-            "price": str(o.price), "exec_price": str(o.exec_price), "est_fee": str(o.cost.fee),
-            "est_slippage": str(o.cost.slippage), "est_gas": str(o.cost.gas)}
+    return {
+        "asset": o.asset,
+        "quote": o.quote,
+        "side": o.side.value,
+        "quantity": str(o.quantity),
+        "price": str(o.price),
+        "exec_price": str(o.exec_price),
+        "est_fee": str(o.cost.fee),
+        "est_slippage": str(o.cost.slippage),
+        "est_gas": str(o.cost.gas),
+    }
 
 
 def order_from(doc: dict[str, Any]) -> PlannedOrder:
     cost = CostEstimate(Decimal(doc["est_fee"]), Decimal(doc["est_slippage"]), Decimal(doc["est_gas"]))
-    return PlannedOrder(doc["asset"], doc["quote"], Side(doc["side"]), Decimal(doc["quantity"]),
-                        Decimal(doc["price"]), Decimal(doc["exec_price"]), cost)
+    return PlannedOrder(
+        doc["asset"],
+        doc["quote"],
+        Side(doc["side"]),
+        Decimal(doc["quantity"]),
+        Decimal(doc["price"]),
+        Decimal(doc["exec_price"]),
+        cost,
+    )
 
 
 def fill_doc(f: Fill) -> dict[str, str]:
-    return {"asset": f.asset, "quote": f.quote, "side": f.side.value, "quantity": str(f.quantity),
-            "price": str(f.price), "fee": str(f.fee), "slippage": str(f.slippage), "gas": str(f.gas),
-            "order_id": f.order_id, "quote_amount": str(f.quote_amount)}
+    return {
+        "asset": f.asset,
+        "quote": f.quote,
+        "side": f.side.value,
+        "quantity": str(f.quantity),
+        "price": str(f.price),
+        "fee": str(f.fee),
+        "slippage": str(f.slippage),
+        "gas": str(f.gas),
+        "order_id": f.order_id,
+        "quote_amount": str(f.quote_amount),
+    }
 
 
 def report_doc(report: ExecutionReport, **extra: Any) -> dict[str, Any]:
-    return {"venue": report.venue, "fills": [fill_doc(f) for f in report.fills],
-            "failures": [{**order_doc(x.order), "reason": x.reason} for x in report.failures],
-            "notes": list(report.notes), **extra}
+    return {
+        "venue": report.venue,
+        "fills": [fill_doc(f) for f in report.fills],
+        "failures": [{**order_doc(x.order), "reason": x.reason} for x in report.failures],
+        "notes": list(report.notes),
+        **extra,
+    }
 
 
 def final_status(report: ExecutionReport) -> RebalanceStatus:
@@ -147,12 +175,22 @@ class JournaledVenue:
             venue.precheck(plan)
         plan = replace(plan, plan_id=f"{plan.plan_id}#{uuid.uuid4().hex[:12]}")  # never reuse a client id
         atomic = isinstance(venue, AtomicVenue)  # one batch transaction: ids of the whole plan, sent whole
-        legs = [{"index": i, "client_id": venue.client_id(plan, i) if atomic else venue.client_id(leg_plan(plan, i), 0),
-                 **order_doc(o),
-                 **({"child_ids": venue.client_ids(leg_plan(plan, i))} if isinstance(venue, SlicedVenue) else {})}
-                for i, o in enumerate(plan.orders)]
-        doc = {"plan_id": plan.plan_id, "time": self.time.isoformat(), "reason": plan.reason, "legs": legs,
-               **(self.extra or {})}
+        legs = [
+            {
+                "index": i,
+                "client_id": venue.client_id(plan, i) if atomic else venue.client_id(leg_plan(plan, i), 0),
+                **order_doc(o),
+                **({"child_ids": venue.client_ids(leg_plan(plan, i))} if isinstance(venue, SlicedVenue) else {}),
+            }
+            for i, o in enumerate(plan.orders)
+        ]
+        doc = {
+            "plan_id": plan.plan_id,
+            "time": self.time.isoformat(),
+            "reason": plan.reason,
+            "legs": legs,
+            **(self.extra or {}),
+        }
         self.rebalance_id = self.ledger.start_rebalance(self.account, json.dumps(doc), plan.reason)
         self.ledger.mark_executing(self.rebalance_id)
         if self.lease is not None:
@@ -177,7 +215,9 @@ class JournaledVenue:
                 partial = err.partial_report
                 fills.extend(partial.fills if isinstance(partial, ExecutionReport) else ())
                 self.unknown = (i, str(err))
-                failures.extend(LegFailure(o, "not sent: an earlier leg's outcome is unknown") for o in plan.orders[i + 1:])
+                failures.extend(
+                    LegFailure(o, "not sent: an earlier leg's outcome is unknown") for o in plan.orders[i + 1 :]
+                )
                 break
             except VenueError as err:  # keep what filled; the leg fails, later legs are not sent
                 partial = err.partial_report
@@ -192,10 +232,10 @@ class JournaledVenue:
             self.ledger.journal_progress(self.rebalance_id, json.dumps(doc))
             return self.report
         if not fills:  # the engine appends nothing, so close the journal row here
-            self.ledger.finish_rebalance(self.rebalance_id, final_status(self.report).value,
-                                         json.dumps(report_doc(self.report)))
+            self.ledger.finish_rebalance(
+                self.rebalance_id, final_status(self.report).value, json.dumps(report_doc(self.report))
+            )
         return self.report
-
 
     def _halted(self) -> str | None:
         """Why no further leg may leave now: the service is stopping, or the owner paused the portfolio."""
@@ -225,8 +265,9 @@ class JournaledVenue:
             except VenueError as err:
                 partial = err.partial_report
                 done = partial.fills if isinstance(partial, ExecutionReport) else ()
-                report = ExecutionReport(tuple(done), tuple(LegFailure(o, f"batch failed: {err}") for o in plan.orders),
-                                         venue=venue.name)
+                report = ExecutionReport(
+                    tuple(done), tuple(LegFailure(o, f"batch failed: {err}") for o in plan.orders), venue=venue.name
+                )
         if not report.fills:
             self.ledger.finish_rebalance(self.rebalance_id, final_status(report).value, json.dumps(report_doc(report)))
         return report
@@ -246,8 +287,9 @@ class JournalLedger:
         if j.unknown is not None:  # the rebalance stays open: reconciliation records it whole once every leg is known
             return
         stamped = [replace(e, rebalance_id=j.rebalance_id) for e in entries]
-        self.store.finish_rebalance(j.rebalance_id, final_status(j.report).value, json.dumps(report_doc(j.report)),
-                                    stamped)
+        self.store.finish_rebalance(
+            j.rebalance_id, final_status(j.report).value, json.dumps(report_doc(j.report)), stamped
+        )
 
     def entries(self, account: str | None = None) -> list[LedgerEntry]:
         return self.store.entries(account)
@@ -264,8 +306,9 @@ class Reconciled:
     missing: int
 
 
-def reconcile(store: SqlLedgerStore, venue: TrackedVenue, account: str, ids: Sequence[str],
-              now: datetime | None = None) -> list[Reconciled]:
+def reconcile(
+    store: SqlLedgerStore, venue: TrackedVenue, account: str, ids: Sequence[str], now: datetime | None = None
+) -> list[Reconciled]:
     """Close the unfinished rebalances `ids` of `account` from what the venue says each client id did.
 
     A leg journaled as sent that the venue does not list yet stays unknown (the rebalance stays open) until the
@@ -287,8 +330,13 @@ def reconcile(store: SqlLedgerStore, venue: TrackedVenue, account: str, ids: Seq
                 fills.extend(found)
                 done = sum((f.quantity for f in found), Decimal(0))
                 if done < order.quantity:
-                    failures.append(LegFailure(replace(order, quantity=order.quantity - done),
-                                               "child orders not found at the venue after a restart", done))
+                    failures.append(
+                        LegFailure(
+                            replace(order, quantity=order.quantity - done),
+                            "child orders not found at the venue after a restart",
+                            done,
+                        )
+                    )
                 continue
             fill = venue.find_fill(leg["client_id"], order)
             if fill is not None:

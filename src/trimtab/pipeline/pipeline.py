@@ -75,8 +75,16 @@ class Pipeline:
             return self.strategy
         return replace(self.strategy, costs=bind_market(self.strategy.costs, snapshot.time, snapshot.history))
 
-    def decide(self, snapshot: MarketSnapshot, holdings: dict[str, Decimal], *, schedule: Schedule = Schedule(),
-               initial: bool = False, strategy: Strategy | None = None, record_equity: bool = True) -> Decision:
+    def decide(
+        self,
+        snapshot: MarketSnapshot,
+        holdings: dict[str, Decimal],
+        *,
+        schedule: Schedule = Schedule(),
+        initial: bool = False,
+        strategy: Strategy | None = None,
+        record_equity: bool = True,
+    ) -> Decision:
         """Validate prices and decide; a model strategy sees its stored equity path when an EquityLog is set
         (this decision's pre-trade value is marked unless `record_equity` is off: a dry run or unconfirmed plan)."""
         strat = strategy or self.bound(snapshot)
@@ -90,8 +98,9 @@ class Pipeline:
                 strat.allocation.restore(*stored)
             if record_equity:
                 self.mark(snapshot, value)
-        decision = engine.decide(strat, snapshot, holdings, schedule=schedule, rules=self.rules, initial=initial,
-                                 equity=equity)
+        decision = engine.decide(
+            strat, snapshot, holdings, schedule=schedule, rules=self.rules, initial=initial, equity=equity
+        )
         if record_equity:
             self.remember(strat, stored)
         return decision
@@ -113,8 +122,9 @@ class Pipeline:
         if self.equity is not None:
             self.equity.record(self.equity_key, snapshot.time, value)
 
-    def guard_set(self, snapshot: MarketSnapshot, ledger: LedgerStore, account: str,
-                  strategy: Strategy | None = None) -> GuardSet | None:
+    def guard_set(
+        self, snapshot: MarketSnapshot, ledger: LedgerStore, account: str, strategy: Strategy | None = None
+    ) -> GuardSet | None:
         """The strategy's guards with their inputs: each price's own time, the second source, today's turnover."""
         strat = strategy or self.strategy
         policy = strat.execution.guards
@@ -124,10 +134,15 @@ class Pipeline:
         reference = self.reference.prices(assets, strat.quote, snapshot.time) if self.reference is not None else {}
         today = traded_on(ledger.entries(account), strat.quote, snapshot.time) if policy.needs_daily_turnover else ZERO
         now = self.now() if self.now is not None else snapshot.time
-        return GuardSet(policy.guards, prices=dict(snapshot.prices),
-                        price_times={a: snapshot.price_time(a) for a in snapshot.prices},
-                        reference_prices=reference, traded_today=today, now=now,
-                        balance_tolerance=policy.balance_tolerance)
+        return GuardSet(
+            policy.guards,
+            prices=dict(snapshot.prices),
+            price_times={a: snapshot.price_time(a) for a in snapshot.prices},
+            reference_prices=reference,
+            traded_today=today,
+            now=now,
+            balance_tolerance=policy.balance_tolerance,
+        )
 
     def stack(self, guards: GuardSet | None, holdings: dict[str, Decimal], strategy: Strategy | None = None) -> Venue:
         """venue <- TWAP slicing <- guards: what a plan goes through (the service journal wraps this)."""
@@ -149,10 +164,18 @@ class Pipeline:
             self.venue.set_prices(snapshot.prices)
             self.venue.set_costs(strategy.costs)
 
-    def execute(self, decision: Decision, snapshot: MarketSnapshot, ledger: LedgerStore, *, account: str,
-                holdings: dict[str, Decimal], strategy: Strategy | None = None,
-                wrap: Callable[[Venue], Venue] | None = None,
-                record: LedgerStore | None = None) -> engine.CycleResult:
+    def execute(
+        self,
+        decision: Decision,
+        snapshot: MarketSnapshot,
+        ledger: LedgerStore,
+        *,
+        account: str,
+        holdings: dict[str, Decimal],
+        strategy: Strategy | None = None,
+        wrap: Callable[[Venue], Venue] | None = None,
+        record: LedgerStore | None = None,
+    ) -> engine.CycleResult:
         """Guards, slicing and the venue for a decided plan; every fill recorded in one ledger append.
 
         `wrap` puts a caller's layer outermost (the service journal, CLI progress); `record` is the ledger the
@@ -164,8 +187,15 @@ class Pipeline:
             venue = wrap(venue)
         return engine.execute_decision(decision, venue, record or ledger, account=account, time=snapshot.time)
 
-    def run_cycle(self, snapshot: MarketSnapshot, ledger: LedgerStore, *, account: str,
-                  schedule: Schedule = Schedule(), initial: bool = False) -> engine.CycleResult:
+    def run_cycle(
+        self,
+        snapshot: MarketSnapshot,
+        ledger: LedgerStore,
+        *,
+        account: str,
+        schedule: Schedule = Schedule(),
+        initial: bool = False,
+    ) -> engine.CycleResult:
         """Decide on the ledger's balances at the snapshot's prices; execute and record whole, or hold."""
         strat = self.bound(snapshot)
         self.follow(snapshot, strat)

@@ -58,14 +58,16 @@ class TickerReference:
 
 def pool_price(venue: PoolPriced) -> Callable[[str, str], Decimal]:
     """One asset's mid price from a DEX venue's pools."""
+
     def price(asset: str, quote: str) -> Decimal:
         return venue.mid_prices([asset], quote)[asset]
 
     return price
 
 
-def open_reference(source: ReferenceSource | None, *, venue: object = None,
-                   base_dir: str | None = None) -> ReferencePrices | None:
+def open_reference(
+    source: ReferenceSource | None, *, venue: object = None, base_dir: str | None = None
+) -> ReferencePrices | None:
     """The configured second source; `pool` needs a venue that prices from its own pools (the DEX venue)."""
     if source is None:
         return None
@@ -78,12 +80,16 @@ def open_reference(source: ReferenceSource | None, *, venue: object = None,
         return FileReference(str(p))
     if source.kind == "pool":
         if not isinstance(venue, PoolPriced):
-            raise ConfigError("pool: true needs the uniswap venue's pools (use ccxt: or file: here)",
-                              field="guards.reference")
+            raise ConfigError(
+                "pool: true needs the uniswap venue's pools (use ccxt: or file: here)", field="guards.reference"
+            )
         return TickerReference(pool_price(venue))
     from trimtab.adapters.ccxt_venue import CcxtVenue
     from trimtab.adapters.ccxt_venue.urls import api_urls
 
-    venue = CcxtVenue(source.target, api_urls=api_urls(source.target, source.url, field="guards.reference.url") if source.url else None,
-                      client_config={"enableRateLimit": source.url is None})
+    venue = CcxtVenue(
+        source.target,
+        api_urls=api_urls(source.target, source.url, field="guards.reference.url") if source.url else None,
+        client_config={"enableRateLimit": source.url is None},
+    )
     return TickerReference(venue.last_price)

@@ -19,8 +19,13 @@ class EphemeralPaper:
 
     name = "paper"
 
-    def __init__(self, balances: Mapping[str, Decimal], costs: CostModel, prices: Mapping[str, Decimal],
-                 rules: Callable[[str], MarketRules] | None = None) -> None:
+    def __init__(
+        self,
+        balances: Mapping[str, Decimal],
+        costs: CostModel,
+        prices: Mapping[str, Decimal],
+        rules: Callable[[str], MarketRules] | None = None,
+    ) -> None:
         self._venue = PaperVenue(balances, costs, prices, rules)
 
     def set_prices(self, prices: Mapping[str, Decimal]) -> None:

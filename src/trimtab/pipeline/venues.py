@@ -10,8 +10,14 @@ from trimtab.core.strategy import Strategy
 from trimtab.errors import ConfigError
 
 
-def open_ccxt(exchange_id: str, *, url: str | None = None, credentials: str | None = None,
-              field: str = "venue", lookup_grace_s: float | None = None) -> Any:
+def open_ccxt(
+    exchange_id: str,
+    *,
+    url: str | None = None,
+    credentials: str | None = None,
+    field: str = "venue",
+    lookup_grace_s: float | None = None,
+) -> Any:
     """A CcxtVenue; keys from TRIMTAB_<EXCHANGE>_API_KEY/_API_SECRET or a credentials file; `url`: a local server."""
     import ccxt
 
@@ -27,8 +33,9 @@ def open_ccxt(exchange_id: str, *, url: str | None = None, credentials: str | No
 
     urls = api_urls(exchange_id, url, field=f"{field} url") if url else None
     retry = RetryPolicy(lookup_grace=lookup_grace_s) if lookup_grace_s is not None else None
-    return CcxtVenue(exchange_id, credentials, api_urls=urls, client_config={"enableRateLimit": url is None},
-                     retry=retry)
+    return CcxtVenue(
+        exchange_id, credentials, api_urls=urls, client_config={"enableRateLimit": url is None}, retry=retry
+    )
 
 
 def dex_settings(strategy: Strategy, *, min_notional: Decimal = Decimal(1)) -> Any:
@@ -43,12 +50,23 @@ def dex_settings(strategy: Strategy, *, min_notional: Decimal = Decimal(1)) -> A
     wait = None
     if d.gas_wait is not None:  # skip-at-deadline is not a chain option: refused at validation
         wait = GasWait(max_base_fee=int(d.gas_wait.cap_gwei * GWEI), timeout=d.gas_wait.deadline_s)
-    return DexSettings(slippage=d.slippage, deadline_seconds=d.deadline_s, min_notional=min_notional,
-                       gas_wait=wait, private_rpc=d.private_rpc)
+    return DexSettings(
+        slippage=d.slippage,
+        deadline_seconds=d.deadline_s,
+        min_notional=min_notional,
+        gas_wait=wait,
+        private_rpc=d.private_rpc,
+    )
 
 
-def open_dex(strategy: Strategy, rpc: str | None, deployment: str | Path | None, key_file: str | Path | None, *,
-             fields: tuple[str, str] = ("rpc", "deployment")) -> Any:
+def open_dex(
+    strategy: Strategy,
+    rpc: str | None,
+    deployment: str | Path | None,
+    key_file: str | Path | None,
+    *,
+    fields: tuple[str, str] = ("rpc", "deployment"),
+) -> Any:
     """A DexVenue on `rpc` with the contracts of `deployment`, signing with the key from the environment or a file."""
     from trimtab.adapters.dex import DexVenue, load_deployment, load_signer
 
@@ -56,5 +74,9 @@ def open_dex(strategy: Strategy, rpc: str | None, deployment: str | Path | None,
         raise ConfigError("the uniswap venue needs an RPC URL", field=fields[0])
     if deployment is None:
         raise ConfigError("the uniswap venue needs a deployment file (from `trimtab chain deploy`)", field=fields[1])
-    return DexVenue(rpc, load_deployment(Path(deployment)), load_signer(Path(key_file) if key_file else None),
-                    dex_settings(strategy))
+    return DexVenue(
+        rpc,
+        load_deployment(Path(deployment)),
+        load_signer(Path(key_file) if key_file else None),
+        dex_settings(strategy),
+    )

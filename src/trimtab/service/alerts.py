@@ -49,14 +49,22 @@ class Notifier:
             self._thread.start()
         return self
 
-    def send(self, portfolio: str | None, kind: str, title: str, body: str,
-             payload: Mapping[str, Any] | None = None) -> int:
+    def send(
+        self, portfolio: str | None, kind: str, title: str, body: str, payload: Mapping[str, Any] | None = None
+    ) -> int:
         """Store the alert and queue its delivery; returns its id."""
         payload = dict(payload or {})
         title, body = scrub(title), scrub(body)  # error text may quote URLs with credentials, or SQL
         alert_id = self._store.add_alert(portfolio, kind, title, body, payload)
-        message = {"id": alert_id, "portfolio": portfolio, "kind": kind, "title": title, "body": body,
-                   "payload": payload, "created_at": self._store.now().isoformat()}
+        message = {
+            "id": alert_id,
+            "portfolio": portfolio,
+            "kind": kind,
+            "title": title,
+            "body": body,
+            "payload": payload,
+            "created_at": self._store.now().isoformat(),
+        }
         if self.has_channels:
             self.start()
             self._queue.put((alert_id, message))

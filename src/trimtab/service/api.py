@@ -39,7 +39,8 @@ Month = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", descript
 class TargetsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     targets: dict[Annotated[str, Field(min_length=1, max_length=32)], Annotated[float, Field(ge=0, le=1)]] = Field(
-        min_length=1, max_length=200)
+        min_length=1, max_length=200
+    )
     note: Annotated[str, Field(max_length=500)] = ""
 
 
@@ -89,8 +90,15 @@ router = APIRouter(prefix="/api")
 
 @router.get("/health", tags=["service"])
 def health(s: ServicesDep, role: Reader) -> dict[str, Any]:
-    return {"status": "ok", "version": __version__, "worker": s.worker_id, "role": role,
-            "time": s.clock.now().isoformat(), "started_at": s.started_at.isoformat(), "portfolios": len(s.runtimes)}
+    return {
+        "status": "ok",
+        "version": __version__,
+        "worker": s.worker_id,
+        "role": role,
+        "time": s.clock.now().isoformat(),
+        "started_at": s.started_at.isoformat(),
+        "portfolios": len(s.runtimes),
+    }
 
 
 @router.get("/portfolios", tags=["read"])
@@ -104,8 +112,14 @@ def status(s: ServicesDep, _: Reader, name: Name) -> dict[str, Any]:
 
 
 @router.get("/portfolios/{name}/decisions", tags=["read"])
-def decisions(s: ServicesDep, _: Reader, name: Name, limit: Limit = 100,
-              offset: Annotated[int, Query(ge=0, le=10**7)] = 0, traded_only: bool = False) -> dict[str, Any]:
+def decisions(
+    s: ServicesDep,
+    _: Reader,
+    name: Name,
+    limit: Limit = 100,
+    offset: Annotated[int, Query(ge=0, le=10**7)] = 0,
+    traded_only: bool = False,
+) -> dict[str, Any]:
     return commands.decisions(s, name, limit=limit, offset=offset, traded_only=traded_only)
 
 
@@ -140,14 +154,20 @@ def targets(s: ServicesDep, _: Reader, name: Name) -> dict[str, Any]:
 
 
 @router.get("/alerts", tags=["read"])
-def alerts(s: ServicesDep, _: Reader, portfolio: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None,
-           kind: Annotated[str | None, Query(max_length=32)] = None, limit: Limit = 100) -> dict[str, Any]:
+def alerts(
+    s: ServicesDep,
+    _: Reader,
+    portfolio: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None,
+    kind: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Limit = 100,
+) -> dict[str, Any]:
     return commands.alerts(s, portfolio, limit=limit, kind=kind)
 
 
 @router.get("/audit", tags=["read"])
-def audit(s: ServicesDep, _: Reader, portfolio: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None,
-          limit: Limit = 100) -> dict[str, Any]:
+def audit(
+    s: ServicesDep, _: Reader, portfolio: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None, limit: Limit = 100
+) -> dict[str, Any]:
     return commands.audit(s, portfolio, limit=limit)
 
 
@@ -192,21 +212,34 @@ def _validation_message(err: RequestValidationError) -> str:
 
 
 STATUS_OF: list[tuple[type[Exception], int]] = [
-    (commands.NotFound, 404), (commands.Conflict, 409), (commands.Invalid, 400), (ConfigError, 422),
-    (DataError, 503), (LedgerError, 503),
+    (commands.NotFound, 404),
+    (commands.Conflict, 409),
+    (commands.Invalid, 400),
+    (ConfigError, 422),
+    (DataError, 503),
+    (LedgerError, 503),
 ]
 
 
 def create_app(services: Services, *, static_dir: FsPath | None = STATIC_DIR) -> FastAPI:
     """The API over `services`; the dashboard is served from `static_dir` at / (None: API only)."""
-    app = FastAPI(title="trimtab service", version=__version__, docs_url=None, redoc_url=None,
-                  description="Portfolios kept on target: status, history, performance, costs, alerts, controls.")
+    app = FastAPI(
+        title="trimtab service",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        description="Portfolios kept on target: status, history, performance, costs, alerts, controls.",
+    )
     app.state.services = services
     app.include_router(router)
     app.include_router(apidocs.router)
     spec = services.settings.api
-    app.add_middleware(Hardening, tokens=lambda: services.tokens, max_body=spec.max_body_bytes,
-                       limiter=FailedAuthLimiter(limit=spec.auth_failures_per_minute, window=60.0))
+    app.add_middleware(
+        Hardening,
+        tokens=lambda: services.tokens,
+        max_body=spec.max_body_bytes,
+        limiter=FailedAuthLimiter(limit=spec.auth_failures_per_minute, window=60.0),
+    )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

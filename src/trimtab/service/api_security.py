@@ -20,11 +20,17 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-SECURITY_HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"no-referrer"), (b"x-frame-options", b"DENY"),
-                    (b"cross-origin-opener-policy", b"same-origin")]
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
 
 
 def role_for(tokens: Tokens, authorization: str | None) -> str | None:
@@ -43,8 +49,13 @@ def role_for(tokens: Tokens, authorization: str | None) -> str | None:
 class FailedAuthLimiter:
     """At most `limit` failed authentications per client address in a sliding `window` (seconds); then 429."""
 
-    def __init__(self, limit: int = 20, window: float = 60.0, max_clients: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        limit: int = 20,
+        window: float = 60.0,
+        max_clients: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.limit, self.window, self.max_clients, self._clock = limit, window, max_clients, clock
         self._failures: dict[str, deque[float]] = {}
 
@@ -84,17 +95,27 @@ def _header(scope: Scope, name: bytes) -> str | None:
 async def _reply(send: Send, status: int, message: str, headers: dict[str, str] | None = None) -> None:
     body = json.dumps({"error": message, "field": "Authorization" if status in (401, 403, 429) else "body"}).encode()
     extra = [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            *extra]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
 class Hardening:
     """ASGI middleware: see the module docstring. `tokens` is read per request (tests may swap them)."""
 
-    def __init__(self, app: App, *, tokens: Callable[[], Tokens], max_body: int = 64 * 1024,
-                 limiter: FailedAuthLimiter | None = None) -> None:
+    def __init__(
+        self,
+        app: App,
+        *,
+        tokens: Callable[[], Tokens],
+        max_body: int = 64 * 1024,
+        limiter: FailedAuthLimiter | None = None,
+    ) -> None:
         self.app, self._tokens, self.max_body = app, tokens, max_body
         self.limiter = limiter or FailedAuthLimiter()
 
@@ -106,24 +127,35 @@ class Hardening:
         async def secured(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers") or ()}
-                message["headers"] = [*(message.get("headers") or ()),
-                                      *((k, v) for k, v in SECURITY_HEADERS if k not in present)]
+                message["headers"] = [
+                    *(message.get("headers") or ()),
+                    *((k, v) for k, v in SECURITY_HEADERS if k not in present),
+                ]
             await send(message)
 
         if str(scope.get("path", "")).startswith("/api/"):
             client = (scope.get("client") or ("?",))[0]
             wait = self.limiter.retry_after(client)
             if wait is not None:
-                await _reply(secured, 429, "too many failed authentications from this address; retry later",
-                             {"retry-after": str(max(1, math.ceil(wait)))})
+                await _reply(
+                    secured,
+                    429,
+                    "too many failed authentications from this address; retry later",
+                    {"retry-after": str(max(1, math.ceil(wait)))},
+                )
                 return
             authorization = _header(scope, b"authorization")
             if role_for(self._tokens(), authorization) is None:
                 self.limiter.failed(client)
                 scheme = (authorization or "").partition(" ")[0].lower()
-                await _reply(secured, 401, "invalid bearer token" if scheme == "bearer" and
-                             (authorization or "").partition(" ")[2].strip() else "missing bearer token",
-                             {"www-authenticate": "Bearer"})
+                await _reply(
+                    secured,
+                    401,
+                    "invalid bearer token"
+                    if scheme == "bearer" and (authorization or "").partition(" ")[2].strip()
+                    else "missing bearer token",
+                    {"www-authenticate": "Bearer"},
+                )
                 return
         length = _header(scope, b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body):

@@ -52,7 +52,8 @@ async function main() {
       const head = el("h3");
       head.append(el("span", method.toUpperCase(), `method ${method}`), el("code", path));
       item.append(head, el("p", op.summary || ""));
-      const params = (op.parameters || []).map((p) => `${p.name} (${p.in}${p.required ? ", required" : ""}) ${ref(p.schema)}`);
+      const params = (op.parameters || [])
+        .map((p) => `${p.name} (${p.in}${p.required ? ", required" : ""}) ${ref(p.schema)}`);
       if (params.length) item.append(el("p", "Parameters: " + params.join("; "), "params"));
       const body = op.requestBody && op.requestBody.content && op.requestBody.content["application/json"];
       if (body) item.append(el("p", "JSON body: " + ref(body.schema), "params"));

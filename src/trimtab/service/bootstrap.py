@@ -123,8 +123,9 @@ def _clock(settings: ServiceSettings, store: ServiceStore) -> Clock:
     if md.source != "replay":
         return WallClock()
     start = datetime.combine(md.start, dtime(), tzinfo=UTC)
-    stored = json.loads(store.meta_setdefault("replay_clock", json.dumps({"sim_origin": start.isoformat(),
-                                                                         "wall_origin": time.time()})))
+    stored = json.loads(
+        store.meta_setdefault("replay_clock", json.dumps({"sim_origin": start.isoformat(), "wall_origin": time.time()}))
+    )
     return AcceleratedClock(datetime.fromisoformat(stored["sim_origin"]), float(stored["wall_origin"]), md.speed)
 
 
@@ -136,8 +137,11 @@ def _replay(settings: ServiceSettings, specs: list[StrategySpec], clock: Clock) 
 
     known = coverage()
     built = [s.build() for s in specs]  # the universe, not only static targets: models choose among it
-    assets = sorted(known if any(b.universe_from_data for b in built) else
-                    {a for b in built for a in b.universe if a != b.quote or a in known})
+    assets = sorted(
+        known
+        if any(b.universe_from_data for b in built)
+        else {a for b in built for a in b.universe if a != b.quote or a in known}
+    )
     missing = [a for a in assets if a not in known]
     if missing:
         raise ConfigError(f"no bundled prices for {', '.join(missing)}", field="market_data.source")
@@ -146,8 +150,14 @@ def _replay(settings: ServiceSettings, specs: list[StrategySpec], clock: Clock) 
     return ReplaySource(history, clock)
 
 
-def build_services(settings: ServiceSettings, tokens: Tokens, *, worker_id: str | None = None,
-                   markets: Mapping[str, MarketData] | None = None, clock: Clock | None = None) -> Services:
+def build_services(
+    settings: ServiceSettings,
+    tokens: Tokens,
+    *,
+    worker_id: str | None = None,
+    markets: Mapping[str, MarketData] | None = None,
+    clock: Clock | None = None,
+) -> Services:
     """Open (create, migrate) the database, register portfolios and open their accounts once.
 
     `markets` (per portfolio name) and `clock` replace the configured ones (`trimtab replay`'s simulated clock)."""
@@ -158,8 +168,12 @@ def build_services(settings: ServiceSettings, tokens: Tokens, *, worker_id: str 
     bases = [_strategy_spec(settings, p) for p in settings.portfolios]
     for spec, base in zip(settings.portfolios, bases, strict=True):
         if base.yield_ is not None:  # the service cannot honour it yet: refused before anything starts
-            raise ConfigError("yield: positions accruing by an index do not run in the service yet "
-                              "(backtest them with trimtab backtest)", source=spec.strategy, field="yield")
+            raise ConfigError(
+                "yield: positions accruing by an index do not run in the service yet "
+                "(backtest them with trimtab backtest)",
+                source=spec.strategy,
+                field="yield",
+            )
     replay = _replay(settings, bases, clock) if markets is None and settings.market_data.source == "replay" else None
     runtimes: dict[str, PortfolioRuntime] = {}
     known_accounts = set(ledger.accounts())
@@ -179,8 +193,9 @@ def build_services(settings: ServiceSettings, tokens: Tokens, *, worker_id: str 
         elif isinstance(venue, DexTracked):
             market = VenueSource(pool_price(venue), clock)
         else:
-            raise ConfigError("market_data.source 'venue' needs a ccxt or uniswap venue",
-                              field=f"portfolios.{spec.name}.venue")
+            raise ConfigError(
+                "market_data.source 'venue' needs a ccxt or uniswap venue", field=f"portfolios.{spec.name}.venue"
+            )
         if spec.account_name not in known_accounts:
             try:
                 _open_account(ledger, spec, base, venue, clock)
@@ -193,12 +208,22 @@ def build_services(settings: ServiceSettings, tokens: Tokens, *, worker_id: str 
     # SQLite serves one process, which may reclaim its own leases at once after a crash; PostgreSQL workers differ
     default = "main" if ledger.engine.dialect.name == "sqlite" else f"{socket.gethostname()}-{os.getpid()}"
     wid = worker_id or settings.worker_id or default
-    return Services(settings, ledger, store, clock, Notifier(store, settings.alerts), runtimes, tokens, wid[:64],
-                    equity=EquityMarks(ledger.engine))
+    return Services(
+        settings,
+        ledger,
+        store,
+        clock,
+        Notifier(store, settings.alerts),
+        runtimes,
+        tokens,
+        wid[:64],
+        equity=EquityMarks(ledger.engine),
+    )
 
 
-def _open_account(ledger: SqlLedgerStore, spec: PortfolioSpec, base: StrategySpec, venue: TrackedVenue | None,
-                  clock: Clock) -> None:
+def _open_account(
+    ledger: SqlLedgerStore, spec: PortfolioSpec, base: StrategySpec, venue: TrackedVenue | None, clock: Clock
+) -> None:
     """Opening balances: the exchange's for ccxt; configured holdings or initial value (in the quote) for paper."""
     if isinstance(venue, CcxtTracked | DexTracked):
         holdings = venue.balances()

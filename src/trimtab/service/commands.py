@@ -54,13 +54,22 @@ def list_portfolios(s: Services) -> list[dict[str, Any]]:
     for name, rt in sorted(s.runtimes.items()):
         row = rows.get(name)
         last = s.store.decisions(name, limit=1)
-        out.append(reports.json_doc({
-            "name": name, "strategy": rt.strategy.name, "venue": rt.spec.venue, "account": rt.account,
-            "quote": rt.strategy.quote, "paused": bool(row and row.paused),
-            "value": last[0]["value"] if last else None, "last_check_at": row.last_check_at if row else None,
-            "next_check_at": row.next_check_at if row else None,
-            "last_decision": _brief(last[0]) if last else None,
-        }))
+        out.append(
+            reports.json_doc(
+                {
+                    "name": name,
+                    "strategy": rt.strategy.name,
+                    "venue": rt.spec.venue,
+                    "account": rt.account,
+                    "quote": rt.strategy.quote,
+                    "paused": bool(row and row.paused),
+                    "value": last[0]["value"] if last else None,
+                    "last_check_at": row.last_check_at if row else None,
+                    "next_check_at": row.next_check_at if row else None,
+                    "last_decision": _brief(last[0]) if last else None,
+                }
+            )
+        )
     return out
 
 
@@ -80,32 +89,53 @@ def _status(s: Services, name: str) -> dict[str, Any]:
     state, snap, _ = _state(s, rt)
     now = snap.time
     rows = drift_rows(state, rt.strategy)
-    assets = [{**r, "band": r["band"] if r["band"] != float("inf") else None,
-               "distance": r["distance"] if r["band"] != float("inf") else None,
-               "breached": r["status"] != "ok"} for r in rows]
+    assets = [
+        {
+            **r,
+            "band": r["band"] if r["band"] != float("inf") else None,
+            "distance": r["distance"] if r["band"] != float("inf") else None,
+            "breached": r["status"] != "ok",
+        }
+        for r in rows
+    ]
     every = reports.calendar_every(rt.strategy.trigger)
     anchor = row.anchor_at
     closest = min((a for a in assets if a["distance"] is not None), key=lambda a: a["distance"], default=None)
     last = s.store.decisions(name, limit=1)
-    return reports.json_doc({
-        "name": name, "strategy": rt.strategy.name, "venue": rt.spec.venue, "account": rt.account,
-        "quote": rt.strategy.quote, "time": now, "value": float(state.total), "paused": row.paused,
-        "paused_reason": row.paused_reason, "targets_version": rt.targets_version,
-        "targets": dict(rt.strategy.targets), "assets": assets,
-        "trigger_would_fire": any(a["breached"] for a in assets),
-        "check_every": rt.spec.check_every, "last_check_at": row.last_check_at, "next_check_at": row.next_check_at,
-        "next_rebalance": {
-            "calendar_due": reports.next_calendar_due(every, anchor, now) if every and anchor else None,
-            "calendar_every": every.text if every else None,
-            "closest_band": {"asset": closest["asset"], "distance": closest["distance"]} if closest else None,
-            "expected_at_next_check": any(a["breached"] for a in assets) and not row.paused,
-        },
-        "failures": row.failures, "pending": {"trigger": row.trigger_requested, "exit": row.exit_request is not None},
-        "last_decision": _brief(last[0]) if last else None,
-    })
+    return reports.json_doc(
+        {
+            "name": name,
+            "strategy": rt.strategy.name,
+            "venue": rt.spec.venue,
+            "account": rt.account,
+            "quote": rt.strategy.quote,
+            "time": now,
+            "value": float(state.total),
+            "paused": row.paused,
+            "paused_reason": row.paused_reason,
+            "targets_version": rt.targets_version,
+            "targets": dict(rt.strategy.targets),
+            "assets": assets,
+            "trigger_would_fire": any(a["breached"] for a in assets),
+            "check_every": rt.spec.check_every,
+            "last_check_at": row.last_check_at,
+            "next_check_at": row.next_check_at,
+            "next_rebalance": {
+                "calendar_due": reports.next_calendar_due(every, anchor, now) if every and anchor else None,
+                "calendar_every": every.text if every else None,
+                "closest_band": {"asset": closest["asset"], "distance": closest["distance"]} if closest else None,
+                "expected_at_next_check": any(a["breached"] for a in assets) and not row.paused,
+            },
+            "failures": row.failures,
+            "pending": {"trigger": row.trigger_requested, "exit": row.exit_request is not None},
+            "last_decision": _brief(last[0]) if last else None,
+        }
+    )
 
 
-def decisions(s: Services, name: str, *, limit: int = 100, offset: int = 0, traded_only: bool = False) -> dict[str, Any]:
+def decisions(
+    s: Services, name: str, *, limit: int = 100, offset: int = 0, traded_only: bool = False
+) -> dict[str, Any]:
     _rt(s, name)
     items = s.store.decisions(name, limit=limit, offset=offset, traded_only=traded_only)
     return reports.json_doc({"portfolio": name, "limit": limit, "offset": offset, "items": items})
@@ -116,16 +146,27 @@ def rebalances(s: Services, name: str, *, limit: int = 100) -> dict[str, Any]:
     import json
 
     rt = _rt(s, name)
-    by_id = {d["rebalance_id"]: d for d in s.store.decisions(name, limit=10_000, traded_only=False)
-             if d["rebalance_id"]}
+    by_id = {
+        d["rebalance_id"]: d for d in s.store.decisions(name, limit=10_000, traded_only=False) if d["rebalance_id"]
+    }
     items = []
     for r in reversed(s.ledger.rebalances(rt.account)[-limit:]):
         d = by_id.get(r.id, {})
         report = json.loads(r.report_json) if r.report_json else None
-        items.append({"id": r.id, "status": r.status.value, "reason": r.reason, "created_at": r.created_at,
-                      "finished_at": r.finished_at, "kind": d.get("kind"), "time": d.get("time"),
-                      "plan": json.loads(r.plan_json), "report": report,
-                      "costs": (d.get("report") or {}).get("costs")})
+        items.append(
+            {
+                "id": r.id,
+                "status": r.status.value,
+                "reason": r.reason,
+                "created_at": r.created_at,
+                "finished_at": r.finished_at,
+                "kind": d.get("kind"),
+                "time": d.get("time"),
+                "plan": json.loads(r.plan_json),
+                "report": report,
+                "costs": (d.get("report") or {}).get("costs"),
+            }
+        )
     return reports.json_doc({"portfolio": name, "items": items})
 
 
@@ -147,8 +188,16 @@ def costs(s: Services, name: str) -> dict[str, Any]:
     """Totals and per-rebalance costs so far, and the projected cost of a full rebalance now (dry-run plan)."""
     rt = _rt(s, name)
     traded = s.store.decisions(name, limit=10_000, traded_only=True, newest_first=False)
-    per = [{"decision_id": d["id"], "time": d["time"], "kind": d["kind"], "rebalance_id": d["rebalance_id"],
-            **(d["report"] or {}).get("costs", {})} for d in traded]
+    per = [
+        {
+            "decision_id": d["id"],
+            "time": d["time"],
+            "kind": d["kind"],
+            "rebalance_id": d["rebalance_id"],
+            **(d["report"] or {}).get("costs", {}),
+        }
+        for d in traded
+    ]
     totals = {k: sum((p.get("realised") or {}).get(k, 0.0) for p in per) for k in ("fee", "slippage", "gas", "total")}
     expected = sum((p.get("expected") or {}).get("total", 0.0) for p in per)
     state, snap, holdings = _state(s, rt)
@@ -157,8 +206,16 @@ def costs(s: Services, name: str) -> dict[str, Any]:
 
     dry = engine.decide(rt.strategy, snap, holdings, initial=True)
     projection = plan_document(dry.plan, rt.strategy, state, "cost of rebalancing to target now (dry run)")
-    return reports.json_doc({"portfolio": name, "time": now, "totals": {**totals, "expected_total": expected},
-                              "rebalances": len(per), "per_rebalance": per, "projection": projection})
+    return reports.json_doc(
+        {
+            "portfolio": name,
+            "time": now,
+            "totals": {**totals, "expected_total": expected},
+            "rebalances": len(per),
+            "per_rebalance": per,
+            "projection": projection,
+        }
+    )
 
 
 def summary(s: Services, name: str, month: str | None = None) -> dict[str, Any]:
@@ -175,8 +232,9 @@ def summary(s: Services, name: str, month: str | None = None) -> dict[str, Any]:
 
 def targets(s: Services, name: str) -> dict[str, Any]:
     rt = _rt(s, name)
-    return reports.json_doc({"portfolio": name, "current_version": rt.targets_version,
-                              "versions": s.store.target_versions(name)})
+    return reports.json_doc(
+        {"portfolio": name, "current_version": rt.targets_version, "versions": s.store.target_versions(name)}
+    )
 
 
 def alerts(s: Services, portfolio: str | None = None, *, limit: int = 100, kind: str | None = None) -> dict[str, Any]:
@@ -194,8 +252,9 @@ def audit(s: Services, portfolio: str | None = None, *, limit: int = 100) -> dic
 
 def _accepted(s: Services, action: str, name: str, **extra: Any) -> dict[str, Any]:
     s.invalidate(name)
-    return reports.json_doc({"accepted": True, "action": action, "portfolio": name,
-                              "requested_at": datetime.now(UTC), **extra})
+    return reports.json_doc(
+        {"accepted": True, "action": action, "portfolio": name, "requested_at": datetime.now(UTC), **extra}
+    )
 
 
 def pause(s: Services, name: str, *, actor: str, reason: str = "") -> dict[str, Any]:
@@ -242,8 +301,13 @@ def set_targets(s: Services, name: str, new: dict[str, float], *, actor: str, no
         raise Invalid(f"targets: no market price for {', '.join(unpriced)}")
     version = s.store.add_targets(name, dict(strategy.targets), actor=actor, note=note)
     rt.with_targets(version, dict(strategy.targets))
-    s.notifier.send(name, "control", f"{name}: targets changed (v{version})",
-                    ", ".join(f"{a} {w:.2%}" for a, w in strategy.targets.items()), {"version": version})
+    s.notifier.send(
+        name,
+        "control",
+        f"{name}: targets changed (v{version})",
+        ", ".join(f"{a} {w:.2%}" for a, w in strategy.targets.items()),
+        {"version": version},
+    )
     return _accepted(s, "set_targets", name, version=version, targets=dict(strategy.targets))
 
 
@@ -256,8 +320,7 @@ def emergency_exit(s: Services, name: str, *, confirm: str, actor: str) -> dict[
     state, snap, holdings = _state(s, rt)
     now = snap.time
     quotes = exit_quotes(rt, holdings, snap)
-    request = {"actor": actor, "requested_at": datetime.now(UTC).isoformat(), "time": now.isoformat(),
-               "quotes": quotes}
+    request = {"actor": actor, "requested_at": datetime.now(UTC).isoformat(), "time": now.isoformat(), "quotes": quotes}
     s.store.update_portfolio(name, exit_request=request)
     s.store.audit(name, "emergency_exit", actor, request)
     s.wake.set()

@@ -75,8 +75,15 @@ def pipeline_for(services: Services, rt: PortfolioRuntime, venue: Venue) -> Pipe
     def sleep(service_seconds: float) -> None:  # TWAP waits in service time (shorter on a replay clock)
         time.sleep(clock.wall_seconds_until(clock.now() + timedelta(seconds=service_seconds)))
 
-    return Pipeline(rt.strategy, venue, reference=rt.reference, equity=services.equity, equity_key=rt.name,
-                    now=clock.now, sleep=sleep)
+    return Pipeline(
+        rt.strategy,
+        venue,
+        reference=rt.reference,
+        equity=services.equity,
+        equity_key=rt.name,
+        now=clock.now,
+        sleep=sleep,
+    )
 
 
 def _rules_of(venue: Any, quote: str) -> Any:
@@ -93,63 +100,126 @@ def reconcile_leftovers(services: Services, rt: PortfolioRuntime) -> list[Any]:
     done = reconcile(services.ledger, venue, rt.account, ids, now=services.clock.now())
     for r in done:
         if r.status == "unknown":
-            services.notifier.send(rt.name, "failure", f"{rt.name}: order outcome unknown",
-                                   f"{r.missing} leg(s) of rebalance {r.rebalance_id} not listed at the venue yet; "
-                                   "no new plan until the venue settles them",
-                                   {"rebalance_id": r.rebalance_id, "status": "unknown"})
+            services.notifier.send(
+                rt.name,
+                "failure",
+                f"{rt.name}: order outcome unknown",
+                f"{r.missing} leg(s) of rebalance {r.rebalance_id} not listed at the venue yet; "
+                "no new plan until the venue settles them",
+                {"rebalance_id": r.rebalance_id, "status": "unknown"},
+            )
             continue
-        services.notifier.send(rt.name, "failure" if r.missing else "rebalance_completed",
-                               f"{rt.name}: rebalance reconciled after restart ({r.status})",
-                               f"{len(r.fills)} leg(s) found at the venue, {r.missing} never sent",
-                               {"rebalance_id": r.rebalance_id, "status": r.status})
+        services.notifier.send(
+            rt.name,
+            "failure" if r.missing else "rebalance_completed",
+            f"{rt.name}: rebalance reconciled after restart ({r.status})",
+            f"{len(r.fills)} leg(s) found at the venue, {r.missing} never sent",
+            {"rebalance_id": r.rebalance_id, "status": r.status},
+        )
     return done
 
 
-def decide(pipeline: Pipeline, strategy: Strategy, rt: PortfolioRuntime, row: PortfolioRow, snap: MarketSnapshot,
-           holdings: dict[str, Decimal], *, initial: bool, manual: bool) -> tuple[Decision, str]:
+def decide(
+    pipeline: Pipeline,
+    strategy: Strategy,
+    rt: PortfolioRuntime,
+    row: PortfolioRow,
+    snap: MarketSnapshot,
+    holdings: dict[str, Decimal],
+    *,
+    initial: bool,
+    manual: bool,
+) -> tuple[Decision, str]:
     """The strategy's decision (an admin's request forces a full rebalance) and its kind."""
     if row.exit_request is not None:  # sell what the venue holds (its balances, not the ledger's) with IOC limits
         state = PortfolioState.of(holdings, snap.prices, strategy.quote)
         held = rt.venue.balances() if rt.venue is not None else holdings
         plan = exit_plan(rt, held, snap, limit=True)
-        return Decision(snap.time, TriggerResult(True, ("emergency exit",), kind=TriggerKind.RISK), {strategy.quote: 1.0},
-                        state.weights(extra=strategy.targets), plan), "exit"
-    decision = pipeline.decide(snap, holdings, schedule=Schedule(row.anchor_at, row.last_check_at),
-                               initial=initial or manual, strategy=strategy)
+        return Decision(
+            snap.time,
+            TriggerResult(True, ("emergency exit",), kind=TriggerKind.RISK),
+            {strategy.quote: 1.0},
+            state.weights(extra=strategy.targets),
+            plan,
+        ), "exit"
+    decision = pipeline.decide(
+        snap,
+        holdings,
+        schedule=Schedule(row.anchor_at, row.last_check_at),
+        initial=initial or manual,
+        strategy=strategy,
+    )
     if manual and not initial:
         why = TriggerResult(True, ("manual trigger by admin",), calendar=True, kind=TriggerKind.MANUAL)
-        decision = replace(decision, trigger=why, plan=replace(decision.plan, reason=why.reason) if decision.plan else None)
+        decision = replace(
+            decision, trigger=why, plan=replace(decision.plan, reason=why.reason) if decision.plan else None
+        )
     return decision, decision.trigger.kind.value if decision.trigger.fired else "check"
 
 
-def execute(services: Services, rt: PortfolioRuntime, pipeline: Pipeline, strategy: Strategy, decision: Decision,
-            snap: MarketSnapshot, holdings: dict[str, Decimal], kind: str, row: PortfolioRow) -> Executed:
+def execute(
+    services: Services,
+    rt: PortfolioRuntime,
+    pipeline: Pipeline,
+    strategy: Strategy,
+    decision: Decision,
+    snap: MarketSnapshot,
+    holdings: dict[str, Decimal],
+    kind: str,
+    row: PortfolioRow,
+) -> Executed:
     """Send the plan through guards, slicing and the venue, journaled before anything leaves."""
     if decision.plan is None or decision.plan.is_empty:
         return Executed()
     if kind != "exit":
-        services.notifier.send(rt.name, f"rebalance_{kind}", f"{rt.name}: {kind} rebalance", decision.reason,
-                               {"trigger": kind, "orders": len(decision.plan.orders)})
+        services.notifier.send(
+            rt.name,
+            f"rebalance_{kind}",
+            f"{rt.name}: {kind} rebalance",
+            decision.reason,
+            {"trigger": kind, "orders": len(decision.plan.orders)},
+        )
     guard = exit_guard(rt, row.exit_request, snap) if kind == "exit" and row.exit_request is not None else None
     if kind == "exit":  # an exit sells everything by definition: turnover caps do not apply to it
         strategy = _without_turnover_caps(strategy)
-    jv = JournaledVenue(None, services.ledger, rt.account, snap.time, services.stop, guard,
-                        {"portfolio": rt.name, "kind": kind, "targets_version": rt.targets_version},
-                        lease=active_guard(), clock=services.clock.now,
-                        halt=None if kind == "exit" else paused_check(services, rt.name))
-    result = pipeline.execute(decision, snap, services.ledger, account=rt.account, holdings=holdings,
-                              strategy=strategy, wrap=jv.around, record=JournalLedger(services.ledger, jv))
+    jv = JournaledVenue(
+        None,
+        services.ledger,
+        rt.account,
+        snap.time,
+        services.stop,
+        guard,
+        {"portfolio": rt.name, "kind": kind, "targets_version": rt.targets_version},
+        lease=active_guard(),
+        clock=services.clock.now,
+        halt=None if kind == "exit" else paused_check(services, rt.name),
+    )
+    result = pipeline.execute(
+        decision,
+        snap,
+        services.ledger,
+        account=rt.account,
+        holdings=holdings,
+        strategy=strategy,
+        wrap=jv.around,
+        record=JournalLedger(services.ledger, jv),
+    )
     report = jv.report or ExecutionReport(())
     if jv.unknown is not None:  # nothing recorded yet: the next cycles look the leg up before planning anything
-        services.notifier.send(rt.name, "failure", f"{rt.name}: order outcome unknown",
-                               f"leg {jv.unknown[0] + 1}: {jv.unknown[1]}; no new plan until the venue settles it",
-                               {"rebalance_id": jv.rebalance_id, "status": "unknown"})
+        services.notifier.send(
+            rt.name,
+            "failure",
+            f"{rt.name}: order outcome unknown",
+            f"leg {jv.unknown[0] + 1}: {jv.unknown[1]}; no new plan until the venue settles it",
+            {"rebalance_id": jv.rebalance_id, "status": "unknown"},
+        )
         return Executed(report, "unknown", jv.rebalance_id, False)
     return Executed(report, final_status(report).value, jv.rebalance_id, result.traded)
 
 
 def paused_check(services: Services, name: str) -> Callable[[], str | None]:
     """Between legs: a pause pressed while the rebalance runs stops the legs not yet sent."""
+
     def halt() -> str | None:
         row = services.store.portfolio(name)
         return f"not sent: paused ({row.paused_reason or 'by the owner'})" if row is not None and row.paused else None
@@ -166,9 +236,18 @@ def _without_turnover_caps(strategy: Strategy) -> Strategy:
     return replace(strategy, execution=ExecutionPolicy(policy.guards, policy.twap, policy.dex))
 
 
-def record(services: Services, rt: PortfolioRuntime, row: PortfolioRow, strategy: Strategy, decision: Decision,
-           kind: str, snap: MarketSnapshot, holdings: dict[str, Decimal], done: Executed,
-           initial: bool) -> CycleResult:
+def record(
+    services: Services,
+    rt: PortfolioRuntime,
+    row: PortfolioRow,
+    strategy: Strategy,
+    decision: Decision,
+    kind: str,
+    snap: MarketSnapshot,
+    holdings: dict[str, Decimal],
+    done: Executed,
+    initial: bool,
+) -> CycleResult:
     """The decision row (value, weights, risk, plan, report) and the schedule columns."""
     now = snap.time
     updates: dict[str, Any] = {}
@@ -184,30 +263,53 @@ def record(services: Services, rt: PortfolioRuntime, row: PortfolioRow, strategy
     rt.equity_tail, rt.equity_at = equity[-EQUITY_WINDOW:], now  # valid while this process writes the next row
     plan_doc = None
     if decision.plan is not None:
-        plan_doc = plan_document(decision.plan, strategy, PortfolioState.of(holdings, snap.prices, strategy.quote),
-                                 decision.reason, _rules_of(rt.venue, strategy.quote))
+        plan_doc = plan_document(
+            decision.plan,
+            strategy,
+            PortfolioState.of(holdings, snap.prices, strategy.quote),
+            decision.reason,
+            _rules_of(rt.venue, strategy.quote),
+        )
     rep = report_doc(done.report, costs=reports.cost_doc(decision.plan, done.report)) if done.report else None
-    doc = {"time": now, "kind": kind, "fired": decision.trigger.fired, "traded": done.traded, "status": done.status,
-           "reason": decision.reason, "rebalance_id": done.rebalance_id, "value": value, "bh_value": bh_value,
-           "weights_json": state.weights(extra=decision.targets), "targets_json": dict(decision.targets),
-           "metrics_json": reports.risk_metrics(equity, reports.periods_per_year(rt.spec.every)),
-           "plan_json": plan_doc, "report_json": rep}
+    doc = {
+        "time": now,
+        "kind": kind,
+        "fired": decision.trigger.fired,
+        "traded": done.traded,
+        "status": done.status,
+        "reason": decision.reason,
+        "rebalance_id": done.rebalance_id,
+        "value": value,
+        "bh_value": bh_value,
+        "weights_json": state.weights(extra=decision.targets),
+        "targets_json": dict(decision.targets),
+        "metrics_json": reports.risk_metrics(equity, reports.periods_per_year(rt.spec.every)),
+        "plan_json": plan_doc,
+        "report_json": rep,
+    }
     after_trade_alerts(services, rt, kind, done.status, decision.reason, rep)
     updates.update(scheduled_alerts(services, rt, row, now))
-    failures = row.failures + 1 if done.status in ("failed", "partial") else 0 if done.status != "unknown" \
-        else row.failures  # failed and partial rebalances count toward the breaker; an unknown one waits
+    failures = (
+        row.failures + 1 if done.status in ("failed", "partial") else 0 if done.status != "unknown" else row.failures
+    )  # failed and partial rebalances count toward the breaker; an unknown one waits
     if failures >= rt.spec.max_failures and not row.paused and "paused" not in updates:
-        services.notifier.send(rt.name, "circuit_breaker", f"{rt.name}: circuit breaker tripped",
-                               f"{failures} failed or partial rebalances in a row; portfolio paused",
-                               {"breaker": "failures"})
+        services.notifier.send(
+            rt.name,
+            "circuit_breaker",
+            f"{rt.name}: circuit breaker tripped",
+            f"{failures} failed or partial rebalances in a row; portfolio paused",
+            {"breaker": "failures"},
+        )
         updates.update(paused=True, paused_reason=f"circuit breaker: {failures} failed cycles")
-    updates.update(last_check_at=now, next_check_at=rt.spec.every.after(now, 1), anchor_at=row.anchor_at or now,
-                   failures=failures)
+    updates.update(
+        last_check_at=now, next_check_at=rt.spec.every.after(now, 1), anchor_at=row.anchor_at or now, failures=failures
+    )
     return CycleResult(doc, updates)
 
 
-def pre_trade_breaker(services: Services, rt: PortfolioRuntime, row: PortfolioRow, snap: MarketSnapshot,
-                      holdings: dict[str, Decimal]) -> dict[str, Any]:
+def pre_trade_breaker(
+    services: Services, rt: PortfolioRuntime, row: PortfolioRow, snap: MarketSnapshot, holdings: dict[str, Decimal]
+) -> dict[str, Any]:
     """The drawdown breaker on the value before trading: a portfolio beyond its limit pauses and sends nothing."""
     if rt.spec.max_drawdown is None:
         return {}
@@ -231,10 +333,22 @@ def waiting_cycle(services: Services, rt: PortfolioRuntime, row: PortfolioRow, o
     now = services.clock.now()
     last = services.store.equity(rt.name, 1)
     value, bh_value = (last[-1][1], last[-1][2]) if last else (0.0, 0.0)  # unchanged until the venue settles
-    doc = {"time": now, "kind": "check", "fired": False, "traded": False, "status": "unknown",
-           "reason": f"waiting for the venue to settle {len(open_ids)} open rebalance(s): no new plan on top",
-           "rebalance_id": open_ids[0] if open_ids else None, "value": value, "bh_value": bh_value, "weights_json": {},
-           "targets_json": {}, "metrics_json": {}, "plan_json": None, "report_json": None}
+    doc = {
+        "time": now,
+        "kind": "check",
+        "fired": False,
+        "traded": False,
+        "status": "unknown",
+        "reason": f"waiting for the venue to settle {len(open_ids)} open rebalance(s): no new plan on top",
+        "rebalance_id": open_ids[0] if open_ids else None,
+        "value": value,
+        "bh_value": bh_value,
+        "weights_json": {},
+        "targets_json": {},
+        "metrics_json": {},
+        "plan_json": None,
+        "report_json": None,
+    }
     retry = min(now + timedelta(seconds=UNKNOWN_RETRY_S), rt.spec.every.after(now, 1))
     return {"decision": doc, "last_check_at": row.last_check_at, "next_check_at": retry}
 
@@ -256,13 +370,20 @@ def venue_drift(ledger: Mapping[str, Decimal], venue: Mapping[str, Decimal]) -> 
 def drift_cycle(services: Services, rt: PortfolioRuntime, row: PortfolioRow, drift: list[str]) -> dict[str, Any]:
     """Ledger and venue disagree: pause before planning, with an alert naming every asset and both amounts."""
     what = "; ".join(drift)
-    services.notifier.send(rt.name, "circuit_breaker", f"{rt.name}: ledger and venue balances differ",
-                           f"{what}; portfolio paused until they are reconciled", {"breaker": "balance_drift",
-                                                                                   "differences": drift})
+    services.notifier.send(
+        rt.name,
+        "circuit_breaker",
+        f"{rt.name}: ledger and venue balances differ",
+        f"{what}; portfolio paused until they are reconciled",
+        {"breaker": "balance_drift", "differences": drift},
+    )
     out = waiting_cycle(services, rt, row, [])
     out["decision"].update(status="held", reason=f"ledger and venue differ: {what}")
-    out.update(paused=True, paused_reason=f"ledger and venue differ: {what}", next_check_at=rt.spec.every.after(
-        services.clock.now(), 1))
+    out.update(
+        paused=True,
+        paused_reason=f"ledger and venue differ: {what}",
+        next_check_at=rt.spec.every.after(services.clock.now(), 1),
+    )
     return out
 
 
@@ -297,13 +418,21 @@ def run_portfolio_cycle(services: Services, rt: PortfolioRuntime, row: Portfolio
     result = record(services, rt, row, strategy, decision, kind, snap, holdings, done, initial)
     result.updates.update(consumed)
     if done.status == "unknown":
-        result.updates["next_check_at"] = min(snap.time + timedelta(seconds=UNKNOWN_RETRY_S),
-                                              result.updates["next_check_at"])
+        result.updates["next_check_at"] = min(
+            snap.time + timedelta(seconds=UNKNOWN_RETRY_S), result.updates["next_check_at"]
+        )
     if done.report is not None:
         fills = done.report.fills
         cost = sum((f.fee + f.slippage + f.gas for f in fills), Decimal(0))
-        activity.info("%s %s: %s rebalance %s: %d order(s), %d fill(s), cost %s %s", f"{snap.time:%Y-%m-%d %H:%M}Z",
-                      rt.name, kind, done.status, len(decision.plan.orders) if decision.plan else 0, len(fills),
-                      f"{cost:,.2f}", strategy.quote)
+        activity.info(
+            "%s %s: %s rebalance %s: %d order(s), %d fill(s), cost %s %s",
+            f"{snap.time:%Y-%m-%d %H:%M}Z",
+            rt.name,
+            kind,
+            done.status,
+            len(decision.plan.orders) if decision.plan else 0,
+            len(fills),
+            f"{cost:,.2f}",
+            strategy.quote,
+        )
     return result.columns()
-

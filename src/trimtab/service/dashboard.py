@@ -45,8 +45,11 @@ def sample(n: int, keep_min: FloatArray | None = None, points: int = CHART_POINT
     edges = np.linspace(0, n, buckets + 1).astype(np.intp)
     keep = [edges[:-1], np.array([n - 1])]
     if keep_min is not None:
-        keep.append(np.array([lo + int(np.argmin(keep_min[lo:hi])) for lo, hi in zip(edges[:-1], edges[1:],
-                                                                                        strict=True) if hi > lo]))
+        keep.append(
+            np.array(
+                [lo + int(np.argmin(keep_min[lo:hi])) for lo, hi in zip(edges[:-1], edges[1:], strict=True) if hi > lo]
+            )
+        )
     return np.unique(np.concatenate(keep)).astype(np.intp)
 
 
@@ -71,8 +74,9 @@ def _replay(rt: PortfolioRuntime) -> tuple[PriceHistory, Any] | None:
     return in_quote(rt.market.history, rt.strategy.quote), rt.market.row_at
 
 
-def calendar_variant(rt: PortfolioRuntime, history: PriceHistory, rows: list[int],
-                     start_value: float) -> tuple[str, list[float]] | None:
+def calendar_variant(
+    rt: PortfolioRuntime, history: PriceHistory, rows: list[int], start_value: float
+) -> tuple[str, list[float]] | None:
     """The same targets and costs rebalanced on a monthly calendar over the same days (backtest fast path),
     read at each recorded check's price row and scaled to start at `start_value`; None if it cannot run."""
     from trimtab.backtest.compare import variants
@@ -101,17 +105,24 @@ def correlations(rt: PortfolioRuntime, history: PriceHistory, first: int, last: 
     the matrix now, each asset against the largest target, and the average pair, from `first` to `last` row."""
     targets = rt.strategy.targets
     risk = sorted((a for a in targets if a != rt.strategy.quote and a in history.assets), key=lambda a: -targets[a])
-    doc: dict[str, Any] = {"window": CORR_WINDOW, "assets": risk, "matrix": None, "base": risk[0] if risk else None,
-                           "times": [], "against_base": {}, "average": []}
+    doc: dict[str, Any] = {
+        "window": CORR_WINDOW,
+        "assets": risk,
+        "matrix": None,
+        "base": risk[0] if risk else None,
+        "times": [],
+        "against_base": {},
+        "average": [],
+    }
     if len(risk) < 2:
         return doc
     start = max(0, first - CORR_WINDOW)
-    prices = np.column_stack([ffill(c) for c in history.select(tuple(risk)).prices[start:last + 1].T])
+    prices = np.column_stack([ffill(c) for c in history.select(tuple(risk)).prices[start : last + 1].T])
     rets = log_returns(prices)
     if len(rets) < CORR_WINDOW:
         return doc
     corr = metrics.rolling_correlation(np.nan_to_num(rets), CORR_WINDOW)
-    times = history.times[start + 1:last + 1]
+    times = history.times[start + 1 : last + 1]
     shown = max(0, first - start - 1)
     idx = shown + sample(len(times) - shown)
     iu = np.triu_indices(len(risk), 1)
@@ -135,18 +146,25 @@ def volatility_regime(rt: PortfolioRuntime, history: PriceHistory, first: int, l
     assets = tuple(a for a in rt.strategy.targets if a in history.assets)
     w = np.array([rt.strategy.targets[a] for a in assets])
     start = max(0, first - regime.window - 1)
-    rp = np.nan_to_num(simple_returns(history.select(assets).prices[start:last + 1])) @ w
+    rp = np.nan_to_num(simple_returns(history.select(assets).prices[start : last + 1])) @ w
     index = np.concatenate(([1.0], np.cumprod(1.0 + rp)))
     vol = rolling_vol(index, regime.window, history.periods_per_year())
     now = float(vol[-1]) if len(vol) else math.nan
     label = "unknown"
     if math.isfinite(now):
         label = regime.names[int(np.searchsorted(np.asarray(regime.thresholds), now, side="right"))]
-    times = history.times[start:last + 1]
+    times = history.times[start : last + 1]
     shown = min(max(0, first - start), len(times) - 1)
     idx = shown + sample(len(times) - shown)
-    return {"label": label, "volatility": _num(now), "window": regime.window, "thresholds": list(regime.thresholds),
-            "names": list(regime.names), "times": [_iso(t) for t in times[idx]], "series": [_num(v) for v in vol[idx]]}
+    return {
+        "label": label,
+        "volatility": _num(now),
+        "window": regime.window,
+        "thresholds": list(regime.thresholds),
+        "names": list(regime.names),
+        "times": [_iso(t) for t in times[idx]],
+        "series": [_num(v) for v in vol[idx]],
+    }
 
 
 def _iso(t: np.datetime64) -> str:
@@ -156,12 +174,22 @@ def _iso(t: np.datetime64) -> str:
 def benefit(traded: list[dict[str, Any]], value: float, bh_value: float) -> dict[str, Any]:
     """Costs after the initial allocation against the rebalancing benefit before those costs (value - buy-and-hold
     + costs); the share is undefined (None) while that benefit is not positive."""
-    costs = sum(((d.get("report") or {}).get("costs", {}).get("realised", {}).get("total", 0.0)
-                 for d in traded if d["kind"] != "initial"), 0.0)
+    costs = sum(
+        (
+            (d.get("report") or {}).get("costs", {}).get("realised", {}).get("total", 0.0)
+            for d in traded
+            if d["kind"] != "initial"
+        ),
+        0.0,
+    )
     net = value - bh_value
     gross = net + costs
-    return {"costs": costs, "net_benefit": net, "gross_benefit": gross,
-            "cost_share": costs / gross if gross > 0 else None}
+    return {
+        "costs": costs,
+        "net_benefit": net,
+        "gross_benefit": gross,
+        "cost_share": costs / gross if gross > 0 else None,
+    }
 
 
 def analytics_doc(s: Services, rt: PortfolioRuntime, equity_points: int) -> dict[str, Any]:
@@ -179,30 +207,51 @@ def analytics_doc(s: Services, rt: PortfolioRuntime, equity_points: int) -> dict
         history, row_at = replay
         rows = [int(row_at(t)) for t in times]
         cal = calendar_variant(rt, history, rows, float(values[0]))
-        extra = {"correlations": correlations(rt, history, rows[0], rows[-1]),
-                 "regime": volatility_regime(rt, history, rows[0], rows[-1])}
+        extra = {
+            "correlations": correlations(rt, history, rows[0], rows[-1]),
+            "regime": volatility_regime(rt, history, rows[0], rows[-1]),
+        }
     cal_values = np.array(cal[1], dtype=np.float64) if cal else None
     peak = np.maximum.accumulate(values) if len(values) else values
     with np.errstate(divide="ignore", invalid="ignore"):
         drawdown = np.where(peak > 0, values / peak - 1.0, 0.0)
     idx = sample(len(values), drawdown)
-    points = [{"time": times[i].isoformat(), "value": _num(values[i]), "buy_and_hold": _num(bh[i]),
-               "calendar": _num(cal_values[i]) if cal_values is not None else None,
-               "drawdown": _num(drawdown[i])} for i in idx]
+    points = [
+        {
+            "time": times[i].isoformat(),
+            "value": _num(values[i]),
+            "buy_and_hold": _num(bh[i]),
+            "calendar": _num(cal_values[i]) if cal_values is not None else None,
+            "drawdown": _num(drawdown[i]),
+        }
+        for i in idx
+    ]
 
     def variant(label: str, series: FloatArray | None) -> dict[str, Any] | None:
         if series is None or len(series) == 0:
             return None
         ret = float(series[-1] / series[0] - 1) if series[0] > 0 else 0.0
-        return {"label": label, "return": ret, "end_value": float(series[-1]),
-                "metrics": reports.risk_metrics(series.tolist(), ppy)}
+        return {
+            "label": label,
+            "return": ret,
+            "end_value": float(series[-1]),
+            "metrics": reports.risk_metrics(series.tolist(), ppy),
+        }
 
     traded = s.store.decisions(name, limit=10_000, traded_only=True, newest_first=False)
-    return reports.json_doc({
-        "portfolio": name, "quote": rt.strategy.quote, "time": s.clock.now(), "points": len(values),
-        "equity": points,
-        "variants": {"strategy": variant(rt.strategy.name, values), "buy_and_hold": variant("buy-and-hold", bh),
-                     "calendar": variant(cal[0], cal_values) if cal else None},
-        "benefit": benefit(traded, float(values[-1]), float(bh[-1])) if len(values) else None,
-        **extra,
-    })
+    return reports.json_doc(
+        {
+            "portfolio": name,
+            "quote": rt.strategy.quote,
+            "time": s.clock.now(),
+            "points": len(values),
+            "equity": points,
+            "variants": {
+                "strategy": variant(rt.strategy.name, values),
+                "buy_and_hold": variant("buy-and-hold", bh),
+                "calendar": variant(cal[0], cal_values) if cal else None,
+            },
+            "benefit": benefit(traded, float(values[-1]), float(bh[-1])) if len(values) else None,
+            **extra,
+        }
+    )

@@ -10,8 +10,9 @@ from trimtab.core.base.types import PlannedOrder, Side, TradePlan
 from trimtab.service.bootstrap import PortfolioRuntime
 
 
-def exit_plan(rt: PortfolioRuntime, holdings: dict[str, Decimal], snap: MarketSnapshot, *,
-              limit: bool = False) -> TradePlan:
+def exit_plan(
+    rt: PortfolioRuntime, holdings: dict[str, Decimal], snap: MarketSnapshot, *, limit: bool = False
+) -> TradePlan:
     """Sell every risk asset into the quote on its direct pair. With `limit`, each leg is an immediate-or-cancel
     limit at the lowest price the exit accepts (the expected price less `exit_guard_bps`): nothing sells below it."""
     quote = rt.strategy.quote
@@ -21,8 +22,19 @@ def exit_plan(rt: PortfolioRuntime, holdings: dict[str, Decimal], snap: MarketSn
         if asset == quote or qty <= 0 or asset not in snap.prices:
             continue
         q = rt.strategy.costs.quote(asset, Side.SELL, qty, snap.prices[asset])
-        orders.append(PlannedOrder(asset, quote, Side.SELL, qty, snap.prices[asset], q.exec_price, q.cost, q.gross,
-                                   limit_price=q.exec_price * floor if limit else None))
+        orders.append(
+            PlannedOrder(
+                asset,
+                quote,
+                Side.SELL,
+                qty,
+                snap.prices[asset],
+                q.exec_price,
+                q.cost,
+                q.gross,
+                limit_price=q.exec_price * floor if limit else None,
+            )
+        )
     return TradePlan(tuple(orders), "emergency exit", post_weights={quote: 1.0})
 
 
@@ -32,9 +44,16 @@ def exit_quotes(rt: PortfolioRuntime, holdings: dict[str, Decimal], snap: Market
     guard = Decimal(repr(rt.spec.exit_guard_bps)) / 10_000
     for o in exit_plan(rt, holdings, snap).orders:
         expected = o.quote_delta
-        out.append({"asset": o.asset, "quantity": str(o.quantity), "route": f"{o.asset}->{o.quote} on {rt.spec.venue}",
-                    "mid": str(o.price), "expected_received": str(expected),
-                    "min_received": str((expected * (1 - guard)).quantize(Decimal("1e-8")))})
+        out.append(
+            {
+                "asset": o.asset,
+                "quantity": str(o.quantity),
+                "route": f"{o.asset}->{o.quote} on {rt.spec.venue}",
+                "mid": str(o.price),
+                "expected_received": str(expected),
+                "min_received": str((expected * (1 - guard)).quantize(Decimal("1e-8"))),
+            }
+        )
     return out
 
 
@@ -43,7 +62,9 @@ def exit_guard(rt: PortfolioRuntime, request: dict[str, Any], snap: MarketSnapsh
 
     def guard(order: Any) -> str | None:
         now = rt.strategy.costs.quote(order.asset, Side.SELL, order.quantity, snap.prices[order.asset])
-        received = (now.gross if now.gross is not None else order.quantity * now.exec_price) - now.cost.fee - now.cost.gas
+        received = (
+            (now.gross if now.gross is not None else order.quantity * now.exec_price) - now.cost.fee - now.cost.gas
+        )
         floor = mins.get(order.asset)
         if floor is not None and received < floor:
             return f"guard: would receive {received:.8f} < minimum {floor}"

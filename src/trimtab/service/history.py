@@ -93,16 +93,27 @@ def _bars_of(h: PriceHistory, quote: str, source: str) -> dict[str, list[Bar]]:
             continue
         col = h.prices[:, j] / unit
         vol = h.volumes[:, j] if h.volumes is not None else np.full(len(h), np.nan)
-        out[a] = [Bar(a, times[i], _decimal(col[i]), _decimal(vol[i]) if np.isfinite(vol[i]) else None, source)
-                  for i in range(len(h)) if np.isfinite(col[i]) and col[i] > 0]
+        out[a] = [
+            Bar(a, times[i], _decimal(col[i]), _decimal(vol[i]) if np.isfinite(vol[i]) else None, source)
+            for i in range(len(h))
+            if np.isfinite(col[i]) and col[i] > 0
+        ]
     return out
 
 
 class StoredHistorySource:
     """The service's MarketData on a venue's tickers, with the price store's daily history in every snapshot."""
 
-    def __init__(self, store: PriceStore, venue: VenueMarket, clock: Clock, strategies: Sequence[Strategy], *,
-                 history: str = "venue", history_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        store: PriceStore,
+        venue: VenueMarket,
+        clock: Clock,
+        strategies: Sequence[Strategy],
+        *,
+        history: str = "venue",
+        history_file: Path | None = None,
+    ) -> None:
         if history not in ("venue", "file", "bundled") or (history == "file") != (history_file is not None):
             raise ConfigError("history must be venue, bundled, or file with history_file", field="market_data.history")
         self.store, self.venue, self.clock = store, venue, clock
@@ -111,8 +122,10 @@ class StoredHistorySource:
         self.need, self.rows = 0, 1
         for s in strategies:
             if s.universe_from_data:
-                raise ConfigError(f"{s.name}: a model picking its assets from the data needs a `universe:` on live "
-                                  "prices", field="universe")
+                raise ConfigError(
+                    f"{s.name}: a model picking its assets from the data needs a `universe:` on live prices",
+                    field="universe",
+                )
             self.universe[s.quote] = tuple(dict.fromkeys([*self.universe.get(s.quote, ()), *s.universe]))
             self.need, self.rows = max(self.need, window_rows(s)), max(self.rows, backfill_rows(s))
         self.backfilled: dict[str, int] = {}  # rows added per asset by the last backfill
@@ -151,8 +164,11 @@ class StoredHistorySource:
         """Daily bars with since <= time <= now from the configured feed (time: when the close was known)."""
         if self.feed == "venue":
             got = self.venue.ohlcv(asset, quote, TIMEFRAME, since - DAY, now)
-            return [Bar(asset, b.close_time, b.close, None if b.volume is None else b.volume * b.close, "venue")
-                    for b in got if since <= b.close_time <= now]
+            return [
+                Bar(asset, b.close_time, b.close, None if b.volume is None else b.volume * b.close, "venue")
+                for b in got
+                if since <= b.close_time <= now
+            ]
         return [b for b in self._loaded_bars(quote).get(asset, []) if since <= b.time <= now]
 
     def _loaded_bars(self, quote: str) -> dict[str, list[Bar]]:
@@ -195,9 +211,12 @@ class StoredHistorySource:
                 raise DataError(f"venue price for {a} is {price}", source="venue", field=a)
             age = now - utc(at)
             if age > MAX_TICKER_AGE:
-                raise DataError(f"stale ticker: stamped {utc(at):%Y-%m-%d %H:%M} UTC, "
-                                f"{timedelta(seconds=int(age.total_seconds()))} before now",
-                                source="venue", field=a)
+                raise DataError(
+                    f"stale ticker: stamped {utc(at):%Y-%m-%d %H:%M} UTC, "
+                    f"{timedelta(seconds=int(age.total_seconds()))} before now",
+                    source="venue",
+                    field=a,
+                )
             prices[a], times[a] = price, utc(at)
             bars.append(Bar(a, utc(at), price, None, TICKER))
         self.store.append(quote, bars)
@@ -210,19 +229,23 @@ class StoredHistorySource:
         """Every universe asset has a close on each of the last `need` days, else a DataError naming it."""
         if not self.need:
             return
-        tail = h.prices[-self.need:]
+        tail = h.prices[-self.need :]
         for a in self.universe.get(quote, ()):
             if a == quote:
                 continue
             have = int(np.isfinite(tail[:, h.index_of(a)]).sum())
             if have < self.need:
-                raise DataError(f"the strategy reads {self.need} daily closes up to {t:%Y-%m-%d}, the price "
-                                f"store has {have} ({self.need - have} missing; history from {self.feed})",
-                                source="price store", field=a)
+                raise DataError(
+                    f"the strategy reads {self.need} daily closes up to {t:%Y-%m-%d}, the price "
+                    f"store has {have} ({self.need - have} missing; history from {self.feed})",
+                    source="price store",
+                    field=a,
+                )
 
 
-def make_history_source(settings: ServiceSettings, strategies: Sequence[Strategy], venue: Any, clock: Clock,
-                        engine: Any) -> StoredHistorySource:
+def make_history_source(
+    settings: ServiceSettings, strategies: Sequence[Strategy], venue: Any, clock: Clock, engine: Any
+) -> StoredHistorySource:
     """The price store on the service database, backfilled now for `strategies` (their universes) on `venue`."""
     md = settings.market_data
     market = getattr(venue, "market", venue)

@@ -20,8 +20,15 @@ from starlette.responses import JSONResponse, Response
 from trimtab.errors import InputError
 
 LOCATIONS = {"body", "query", "path", "header", "cookie"}
-HTTP_FIELD = {401: "Authorization", 403: "Authorization", 404: "path", 405: "method", 406: "Accept",
-              413: "body", 415: "Content-Type"}
+HTTP_FIELD = {
+    401: "Authorization",
+    403: "Authorization",
+    404: "path",
+    405: "method",
+    406: "Accept",
+    413: "body",
+    415: "Content-Type",
+}
 _LEADING_FIELD = re.compile(r"^([A-Za-z_][\w.]*)(?=:| must )")
 
 

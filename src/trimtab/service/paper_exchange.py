@@ -30,8 +30,9 @@ CREATE TABLE IF NOT EXISTS orders (client_id TEXT PRIMARY KEY, account TEXT NOT 
 class DurablePaperExchange:
     """Venue for one account of a paper exchange file; fills priced by the cost model at `set_prices` mids."""
 
-    def __init__(self, path: str | Path, account: str, costs: CostModel, *, latency_s: float = 0.0,
-                 name: str = "paper-exchange") -> None:
+    def __init__(
+        self, path: str | Path, account: str, costs: CostModel, *, latency_s: float = 0.0, name: str = "paper-exchange"
+    ) -> None:
         self.name = name
         self.path = Path(path)
         self.account = account
@@ -107,25 +108,55 @@ class DurablePaperExchange:
         if mid is None or mid <= 0:
             return None, f"no market price for {order.asset}"
         q = self._costs.quote(order.asset, order.side, order.quantity, mid)
-        fill = Fill(order.asset, order.quote, order.side, order.quantity, q.exec_price, q.cost.fee, q.cost.slippage,
-                    q.cost.gas, order_id=cid, gross=q.gross)
+        fill = Fill(
+            order.asset,
+            order.quote,
+            order.side,
+            order.quantity,
+            q.exec_price,
+            q.cost.fee,
+            q.cost.slippage,
+            q.cost.gas,
+            order_id=cid,
+            gross=q.gross,
+        )
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                have = dict(self._db.execute("SELECT asset, quantity FROM balances WHERE account=? AND asset IN (?,?)",
-                                             (self.account, order.asset, order.quote)).fetchall())
+                have = dict(
+                    self._db.execute(
+                        "SELECT asset, quantity FROM balances WHERE account=? AND asset IN (?,?)",
+                        (self.account, order.asset, order.quote),
+                    ).fetchall()
+                )
                 base = Decimal(have.get(order.asset, "0")) + fill.base_delta
                 quote = Decimal(have.get(order.quote, "0")) + fill.quote_delta
                 if base < 0 or quote < 0:
                     self._db.execute("ROLLBACK")
                     return None, f"insufficient {order.asset if base < 0 else order.quote} balance"
                 for asset, qty in ((order.asset, base), (order.quote, quote)):
-                    self._db.execute("INSERT INTO balances VALUES (?,?,?) ON CONFLICT (account, asset) "
-                                     "DO UPDATE SET quantity=excluded.quantity", (self.account, asset, str(qty)))
-                self._db.execute("INSERT INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", (
-                    cid, self.account, order.asset, order.quote, order.side.value, str(fill.quantity),
-                    str(fill.price), str(fill.fee), str(fill.slippage), str(fill.gas), str(fill.quote_amount),
-                    time.time()))
+                    self._db.execute(
+                        "INSERT INTO balances VALUES (?,?,?) ON CONFLICT (account, asset) "
+                        "DO UPDATE SET quantity=excluded.quantity",
+                        (self.account, asset, str(qty)),
+                    )
+                self._db.execute(
+                    "INSERT INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        cid,
+                        self.account,
+                        order.asset,
+                        order.quote,
+                        order.side.value,
+                        str(fill.quantity),
+                        str(fill.price),
+                        str(fill.fee),
+                        str(fill.slippage),
+                        str(fill.gas),
+                        str(fill.quote_amount),
+                        time.time(),
+                    ),
+                )
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -142,5 +173,15 @@ class DurablePaperExchange:
 
 def _fill(row: tuple[str, ...]) -> Fill:
     cid, _acct, asset, quote, side, qty, price, fee, slip, gas, gross, _t = row
-    return Fill(asset, quote, Side(side), Decimal(qty), Decimal(price), Decimal(fee), Decimal(slip), Decimal(gas),
-                order_id=cid, gross=Decimal(gross))
+    return Fill(
+        asset,
+        quote,
+        Side(side),
+        Decimal(qty),
+        Decimal(price),
+        Decimal(fee),
+        Decimal(slip),
+        Decimal(gas),
+        order_id=cid,
+        gross=Decimal(gross),
+    )

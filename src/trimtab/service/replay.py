@@ -66,10 +66,17 @@ class PortfolioReplay:
         return len(self.rebalance_times)
 
     def doc(self) -> dict[str, Any]:
-        return {"strategy": self.strategy, "rebalance_times": [t.isoformat() for t in self.rebalance_times],
-                "n_rebalances": self.n_rebalances, "n_checks": self.n_checks, "final_value": self.final_value,
-                "total_costs": self.total_costs, "final_holdings": {a: str(q) for a, q in self.final_holdings.items()},
-                "alerts": self.alerts, "reasons": list(self.reasons)}
+        return {
+            "strategy": self.strategy,
+            "rebalance_times": [t.isoformat() for t in self.rebalance_times],
+            "n_rebalances": self.n_rebalances,
+            "n_checks": self.n_checks,
+            "final_value": self.final_value,
+            "total_costs": self.total_costs,
+            "final_holdings": {a: str(q) for a, q in self.final_holdings.items()},
+            "alerts": self.alerts,
+            "reasons": list(self.reasons),
+        }
 
 
 @dataclass(frozen=True)
@@ -81,8 +88,13 @@ class ReplayResult:
     portfolios: dict[str, PortfolioReplay] = field(default_factory=dict)
 
     def doc(self) -> dict[str, Any]:
-        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "cycles": self.cycles,
-                "database": self.database, "portfolios": {n: p.doc() for n, p in self.portfolios.items()}}
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "cycles": self.cycles,
+            "database": self.database,
+            "portfolios": {n: p.doc() for n, p in self.portfolios.items()},
+        }
 
 
 def _utc(t: datetime) -> datetime:
@@ -111,22 +123,44 @@ def opening_deposit(history: PriceHistory, quote: str, value: float, start_row: 
     return amount.quantize(DEPOSIT_PLACES)
 
 
-def replay_settings(settings: ServiceSettings, db_url: str, opening: Mapping[str, Mapping[str, Decimal]]) -> ServiceSettings:
+def replay_settings(
+    settings: ServiceSettings, db_url: str, opening: Mapping[str, Mapping[str, Decimal]]
+) -> ServiceSettings:
     """The configuration as replayed: every portfolio on an in-memory paper venue opened with `opening`, alerts
     kept in the database only."""
     ports: list[PortfolioSpec] = []
     for p in settings.portfolios:
         holdings = p.holdings if p.holdings is not None else opening[p.name]
-        ports.append(p.model_copy(update={"venue": "paper", "url": None, "credentials": None, "paper_state": None,
-                                          "rpc": None, "deployment": None, "key_file": None, "dex": None,
-                                          "paper_latency_ms": 0.0, "holdings": dict(holdings)}))
+        ports.append(
+            p.model_copy(
+                update={
+                    "venue": "paper",
+                    "url": None,
+                    "credentials": None,
+                    "paper_state": None,
+                    "rpc": None,
+                    "deployment": None,
+                    "key_file": None,
+                    "dex": None,
+                    "paper_latency_ms": 0.0,
+                    "holdings": dict(holdings),
+                }
+            )
+        )
     quiet = settings.alerts.model_copy(update={"apprise": [], "webhook": None})  # a dry run notifies no one
     return settings.model_copy(update={"database_url": SecretStr(db_url), "portfolios": ports, "alerts": quiet})
 
 
-def replay(settings: ServiceSettings, histories: Mapping[str, PriceHistory], start: datetime, end: datetime, *,
-           db_path: str | Path | None = None, progress: Callable[[datetime], None] | None = None,
-           restarts: Sequence[datetime] = ()) -> ReplayResult:
+def replay(
+    settings: ServiceSettings,
+    histories: Mapping[str, PriceHistory],
+    start: datetime,
+    end: datetime,
+    *,
+    db_path: str | Path | None = None,
+    progress: Callable[[datetime], None] | None = None,
+    restarts: Sequence[datetime] = (),
+) -> ReplayResult:
     """Run the service's scheduler from `start` to `end` (inclusive) over `histories` (one per portfolio name).
 
     The database is a new SQLite file (`db_path`, else a temporary one deleted afterwards). At each of `restarts`
@@ -178,9 +212,13 @@ def replay(settings: ServiceSettings, histories: Mapping[str, PriceHistory], sta
                 services.close()
                 clock.advance_to(stop)
                 services = build()
-        result = ReplayResult(t0, end, cycles, str(db_path),
-                              {p.name: _portfolio_result(services, p.name, histories[p.name], end)
-                               for p in cfg.portfolios})
+        result = ReplayResult(
+            t0,
+            end,
+            cycles,
+            str(db_path),
+            {p.name: _portfolio_result(services, p.name, histories[p.name], end) for p in cfg.portfolios},
+        )
     finally:
         services.close()
         if tmp is not None:
@@ -188,8 +226,9 @@ def replay(settings: ServiceSettings, histories: Mapping[str, PriceHistory], sta
     return result
 
 
-def _run_until(services: Services, clock: SimulatedClock, until: datetime,
-               progress: Callable[[datetime], None] | None) -> int:
+def _run_until(
+    services: Services, clock: SimulatedClock, until: datetime, progress: Callable[[datetime], None] | None
+) -> int:
     """Start-up reconciliation, then cycles with the clock jumping to the next due check, up to `until`."""
     from trimtab.service.runner import Runner
 
@@ -240,18 +279,28 @@ def _portfolio_result(services: Any, name: str, history: PriceHistory, end: date
             traded.append(t)
             rep = d["report"] or {}
             i = row(t)
-            costs += sum((float(f["fee"]) + float(f["slippage"]) + float(f["gas"])) * usd(f["quote"], i)
-                         for f in rep.get("fills", []))
+            costs += sum(
+                (float(f["fee"]) + float(f["slippage"]) + float(f["gas"])) * usd(f["quote"], i)
+                for f in rep.get("fills", [])
+            )
         if d["fired"] or d["traded"]:
-            reasons.append({"time": t.isoformat(), "kind": d["kind"], "status": d["status"], "traded": d["traded"],
-                            "reason": d["reason"]})
+            reasons.append(
+                {
+                    "time": t.isoformat(),
+                    "kind": d["kind"],
+                    "status": d["status"],
+                    "traded": d["traded"],
+                    "reason": d["reason"],
+                }
+            )
     holdings = {a: q for a, q in store.balances(rt.account).items() if q}
     value = sum(float(q) * usd(a, row(end)) for a, q in holdings.items())  # a paused portfolio still holds
     alerts: dict[str, int] = {}
     for a in store.alerts(name, limit=10**6):  # stored as in live service, delivered nowhere
         alerts[a["kind"]] = alerts.get(a["kind"], 0) + 1
-    return PortfolioReplay(name, rt.base.name, tuple(traded), tuple(reasons), len(decisions), value, costs,
-                           holdings, alerts)
+    return PortfolioReplay(
+        name, rt.base.name, tuple(traded), tuple(reasons), len(decisions), value, costs, holdings, alerts
+    )
 
 
 __all__ = ["PortfolioReplay", "ReplayResult", "SimulatedClock", "first_row", "replay"]

@@ -79,8 +79,14 @@ def cost_doc(plan: TradePlan | None, report: ExecutionReport | None) -> dict[str
     gas = sum((f.gas for f in fills), Decimal(0))
     notional = sum((f.quantity * f.price for f in fills), Decimal(0))
     return {
-        "expected": {"fee": float(exp.fee), "slippage": float(exp.slippage), "gas": float(exp.gas),
-                     "total": float(exp.total)} if exp else None,
+        "expected": {
+            "fee": float(exp.fee),
+            "slippage": float(exp.slippage),
+            "gas": float(exp.gas),
+            "total": float(exp.total),
+        }
+        if exp
+        else None,
         "realised": {"fee": float(fee), "slippage": float(slip), "gas": float(gas), "total": float(fee + slip + gas)},
         "traded_notional": float(notional),
         "slippage_bps": float(slip / notional * 10_000) if notional else 0.0,
@@ -129,19 +135,27 @@ def monthly_summary(name: str, month: str, decisions: list[dict[str, Any]]) -> d
     traded = [d for d in inside if d["traded"]]
     costs = sum(((d.get("report") or {}).get("costs", {}).get("realised", {}).get("total", 0.0) for d in traded), 0.0)
     return {
-        "portfolio": name, "month": month, "checks": len(inside), "rebalances": len(traded),
-        "start_value": first["value"] if first else None, "end_value": last["value"] if last else None,
-        "return": ret, "buy_and_hold_return": bh_ret, "attribution": {
-            "holding": bh_ret, "rebalancing": ret - bh_ret},
-        "costs": costs, "reasons": [d["reason"] for d in traded],
+        "portfolio": name,
+        "month": month,
+        "checks": len(inside),
+        "rebalances": len(traded),
+        "start_value": first["value"] if first else None,
+        "end_value": last["value"] if last else None,
+        "return": ret,
+        "buy_and_hold_return": bh_ret,
+        "attribution": {"holding": bh_ret, "rebalancing": ret - bh_ret},
+        "costs": costs,
+        "reasons": [d["reason"] for d in traded],
     }
 
 
 def summary_text(doc: dict[str, Any]) -> str:
-    return (f"{doc['portfolio']} {doc['month']}: return {doc['return'] * 100:+.2f}% "
-            f"(buy-and-hold {doc['buy_and_hold_return'] * 100:+.2f}%, rebalancing "
-            f"{doc['attribution']['rebalancing'] * 100:+.2f}pp), {doc['rebalances']} rebalance(s), "
-            f"costs {doc['costs']:.2f}")
+    return (
+        f"{doc['portfolio']} {doc['month']}: return {doc['return'] * 100:+.2f}% "
+        f"(buy-and-hold {doc['buy_and_hold_return'] * 100:+.2f}%, rebalancing "
+        f"{doc['attribution']['rebalancing'] * 100:+.2f}pp), {doc['rebalances']} rebalance(s), "
+        f"costs {doc['costs']:.2f}"
+    )
 
 
 def every_of(text: str) -> Every:

@@ -71,8 +71,9 @@ class Runner:
         if s.stop.is_set():
             return 0
         names = self._active()
-        claimed = s.store.claim_due(s.worker_id, names, s.clock.now(), lease=self._lease, limit=self.batch,
-                                    token=self.token)
+        claimed = s.store.claim_due(
+            s.worker_id, names, s.clock.now(), lease=self._lease, limit=self.batch, token=self.token
+        )
         for i, name in enumerate(claimed):
             if s.stop.is_set():  # hand the rest back untouched
                 for rest in claimed[i:]:
@@ -106,8 +107,9 @@ class Runner:
                     log.warning("%s: cycle failed: %s", name, scrub(err))
                     log.debug("%s: cycle failure", name, exc_info=True)
                     updates = failed_cycle(s, rt, row, err)
-                    s.store.release(name, s.worker_id, next_check_at=rt.spec.every.after(s.clock.now(), 1),
-                                    **release, **updates)
+                    s.store.release(
+                        name, s.worker_id, next_check_at=rt.spec.every.after(s.clock.now(), 1), **release, **updates
+                    )
             except LeaseLost as err:  # another worker owns the portfolio now: write nothing more
                 log.warning("%s: %s", name, scrub(err))
                 guard.abandon()  # what this process left unfinished is the new holder's to reconcile

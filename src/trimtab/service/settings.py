@@ -176,8 +176,10 @@ class ServiceSettings(_Model):
     def _live_prices_for_real_money(self) -> ServiceSettings:
         for i, p in enumerate(self.portfolios):
             if p.venue != "paper" and self.market_data.source != "venue":
-                raise ValueError(f"portfolios.{i}.venue: {p.venue} trades real money on replayed prices: set "
-                                 "market_data.source: venue (replay is for paper portfolios)")
+                raise ValueError(
+                    f"portfolios.{i}.venue: {p.venue} trades real money on replayed prices: set "
+                    "market_data.source: venue (replay is for paper portfolios)"
+                )
         return self
 
     @model_validator(mode="after")

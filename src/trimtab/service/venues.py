@@ -13,14 +13,16 @@ from trimtab.service.paper_exchange import DurablePaperExchange
 from trimtab.service.settings import PortfolioSpec, ServiceSettings
 
 
-def make_tracked_venue(settings: ServiceSettings, spec: PortfolioSpec, costs: CostModel,
-                       strategy: Strategy | None = None) -> TrackedVenue | None:
+def make_tracked_venue(
+    settings: ServiceSettings, spec: PortfolioSpec, costs: CostModel, strategy: Strategy | None = None
+) -> TrackedVenue | None:
     """The portfolio's persistent venue; None for the default ephemeral paper venue (built per cycle)."""
     if spec.venue == "paper":
         if spec.paper_state is None:
             return None
-        return DurablePaperExchange(settings.path(spec.paper_state), spec.account_name, costs,
-                                    latency_s=spec.paper_latency_ms / 1000)
+        return DurablePaperExchange(
+            settings.path(spec.paper_state), spec.account_name, costs, latency_s=spec.paper_latency_ms / 1000
+        )
     if spec.venue == "uniswap":
         from trimtab.pipeline.venues import open_dex
 
@@ -29,11 +31,19 @@ def make_tracked_venue(settings: ServiceSettings, spec: PortfolioSpec, costs: Co
             strategy = replace(strategy, execution=replace(strategy.execution, dex=spec.dex.build()))
         key = settings.path(spec.key_file) if spec.key_file else None
         name = f"portfolios.{spec.name}"
-        return DexTracked(open_dex(strategy, spec.rpc, settings.path(spec.deployment), key,
-                                   fields=(f"{name}.rpc", f"{name}.deployment")))
+        return DexTracked(
+            open_dex(
+                strategy, spec.rpc, settings.path(spec.deployment), key, fields=(f"{name}.rpc", f"{name}.deployment")
+            )
+        )
     from trimtab.pipeline.venues import open_ccxt
 
     creds = str(settings.path(spec.credentials)) if spec.credentials else None
-    venue = open_ccxt(spec.venue.removeprefix("ccxt:"), url=spec.url, credentials=creds,
-                      field=f"portfolios.{spec.name}.venue", lookup_grace_s=float(parse_every(spec.lookup_grace).seconds))
+    venue = open_ccxt(
+        spec.venue.removeprefix("ccxt:"),
+        url=spec.url,
+        credentials=creds,
+        field=f"portfolios.{spec.name}.venue",
+        lookup_grace_s=float(parse_every(spec.lookup_grace).seconds),
+    )
     return CcxtTracked(venue, float(parse_every(spec.unknown_grace).seconds))

@@ -33,8 +33,9 @@ def test_a_deposit_into_a_drifted_portfolio_brings_it_inside_its_band_with_only_
     state = PortfolioState.of(holdings, PRICES, "USDC")
     band = ThresholdBand(band=0.05)
     assert band.check(DecisionContext(time=None, weights=state.weights(), targets=TARGETS)).fired  # type: ignore[arg-type]
-    plan = plan_rebalance(state, flow_weights(state, TARGETS, D("20000")), linear_costs(10, 5), None,
-                          PlanSettings(min_trade=D(10)))
+    plan = plan_rebalance(
+        state, flow_weights(state, TARGETS, D("20000")), linear_costs(10, 5), None, PlanSettings(min_trade=D(10))
+    )
     assert plan.orders and all(o.side is Side.BUY for o in plan.orders)
     after = plan.post_weights
     assert not band.check(DecisionContext(time=None, weights=after, targets=TARGETS)).fired  # type: ignore[arg-type]
@@ -43,8 +44,9 @@ def test_a_deposit_into_a_drifted_portfolio_brings_it_inside_its_band_with_only_
 def test_a_withdrawal_sells_the_overweight_asset_only() -> None:
     holdings = {"BTC": D("1.2"), "ETH": D("10"), "USDC": D("10000")}  # BTC 60k (over), ETH 20k (under), USDC 10k
     state = PortfolioState.of(holdings, PRICES, "USDC")
-    plan = plan_rebalance(state, flow_weights(state, TARGETS, D("-9000")), linear_costs(10, 5), None,
-                          PlanSettings(min_trade=D(10)))
+    plan = plan_rebalance(
+        state, flow_weights(state, TARGETS, D("-9000")), linear_costs(10, 5), None, PlanSettings(min_trade=D(10))
+    )
     assert [(o.asset, o.side) for o in plan.orders] == [("BTC", Side.SELL)]
     raised = sum((o.quote_delta for o in plan.orders), D(0))
     assert raised + D("10000") >= D("9000") + D("0.2") * D("81000") - D(50)  # payout + the quote's target, less costs

@@ -23,12 +23,15 @@ def _two_buys() -> LotBook:
     return book
 
 
-@pytest.mark.parametrize(("method", "specific", "basis", "term"), [
-    (LotMethod.FIFO, (), D("20010") + D("30015") / 2, "short"),  # all of lot a, half of lot b
-    (LotMethod.LIFO, (), D("30015") + D("20010") / 2, "short"),
-    (LotMethod.HIFO, (), D("30015") + D("20010") / 2, "short"),  # b costs more per unit
-    (LotMethod.SPECIFIC, ("a", "b"), D("20010") + D("30015") / 2, "short"),
-])
+@pytest.mark.parametrize(
+    ("method", "specific", "basis", "term"),
+    [
+        (LotMethod.FIFO, (), D("20010") + D("30015") / 2, "short"),  # all of lot a, half of lot b
+        (LotMethod.LIFO, (), D("30015") + D("20010") / 2, "short"),
+        (LotMethod.HIFO, (), D("30015") + D("20010") / 2, "short"),  # b costs more per unit
+        (LotMethod.SPECIFIC, ("a", "b"), D("20010") + D("30015") / 2, "short"),
+    ],
+)
 def test_buy_buy_sell_by_each_method(method: LotMethod, specific: tuple[str, ...], basis: Decimal, term: str) -> None:
     book = _two_buys()
     sold = book.sell("BTC", D("1.5"), D("59985"), T0 + timedelta(days=200), method, specific)  # 60,000 - 15 fee
@@ -74,8 +77,9 @@ def _replay(ops: list[tuple[bool, int, int]], method: LotMethod) -> tuple[LotBoo
 
 @settings(max_examples=200, deadline=None)
 @given(trades, st.integers(100, 90_000), st.sampled_from([LotMethod.FIFO, LotMethod.LIFO, LotMethod.HIFO]))
-def test_lots_sum_to_the_holding_and_gains_add_up(ops: list[tuple[bool, int, int]], price: int,
-                                                 method: LotMethod) -> None:
+def test_lots_sum_to_the_holding_and_gains_add_up(
+    ops: list[tuple[bool, int, int]], price: int, method: LotMethod
+) -> None:
     book, paid, received, net = _replay(ops, method)
     assert sum((lot.quantity for lot in book.lots.get("ETH", [])), D(0)) == net  # lots sum to the holding
     value = book.holding("ETH") * D(price)
@@ -84,10 +88,14 @@ def test_lots_sum_to_the_holding_and_gains_add_up(ops: list[tuple[bool, int, int
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(1, 50), st.integers(100, 90_000)), min_size=1, max_size=15),
-       st.integers(1, 100), st.integers(100, 90_000))
-def test_hifo_never_realises_more_gain_than_fifo_on_the_same_sale(buys: list[tuple[int, int]], share: int,
-                                                                  price: int) -> None:
+@given(
+    st.lists(st.tuples(st.integers(1, 50), st.integers(100, 90_000)), min_size=1, max_size=15),
+    st.integers(1, 100),
+    st.integers(100, 90_000),
+)
+def test_hifo_never_realises_more_gain_than_fifo_on_the_same_sale(
+    buys: list[tuple[int, int]], share: int, price: int
+) -> None:
     books = {}
     for method in (LotMethod.FIFO, LotMethod.HIFO):
         book = LotBook()

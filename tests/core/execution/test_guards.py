@@ -36,8 +36,10 @@ HOLD = {"BTC": D(1), "ETH": D(0), "USDC": D(40000)}  # value 100k
 
 
 def plan(*legs: tuple[str, Side, str], fee: str = "5") -> TradePlan:
-    return TradePlan(tuple(PlannedOrder(a, "USDC", s, D(q), PRICES[a], PRICES[a], CostEstimate(fee=D(fee)))
-                           for a, s, q in legs), "test")
+    return TradePlan(
+        tuple(PlannedOrder(a, "USDC", s, D(q), PRICES[a], PRICES[a], CostEstimate(fee=D(fee))) for a, s, q in legs),
+        "test",
+    )
 
 
 PLAN = plan(("BTC", Side.SELL, "0.2"), ("ETH", Side.BUY, "4"))  # 12k + 12k turnover, 10 cost
@@ -111,19 +113,24 @@ def setup(tmp_path: Path, venue_cls: type[PaperVenue] = PaperVenue) -> tuple[Sql
     return store, venue_cls(START, load_strategy("index-fund").costs, prices=SNAP_PRICES)
 
 
-@pytest.mark.parametrize("guards", [
-    GuardSet((StalePrice(60),), price_times=dict.fromkeys(SNAP_PRICES, NOW - timedelta(hours=1)), now=NOW),
-    GuardSet((PriceDisagreement(0.01),), reference_prices={**SNAP_PRICES, "SOL": D(150)}),
-    GuardSet((StablecoinPeg(0.01),), reference_prices={"USDC": D("0.95")}),
-    GuardSet((TurnoverLimit(per_rebalance=0.1),)),
-    GuardSet((TurnoverLimit(per_day=0.9),), traded_today=D(70000)),
-    GuardSet((CostTolerance(0.0001),)),
-], ids=["stale", "disagree", "peg", "turnover", "daily", "cost"])
+@pytest.mark.parametrize(
+    "guards",
+    [
+        GuardSet((StalePrice(60),), price_times=dict.fromkeys(SNAP_PRICES, NOW - timedelta(hours=1)), now=NOW),
+        GuardSet((PriceDisagreement(0.01),), reference_prices={**SNAP_PRICES, "SOL": D(150)}),
+        GuardSet((StablecoinPeg(0.01),), reference_prices={"USDC": D("0.95")}),
+        GuardSet((TurnoverLimit(per_rebalance=0.1),)),
+        GuardSet((TurnoverLimit(per_day=0.9),), traded_today=D(70000)),
+        GuardSet((CostTolerance(0.0001),)),
+    ],
+    ids=["stale", "disagree", "peg", "turnover", "daily", "cost"],
+)
 def test_a_failing_guard_stops_the_cycle_before_any_order(tmp_path: Path, guards: GuardSet) -> None:
     store, venue = setup(tmp_path)
     with pytest.raises(SafetyError, match="rebalance not started: " + guards.guards[0].name):
-        run_cycle(load_strategy("index-fund"), MarketSnapshot(NOW, SNAP_PRICES), venue, store, account="acct",
-                  guards=guards)
+        run_cycle(
+            load_strategy("index-fund"), MarketSnapshot(NOW, SNAP_PRICES), venue, store, account="acct", guards=guards
+        )
     assert venue.balances() == START and len(store.entries()) == 2
 
 
@@ -136,21 +143,37 @@ def test_missing_market_and_changed_balance_stop_the_cycle(tmp_path: Path) -> No
 
     store, venue = setup(tmp_path, NoXrp)
     with pytest.raises(SafetyError, match="missing_market: no market for XRP/USDC"):
-        run_cycle(load_strategy("index-fund"), MarketSnapshot(NOW, SNAP_PRICES), venue, store, account="acct",
-                  guards=GuardSet((MissingMarket(),)))
+        run_cycle(
+            load_strategy("index-fund"),
+            MarketSnapshot(NOW, SNAP_PRICES),
+            venue,
+            store,
+            account="acct",
+            guards=GuardSet((MissingMarket(),)),
+        )
     moved = PaperVenue({**START, "USDC": D(15000)}, linear_costs(10, 5), prices=SNAP_PRICES)
     with pytest.raises(SafetyError, match="balance_changed: USDC balance is 15000"):
-        run_cycle(load_strategy("index-fund"), MarketSnapshot(NOW, SNAP_PRICES), moved, store, account="acct",
-                  guards=GuardSet((BalanceChanged(),)))
+        run_cycle(
+            load_strategy("index-fund"),
+            MarketSnapshot(NOW, SNAP_PRICES),
+            moved,
+            store,
+            account="acct",
+            guards=GuardSet((BalanceChanged(),)),
+        )
     assert len(store.entries()) == 2
 
 
 def test_passing_guards_execute_and_record_like_the_unguarded_engine(tmp_path: Path) -> None:
     store, venue = setup(tmp_path)
-    guards = GuardSet((StalePrice(60), BalanceChanged(), MissingMarket(), CostTolerance(0.01)),
-                      price_times=dict.fromkeys(SNAP_PRICES, NOW), now=NOW)
-    result = run_cycle(load_strategy("index-fund"), MarketSnapshot(NOW, SNAP_PRICES), venue, store, account="acct",
-                       guards=guards)
+    guards = GuardSet(
+        (StalePrice(60), BalanceChanged(), MissingMarket(), CostTolerance(0.01)),
+        price_times=dict.fromkeys(SNAP_PRICES, NOW),
+        now=NOW,
+    )
+    result = run_cycle(
+        load_strategy("index-fund"), MarketSnapshot(NOW, SNAP_PRICES), venue, store, account="acct", guards=guards
+    )
     assert result.traded and result.report is not None and result.report.complete
     assert {a: q for a, q in store.balances("acct").items() if q} == venue.balances()
 
@@ -166,8 +189,14 @@ def test_balance_change_mid_rebalance_cancels_the_remaining_legs(tmp_path: Path)
             return report
 
     store, venue = setup(tmp_path, Withdrawal)
-    result = run_cycle(load_strategy("index-fund"), MarketSnapshot(NOW, SNAP_PRICES), venue, store, account="acct",
-                       guards=GuardSet((BalanceChanged(),)))
+    result = run_cycle(
+        load_strategy("index-fund"),
+        MarketSnapshot(NOW, SNAP_PRICES),
+        venue,
+        store,
+        account="acct",
+        guards=GuardSet((BalanceChanged(),)),
+    )
     assert result.report is not None
     assert len(result.report.fills) == 1
     orders = result.decision.plan.orders if result.decision.plan else ()

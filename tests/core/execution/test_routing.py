@@ -34,8 +34,15 @@ def price(a: str) -> float:
 
 def graph(link_btc_bps: float) -> MarketGraph:
     """LINK/BTC direct at `link_btc_bps` fee, or LINK -> ETH -> BTC at 7 bps per hop."""
-    return MarketGraph((mk("LINK", "BTC", linear_costs(link_btc_bps, 0, 0)), mk("LINK", "ETH", CHEAP),
-                        mk("ETH", "BTC", CHEAP), mk("BTC", "USDC", CHEAP), mk("ETH", "USDC", CHEAP)))
+    return MarketGraph(
+        (
+            mk("LINK", "BTC", linear_costs(link_btc_bps, 0, 0)),
+            mk("LINK", "ETH", CHEAP),
+            mk("ETH", "BTC", CHEAP),
+            mk("BTC", "USDC", CHEAP),
+            mk("ETH", "USDC", CHEAP),
+        )
+    )
 
 
 def all_paths_best(g: MarketGraph, src: str, dst: str, amount: float, k: int = 3) -> float:
@@ -45,7 +52,9 @@ def all_paths_best(g: MarketGraph, src: str, dst: str, amount: float, k: int = 3
     for hops in range(1, k + 1):
         for mids in itertools.permutations(nodes, hops - 1):
             path = [(src, ""), *mids, (dst, "")]
-            for choice in itertools.product(*[[e for e in g.out_edges(a) if e.dst == b] for a, b in itertools.pairwise(path)]):
+            for choice in itertools.product(
+                *[[e for e in g.out_edges(a) if e.dst == b] for a, b in itertools.pairwise(path)]
+            ):
                 best = max(best, simulate(choice, amount).amount_out)
     return best
 
@@ -66,8 +75,13 @@ def test_direct_is_chosen_otherwise() -> None:
 def test_choice_depends_on_size_with_impact() -> None:
     """A deep direct market with a high fee loses small orders to a cheap thin AMM path, wins large ones."""
     thin = AmmSlippage({"LINK": AmmPool(D(20_000), D(100), D("0.0005"))})  # LINK/ETH pool, 0.005 ETH per LINK
-    g = MarketGraph((mk("LINK", "BTC", linear_costs(30, 0, 0)), Market("uni", "LINK", "ETH", D("0.005"), thin),
-                     mk("ETH", "BTC", CHEAP)))
+    g = MarketGraph(
+        (
+            mk("LINK", "BTC", linear_costs(30, 0, 0)),
+            Market("uni", "LINK", "ETH", D("0.005"), thin),
+            mk("ETH", "BTC", CHEAP),
+        )
+    )
     small = g.best_route(("LINK", ""), ("BTC", ""), 10.0)
     large = g.best_route(("LINK", ""), ("BTC", ""), 5000.0)
     assert small is not None and large is not None
@@ -78,9 +92,16 @@ def test_choice_depends_on_size_with_impact() -> None:
 @given(fee=st.integers(0, 200), size=st.floats(1, 20_000), y=st.floats(0.1, 2))
 def test_search_matches_brute_force_over_all_paths(fee: int, size: float, y: float) -> None:
     impact = SqrtImpact({}, {}, y=y, default_volatility=0.05, default_daily_volume=2e6)
-    g = MarketGraph((mk("LINK", "BTC", linear_costs(fee, 0, 0)), mk("LINK", "ETH", CHEAP + impact),
-                     mk("ETH", "BTC", CHEAP), mk("LINK", "USDC", CHEAP + impact), mk("BTC", "USDC", CHEAP),
-                     mk("ETH", "USDC", linear_costs(fee / 2, 0, 0))))
+    g = MarketGraph(
+        (
+            mk("LINK", "BTC", linear_costs(fee, 0, 0)),
+            mk("LINK", "ETH", CHEAP + impact),
+            mk("ETH", "BTC", CHEAP),
+            mk("LINK", "USDC", CHEAP + impact),
+            mk("BTC", "USDC", CHEAP),
+            mk("ETH", "USDC", linear_costs(fee / 2, 0, 0)),
+        )
+    )
     r = g.best_route(("LINK", ""), ("BTC", ""), size)
     assert r is not None
     assert r.amount_out == pytest.approx(all_paths_best(g, "LINK", "BTC", size), rel=1e-12)
@@ -104,13 +125,21 @@ def test_bridge_routes_across_chains_and_respects_delay() -> None:
     arb = AmmSlippage({"ETH": AmmPool(D(5_000), D(15_000_000), D("0.0005"))})
     main = AmmSlippage({"ETH": AmmPool(D(100), D(300_000), D("0.003"))})
     bridge = Bridge("USDC", "ethereum", "arbitrum", fee_bps=D(5), fixed_fee=D(2), delay_s=600)
-    g = MarketGraph((Market("uni", "ETH", "USDC", D(3000), main, chain="ethereum"),
-                     Market("uni", "ETH", "USDC", D(3000), arb, chain="arbitrum")),
-                    (bridge, Bridge("ETH", "ethereum", "arbitrum", fee_bps=D(5), delay_s=600)))
+    g = MarketGraph(
+        (
+            Market("uni", "ETH", "USDC", D(3000), main, chain="ethereum"),
+            Market("uni", "ETH", "USDC", D(3000), arb, chain="arbitrum"),
+        ),
+        (bridge, Bridge("ETH", "ethereum", "arbitrum", fee_bps=D(5), delay_s=600)),
+    )
     r = g.best_route(("USDC", "ethereum"), ("ETH", "ethereum"), 30_000.0)
     assert r is not None
-    assert [(n[0], n[1]) for n in r.path] == [("USDC", "ethereum"), ("USDC", "arbitrum"), ("ETH", "arbitrum"),
-                                              ("ETH", "ethereum")]
+    assert [(n[0], n[1]) for n in r.path] == [
+        ("USDC", "ethereum"),
+        ("USDC", "arbitrum"),
+        ("ETH", "arbitrum"),
+        ("ETH", "ethereum"),
+    ]
     assert r.delay_s == 1200
     assert r.hops[0].amount_out == pytest.approx(30_000 * 0.9995 - 2)
     slow_not_allowed = g.best_route(("USDC", "ethereum"), ("ETH", "ethereum"), 30_000.0, max_delay_s=60)
@@ -120,8 +149,13 @@ def test_bridge_routes_across_chains_and_respects_delay() -> None:
 def test_min_notional_makes_a_market_unusable_below_it() -> None:
     from trimtab.core.base.types import MarketRules
 
-    g = MarketGraph((mk("LINK", "BTC", CHEAP, rules=MarketRules(min_notional=D("0.01"))), mk("LINK", "ETH", CHEAP),
-                     mk("ETH", "BTC", CHEAP)))
+    g = MarketGraph(
+        (
+            mk("LINK", "BTC", CHEAP, rules=MarketRules(min_notional=D("0.01"))),
+            mk("LINK", "ETH", CHEAP),
+            mk("ETH", "BTC", CHEAP),
+        )
+    )
     r = g.best_route(("LINK", ""), ("BTC", ""), 10.0)  # 10 LINK = 0.0025 BTC < 0.01
     assert r is not None and len(r.hops) == 2
 
@@ -133,9 +167,16 @@ def order(asset: str, side: Side, qty: str) -> PlannedOrder:
 
 
 def test_netting_cancels_opposite_orders_and_puts_sells_first() -> None:
-    out = net_orders([order("ETH", Side.BUY, "2"), order("BTC", Side.BUY, "0.1"), order("ETH", Side.SELL, "0.5"),
-                      order("LINK", Side.SELL, "10"), order("LINK", Side.BUY, "10")],
-                     costs=linear_costs(10, 0, 0))
+    out = net_orders(
+        [
+            order("ETH", Side.BUY, "2"),
+            order("BTC", Side.BUY, "0.1"),
+            order("ETH", Side.SELL, "0.5"),
+            order("LINK", Side.SELL, "10"),
+            order("LINK", Side.BUY, "10"),
+        ],
+        costs=linear_costs(10, 0, 0),
+    )
     assert [(o.asset, o.side, o.quantity) for o in out] == [("BTC", Side.BUY, D("0.1")), ("ETH", Side.BUY, D("1.5"))]
     out = net_orders([order("ETH", Side.BUY, "1"), order("ETH", Side.SELL, "3"), order("BTC", Side.BUY, "1")])
     assert [(o.asset, o.side, o.quantity) for o in out] == [("ETH", Side.SELL, D(2)), ("BTC", Side.BUY, D(1))]
@@ -143,14 +184,16 @@ def test_netting_cancels_opposite_orders_and_puts_sells_first() -> None:
 
 
 def test_execution_plan_dry_run_projects_weights_and_limits() -> None:
-    state = PortfolioState.of({"LINK": D(2000), "BTC": D("0.1"), "USDC": D(1000)},
-                              {a: D(repr(p)) for a, p in PX.items()}, "USDC")
+    state = PortfolioState.of(
+        {"LINK": D(2000), "BTC": D("0.1"), "USDC": D(1000)}, {a: D(repr(p)) for a, p in PX.items()}, "USDC"
+    )
     costs = linear_costs(10, 5, 0)
     plan = plan_rebalance(state, {"LINK": 0.2, "BTC": 0.5, "USDC": 0.3}, costs)
     venues = [mk(a, "USDC", costs, venue=v) for a in ("LINK", "BTC") for v in ("x", "y")]
     g = MarketGraph(tuple(venues))
-    ex = build_execution_plan(plan, g, state, ExecutionSettings(slippage_limit_bps=D(30),
-                                                                twap=Twap(3600, 600, max_child=D(300))))
+    ex = build_execution_plan(
+        plan, g, state, ExecutionSettings(slippage_limit_bps=D(30), twap=Twap(3600, 600, max_child=D(300)))
+    )
     assert len(ex.legs) == len(plan.orders) and not ex.unrouted
     rows = ex.dry_run()
     for row, leg in zip(rows, ex.legs, strict=True):
@@ -176,8 +219,19 @@ def test_unroutable_orders_are_reported() -> None:
 
 def test_batching_reports_the_saving() -> None:
     gas_base = D(4)
-    markets = tuple(Market("uni", a, "USDC", D(repr(PX[a])), linear_costs(30, 0, 6), chain="ethereum",
-                           batchable=True, tx_base_cost=gas_base) for a in ("LINK", "ETH", "BTC"))
+    markets = tuple(
+        Market(
+            "uni",
+            a,
+            "USDC",
+            D(repr(PX[a])),
+            linear_costs(30, 0, 6),
+            chain="ethereum",
+            batchable=True,
+            tx_base_cost=gas_base,
+        )
+        for a in ("LINK", "ETH", "BTC")
+    )
     state = PortfolioState.of({"USDC": D(30_000)}, {a: D(repr(p)) for a, p in PX.items()}, "USDC")
     plan = TradePlan((order("LINK", Side.BUY, "100"), order("ETH", Side.BUY, "1"), order("BTC", Side.BUY, "0.1")), "t")
     ex = build_execution_plan(plan, MarketGraph(markets), state, ExecutionSettings(chain="ethereum"))

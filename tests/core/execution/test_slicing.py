@@ -17,10 +17,16 @@ D = Decimal
 
 
 @settings(max_examples=200, deadline=None)
-@given(qty=st.integers(1, 10**9), horizon=st.integers(0, 86_400), interval=st.integers(10, 7_200),
-       cap=st.one_of(st.none(), st.integers(1, 10**8)), step_exp=st.integers(0, 8))
-def test_twap_slices_sum_exactly_and_respect_the_cap(qty: int, horizon: int, interval: int, cap: int | None,
-                                                     step_exp: int) -> None:
+@given(
+    qty=st.integers(1, 10**9),
+    horizon=st.integers(0, 86_400),
+    interval=st.integers(10, 7_200),
+    cap=st.one_of(st.none(), st.integers(1, 10**8)),
+    step_exp=st.integers(0, 8),
+)
+def test_twap_slices_sum_exactly_and_respect_the_cap(
+    qty: int, horizon: int, interval: int, cap: int | None, step_exp: int
+) -> None:
     step = D(1).scaleb(-step_exp)
     quantity = D(qty) * step / 7  # not a multiple of the step: the dust rides on the last slice
     max_child = D(cap) * step if cap is not None else None

@@ -17,8 +17,9 @@ from trimtab.core.execution.routing import Market, MarketGraph
 from trimtab.core.execution.splitting import split_amm, split_exact_in, split_exact_out
 
 D = Decimal
-pools_st = st.lists(st.tuples(st.floats(100, 1e6), st.floats(1.5, 3.0), st.sampled_from([0.0005, 0.003, 0.01])),
-                    min_size=1, max_size=4)
+pools_st = st.lists(
+    st.tuples(st.floats(100, 1e6), st.floats(1.5, 3.0), st.sampled_from([0.0005, 0.003, 0.01])), min_size=1, max_size=4
+)
 
 
 def as_pools(raw: list[tuple[float, float, float]]) -> list[tuple[float, float, float]]:
@@ -33,8 +34,9 @@ def marginal_out(p: tuple[float, float, float], a: float) -> float:
 
 @settings(max_examples=150, deadline=None)
 @given(raw=pools_st, frac=st.floats(0.001, 2.0))
-def test_amm_closed_form_equalises_marginals_and_beats_any_single_pool(raw: list[tuple[float, float, float]],
-                                                                       frac: float) -> None:
+def test_amm_closed_form_equalises_marginals_and_beats_any_single_pool(
+    raw: list[tuple[float, float, float]], frac: float
+) -> None:
     pools = as_pools(raw)
     amount = frac * sum(p[0] for p in pools)
     alloc = split_amm(pools, amount)
@@ -64,7 +66,9 @@ def test_generic_solver_agrees_with_the_closed_form(raw: list[tuple[float, float
 
 @settings(max_examples=60, deadline=None)
 @given(raw=pools_st, frac=st.floats(0.01, 1.0), cap_frac=st.lists(st.floats(0.0, 1.0), min_size=4, max_size=4))
-def test_split_never_exceeds_balances(raw: list[tuple[float, float, float]], frac: float, cap_frac: list[float]) -> None:
+def test_split_never_exceeds_balances(
+    raw: list[tuple[float, float, float]], frac: float, cap_frac: list[float]
+) -> None:
     pools = as_pools(raw)
     caps = [c * frac * sum(p[0] for p in pools) + 1e-9 for c, _ in zip(cap_frac, pools, strict=False)]
     amount = min(frac * sum(p[0] for p in pools), sum(caps) * 0.999)
@@ -107,9 +111,11 @@ def test_split_hop_over_parallel_markets_in_the_graph() -> None:
         return AmmSlippage({"ETH": AmmPool(D(x), D(y), D("0.003"))})
 
     impact = SqrtImpact({}, {}, default_volatility=0.04, default_daily_volume=5e7)
-    markets = (Market("uniA", "ETH", "USDC", D(3000), pool("1000", "3000000")),
-               Market("uniB", "ETH", "USDC", D(3000), pool("400", "1200000")),
-               Market("cex", "ETH", "USDC", D(3000), linear_costs(10, 0, 0) + impact))
+    markets = (
+        Market("uniA", "ETH", "USDC", D(3000), pool("1000", "3000000")),
+        Market("uniB", "ETH", "USDC", D(3000), pool("400", "1200000")),
+        Market("cex", "ETH", "USDC", D(3000), linear_costs(10, 0, 0) + impact),
+    )
     g = MarketGraph(markets)
     edge = next(e for e in g.out_edges(("ETH", "")) if e.market is markets[0])
     hop = _split_hop(g, edge, 100.0, False, None)

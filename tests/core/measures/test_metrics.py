@@ -101,8 +101,17 @@ def test_rolling_correlation_of_a_constant_column_is_nan() -> None:
 def test_summary_collects_the_headline_metrics() -> None:
     s = m.summary(EQ, 4)
     assert s["total_return"] == pytest.approx(0.08) and s["max_drawdown"] == pytest.approx(0.1)
-    assert set(s) == {"total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar",
-                      "var_95", "cvar_95"}
+    assert set(s) == {
+        "total_return",
+        "cagr",
+        "volatility",
+        "sharpe",
+        "sortino",
+        "max_drawdown",
+        "calmar",
+        "var_95",
+        "cvar_95",
+    }
     assert m.summary([1.0], 365)["sharpe"] == 0.0
 
 

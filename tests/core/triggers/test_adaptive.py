@@ -26,13 +26,13 @@ def history(returns: np.ndarray, assets: tuple[str, ...]) -> PriceHistory:
     return PriceHistory(times=times, assets=assets, prices=prices)
 
 
-def ctx(h: PriceHistory, weights: dict[str, float], targets: dict[str, float], *, due: bool = True,
-        **kw: object) -> DecisionContext:
+def ctx(
+    h: PriceHistory, weights: dict[str, float], targets: dict[str, float], *, due: bool = True, **kw: object
+) -> DecisionContext:
     """Context at the last row; `due` puts the previous check a month back so every period is due."""
     now = T0 + timedelta(days=len(h) - 1)
     prev = now - (timedelta(days=40) if due else timedelta(hours=1))
-    return DecisionContext(time=now, weights=weights, targets=targets, anchor=T0, previous=prev, history=h,
-                           **kw)  # type: ignore[arg-type]
+    return DecisionContext(time=now, weights=weights, targets=targets, anchor=T0, previous=prev, history=h, **kw)  # type: ignore[arg-type]
 
 
 def gbm(rng: np.random.Generator, n: int, annual_vol: float, k: int = 1) -> np.ndarray:
@@ -42,8 +42,10 @@ def gbm(rng: np.random.Generator, n: int, annual_vol: float, k: int = 1) -> np.n
 TARGETS = {"A": 0.5, "USDC": 0.5}
 
 
-@pytest.mark.parametrize(("vol", "label", "band"), [(0.08, "low", 0.15), (0.20, "medium", 0.25), (0.33, "high", 0.40),
-                                                     (0.90, "extreme", 0.60)])
+@pytest.mark.parametrize(
+    ("vol", "label", "band"),
+    [(0.08, "low", 0.15), (0.20, "medium", 0.25), (0.33, "high", 0.40), (0.90, "extreme", 0.60)],
+)
 def test_volatility_adaptive_picks_band_from_regime(vol: float, label: str, band: float) -> None:
     rng = np.random.default_rng(1)
     # the target mix is half cash, so its volatility is half the asset's
@@ -90,8 +92,9 @@ def ar1(rng: np.random.Generator, n: int, phi: float) -> np.ndarray:
     return out
 
 
-@pytest.mark.parametrize(("phi", "label", "band"), [(-0.4, "mean_reverting", 0.03), (0.4, "trending", 0.10),
-                                                    (0.0, "random_walk", 0.05)])
+@pytest.mark.parametrize(
+    ("phi", "label", "band"), [(-0.4, "mean_reverting", 0.03), (0.4, "trending", 0.10), (0.0, "random_walk", 0.05)]
+)
 def test_regime_aware_band_follows_variance_ratio(phi: float, label: str, band: float) -> None:
     rng = np.random.default_rng(4)
     h = history(ar1(rng, 400, phi), ("A",))
@@ -190,8 +193,15 @@ def test_cost_aware_bands_stay_in_their_limits(c: float, gamma: float, w: float)
     assert 0.002 <= b <= 0.3
 
 
-@pytest.mark.parametrize("trig", [VolatilityAdaptive(), RegimeAware(TrendRegime(window=60)), CostAware(),
-                                  AnyOf((VolatilityAdaptive(source="A"), CostAware()))])
+@pytest.mark.parametrize(
+    "trig",
+    [
+        VolatilityAdaptive(),
+        RegimeAware(TrendRegime(window=60)),
+        CostAware(),
+        AnyOf((VolatilityAdaptive(source="A"), CostAware())),
+    ],
+)
 def test_garbage_future_rows_do_not_change_the_decision(trig: object) -> None:
     rng = np.random.default_rng(10)
     r = np.hstack([gbm(rng, 150, 0.7), gbm(rng, 150, 0.9)])

@@ -50,8 +50,9 @@ def test_risk_event_on_the_2023_03_usdc_depeg() -> None:
     fired = []
     for t in prices.times:
         day = str(t)[:10]
-        ctx = DecisionContext(time=at(day), weights={"USDC": 0.5, "USDT": 0.5}, targets={}, history=rows_upto(prices, day),
-                              quote="USD")
+        ctx = DecisionContext(
+            time=at(day), weights={"USDC": 0.5, "USDT": 0.5}, targets={}, history=rows_upto(prices, day), quote="USD"
+        )
         r = trig.check(ctx)
         assert kind_of(r) == "risk"
         if r.fired:
@@ -128,26 +129,55 @@ def test_listing_buffer_keeps_members_until_they_fall_below_it() -> None:
 
 
 def test_opportunity_triggers_compose_and_parse() -> None:
-    spec = parse_strategy({"name": "x", "targets": {"BTC": 0.5, "USDC": 0.5}, "trigger": {"kind": "any_of", "triggers": [
-        {"kind": "calendar", "every": "1M"}, {"kind": "price_shock", "assets": ["btc"], "pct": 0.2},
-        {"kind": "risk_event", "utilization_cap": 0.9, "score_changes": [{"date": "2023-03-11", "protocol": "Aave_v3", "score": 0.2}]},
-        {"kind": "yield_change", "margin": 0.01}, {"kind": "listing", "top_n": 10, "buffer_ranks": 2}]}}, "t")
+    spec = parse_strategy(
+        {
+            "name": "x",
+            "targets": {"BTC": 0.5, "USDC": 0.5},
+            "trigger": {
+                "kind": "any_of",
+                "triggers": [
+                    {"kind": "calendar", "every": "1M"},
+                    {"kind": "price_shock", "assets": ["btc"], "pct": 0.2},
+                    {
+                        "kind": "risk_event",
+                        "utilization_cap": 0.9,
+                        "score_changes": [{"date": "2023-03-11", "protocol": "Aave_v3", "score": 0.2}],
+                    },
+                    {"kind": "yield_change", "margin": 0.01},
+                    {"kind": "listing", "top_n": 10, "buffer_ranks": 2},
+                ],
+            },
+        },
+        "t",
+    )
     trig = spec.build().trigger
     assert isinstance(trig, AnyOf) and isinstance(trig.triggers[0], Calendar)
     assert trig.triggers[1] == PriceShock(("BTC",), 1, 0.2, None, 90)
     assert trig.triggers[2].score_changes[0].protocol == "aave_v3"
     h = bundled_daily(["BTC"], start="2019-10-01", end="2020-03-13")
-    ctx = DecisionContext(time=at("2020-03-13"), weights={"BTC": 0.5}, targets={"BTC": 0.5}, history=h,
-                          anchor=at("2020-03-01"), previous=at("2020-03-12"))
+    ctx = DecisionContext(
+        time=at("2020-03-13"),
+        weights={"BTC": 0.5},
+        targets={"BTC": 0.5},
+        history=h,
+        anchor=at("2020-03-01"),
+        previous=at("2020-03-12"),
+    )
     r = trig.check(ctx)
     assert r.fired and "price_shock: BTC -35.2%" in r.reason
 
 
-@pytest.mark.parametrize(("trigger", "message"), [
-    ({"kind": "price_shock"}, "trigger: kind price_shock needs pct or k_sigma"),
-    ({"kind": "listing"}, "trigger.top_n: Field required"),
-    ({"kind": "risk_event", "utilization_cap": 2}, "trigger.utilization_cap: Input should be less than or equal to 1"),
-])
+@pytest.mark.parametrize(
+    ("trigger", "message"),
+    [
+        ({"kind": "price_shock"}, "trigger: kind price_shock needs pct or k_sigma"),
+        ({"kind": "listing"}, "trigger.top_n: Field required"),
+        (
+            {"kind": "risk_event", "utilization_cap": 2},
+            "trigger.utilization_cap: Input should be less than or equal to 1",
+        ),
+    ],
+)
 def test_bad_opportunity_trigger_is_one_line(trigger: dict[str, object], message: str) -> None:
     from trimtab.errors import ConfigError
 

@@ -142,12 +142,15 @@ def test_executed_move_is_exact_and_balances_in_the_ledger() -> None:
 
     m = make_move(rule, "opportunistic", A, B, 1000.0, market)
     ex = execute_move(m, pos, states, units, rule, GAS)
-    # withdraw 800 units * 1.25 = 1000 USDC, gas $10; swap 990 USDC at 1 - (1bp + 990/5e9): fee 1bp, gas $6; deposit gas $8
+    # withdraw 800 units * 1.25 = 1000 USDC, gas $10; swap 990 USDC at 1 - (1bp + 990/5e9): fee 1bp, gas $6; deposit
+    # gas $8
     w, s, dep = ex.fills
     assert (w.quantity, w.quote_amount, w.gas) == (Decimal("800"), Decimal("1000.00"), Decimal("10.00"))
     rate = Decimal(repr(1e-4 + 990 / 5e9))
     gross = (Decimal("990") * (1 - rate)).quantize(Decimal("1e-18"))
-    assert s.quote_amount == gross and s.fee == (gross * Decimal("1e-4")).quantize(Decimal("1e-18"), rounding="ROUND_CEILING")
+    assert s.quote_amount == gross and s.fee == (gross * Decimal("1e-4")).quantize(
+        Decimal("1e-18"), rounding="ROUND_CEILING"
+    )
     tokens = gross - s.fee - Decimal("6.00")
     assert dep.quote_amount == tokens - Decimal("8.00")
     after = apply_fills(units, ex.fills)
@@ -155,7 +158,9 @@ def test_executed_move_is_exact_and_balances_in_the_ledger() -> None:
     assert after["aUSDT"] == ((tokens - 8) / Decimal("1.1")).quantize(Decimal("1e-18"), rounding="ROUND_FLOOR")
     legs = [e for i, f in enumerate(ex.fills) for e in entries_for_fill(f, account="x", time=None, ref=str(i))]  # type: ignore[arg-type]
     ledger = balances_from(legs)
-    assert {k: v for k, v in ledger.items() if v} == {k: v - units.get(k, 0) for k, v in after.items() if v - units.get(k, 0)}
+    assert {k: v for k, v in ledger.items() if v} == {
+        k: v - units.get(k, 0) for k, v in after.items() if v - units.get(k, 0)
+    }
     assert float(ex.gas_usd) == pytest.approx(24.0) and ex.fee_usd == s.fee
 
 
@@ -163,8 +168,9 @@ def test_rates_table_common_rows_and_trailing_apr() -> None:
     nan = np.nan
     t = np.arange(np.datetime64("2024-01-01"), np.datetime64("2024-01-06")).astype("datetime64[ns]")
     apr = np.array([[0.01, nan], [0.02, 0.04], [0.03, 0.05], [0.04, 0.06], [0.05, 0.07]])
-    table = RatesTable(t, ("A", "B"), apr, np.where(np.isnan(apr), nan, 1.0), np.ones_like(apr), np.zeros_like(apr),
-                       np.ones_like(apr))
+    table = RatesTable(
+        t, ("A", "B"), apr, np.where(np.isnan(apr), nan, 1.0), np.ones_like(apr), np.zeros_like(apr), np.ones_like(apr)
+    )
     assert table.common_rows(("A", "B")) == (1, 5)
     assert table.state(0, "B") is None
     smooth = table.trailing_apr(2)
@@ -180,11 +186,20 @@ def test_a_move_is_a_trade_plan_with_its_costs() -> None:
     rule = MigrationRule()
     pos = {p.name: p for p in (CASH, A, B)}
     states = {"USDC": None, "aUSDC": state(0.03, index=1.25), "aUSDT": state(0.05, index=1.1)}
-    ex = execute_move(make_move(rule, "opportunistic", A, B, 1000.0, Market(states, GAS)), pos, states,
-                      {"aUSDC": Decimal("800")}, rule, GAS)
+    ex = execute_move(
+        make_move(rule, "opportunistic", A, B, 1000.0, Market(states, GAS)),
+        pos,
+        states,
+        {"aUSDC": Decimal("800")},
+        rule,
+        GAS,
+    )
     plan = as_plan(ex, plan_id="m1")
     assert [(o.asset, o.quote, o.side) for o in plan.orders] == [
-        ("aUSDC", "USDC", Side.SELL), ("USDC", "USDT", Side.SELL), ("aUSDT", "USDT", Side.BUY)]
+        ("aUSDC", "USDC", Side.SELL),
+        ("USDC", "USDT", Side.SELL),
+        ("aUSDT", "USDT", Side.BUY),
+    ]
     assert plan.total_cost.gas == sum(f.gas for f in ex.fills) and plan.total_cost.fee == ex.fee_usd
     assert plan.orders[1].price == 1  # the swap's mid: USDC and USDT both at $1
     assert [o.quote_delta for o in plan.orders] == [f.quote_delta for f in ex.fills]

@@ -6,5 +6,14 @@ from trimtab.adapters.ccxt_venue.orders import client_order_id
 from trimtab.adapters.ccxt_venue.retry import RetryPolicy
 from trimtab.adapters.ccxt_venue.venue import CcxtVenue, PollPolicy
 
-__all__ = ["BINANCE", "CcxtVenue", "Credentials", "PollPolicy", "RetryPolicy", "VenueCapabilities",
-           "capabilities_for", "client_order_id", "env_names"]
+__all__ = [
+    "BINANCE",
+    "CcxtVenue",
+    "Credentials",
+    "PollPolicy",
+    "RetryPolicy",
+    "VenueCapabilities",
+    "capabilities_for",
+    "client_order_id",
+    "env_names",
+]

@@ -29,8 +29,9 @@ class VenueCapabilities:
 
 BINANCE = VenueCapabilities(
     # spot only: no futures exchangeInfo, no margin pairs, no sapi capital/config (needs extra permissions)
-    ccxt_options=MappingProxyType({"defaultType": "spot", "fetchMarkets": {"types": ["spot"]},
-                                   "fetchCurrencies": False, "fetchMargins": False}),
+    ccxt_options=MappingProxyType(
+        {"defaultType": "spot", "fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False, "fetchMargins": False}
+    ),
     string_numbers=True,
     client_order_id_param="newClientOrderId",
     client_order_id_max_len=36,

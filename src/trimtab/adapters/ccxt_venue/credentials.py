@@ -62,7 +62,8 @@ class Credentials:
         return cls(values["api_key"].strip(), values["api_secret"].strip())
 
     @classmethod
-    def resolve(cls, exchange_id: str, path: str | Path | None = None,
-                environ: Mapping[str, str] | None = None) -> Credentials:
+    def resolve(
+        cls, exchange_id: str, path: str | Path | None = None, environ: Mapping[str, str] | None = None
+    ) -> Credentials:
         """A file when one is given, else the environment."""
         return cls.from_file(path) if path is not None else cls.from_env(exchange_id, environ)

@@ -48,9 +48,17 @@ def _time(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def backfill_ohlcv(exchange: Any, symbol: str, timeframe: str, since: datetime, until: datetime, *,
-                   limit: int = DEFAULT_LIMIT, request: Request = _direct,
-                   sleep: Callable[[float], None] = time.sleep) -> list[OhlcvBar]:
+def backfill_ohlcv(
+    exchange: Any,
+    symbol: str,
+    timeframe: str,
+    since: datetime,
+    until: datetime,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    request: Request = _direct,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[OhlcvBar]:
     """Closed `timeframe` candles of `symbol` opening at or after `since` and closed by `until`, oldest first."""
     step_ms = int(exchange.parse_timeframe(timeframe) * 1000)
     start, stop = _ms(since), _ms(until)
@@ -71,10 +79,20 @@ def backfill_ohlcv(exchange: Any, symbol: str, timeframe: str, since: datetime, 
                 continue  # before the window, or still open at `until`
             close = dec(row[4])
             if close is None or close <= 0:
-                raise DataError(f"{symbol} {timeframe} candle at {_time(opened):%Y-%m-%d %H:%M} has close {row[4]!r}",
-                                source=getattr(exchange, "id", "ccxt"), field=symbol)
-            bars[opened] = OhlcvBar(_time(opened), _time(opened + step_ms), dec(row[1]), dec(row[2]), dec(row[3]),
-                                    close, dec(row[5]) if len(row) > 5 else None)
+                raise DataError(
+                    f"{symbol} {timeframe} candle at {_time(opened):%Y-%m-%d %H:%M} has close {row[4]!r}",
+                    source=getattr(exchange, "id", "ccxt"),
+                    field=symbol,
+                )
+            bars[opened] = OhlcvBar(
+                _time(opened),
+                _time(opened + step_ms),
+                dec(row[1]),
+                dec(row[2]),
+                dec(row[3]),
+                close,
+                dec(row[5]) if len(row) > 5 else None,
+            )
         if last + step_ms <= start:  # no progress: the exchange ignores `since`
             break
         start = last + step_ms

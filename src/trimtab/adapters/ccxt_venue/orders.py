@@ -97,12 +97,14 @@ def outcome_of(order: Mapping[str, Any]) -> OrderOutcome:
     return OrderOutcome(str(order.get("id") or ""), status, filled, cost, fees, int(ts) if ts is not None else None)
 
 
-def fee_for_fill(fees: Mapping[str, Decimal] | None, asset: str, quote: str, price: Decimal) -> tuple[Decimal, str, str]:
+def fee_for_fill(
+    fees: Mapping[str, Decimal] | None, asset: str, quote: str, price: Decimal
+) -> tuple[Decimal, str, str]:
     """(fee, fee_asset, note): one currency is kept as charged; base mixed with quote is converted at the fill price."""
     if not fees:
         return ZERO, quote, "" if fees is not None else "fee not reported by the exchange"
     if len(fees) == 1:
-        (cur, amount), = fees.items()
+        ((cur, amount),) = fees.items()
         return amount, cur, ""
     in_quote = fees.get(quote, ZERO) + fees.get(asset, ZERO) * price
     others = {c: a for c, a in fees.items() if c not in (asset, quote)}
@@ -114,7 +116,16 @@ def fill_from(order: PlannedOrder, outcome: OrderOutcome) -> tuple[Fill, str]:
     """A Fill for what traded: gross = the exchange's quote amount, price = gross / filled; a note on fees."""
     price = outcome.average
     fee, fee_asset, note = fee_for_fill(outcome.fees, order.asset, order.quote, price)
-    fill = Fill(order.asset, order.quote, order.side, outcome.filled, price, fee,
-                slippage=outcome.filled * abs(price - order.price), order_id=outcome.order_id, fee_asset=fee_asset,
-                gross=outcome.cost)
+    fill = Fill(
+        order.asset,
+        order.quote,
+        order.side,
+        outcome.filled,
+        price,
+        fee,
+        slippage=outcome.filled * abs(price - order.price),
+        order_id=outcome.order_id,
+        fee_asset=fee_asset,
+        gross=outcome.cost,
+    )
     return fill, note

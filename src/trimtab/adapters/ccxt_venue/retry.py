@@ -24,13 +24,19 @@ THROTTLED: tuple[type[Exception], ...] = (ccxt.RateLimitExceeded, ccxt.DDoSProte
 # Operator must act: bad key, signature, permissions, suspended account.
 MISCONFIGURED: tuple[type[Exception], ...] = (ccxt.AuthenticationError,)
 # The exchange refused this one order: abort the leg, keep going.
-ORDER_REFUSED: tuple[type[Exception], ...] = (ccxt.InvalidOrder, ccxt.InsufficientFunds, ccxt.BadRequest,
-                                              ccxt.OperationRejected, ccxt.ExchangeError)
+ORDER_REFUSED: tuple[type[Exception], ...] = (
+    ccxt.InvalidOrder,
+    ccxt.InsufficientFunds,
+    ccxt.BadRequest,
+    ccxt.OperationRejected,
+    ccxt.ExchangeError,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """`attempts` tries in all, waiting base * 2**n seconds (capped) between them; Retry-After is honoured up to the cap.
+    """`attempts` tries in all, waiting base * 2**n seconds (capped) between them; Retry-After is honoured up to the
+    cap.
 
     After an ambiguous order submission the client id is looked up for `lookup_grace` seconds, every
     `lookup_interval` (exchanges list new orders with a delay) before the outcome is declared unknown.
@@ -70,8 +76,9 @@ def misconfigured(err: Exception, venue: str, op: str) -> VenueMisconfigured:
     return VenueMisconfigured(f"{type(err).__name__}: {scrub(err)}", venue=venue, op=op)
 
 
-def call(fn: Callable[[], T], *, venue: str, op: str, policy: RetryPolicy, client: Any,
-         sleep: Callable[[float], None]) -> T:
+def call(
+    fn: Callable[[], T], *, venue: str, op: str, policy: RetryPolicy, client: Any, sleep: Callable[[float], None]
+) -> T:
     """Run an idempotent request: transient errors are retried with backoff, then raise VenueUnavailable;
     auth errors raise VenueMisconfigured; any other ccxt error raises VenueError."""
     for attempt in range(policy.attempts):
@@ -81,8 +88,9 @@ def call(fn: Callable[[], T], *, venue: str, op: str, policy: RetryPolicy, clien
             raise misconfigured(e, venue, op) from e
         except TRANSIENT as e:
             if attempt + 1 >= policy.attempts:
-                raise VenueUnavailable(f"{type(e).__name__} after {policy.attempts} attempts: {scrub(e)}",
-                                       venue=venue, op=op) from e
+                raise VenueUnavailable(
+                    f"{type(e).__name__} after {policy.attempts} attempts: {scrub(e)}", venue=venue, op=op
+                ) from e
             wait = policy.delay(attempt, retry_after_seconds(client) if isinstance(e, THROTTLED) else None)
             log.warning("%s %s: %s, retry %d in %.2fs", venue, op, type(e).__name__, attempt + 1, wait)
             sleep(wait)

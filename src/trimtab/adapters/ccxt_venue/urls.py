@@ -19,4 +19,6 @@ def api_urls(exchange_id: str, base_url: str, *, field: str = "url") -> dict[str
         raise ConfigError(f"unknown ccxt exchange {exchange_id!r}", field=field)
     api = factory().urls.get("api")
     entries = api.items() if isinstance(api, dict) else [("public", api), ("private", api)]
-    return {key: f"{target.scheme}://{target.netloc}{urlsplit(url).path}" for key, url in entries if isinstance(url, str)}
+    return {
+        key: f"{target.scheme}://{target.netloc}{urlsplit(url).path}" for key, url in entries if isinstance(url, str)
+    }

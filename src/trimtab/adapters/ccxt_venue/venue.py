@@ -93,11 +93,19 @@ class CcxtVenue:
     """A ccxt exchange as a Venue. Credentials (a Credentials, a credentials file path, or None for the
     TRIMTAB_<EXCHANGE>_API_KEY/_API_SECRET environment) are held by the ccxt client only, never logged or shown."""
 
-    def __init__(self, exchange_id: str, credentials: Credentials | str | Path | None = None, *,
-                 api_urls: Mapping[str, str] | None = None, capabilities: VenueCapabilities | None = None,
-                 client_config: Mapping[str, Any] | None = None, retry: RetryPolicy | None = None,
-                 poll: PollPolicy | None = None, sleep: Callable[[float], None] = time.sleep,
-                 name: str | None = None) -> None:
+    def __init__(
+        self,
+        exchange_id: str,
+        credentials: Credentials | str | Path | None = None,
+        *,
+        api_urls: Mapping[str, str] | None = None,
+        capabilities: VenueCapabilities | None = None,
+        client_config: Mapping[str, Any] | None = None,
+        retry: RetryPolicy | None = None,
+        poll: PollPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        name: str | None = None,
+    ) -> None:
         factory = getattr(ccxt, exchange_id, None) if exchange_id in ccxt.exchanges else None
         if factory is None:
             raise ConfigError(f"unknown ccxt exchange {exchange_id!r}", field="venue")
@@ -107,10 +115,15 @@ class CcxtVenue:
         self._retry = retry or RetryPolicy()
         self._poll = poll or PollPolicy()
         self._sleep = sleep
-        options = copy.deepcopy({k: (dict(v) if isinstance(v, Mapping) else v)
-                                 for k, v in self.capabilities.ccxt_options.items()})
-        config: dict[str, Any] = {"apiKey": creds.api_key, "secret": creds.api_secret, "enableRateLimit": True,
-                                  "options": options}
+        options = copy.deepcopy(
+            {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in self.capabilities.ccxt_options.items()}
+        )
+        config: dict[str, Any] = {
+            "apiKey": creds.api_key,
+            "secret": creds.api_secret,
+            "enableRateLimit": True,
+            "options": options,
+        }
         config.update(client_config or {})
         self._client: Any = factory(config)
         self._client.logger = _RedactingLogger(logging.getLogger(f"{__name__}.wire"), (creds.api_key, creds.api_secret))
@@ -179,7 +192,9 @@ class CcxtVenue:
         how a restarted service reconciles a journaled leg. An order still open is settled (polled, then cancelled)."""
         caps = self.capabilities
         if not caps.fetch_order_by_client_id:
-            raise VenueMisconfigured(f"{self.name} cannot look orders up by client id", venue=self.name, op="fetch_order")
+            raise VenueMisconfigured(
+                f"{self.name} cannot look orders up by client id", venue=self.name, op="fetch_order"
+            )
         symbol = f"{order.asset}/{order.quote}"
         found = self._by_client_id(symbol, client_id)
         if found is None:
@@ -221,8 +236,9 @@ class CcxtVenue:
             raise _LegAborted(f"quantity {_txt(amount)} below minimum amount {_txt(rules.min_amount)} {order.asset}")
         notional = amount * order.price
         if notional < rules.min_notional:
-            raise _LegAborted(f"notional {_txt(notional)} below minimum notional {_txt(rules.min_notional)} "
-                              f"{order.quote}")
+            raise _LegAborted(
+                f"notional {_txt(notional)} below minimum notional {_txt(rules.min_notional)} {order.quote}"
+            )
         cid = client_order_id(plan, index, max_len=self.capabilities.client_order_id_max_len)
         started = self._client.milliseconds()
         placed = self._submit(symbol, order, amount, cid, started)
@@ -234,11 +250,23 @@ class CcxtVenue:
             note = "; ".join(n for n in (note, fee_note) if n)
         failure = None
         if outcome.filled < amount:
-            failure = LegFailure(order, f"order {outcome.order_id} {outcome.status or 'unknown'}: "
-                                        f"filled {_txt(outcome.filled)} of {_txt(amount)}",
-                                 filled_quantity=outcome.filled)
-        log.info("%s %s %s %s: %s, filled %s @ %s (client id %s)", self.name, order.side.value, _txt(amount), symbol,
-                 outcome.status, _txt(outcome.filled), _txt(outcome.average), cid)
+            failure = LegFailure(
+                order,
+                f"order {outcome.order_id} {outcome.status or 'unknown'}: "
+                f"filled {_txt(outcome.filled)} of {_txt(amount)}",
+                filled_quantity=outcome.filled,
+            )
+        log.info(
+            "%s %s %s %s: %s, filled %s @ %s (client id %s)",
+            self.name,
+            order.side.value,
+            _txt(amount),
+            symbol,
+            outcome.status,
+            _txt(outcome.filled),
+            _txt(outcome.average),
+            cid,
+        )
         return fill, failure, note
 
     def _amount(self, symbol: str, quantity: Decimal) -> Decimal:
@@ -253,7 +281,8 @@ class CcxtVenue:
         return amount
 
     def _limit_text(self, symbol: str, order: PlannedOrder) -> str:
-        """The IOC limit on the market's tick, rounded toward the safe side (up for a sell floor, down for a buy cap)."""
+        """The IOC limit on the market's tick, rounded toward the safe side (up for a sell floor, down for a buy
+        cap)."""
         assert order.limit_price is not None
         tick = self.rules(order.asset, order.quote).price_tick
         if tick <= 0:
@@ -267,18 +296,22 @@ class CcxtVenue:
         still not found raises OrderOutcomeUnknown: never re-sent, the journal keeps the leg open."""
         caps = self.capabilities
         kind, price = ("market", None) if order.limit_price is None else ("limit", self._limit_text(symbol, order))
-        params = {**(caps.market_order_params if price is None else {"timeInForce": "IOC"}),
-                  caps.client_order_id_param: cid}
+        params = {
+            **(caps.market_order_params if price is None else {"timeInForce": "IOC"}),
+            caps.client_order_id_param: cid,
+        }
         last: Exception | None = None
         throttled = False
         for attempt in range(self._retry.attempts):
             if attempt:
-                wait = self._retry.delay(attempt - 1, retry_after_seconds(self._client)
-                                         if isinstance(last, THROTTLED) else None)
+                wait = self._retry.delay(
+                    attempt - 1, retry_after_seconds(self._client) if isinstance(last, THROTTLED) else None
+                )
                 self._sleep(wait)
             try:
-                placed: dict[str, Any] = self._client.create_order(symbol, kind, order.side.value, str(amount),
-                                                                   price, dict(params))
+                placed: dict[str, Any] = self._client.create_order(
+                    symbol, kind, order.side.value, str(amount), price, dict(params)
+                )
                 return placed
             except MISCONFIGURED as e:
                 raise misconfigured(e, self.name, "create_order") from e
@@ -293,14 +326,19 @@ class CcxtVenue:
             except ccxt.BaseError as e:
                 raise VenueError(f"{type(e).__name__}: {scrub(e)}", venue=self.name, op="create_order") from e
             log.warning("%s create_order %s: %s (attempt %d)", self.name, cid, type(last).__name__, attempt + 1)
-        raise VenueUnavailable(f"order {cid} not placed after {self._retry.attempts} attempts: {scrub(last)}",
-                               venue=self.name, op="create_order") from last
+        raise VenueUnavailable(
+            f"order {cid} not placed after {self._retry.attempts} attempts: {scrub(last)}",
+            venue=self.name,
+            op="create_order",
+        ) from last
 
     def _by_client_id(self, symbol: str, cid: str) -> dict[str, Any] | None:
         """The exchange's order with client id `cid` (None when the exchange has no such order)."""
         param = self.capabilities.client_id_query_param
         try:
-            found: dict[str, Any] = self._call("fetch_order", lambda: self._client.fetch_order(None, symbol, {param: cid}))
+            found: dict[str, Any] = self._call(
+                "fetch_order", lambda: self._client.fetch_order(None, symbol, {param: cid})
+            )
         except VenueError as e:
             if isinstance(e.__cause__, ccxt.OrderNotFound):
                 return None
@@ -310,9 +348,14 @@ class CcxtVenue:
     def _await_lookup(self, symbol: str, cid: str, started: int, cause: Exception) -> dict[str, Any]:
         """Our order after an ambiguous submission, polled for the grace window; OrderOutcomeUnknown if it
         never shows up (or cannot be looked up): re-sending could buy twice."""
+
         def unknown(why: str) -> OrderOutcomeUnknown:
-            return OrderOutcomeUnknown(f"order {cid} outcome unknown after {type(cause).__name__} ({why}); "
-                                       "not re-sent", client_id=cid, venue=self.name, op="create_order")
+            return OrderOutcomeUnknown(
+                f"order {cid} outcome unknown after {type(cause).__name__} ({why}); not re-sent",
+                client_id=cid,
+                venue=self.name,
+                op="create_order",
+            )
 
         if not self.capabilities.fetch_order_by_client_id:
             raise unknown(f"{self.name} cannot look orders up by client id") from cause
@@ -358,8 +401,9 @@ class CcxtVenue:
         if outcome.filled > 0 and outcome.fees is None and self.capabilities.fees_from_order_trades:
             trades = self._call("fetch_order_trades", lambda: self._client.fetch_order_trades(order_id, symbol))
             fees = sum_fees(fee for t in trades for fee in (t.get("fees") or [t.get("fee")]) if fee)
-            outcome = OrderOutcome(outcome.order_id, outcome.status, outcome.filled, outcome.cost, fees,
-                                   outcome.timestamp)
+            outcome = OrderOutcome(
+                outcome.order_id, outcome.status, outcome.filled, outcome.cost, fees, outcome.timestamp
+            )
         return outcome
 
     def _cancel(self, symbol: str, order_id: str) -> None:
@@ -376,5 +420,12 @@ class CcxtVenue:
 
     def ohlcv(self, asset: str, quote: str, timeframe: str, since: datetime, until: datetime) -> list[OhlcvBar]:
         """Closed candles from `since` to `until`, paged and rate-limited."""
-        return backfill_ohlcv(self._client, f"{asset_symbol(asset)}/{asset_symbol(quote)}", timeframe, since, until,
-                              request=self._call, sleep=self._sleep)
+        return backfill_ohlcv(
+            self._client,
+            f"{asset_symbol(asset)}/{asset_symbol(quote)}",
+            timeframe,
+            since,
+            until,
+            request=self._call,
+            sleep=self._sleep,
+        )

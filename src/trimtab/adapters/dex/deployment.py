@@ -76,14 +76,20 @@ class Deployment:
             "chain_id": self.chain_id,
             "tokens": {s: {"address": a, "decimals": d} for s, (a, d) in self.tokens.items()},
             "weth": self.weth,
-            "v2": {"factory": self.v2_factory, "router": self.v2_router, "pair_init_code_hash": self.pair_init_code_hash},
+            "v2": {
+                "factory": self.v2_factory,
+                "router": self.v2_router,
+                "pair_init_code_hash": self.pair_init_code_hash,
+            },
             "executor": self.executor,
             "v3": {
                 "factory": self.v3_factory,
                 "router": self.v3_router,
                 "quoter": self.v3_quoter,
-                "pools": [{"token_a": p.token_a, "token_b": p.token_b, "fee": p.fee, "address": p.address}
-                          for p in self.v3_pools],
+                "pools": [
+                    {"token_a": p.token_a, "token_b": p.token_b, "fee": p.fee, "address": p.address}
+                    for p in self.v3_pools
+                ],
             },
             "aliases": dict(self.aliases),
         }
@@ -126,15 +132,17 @@ def _get(data: Mapping[str, Any], key: str, source: str, where: str) -> Any:
 
 def _tokens(raw: object, source: str) -> dict[str, tuple[str, int]]:
     if not isinstance(raw, Mapping) or not raw:
-        raise ConfigError("expected a non-empty mapping of token symbol -> {address, decimals}", source=source,
-                          field="tokens")
+        raise ConfigError(
+            "expected a non-empty mapping of token symbol -> {address, decimals}", source=source, field="tokens"
+        )
     out: dict[str, tuple[str, int]] = {}
     for sym, spec in raw.items():
         where = f"tokens.{sym}"
         decimals = _get(spec, "decimals", source, where + ".")
         if not isinstance(decimals, int) or isinstance(decimals, bool) or not 0 <= decimals <= 36:
-            raise ConfigError(f"decimals must be an integer 0..36, got {decimals!r}", source=source,
-                              field=where + ".decimals")
+            raise ConfigError(
+                f"decimals must be an integer 0..36, got {decimals!r}", source=source, field=where + ".decimals"
+            )
         out[asset_symbol(str(sym))] = (_address(_get(spec, "address", source, where + "."), source, where), decimals)
     return out
 
@@ -148,9 +156,14 @@ def _v3(raw: Mapping[str, Any], source: str) -> dict[str, Any]:
         fee = _get(p, "fee", source, where)
         if not isinstance(fee, int) or fee <= 0:
             raise ConfigError(f"fee must be a positive integer (pips), got {fee!r}", source=source, field=where + "fee")
-        pools.append(V3Pool(asset_symbol(str(_get(p, "token_a", source, where))),
-                            asset_symbol(str(_get(p, "token_b", source, where))), fee,
-                            _address(_get(p, "address", source, where), source, where + "address")))
+        pools.append(
+            V3Pool(
+                asset_symbol(str(_get(p, "token_a", source, where))),
+                asset_symbol(str(_get(p, "token_b", source, where))),
+                fee,
+                _address(_get(p, "address", source, where), source, where + "address"),
+            )
+        )
     return {
         "v3_factory": _address(_get(raw, "factory", source, "v3."), source, "v3.factory"),
         "v3_router": _address(_get(raw, "router", source, "v3."), source, "v3.router"),
@@ -164,8 +177,9 @@ def parse_deployment(data: object, source: str = "deployment") -> Deployment:
     if not isinstance(data, Mapping):
         raise ConfigError("expected a JSON object", source=source)
     if data.get("format", FORMAT) != FORMAT:
-        raise ConfigError(f"unsupported format {data.get('format')!r} (expected {FORMAT})", source=source,
-                          field="format")
+        raise ConfigError(
+            f"unsupported format {data.get('format')!r} (expected {FORMAT})", source=source, field="format"
+        )
     tokens = _tokens(_get(data, "tokens", source, ""), source)
     v2 = _get(data, "v2", source, "")
     init_hash = str(_get(v2, "pair_init_code_hash", source, "v2."))
@@ -207,5 +221,6 @@ def load_deployment(path: Path | str) -> Deployment:
 
 def unknown_symbol(symbol: str, registry: Mapping[str, Token], venue: str) -> VenueMisconfigured:
     """The error for a symbol the registry does not know."""
-    return VenueMisconfigured(f"unknown token {symbol!r} (known: {', '.join(sorted(registry))})", venue=venue,
-                              op="registry")
+    return VenueMisconfigured(
+        f"unknown token {symbol!r} (known: {', '.join(sorted(registry))})", venue=venue, op="registry"
+    )

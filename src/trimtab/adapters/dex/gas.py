@@ -55,7 +55,8 @@ def wait_for_gas(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> GasWaitOutcome:
-    """Poll the base fee until the execution slicing rule (core.execution.slicing.GasWait) says go: gas within the cap, or
+    """Poll the base fee until the execution slicing rule (core.execution.slicing.GasWait) says go: gas within the
+    cap, or
     the deadline passed (execute anyway)."""
     rule = SlicingGasWait(cap_gwei=policy.max_base_fee / GWEI, deadline_s=policy.timeout, execute_at_deadline=True)
     start = clock()

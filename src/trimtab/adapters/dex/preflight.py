@@ -46,9 +46,11 @@ class LegPlan:
 
     def describe(self) -> str:
         tin, tout = self.token_in, self.token_out
-        return (f"{self.order.side.value} {_txt(units_to_decimal(self.target_units, self.base.decimals))} "
-                f"{self.base.symbol}: {_txt(units_to_decimal(self.amount_in, tin.decimals))} {tin.symbol} -> "
-                f"{_txt(units_to_decimal(self.expected_out, tout.decimals))} {tout.symbol} via {self.route.label()}")
+        return (
+            f"{self.order.side.value} {_txt(units_to_decimal(self.target_units, self.base.decimals))} "
+            f"{self.base.symbol}: {_txt(units_to_decimal(self.amount_in, tin.decimals))} {tin.symbol} -> "
+            f"{_txt(units_to_decimal(self.expected_out, tout.decimals))} {tout.symbol} via {self.route.label()}"
+        )
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,9 @@ def _best(
     routes = reader.v2_routes(book, tin, tout)
     pools = [p for p in reader.v3_pools(tin, tout) if p.address not in used_v3]
     if not routes and not pools:
-        raise VenueMisconfigured(f"no Uniswap pool connects {tin.symbol} to {tout.symbol}", venue=reader.venue,
-                                 op="route")
+        raise VenueMisconfigured(
+            f"no Uniswap pool connects {tin.symbol} to {tout.symbol}", venue=reader.venue, op="route"
+        )
     found: list[tuple[Route, int, int]] = []
     for route in routes:
         try:
@@ -95,12 +98,16 @@ def _best(
     return min(found, key=lambda f: (f[1], f[0].hops, f[0].kind != "v2"))
 
 
-def preflight(reader: ChainReader, plan: TradePlan, owner: str, min_notional: Decimal, *, use_v3: bool = True) -> Preflight:
+def preflight(
+    reader: ChainReader, plan: TradePlan, owner: str, min_notional: Decimal, *, use_v3: bool = True
+) -> Preflight:
     """Route and size every order in plan order; unfundable or unfillable orders become LegFailures.
 
     Raises VenueMisconfigured for an unknown token or a pair no pool connects: nothing has been sent.
     """
-    tokens = {o.asset: reader.token(o.asset) for o in plan.orders} | {o.quote: reader.token(o.quote) for o in plan.orders}
+    tokens = {o.asset: reader.token(o.asset) for o in plan.orders} | {
+        o.quote: reader.token(o.quote) for o in plan.orders
+    }
     held = {t.address: reader.balance(t, owner) for t in tokens.values()}
     book = PoolBook()
     used_v3: set[str] = set() if use_v3 else {p.address for p in reader.deployment.v3_pools}
@@ -112,11 +119,15 @@ def preflight(reader: ChainReader, plan: TradePlan, owner: str, min_notional: De
             raise VenueMisconfigured(f"{order.asset}/{order.quote} is the same token", venue=reader.venue, op="route")
         units = decimal_to_units(order.quantity, base.decimals)
         if units <= 0:
-            failures.append((i, LegFailure(order, f"quantity {order.quantity} is below one base unit of {base.symbol}")))
+            failures.append(
+                (i, LegFailure(order, f"quantity {order.quantity} is below one base unit of {base.symbol}"))
+            )
             continue
         notional = order.quantity * order.price
         if notional < min_notional:
-            failures.append((i, LegFailure(order, f"notional {notional:.6f} below min notional {min_notional} {order.quote}")))
+            failures.append(
+                (i, LegFailure(order, f"notional {notional:.6f} below min notional {min_notional} {order.quote}"))
+            )
             continue
         tin, tout = (quote, base) if order.side is Side.BUY else (base, quote)
         best = _best(reader, book, order, tin, tout, units, used_v3)

@@ -39,15 +39,18 @@ class ChainReader:
         self._by_address = {t.address.lower(): t for t in self.registry.values()}
         self._erc20_abi = load_artifact("TestToken").abi
         self._pair_abi = load_artifact("UniswapV2Pair").abi
-        self.executor: Contract = w3.eth.contract(address=to_checksum_address(deployment.executor),
-                                                  abi=load_artifact("BatchExecutor").abi)
+        self.executor: Contract = w3.eth.contract(
+            address=to_checksum_address(deployment.executor), abi=load_artifact("BatchExecutor").abi
+        )
         self.v3_router: Contract | None = None
         self.v3_quoter: Contract | None = None
         if deployment.has_v3:
-            self.v3_router = w3.eth.contract(address=to_checksum_address(deployment.v3_router),
-                                             abi=load_artifact("SwapRouter").abi)
-            self.v3_quoter = w3.eth.contract(address=to_checksum_address(deployment.v3_quoter),
-                                             abi=load_artifact("QuoterV2").abi)
+            self.v3_router = w3.eth.contract(
+                address=to_checksum_address(deployment.v3_router), abi=load_artifact("SwapRouter").abi
+            )
+            self.v3_quoter = w3.eth.contract(
+                address=to_checksum_address(deployment.v3_quoter), abi=load_artifact("QuoterV2").abi
+            )
         self._init_hash = bytes.fromhex(deployment.pair_init_code_hash[2:])
         self._pairs: dict[tuple[str, str], bool] = {}
 
@@ -79,18 +82,26 @@ class ChainReader:
     def check_contracts(self, owner: str) -> None:
         """Every configured contract has code and the executor serves `owner`; VenueMisconfigured otherwise."""
         d = self.deployment
-        named = {"executor": d.executor, "V2 factory": d.v2_factory, "WETH": d.weth,
-                 **{f"token {t.symbol}": t.address for t in self.registry.values()}}
+        named = {
+            "executor": d.executor,
+            "V2 factory": d.v2_factory,
+            "WETH": d.weth,
+            **{f"token {t.symbol}": t.address for t in self.registry.values()},
+        }
         if d.has_v3:
             named |= {"V3 router": d.v3_router, "V3 quoter": d.v3_quoter}
         for what, address in named.items():
             if not self.w3.eth.get_code(to_checksum_address(address)):
-                raise VenueMisconfigured(f"no contract code at the {what} address {address}", venue=self.venue,
-                                         op="connect")
+                raise VenueMisconfigured(
+                    f"no contract code at the {what} address {address}", venue=self.venue, op="connect"
+                )
         serves = str(self.executor.functions.owner().call())
         if serves.lower() != owner.lower():
-            raise VenueMisconfigured(f"the batch executor {d.executor} serves {serves}, not this wallet {owner}",
-                                     venue=self.venue, op="connect")
+            raise VenueMisconfigured(
+                f"the batch executor {d.executor} serves {serves}, not this wallet {owner}",
+                venue=self.venue,
+                op="connect",
+            )
 
     # -- V2 ---------------------------------------------------------------------------------------
     def pair_exists(self, a: Token, b: Token) -> bool:
@@ -118,7 +129,11 @@ class ChainReader:
             self.load_pair(book, tin, tout)
             routes.append(Route("v2", (tin.address, tout.address), (tin.token, tout.token)))
         hub = self.weth()
-        if hub.address not in (tin.address, tout.address) and self.pair_exists(tin, hub) and self.pair_exists(hub, tout):
+        if (
+            hub.address not in (tin.address, tout.address)
+            and self.pair_exists(tin, hub)
+            and self.pair_exists(hub, tout)
+        ):
             self.load_pair(book, tin, hub)
             self.load_pair(book, hub, tout)
             routes.append(Route("v2", (tin.address, hub.address, tout.address), (tin.token, hub.token, tout.token)))
@@ -144,7 +159,9 @@ class ChainReader:
         """QuoterV2 input for an exact output (None if the pool cannot pay it)."""
         assert self.v3_quoter is not None
         try:
-            res = self.v3_quoter.functions.quoteExactOutputSingle((tin.address, tout.address, amount_out, fee, 0)).call()
+            res = self.v3_quoter.functions.quoteExactOutputSingle(
+                (tin.address, tout.address, amount_out, fee, 0)
+            ).call()
         except ContractLogicError:
             return None
         return int(res[0])

@@ -79,14 +79,18 @@ class Progress:
 
 def transfers(receipt: TxReceipt, token: str, *, sender: str | None = None, recipient: str | None = None) -> int:
     """Sum of the token's Transfer amounts in the receipt from `sender` / to `recipient`."""
+
     def topic(addr: str) -> bytes:
         return bytes(12) + bytes.fromhex(to_checksum_address(addr)[2:])
 
     total = 0
     for log in receipt["logs"]:
         topics = log["topics"]
-        if (len(topics) != 3 or bytes(topics[0]) != _TRANSFER
-                or to_checksum_address(log["address"]) != to_checksum_address(token)):
+        if (
+            len(topics) != 3
+            or bytes(topics[0]) != _TRANSFER
+            or to_checksum_address(log["address"]) != to_checksum_address(token)
+        ):
             continue
         if sender is not None and bytes(topics[1]) != topic(sender):
             continue
@@ -94,4 +98,3 @@ def transfers(receipt: TxReceipt, token: str, *, sender: str | None = None, reci
             continue
         total += int.from_bytes(bytes(log["data"]), "big")
     return total
-

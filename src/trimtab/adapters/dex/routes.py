@@ -93,8 +93,9 @@ class PoolBook:
 
     def swap(self, path: Sequence[str], amounts: Sequence[int]) -> None:
         """Apply an executed swap: each hop's pair gains its input and loses its output."""
-        for (a, b), (x, y) in zip(zip(path[:-1], path[1:], strict=True),
-                                  zip(amounts[:-1], amounts[1:], strict=True), strict=True):
+        for (a, b), (x, y) in zip(
+            zip(path[:-1], path[1:], strict=True), zip(amounts[:-1], amounts[1:], strict=True), strict=True
+        ):
             rin, rout = self.reserves(a, b)
             self.set(a, b, rin + x, rout - y)
 

@@ -64,9 +64,17 @@ class DexVenue:
 
     atomic_batches = True  # a plan goes out as one guarded batch transaction: wrappers send it whole
 
-    def __init__(self, rpc_url: str, deployment: Deployment, account: LocalAccount, settings: DexSettings | None = None,
-                 *, name: str = "uniswap", sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        rpc_url: str,
+        deployment: Deployment,
+        account: LocalAccount,
+        settings: DexSettings | None = None,
+        *,
+        name: str = "uniswap",
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.name = name
         self.settings = settings or DexSettings()
         if not Decimal(0) <= self.settings.slippage < Decimal(1):
@@ -77,8 +85,11 @@ class DexVenue:
             self.w3 = connect(rpc_url)
             chain_id = int(self.w3.eth.chain_id)
             if chain_id != deployment.chain_id:
-                raise VenueMisconfigured(f"RPC is chain {chain_id}, the deployment is for chain {deployment.chain_id}",
-                                         venue=name, op="connect")
+                raise VenueMisconfigured(
+                    f"RPC is chain {chain_id}, the deployment is for chain {deployment.chain_id}",
+                    venue=name,
+                    op="connect",
+                )
             refuse_dev_key_off_local(account, chain_id)
             self._tx_w3 = connect(self.settings.private_rpc) if self.settings.private_rpc else self.w3
             self._reader = ChainReader(self.w3, deployment, name)
@@ -98,8 +109,9 @@ class DexVenue:
         try:
             yield
         except (requests.exceptions.RequestException, ConnectionError, OSError) as exc:
-            raise VenueUnavailable(f"RPC {self._rpc_url} did not answer ({type(exc).__name__})", venue=self.name,
-                                   op=op) from None
+            raise VenueUnavailable(
+                f"RPC {self._rpc_url} did not answer ({type(exc).__name__})", venue=self.name, op=op
+            ) from None
 
     # -- reads ------------------------------------------------------------------------------------
     def token(self, symbol: str) -> Token:
@@ -108,15 +120,20 @@ class DexVenue:
     def balances(self) -> dict[str, Decimal]:
         """ERC20 balances of the wallet by portfolio symbol (WETH as ETH), zero balances left out."""
         with self._rpc_errors("balances"):
-            out = {t.symbol: units_to_decimal(self._reader.balance(t, self.address), t.decimals)
-                   for t in self._reader.registry.values()}
+            out = {
+                t.symbol: units_to_decimal(self._reader.balance(t, self.address), t.decimals)
+                for t in self._reader.registry.values()
+            }
         return {s: q for s, q in out.items() if q}
 
     def rules(self, asset: str, quote: str) -> MarketRules:
         """Lot step = one base unit of the token; minimum notional as configured (quote units)."""
         base, q = self.token(asset), self.token(quote)
-        return MarketRules(amount_step=Decimal(1).scaleb(-base.decimals), price_tick=Decimal(1).scaleb(-q.decimals),
-                           min_notional=self.settings.min_notional)
+        return MarketRules(
+            amount_step=Decimal(1).scaleb(-base.decimals),
+            price_tick=Decimal(1).scaleb(-q.decimals),
+            min_notional=self.settings.min_notional,
+        )
 
     def mid_prices(self, assets: list[str] | tuple[str, ...], quote: str) -> dict[str, Decimal]:
         """Pool mid price (before fees) of each asset in quote units, from V2 reserves (direct pair, else via WETH)."""
@@ -146,17 +163,27 @@ class DexVenue:
         with self._rpc_errors("estimate"):
             deadline = deadline_after(self.w3, self.settings.deadline_seconds)
             ex = self._reader.executor
-            router = self.w3.eth.contract(address=to_checksum_address(self._reader.deployment.v2_router),
-                                          abi=load_artifact("UniswapV2Router02").abi)
+            router = self.w3.eth.contract(
+                address=to_checksum_address(self._reader.deployment.v2_router),
+                abi=load_artifact("UniswapV2Router02").abi,
+            )
             needs: dict[str, int] = {}
             for leg in v2:
                 needs[leg.token_in.address] = needs.get(leg.token_in.address, 0) + leg.amount_in
-            setup = [self._call_of(self._reader.erc20(self._reader.by_address(t)), "approve", [spender, n])
-                     for t, n in needs.items() for spender in (ex.address, router.address)]
-            batch = self._call_of(ex, "executeDirect", [[SwapLeg(leg.route.path, leg.amount_in).as_abi() for leg in v2],
-                                                        deadline])
-            separate = [self._call_of(router, "swapExactTokensForTokens",
-                                      [leg.amount_in, 0, list(leg.route.path), self.address, deadline]) for leg in v2]
+            setup = [
+                self._call_of(self._reader.erc20(self._reader.by_address(t)), "approve", [spender, n])
+                for t, n in needs.items()
+                for spender in (ex.address, router.address)
+            ]
+            batch = self._call_of(
+                ex, "executeDirect", [[SwapLeg(leg.route.path, leg.amount_in).as_abi() for leg in v2], deadline]
+            )
+            separate = [
+                self._call_of(
+                    router, "swapExactTokensForTokens", [leg.amount_in, 0, list(leg.route.path), self.address, deadline]
+                )
+                for leg in v2
+            ]
             one = simulate_gas(self.w3, setup, [batch])
             many = simulate_gas(self.w3, setup, separate)
         return GasComparison(one[0] if one else None, sum(many) if many else None, len(v2))
@@ -175,8 +202,9 @@ class DexVenue:
             err.partial_report = state.report(plan, self.name)
             raise
         except TimeExhausted as exc:
-            err2 = VenueUnavailable(f"no receipt in time; outcome unknown, check the chain ({exc})", venue=self.name,
-                                    op="receipt")
+            err2 = VenueUnavailable(
+                f"no receipt in time; outcome unknown, check the chain ({exc})", venue=self.name, op="receipt"
+            )
             err2.partial_report = state.report(plan, self.name)
             raise err2 from None
 
@@ -187,8 +215,11 @@ class DexVenue:
         if not pre.legs:
             return state.report(plan, self.name)
         native = self._native_price(pre.legs[0].quote)
-        wait = wait_for_gas(self.w3, self.settings.gas_wait, sleep=self._sleep, clock=self._clock) \
-            if self.settings.gas_wait else None
+        wait = (
+            wait_for_gas(self.w3, self.settings.gas_wait, sleep=self._sleep, clock=self._clock)
+            if self.settings.gas_wait
+            else None
+        )
         if wait is not None:
             state.notes.append(wait.note())
         fee_fields(self.w3, self.settings.fees)  # above the max-fee cap: VenueUnavailable, nothing sent
@@ -200,8 +231,9 @@ class DexVenue:
                 self._run_batch(segment, native, state)
             else:
                 self._run_v3(segment[0], native, state)
-        self.last_execution = ExecutionDetails(pre.legs, dict(state.simulated), dict(state.guards), tuple(state.txs),
-                                               gas, wait, native)
+        self.last_execution = ExecutionDetails(
+            pre.legs, dict(state.simulated), dict(state.guards), tuple(state.txs), gas, wait, native
+        )
         used = sum(t.gas_used for t in state.txs)
         cost = sum((t.gas_cost_quote for t in state.txs), ZERO)
         state.notes.append(f"realised gas: {used:,} in {len(state.txs)} tx(s), {cost:.6f} {pre.legs[0].quote.symbol}")
@@ -232,13 +264,19 @@ class DexVenue:
             return
         record = self._record("batch", tx_hash, receipt, native, state)
         if record.status != 1:
-            state.fail(legs, f"batch {tx_hash} reverted on chain (status 0, block {receipt['blockNumber']}, "
-                             f"gas used {receipt['gasUsed']}): {self._replay(call, receipt)}")
+            state.fail(
+                legs,
+                f"batch {tx_hash} reverted on chain (status 0, block {receipt['blockNumber']}, "
+                f"gas used {receipt['gasUsed']}): {self._replay(call, receipt)}",
+            )
             return
         outs = leg_outputs(receipt, guarded, self.address)
-        state.settle([Executed(leg, leg.amount_in, out, tx_hash) for leg, out in zip(legs, outs, strict=True)],
-                     record.gas_cost_quote,
-                     gas_in_fills=self.settings.gas_in_fills, price_places=self.settings.price_places)
+        state.settle(
+            [Executed(leg, leg.amount_in, out, tx_hash) for leg, out in zip(legs, outs, strict=True)],
+            record.gas_cost_quote,
+            gas_in_fills=self.settings.gas_in_fills,
+            price_places=self.settings.price_places,
+        )
 
     def _run_v3(self, leg: LegPlan, native: Decimal, state: Progress) -> None:
         router = self._reader.v3_router
@@ -259,10 +297,12 @@ class DexVenue:
         deadline = deadline_after(self.w3, self.settings.deadline_seconds)
         if leg.order.side.value == "sell":
             call = router.functions.exactInputSingle(
-                (tin.address, tout.address, fee, self.address, deadline, leg.amount_in, guard, 0))
+                (tin.address, tout.address, fee, self.address, deadline, leg.amount_in, guard, 0)
+            )
         else:
             call = router.functions.exactOutputSingle(
-                (tin.address, tout.address, fee, self.address, deadline, leg.target_units, guard, 0))
+                (tin.address, tout.address, fee, self.address, deadline, leg.target_units, guard, 0)
+            )
         receipt, tx_hash = self._send(call, (leg,), state)
         if receipt is None:
             return
@@ -272,11 +312,16 @@ class DexVenue:
             return
         paid = transfers(receipt, tin.address, sender=self.address)
         got = transfers(receipt, tout.address, recipient=self.address)
-        state.settle([Executed(leg, paid, got, tx_hash)], record.gas_cost_quote,
-                     gas_in_fills=self.settings.gas_in_fills, price_places=self.settings.price_places)
+        state.settle(
+            [Executed(leg, paid, got, tx_hash)],
+            record.gas_cost_quote,
+            gas_in_fills=self.settings.gas_in_fills,
+            price_places=self.settings.price_places,
+        )
 
-    def _approve(self, spender: str, legs: tuple[LegPlan, ...], amounts: Mapping[int, int], native: Decimal,
-                 state: Progress) -> None:
+    def _approve(
+        self, spender: str, legs: tuple[LegPlan, ...], amounts: Mapping[int, int], native: Decimal, state: Progress
+    ) -> None:
         """Raise the spender's allowance to what these legs pull (or the configured cap), never to unlimited."""
         needs: dict[str, int] = {}
         for leg in legs:
@@ -289,7 +334,10 @@ class DexVenue:
             if self.settings.approvals == "off":
                 raise VenueMisconfigured(
                     f"allowance of {token.symbol} for {spender} is {units_to_decimal(have, token.decimals)}, the batch "
-                    f"needs {units_to_decimal(need, token.decimals)}; approvals are off", venue=self.name, op="approve")
+                    f"needs {units_to_decimal(need, token.decimals)}; approvals are off",
+                    venue=self.name,
+                    op="approve",
+                )
             cap = self.settings.allowance_caps.get(token.symbol)
             amount = max(need, decimal_to_units(cap, token.decimals)) if cap is not None else need
             call = self._reader.erc20(token).functions.approve(spender, amount)
@@ -298,8 +346,9 @@ class DexVenue:
                 raise OrderRejected(f"approval of {token.symbol} for {spender} failed", venue=self.name, op="approve")
             state.notes.append(f"approved {units_to_decimal(amount, token.decimals)} {token.symbol} for {spender}")
 
-    def _send(self, call: ContractFunction, legs: tuple[LegPlan, ...], state: Progress,
-              what: str = "batch") -> tuple[TxReceipt | None, str]:
+    def _send(
+        self, call: ContractFunction, legs: tuple[LegPlan, ...], state: Progress, what: str = "batch"
+    ) -> tuple[TxReceipt | None, str]:
         """Estimate, check the native balance covers gas, sign, send (private endpoint if set) and wait."""
         try:
             tx = self._sender.build(call)
@@ -311,8 +360,11 @@ class DexVenue:
         worst = int(tx["gas"]) * int(tx["maxFeePerGas"]) + int(tx.get("value", 0))
         native = int(self.w3.eth.get_balance(self.address))
         if native < worst:
-            raise InsufficientFunds(f"native balance {native} wei cannot cover the {what}'s gas (up to {worst} wei)",
-                                    venue=self.name, op="send")
+            raise InsufficientFunds(
+                f"native balance {native} wei cannot cover the {what}'s gas (up to {worst} wei)",
+                venue=self.name,
+                op="send",
+            )
         signed = self.__account.sign_transaction(tx)  # type: ignore[arg-type]
         self._sender.nonce += 1
         try:

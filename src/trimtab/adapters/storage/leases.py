@@ -65,16 +65,22 @@ def pid_alive(pid: int) -> bool:
 
 def register(conn: Connection, token: str, worker_id: str) -> None:
     now = db_now(conn)
-    conn.execute(insert(service_workers).values(token=token, worker_id=worker_id, host=HOST, pid=os.getpid(),
-                                                started_at=now, heartbeat_at=now))
+    conn.execute(
+        insert(service_workers).values(
+            token=token, worker_id=worker_id, host=HOST, pid=os.getpid(), started_at=now, heartbeat_at=now
+        )
+    )
 
 
 def heartbeat(conn: Connection, token: str, lease: timedelta) -> int:
     """Mark the process alive and extend the leases it still holds; returns how many it holds."""
     now = db_now(conn)
     conn.execute(update(service_workers).where(service_workers.c.token == token).values(heartbeat_at=now))
-    held = conn.execute(update(portfolios).where(portfolios.c.lease_token == token, portfolios.c.lease_until >= now)
-                        .values(lease_until=now + lease))
+    held = conn.execute(
+        update(portfolios)
+        .where(portfolios.c.lease_token == token, portfolios.c.lease_until >= now)
+        .values(lease_until=now + lease)
+    )
     return int(held.rowcount)
 
 
@@ -82,23 +88,41 @@ def dead_here(conn: Connection, tokens: Collection[str]) -> set[str]:
     """Tokens of processes on this host (same pid namespace) that no longer run: their leases are free now."""
     if not tokens:
         return set()
-    rows = conn.execute(select(service_workers.c.token, service_workers.c.pid)
-                        .where(service_workers.c.token.in_(list(tokens)), service_workers.c.host == HOST))
+    rows = conn.execute(
+        select(service_workers.c.token, service_workers.c.pid).where(
+            service_workers.c.token.in_(list(tokens)), service_workers.c.host == HOST
+        )
+    )
     return {t for t, pid in rows if pid != os.getpid() and not pid_alive(int(pid))}
 
 
 def free_clause(conn: Connection, names: Sequence[str], token: str, now: datetime) -> Any:
     """Rows `token` may claim: unleased, expired, already its own, or held by a process found dead here."""
-    held = set(conn.scalars(select(portfolios.c.lease_token).where(
-        portfolios.c.name.in_(list(names)), portfolios.c.lease_token.is_not(None), portfolios.c.lease_until >= now)))
+    held = set(
+        conn.scalars(
+            select(portfolios.c.lease_token).where(
+                portfolios.c.name.in_(list(names)),
+                portfolios.c.lease_token.is_not(None),
+                portfolios.c.lease_until >= now,
+            )
+        )
+    )
     dead = dead_here(conn, held - {token})
-    return or_(portfolios.c.lease_token.is_(None), portfolios.c.lease_until.is_(None), portfolios.c.lease_until < now,
-               portfolios.c.lease_token == token, portfolios.c.lease_token.in_(sorted(dead)))
+    return or_(
+        portfolios.c.lease_token.is_(None),
+        portfolios.c.lease_until.is_(None),
+        portfolios.c.lease_until < now,
+        portfolios.c.lease_token == token,
+        portfolios.c.lease_token.in_(sorted(dead)),
+    )
 
 
 def take(conn: Connection, names: Sequence[str], owner: str, token: str, until: datetime) -> None:
-    conn.execute(update(portfolios).where(portfolios.c.name.in_(list(names))).values(
-        lease_owner=owner, lease_token=token, lease_until=until, lease_epoch=portfolios.c.lease_epoch + 1))
+    conn.execute(
+        update(portfolios)
+        .where(portfolios.c.name.in_(list(names)))
+        .values(lease_owner=owner, lease_token=token, lease_until=until, lease_epoch=portfolios.c.lease_epoch + 1)
+    )
 
 
 def fenced(name: str, token: str, epoch: int | None) -> Any:
@@ -127,15 +151,19 @@ def bind(conn: Connection, rebalance_id: str, name: str, token: str, epoch: int)
     """Record that (token, epoch) executes `rebalance_id`, only while it holds the lease."""
     if conn.scalar(select(portfolios.c.name).where(fenced(name, token, epoch))) is None:
         return False
-    conn.execute(insert(rebalance_holders).values(rebalance_id=rebalance_id, portfolio=name, token=token, epoch=epoch,
-                                                  created_at=db_now(conn)))
+    conn.execute(
+        insert(rebalance_holders).values(
+            rebalance_id=rebalance_id, portfolio=name, token=token, epoch=epoch, created_at=db_now(conn)
+        )
+    )
     return True
 
 
 def unbind(conn: Connection, name: str, token: str) -> int:
     """Give up `token`'s claim on the portfolio's rebalances (after losing its lease): others may reconcile them."""
-    done = conn.execute(delete(rebalance_holders).where(rebalance_holders.c.portfolio == name,
-                                                        rebalance_holders.c.token == token))
+    done = conn.execute(
+        delete(rebalance_holders).where(rebalance_holders.c.portfolio == name, rebalance_holders.c.token == token)
+    )
     return int(done.rowcount)
 
 
@@ -145,10 +173,11 @@ def split_open(conn: Connection, ids: Sequence[str], token: str, stale_after: ti
     if not ids:
         return Leftovers([], [])
     now = db_now(conn)
-    rows = conn.execute(select(rebalance_holders.c.rebalance_id, rebalance_holders.c.token,
-                               service_workers.c.heartbeat_at)
-                        .join(service_workers, service_workers.c.token == rebalance_holders.c.token)
-                        .where(rebalance_holders.c.rebalance_id.in_(list(ids)), rebalance_holders.c.token != token))
+    rows = conn.execute(
+        select(rebalance_holders.c.rebalance_id, rebalance_holders.c.token, service_workers.c.heartbeat_at)
+        .join(service_workers, service_workers.c.token == rebalance_holders.c.token)
+        .where(rebalance_holders.c.rebalance_id.in_(list(ids)), rebalance_holders.c.token != token)
+    )
     fresh = {rid: tok for rid, tok, beat in rows if beat >= now - stale_after}
     dead = dead_here(conn, set(fresh.values()))
     busy = {rid for rid, tok in fresh.items() if tok not in dead}

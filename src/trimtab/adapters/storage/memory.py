@@ -86,7 +86,9 @@ class InMemoryLedgerStore:
         with self._lock:
             record = self._open(rebalance_id, "mark executing")
             if record.status is not rec.RebalanceStatus.PLANNED:
-                raise LedgerError(f"cannot mark executing rebalance {rebalance_id}: it is already {record.status.value}")
+                raise LedgerError(
+                    f"cannot mark executing rebalance {rebalance_id}: it is already {record.status.value}"
+                )
             self._rebalances[rebalance_id] = replace(record, status=rec.RebalanceStatus.EXECUTING)
 
     def finish_rebalance(
@@ -103,9 +105,7 @@ class InMemoryLedgerStore:
         with self._lock:
             record = self._open(rebalance_id, "finish")
             checked = rec.stamped([rec.checked_entry(e) for e in entries], rebalance_id, record.account)
-            self._rebalances[rebalance_id] = replace(
-                record, status=final, report_json=report, finished_at=finished_at
-            )
+            self._rebalances[rebalance_id] = replace(record, status=final, report_json=report, finished_at=finished_at)
             self._commit(checked)
 
     def rebalance(self, rebalance_id: str) -> rec.RebalanceRecord:

@@ -9,7 +9,8 @@ from trimtab.adapters.storage.schema import ExactDecimal, UtcDateTime
 metadata = MetaData()
 
 price_bars = Table(
-    "price_bars", metadata,
+    "price_bars",
+    metadata,
     Column("asset", String(32), primary_key=True),
     Column("quote", String(32), primary_key=True),
     Column("time", UtcDateTime(), primary_key=True),  # when the close was known (a daily bar: its close time)
@@ -19,14 +20,16 @@ price_bars = Table(
 )
 
 equity_marks = Table(
-    "equity_marks", metadata,
+    "equity_marks",
+    metadata,
     Column("key", String(64), primary_key=True),  # portfolio or account name
     Column("time", UtcDateTime(), primary_key=True),
     Column("value", ExactDecimal(), nullable=False),
 )
 
 model_state = Table(
-    "model_state", metadata,
+    "model_state",
+    metadata,
     Column("key", String(64), primary_key=True),
     Column("period", String(64), nullable=False),  # the re-estimation period the weights belong to
     Column("weights_json", Text(), nullable=False),

@@ -78,7 +78,7 @@ class PriceStore:
     @contextmanager
     def _conn(self, write: bool = False) -> Iterator[Connection]:
         try:
-            with (self._engine.begin() if write else self._engine.connect()) as conn:
+            with self._engine.begin() if write else self._engine.connect() as conn:
                 yield conn
         except SQLAlchemyError as err:
             raise LedgerError(f"price store {'write' if write else 'read'} failed: {err}") from err
@@ -91,14 +91,19 @@ class PriceStore:
         for b in rows.values():
             if not b.close.is_finite() or b.close <= 0:
                 raise LedgerError(f"price of {b.asset} at {b.time.isoformat()} is {b.close}: must be > 0")
-        values = [{"asset": a, "quote": quote, "time": t, "close": b.close, "volume": b.volume, "source": b.source}
-                  for (a, t), b in rows.items()]
-        stmt = self._dialect.insert(price_bars).on_conflict_do_nothing(
-            index_elements=["asset", "quote", "time"]).returning(price_bars.c.time)  # rowcount: -1 on psycopg
+        values = [
+            {"asset": a, "quote": quote, "time": t, "close": b.close, "volume": b.volume, "source": b.source}
+            for (a, t), b in rows.items()
+        ]
+        stmt = (
+            self._dialect.insert(price_bars)
+            .on_conflict_do_nothing(index_elements=["asset", "quote", "time"])
+            .returning(price_bars.c.time)
+        )  # rowcount: -1 on psycopg
         added = 0
         with self._conn(write=True) as conn:
             for i in range(0, len(values), 2000):
-                added += len(conn.execute(stmt, values[i:i + 2000]).all())
+                added += len(conn.execute(stmt, values[i : i + 2000]).all())
         return added
 
     def count(self, asset: str | None = None, quote: str | None = None, source: str | None = None) -> int:
@@ -121,7 +126,8 @@ class PriceStore:
     def span(self, asset: str, quote: str, *, exclude: str | None = None) -> tuple[datetime, datetime] | None:
         """First and last bar time of `asset` (bars of source `exclude` not counted), or None when there are none."""
         q = select(func.min(price_bars.c.time), func.max(price_bars.c.time)).where(
-            price_bars.c.asset == asset, price_bars.c.quote == quote)
+            price_bars.c.asset == asset, price_bars.c.quote == quote
+        )
         if exclude is not None:
             q = q.where(price_bars.c.source != exclude)
         with self._conn() as conn:
@@ -132,14 +138,25 @@ class PriceStore:
 
     def bars(self, asset: str, quote: str, since: datetime, until: datetime) -> list[Bar]:
         """Bars with since <= time <= until, oldest first."""
-        q = select(price_bars).where(price_bars.c.asset == asset, price_bars.c.quote == quote,
-                                     price_bars.c.time >= utc(since), price_bars.c.time <= utc(until))
+        q = select(price_bars).where(
+            price_bars.c.asset == asset,
+            price_bars.c.quote == quote,
+            price_bars.c.time >= utc(since),
+            price_bars.c.time <= utc(until),
+        )
         with self._conn() as conn:
             rows = conn.execute(q.order_by(price_bars.c.time)).all()
         return [Bar(r.asset, r.time, r.close, r.volume, r.source) for r in rows]
 
-    def history(self, assets: Sequence[str], quote: str, until: datetime, *, rows: int | None = None,
-                since: datetime | None = None) -> PriceHistory:
+    def history(
+        self,
+        assets: Sequence[str],
+        quote: str,
+        until: datetime,
+        *,
+        rows: int | None = None,
+        since: datetime | None = None,
+    ) -> PriceHistory:
         """Daily closes of `assets` in `quote` on the grid ending at `until`'s day, from bars at or before `until`.
 
         The quote itself is priced 1.0; a day without a bar in the day before it is NaN (a gap, left to the caller).
@@ -164,8 +181,9 @@ class PriceStore:
                 vol = np.array([np.nan if b.volume is None else float(b.volume) for b in got])
                 prices[ok, j] = close[i[ok]]
                 volumes[ok, j] = vol[i[ok]]
-        return PriceHistory(times=times, assets=tuple(assets), prices=prices, volumes=volumes,
-                            source=f"price store ({quote})")
+        return PriceHistory(
+            times=times, assets=tuple(assets), prices=prices, volumes=volumes, source=f"price store ({quote})"
+        )
 
 
 class EquityMarks:
@@ -180,8 +198,11 @@ class EquityMarks:
         """Store one mark; a second mark at the same time is ignored (idempotent). True when stored."""
         if not value.is_finite() or value < 0:
             raise LedgerError(f"equity of {key} at {time.isoformat()} is {value}: must be >= 0")
-        stmt = self._dialect.insert(equity_marks).on_conflict_do_nothing(
-            index_elements=["key", "time"]).returning(equity_marks.c.time)
+        stmt = (
+            self._dialect.insert(equity_marks)
+            .on_conflict_do_nothing(index_elements=["key", "time"])
+            .returning(equity_marks.c.time)
+        )
         try:
             with self._engine.begin() as conn:
                 return conn.execute(stmt.values(key=key, time=utc(time), value=value)).first() is not None
@@ -204,7 +225,9 @@ class EquityMarks:
     def values_before(self, key: str, time: datetime) -> list[float]:
         """The mark values of `key` strictly before `time`, oldest first (what a model's equity path needs)."""
         marks = self.path(key)
-        cut = bisect.bisect_left([t for t, _ in marks], utc(time)) if marks and marks[-1][0] >= utc(time) else len(marks)
+        cut = (
+            bisect.bisect_left([t for t, _ in marks], utc(time)) if marks and marks[-1][0] >= utc(time) else len(marks)
+        )
         return [float(v) for _, v in marks[:cut]]
 
     def model_weights(self, key: str) -> tuple[str, dict[str, float]] | None:

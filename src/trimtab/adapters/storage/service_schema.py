@@ -9,13 +9,15 @@ from trimtab.adapters.storage.schema import UtcDateTime
 metadata = MetaData()
 
 service_meta = Table(
-    "service_meta", metadata,
+    "service_meta",
+    metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
 
 portfolios = Table(
-    "portfolios", metadata,
+    "portfolios",
+    metadata,
     Column("name", String(64), primary_key=True),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("paused", Boolean, nullable=False, default=False),
@@ -36,7 +38,8 @@ portfolios = Table(
 )
 
 service_workers = Table(
-    "service_workers", metadata,
+    "service_workers",
+    metadata,
     Column("token", String(64), primary_key=True),
     Column("worker_id", String(64), nullable=False),
     Column("host", String(255), nullable=False),
@@ -46,7 +49,8 @@ service_workers = Table(
 )
 
 rebalance_holders = Table(  # which process (token, lease epoch) is executing a journaled rebalance
-    "rebalance_holders", metadata,
+    "rebalance_holders",
+    metadata,
     Column("rebalance_id", String(64), primary_key=True),
     Column("portfolio", String(64), nullable=False),
     Column("token", String(64), nullable=False),
@@ -55,7 +59,8 @@ rebalance_holders = Table(  # which process (token, lease epoch) is executing a 
 )
 
 decisions = Table(
-    "decisions", metadata,
+    "decisions",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("portfolio", String(64), ForeignKey("portfolios.name"), nullable=False),
     Column("time", UtcDateTime(), nullable=False),
@@ -77,7 +82,8 @@ decisions = Table(
 )
 
 target_versions = Table(
-    "target_versions", metadata,
+    "target_versions",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("portfolio", String(64), ForeignKey("portfolios.name"), nullable=False),
     Column("version", Integer, nullable=False),
@@ -88,7 +94,8 @@ target_versions = Table(
 )
 
 audit_log = Table(
-    "audit_log", metadata,
+    "audit_log",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("portfolio", String(64), nullable=True),
     Column("action", String(32), nullable=False),
@@ -98,7 +105,8 @@ audit_log = Table(
 )
 
 alerts = Table(
-    "alerts", metadata,
+    "alerts",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("portfolio", String(64), nullable=True),
     Column("kind", String(32), nullable=False),

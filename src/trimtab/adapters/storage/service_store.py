@@ -62,6 +62,14 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _new_id(result: Any) -> int:
+    """The primary key an INSERT just generated."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the database returned no primary key for an insert")
+    return int(key[0])
+
+
 def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
@@ -75,8 +83,11 @@ class ServiceStore:
         self._pg = engine.dialect.name == "postgresql"
         # SQLite: reads on their own engine without BEGIN IMMEDIATE, so API reads never queue behind the
         # scheduler's writes (WAL readers see the last commit); PostgreSQL reads use the same pool
-        self._reader = engine if self._pg else create_engine(
-            engine.url, connect_args={"timeout": 30.0, "check_same_thread": False})
+        self._reader = (
+            engine
+            if self._pg
+            else create_engine(engine.url, connect_args={"timeout": 30.0, "check_same_thread": False})
+        )
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -118,14 +129,30 @@ class ServiceStore:
     def ensure_portfolio(self, name: str, targets: Mapping[str, float]) -> bool:
         """Create the portfolio row and its version-1 targets unless it exists; True when created."""
         with self._write() as conn:  # INSERT .. ON CONFLICT DO NOTHING: workers starting together race safely
-            created = conn.execute(self._insert_new(portfolios, ["name"]).values(
-                name=name, created_at=self.now(), paused=False, paused_reason="", trigger_requested=False, failures=0,
-            ).returning(portfolios.c.name)).first()
+            created = conn.execute(
+                self._insert_new(portfolios, ["name"])
+                .values(
+                    name=name,
+                    created_at=self.now(),
+                    paused=False,
+                    paused_reason="",
+                    trigger_requested=False,
+                    failures=0,
+                )
+                .returning(portfolios.c.name)
+            ).first()
             if created is None:
                 return False
-            conn.execute(insert(target_versions).values(
-                portfolio=name, version=1, targets_json=json.dumps(dict(targets)), actor="config",
-                note="from the strategy file", created_at=self.now()))
+            conn.execute(
+                insert(target_versions).values(
+                    portfolio=name,
+                    version=1,
+                    targets_json=json.dumps(dict(targets)),
+                    actor="config",
+                    note="from the strategy file",
+                    created_at=self.now(),
+                )
+            )
             return True
 
     def portfolio(self, name: str) -> PortfolioRow | None:
@@ -144,22 +171,39 @@ class ServiceStore:
         with self._write() as conn:
             conn.execute(update(portfolios).where(portfolios.c.name == name).values(**_encode(values)))
 
-    def claim_due(self, owner: str, names: Sequence[str], sim_now: datetime, *, lease: timedelta,
-                  limit: int = 64, token: str | None = None) -> list[str]:
+    def claim_due(
+        self,
+        owner: str,
+        names: Sequence[str],
+        sim_now: datetime,
+        *,
+        lease: timedelta,
+        limit: int = 64,
+        token: str | None = None,
+    ) -> list[str]:
         """Lease up to `limit` due portfolios to `token` (default `owner`) until database now + lease; rows
         another live token holds are skipped, whatever its worker id."""
         token = token or owner
         due = or_(
-            and_(not_(portfolios.c.paused), or_(portfolios.c.next_check_at.is_(None),
-                                                portfolios.c.next_check_at <= sim_now,
-                                                portfolios.c.trigger_requested)),
+            and_(
+                not_(portfolios.c.paused),
+                or_(
+                    portfolios.c.next_check_at.is_(None),
+                    portfolios.c.next_check_at <= sim_now,
+                    portfolios.c.trigger_requested,
+                ),
+            ),
             portfolios.c.exit_request.is_not(None),
         )
         with self._write() as conn:
             wall = leases.db_now(conn)
             free = leases.free_clause(conn, names, token, wall)
-            query = (select(portfolios.c.name).where(portfolios.c.name.in_(list(names)), due, free)
-                     .order_by(portfolios.c.next_check_at, portfolios.c.name).limit(limit))
+            query = (
+                select(portfolios.c.name)
+                .where(portfolios.c.name.in_(list(names)), due, free)
+                .order_by(portfolios.c.next_check_at, portfolios.c.name)
+                .limit(limit)
+            )
             if self._pg:
                 query = query.with_for_update(skip_locked=True)
             claimed = list(conn.scalars(query))
@@ -172,8 +216,9 @@ class ServiceStore:
         token = token or owner
         with self._write() as conn:
             wall = leases.db_now(conn)
-            query = select(portfolios.c.name).where(portfolios.c.name == name,
-                                                    leases.free_clause(conn, [name], token, wall))
+            query = select(portfolios.c.name).where(
+                portfolios.c.name == name, leases.free_clause(conn, [name], token, wall)
+            )
             if self._pg:
                 query = query.with_for_update(skip_locked=True)
             if conn.scalar(query) is None:
@@ -181,22 +226,40 @@ class ServiceStore:
             leases.take(conn, [name], owner, token, wall + lease)
         return True
 
-    def release(self, name: str, owner: str, *, decision: Mapping[str, Any] | None = None, token: str | None = None,
-                epoch: int | None = None, **values: Any) -> int | None:
+    def release(
+        self,
+        name: str,
+        owner: str,
+        *,
+        decision: Mapping[str, Any] | None = None,
+        token: str | None = None,
+        epoch: int | None = None,
+        **values: Any,
+    ) -> int | None:
         """Record the cycle's decision (if any), update the row and drop the lease, in one transaction.
         With `token` the write is fenced: LeaseLost (and nothing written) unless (token, epoch) holds the lease."""
         with self._write() as conn:
-            where = leases.fenced(name, token, epoch) if token else and_(portfolios.c.name == name,
-                                                                          portfolios.c.lease_owner == owner)
-            done = conn.execute(update(portfolios).where(where).values(
-                lease_owner=None, lease_token=None, lease_until=None, **_encode(values)))
+            where = (
+                leases.fenced(name, token, epoch)
+                if token
+                else and_(portfolios.c.name == name, portfolios.c.lease_owner == owner)
+            )
+            done = conn.execute(
+                update(portfolios)
+                .where(where)
+                .values(lease_owner=None, lease_token=None, lease_until=None, **_encode(values))
+            )
             if token and not done.rowcount:
                 raise LeaseLost(f"{name}: lease lost before release; the cycle's results are not recorded")
             decision_id = None
             if decision is not None:
-                decision_id = int(conn.execute(insert(decisions).values(
-                    portfolio=name, recorded_at=self.now(), worker=owner, **_encode(dict(decision))
-                )).inserted_primary_key[0])  # type: ignore[index]
+                decision_id = _new_id(
+                    conn.execute(
+                        insert(decisions).values(
+                            portfolio=name, recorded_at=self.now(), worker=owner, **_encode(dict(decision))
+                        )
+                    )
+                )
         return decision_id
 
     # -- fencing --------------------------------------------------------------------------------
@@ -245,8 +308,12 @@ class ServiceStore:
     def next_due(self, names: Sequence[str]) -> datetime | None:
         """Earliest next check among active portfolios (None when none is scheduled)."""
         with self._read() as conn:
-            return conn.scalar(select(func.min(portfolios.c.next_check_at))  # type: ignore[no-any-return]
-                               .where(portfolios.c.name.in_(list(names)), not_(portfolios.c.paused)))
+            due: datetime | None = conn.scalar(
+                select(func.min(portfolios.c.next_check_at)).where(
+                    portfolios.c.name.in_(list(names)), not_(portfolios.c.paused)
+                )
+            )
+            return due
 
     def balances(self, account: str) -> dict[str, Decimal]:
         """The ledger's balances of `account` read on the non-blocking reader (API status); exact sums."""
@@ -255,16 +322,19 @@ class ServiceStore:
 
     def open_rebalances(self, account: str) -> list[str]:
         """Ids of the account's journaled rebalances that never reached a final status (crash leftovers)."""
-        query = (select(rebalances.c.id).where(rebalances.c.account == account,
-                                               rebalances.c.status.in_([st.value for st in OPEN_STATUSES]))
-                 .order_by(rebalances.c.created_at))
+        query = (
+            select(rebalances.c.id)
+            .where(rebalances.c.account == account, rebalances.c.status.in_([st.value for st in OPEN_STATUSES]))
+            .order_by(rebalances.c.created_at)
+        )
         with self._read() as conn:
             return list(conn.scalars(query))
 
     # -- decisions ------------------------------------------------------------------------------
 
-    def decisions(self, name: str, *, limit: int = 100, offset: int = 0, traded_only: bool = False,
-                  newest_first: bool = True) -> list[dict[str, Any]]:
+    def decisions(
+        self, name: str, *, limit: int = 100, offset: int = 0, traded_only: bool = False, newest_first: bool = True
+    ) -> list[dict[str, Any]]:
         query = select(decisions).where(decisions.c.portfolio == name)
         if traded_only:
             query = query.where(decisions.c.traded)
@@ -279,14 +349,18 @@ class ServiceStore:
         base = select(decisions).where(decisions.c.portfolio == name)
         with self._read() as conn:
             prior = conn.execute(base.where(decisions.c.time < start).order_by(decisions.c.id.desc()).limit(1)).all()
-            inside = conn.execute(base.where(decisions.c.time >= start, decisions.c.time < end)
-                                  .order_by(decisions.c.id)).all()
+            inside = conn.execute(
+                base.where(decisions.c.time >= start, decisions.c.time < end).order_by(decisions.c.id)
+            ).all()
         return [_decision(r._mapping) for r in [*prior, *inside]]
 
     def equity(self, name: str, limit: int | None = None) -> list[tuple[datetime, float, float]]:
         """(time, value, buy-and-hold value) per recorded decision, oldest first (the last `limit` only)."""
-        query = (select(decisions.c.time, decisions.c.value, decisions.c.bh_value)
-                 .where(decisions.c.portfolio == name).order_by(decisions.c.id.desc()))
+        query = (
+            select(decisions.c.time, decisions.c.value, decisions.c.bh_value)
+            .where(decisions.c.portfolio == name)
+            .order_by(decisions.c.id.desc())
+        )
         if limit is not None:
             query = query.limit(limit)
         with self._read() as conn:
@@ -301,8 +375,12 @@ class ServiceStore:
 
     def targets(self, name: str) -> tuple[int, dict[str, float]]:
         """Current (version, targets)."""
-        query = (select(target_versions.c.version, target_versions.c.targets_json)
-                 .where(target_versions.c.portfolio == name).order_by(target_versions.c.version.desc()).limit(1))
+        query = (
+            select(target_versions.c.version, target_versions.c.targets_json)
+            .where(target_versions.c.portfolio == name)
+            .order_by(target_versions.c.version.desc())
+            .limit(1)
+        )
         with self._read() as conn:
             row = conn.execute(query).one_or_none()
         if row is None:
@@ -312,56 +390,118 @@ class ServiceStore:
     def target_versions(self, name: str) -> list[dict[str, Any]]:
         query = select(target_versions).where(target_versions.c.portfolio == name).order_by(target_versions.c.version)
         with self._read() as conn:
-            return [{"version": r.version, "targets": json.loads(r.targets_json), "actor": r.actor, "note": r.note,
-                     "created_at": r.created_at} for r in conn.execute(query)]
+            return [
+                {
+                    "version": r.version,
+                    "targets": json.loads(r.targets_json),
+                    "actor": r.actor,
+                    "note": r.note,
+                    "created_at": r.created_at,
+                }
+                for r in conn.execute(query)
+            ]
 
     def add_targets(self, name: str, targets: Mapping[str, float], *, actor: str, note: str) -> int:
         """Append a new targets version (the unique (portfolio, version) key rejects a concurrent duplicate)."""
         with self._write() as conn:
-            current = conn.scalar(select(func.max(target_versions.c.version)).where(target_versions.c.portfolio == name))
+            current = conn.scalar(
+                select(func.max(target_versions.c.version)).where(target_versions.c.portfolio == name)
+            )
             version = int(current or 0) + 1
-            conn.execute(insert(target_versions).values(portfolio=name, version=version, targets_json=json.dumps(
-                dict(targets)), actor=actor, note=note, created_at=self.now()))
-            conn.execute(insert(audit_log).values(portfolio=name, action="set_targets", actor=actor, created_at=self.now(),
-                                                  detail_json=json.dumps({"version": version, "targets": targets,
-                                                                          "note": note})))
+            conn.execute(
+                insert(target_versions).values(
+                    portfolio=name,
+                    version=version,
+                    targets_json=json.dumps(dict(targets)),
+                    actor=actor,
+                    note=note,
+                    created_at=self.now(),
+                )
+            )
+            conn.execute(
+                insert(audit_log).values(
+                    portfolio=name,
+                    action="set_targets",
+                    actor=actor,
+                    created_at=self.now(),
+                    detail_json=json.dumps({"version": version, "targets": targets, "note": note}),
+                )
+            )
         return version
 
     # -- audit and alerts -----------------------------------------------------------------------
 
     def audit(self, portfolio: str | None, action: str, actor: str, detail: Mapping[str, Any]) -> None:
         with self._write() as conn:
-            conn.execute(insert(audit_log).values(portfolio=portfolio, action=action, actor=actor,
-                                                  detail_json=json.dumps(dict(detail), default=str), created_at=self.now()))
+            conn.execute(
+                insert(audit_log).values(
+                    portfolio=portfolio,
+                    action=action,
+                    actor=actor,
+                    detail_json=json.dumps(dict(detail), default=str),
+                    created_at=self.now(),
+                )
+            )
 
     def audit_log(self, portfolio: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
         if portfolio is not None:
             query = query.where(audit_log.c.portfolio == portfolio)
         with self._read() as conn:
-            return [{"id": r.id, "portfolio": r.portfolio, "action": r.action, "actor": r.actor,
-                     "detail": json.loads(r.detail_json), "created_at": r.created_at} for r in conn.execute(query)]
+            return [
+                {
+                    "id": r.id,
+                    "portfolio": r.portfolio,
+                    "action": r.action,
+                    "actor": r.actor,
+                    "detail": json.loads(r.detail_json),
+                    "created_at": r.created_at,
+                }
+                for r in conn.execute(query)
+            ]
 
     def add_alert(self, portfolio: str | None, kind: str, title: str, body: str, payload: Mapping[str, Any]) -> int:
         with self._write() as conn:
-            return int(conn.execute(insert(alerts).values(
-                portfolio=portfolio, kind=kind, title=title, body=body, created_at=self.now(), delivery="pending",
-                payload_json=json.dumps(dict(payload), default=str))).inserted_primary_key[0])  # type: ignore[index]
+            return _new_id(
+                conn.execute(
+                    insert(alerts).values(
+                        portfolio=portfolio,
+                        kind=kind,
+                        title=title,
+                        body=body,
+                        created_at=self.now(),
+                        delivery="pending",
+                        payload_json=json.dumps(dict(payload), default=str),
+                    )
+                )
+            )
 
     def set_delivery(self, alert_id: int, delivery: str) -> None:
         with self._write() as conn:
             conn.execute(update(alerts).where(alerts.c.id == alert_id).values(delivery=delivery[:2000]))
 
-    def alerts(self, portfolio: str | None = None, *, limit: int = 100, kind: str | None = None) -> list[dict[str, Any]]:
+    def alerts(
+        self, portfolio: str | None = None, *, limit: int = 100, kind: str | None = None
+    ) -> list[dict[str, Any]]:
         query = select(alerts).order_by(alerts.c.id.desc()).limit(limit)
         if portfolio is not None:
             query = query.where(alerts.c.portfolio == portfolio)
         if kind is not None:
             query = query.where(alerts.c.kind == kind)
         with self._read() as conn:
-            return [{"id": r.id, "portfolio": r.portfolio, "kind": r.kind, "title": r.title, "body": r.body,
-                     "payload": json.loads(r.payload_json), "created_at": r.created_at, "delivery": r.delivery}
-                    for r in conn.execute(query)]
+            return [
+                {
+                    "id": r.id,
+                    "portfolio": r.portfolio,
+                    "kind": r.kind,
+                    "title": r.title,
+                    "body": r.body,
+                    "payload": json.loads(r.payload_json),
+                    "created_at": r.created_at,
+                    "delivery": r.delivery,
+                }
+                for r in conn.execute(query)
+            ]
 
 
 def _encode(values: dict[str, Any]) -> dict[str, Any]:
@@ -375,20 +515,42 @@ def _encode(values: dict[str, Any]) -> dict[str, Any]:
 
 def _portfolio(m: Any) -> PortfolioRow:
     return PortfolioRow(
-        name=m["name"], paused=bool(m["paused"]), paused_reason=m["paused_reason"], next_check_at=m["next_check_at"],
-        last_check_at=m["last_check_at"], anchor_at=m["anchor_at"], lease_owner=m["lease_owner"],
-        trigger_requested=bool(m["trigger_requested"]), exit_request=_loads(m["exit_request"]),
-        failures=int(m["failures"]), bh=_loads(m["bh_json"]), notice_for=m["notice_for"],
-        summary_month=m["summary_month"], lease_until=m["lease_until"], lease_token=m["lease_token"],
+        name=m["name"],
+        paused=bool(m["paused"]),
+        paused_reason=m["paused_reason"],
+        next_check_at=m["next_check_at"],
+        last_check_at=m["last_check_at"],
+        anchor_at=m["anchor_at"],
+        lease_owner=m["lease_owner"],
+        trigger_requested=bool(m["trigger_requested"]),
+        exit_request=_loads(m["exit_request"]),
+        failures=int(m["failures"]),
+        bh=_loads(m["bh_json"]),
+        notice_for=m["notice_for"],
+        summary_month=m["summary_month"],
+        lease_until=m["lease_until"],
+        lease_token=m["lease_token"],
         lease_epoch=int(m["lease_epoch"] or 0),
     )
 
 
 def _decision(m: Any) -> dict[str, Any]:
     return {
-        "id": m["id"], "time": m["time"], "recorded_at": m["recorded_at"], "kind": m["kind"], "fired": m["fired"],
-        "traded": m["traded"], "status": m["status"], "reason": m["reason"], "rebalance_id": m["rebalance_id"],
-        "value": m["value"], "buy_and_hold_value": m["bh_value"], "weights": json.loads(m["weights_json"]),
-        "targets": json.loads(m["targets_json"]), "metrics": json.loads(m["metrics_json"]),
-        "plan": _loads(m["plan_json"]), "report": _loads(m["report_json"]), "worker": m["worker"],
+        "id": m["id"],
+        "time": m["time"],
+        "recorded_at": m["recorded_at"],
+        "kind": m["kind"],
+        "fired": m["fired"],
+        "traded": m["traded"],
+        "status": m["status"],
+        "reason": m["reason"],
+        "rebalance_id": m["rebalance_id"],
+        "value": m["value"],
+        "buy_and_hold_value": m["bh_value"],
+        "weights": json.loads(m["weights_json"]),
+        "targets": json.loads(m["targets_json"]),
+        "metrics": json.loads(m["metrics_json"]),
+        "plan": _loads(m["plan_json"]),
+        "report": _loads(m["report_json"]),
+        "worker": m["worker"],
     }

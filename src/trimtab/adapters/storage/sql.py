@@ -121,7 +121,8 @@ class SqlLedgerStore:
         with self._write() as conn:
             open_ = [s.value for s in rec.OPEN_STATUSES]
             done = conn.execute(
-                update(rebalances).where(rebalances.c.id == rebalance_id, rebalances.c.status.in_(open_))
+                update(rebalances)
+                .where(rebalances.c.id == rebalance_id, rebalances.c.status.in_(open_))
                 .values(plan_json=rec.json_text(plan_json, "plan_json"))
             ).rowcount
             if not done:
@@ -254,8 +255,11 @@ def _rebalance(row: Row[Any]) -> rec.RebalanceRecord:
 
 def account_balances(conn: Connection, account: str) -> dict[str, Decimal]:
     """Per-asset exact sums of an account's ledger entries on `conn` (assets in order of first appearance)."""
-    query = (select(ledger_entries.c.asset, ledger_entries.c.amount)
-             .where(ledger_entries.c.account == account).order_by(ledger_entries.c.id))
+    query = (
+        select(ledger_entries.c.asset, ledger_entries.c.amount)
+        .where(ledger_entries.c.account == account)
+        .order_by(ledger_entries.c.id)
+    )
     per_asset: dict[str, list[Decimal]] = {}
     for asset, amount in conn.execute(query):
         per_asset.setdefault(asset, []).append(amount)

@@ -170,7 +170,8 @@ class RiskParity:
 
 @dataclass(frozen=True, slots=True)
 class MinimumVariance:
-    """Long-only minimum variance w'Cw subject to sum w = 1, 0 <= w_i <= max_weight (Ledoit-Wolf shrunk C by default)."""
+    """Long-only minimum variance w'Cw subject to sum w = 1, 0 <= w_i <= max_weight (Ledoit-Wolf shrunk C by
+    default)."""
 
     lookback: int = 365
     halflife: float | None = None

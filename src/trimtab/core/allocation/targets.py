@@ -81,8 +81,9 @@ class ModelTargets:
         last = h.prices[-1] if len(h) else np.empty(0)
         return tuple(a for a in names if a in h.assets and np.isfinite(last[h.index_of(a)]) and last[h.index_of(a)] > 0)
 
-    def targets(self, snapshot: MarketSnapshot, state: PortfolioState, strategy: Any,
-                equity: Sequence[float] | None = None) -> dict[str, float]:
+    def targets(
+        self, snapshot: MarketSnapshot, state: PortfolioState, strategy: Any, equity: Sequence[float] | None = None
+    ) -> dict[str, float]:
         """The model's weights for this period (re-estimated when the period changes or a target lost its price).
 
         `equity`: the stored pre-trade equity path up to now (a live portfolio); None: the path of this run."""
@@ -95,15 +96,20 @@ class ModelTargets:
         key = str(period_key(snapshot.time, self.every))
         if self._cache is not None and self._cache[0] == key:
             last = h.prices[-1]
-            if all(a == quote or (a in h.assets and last[h.index_of(a)] > 0) for a, w in self._cache[1].items() if w > 0):
+            if all(
+                a == quote or (a in h.assets and last[h.index_of(a)] > 0) for a, w in self._cache[1].items() if w > 0
+            ):
                 return dict(self._cache[1])
         current = {a: w for a, w in state.weights().items() if w > 0}
         priced = self.candidates(snapshot, quote)
         path = np.array(self._equity if equity is None else list(equity), dtype=np.float64)
         inp = AllocationInput(history=h, universe=priced, quote=quote, equity=path, current=current)
         res = self.model.weights(inp)
-        gone = tuple(f"{a}: no price at the decision time (not listed yet, or its series ended: a data gap): left out"
-                     for a in self.universe if a not in priced)
+        gone = tuple(
+            f"{a}: no price at the decision time (not listed yet, or its series ended: a data gap): left out"
+            for a in self.universe
+            if a not in priced
+        )
         if res.notes or gone:
             self.log.append((snapshot.time, (*gone, *res.notes)))
         weights = dict(res.weights)

@@ -45,7 +45,9 @@ class PriceHistory:
         object.__setattr__(self, "volumes", _readonly(self.volumes))
         t, n = self.prices.shape
         if len(times) != t or len(self.assets) != n:
-            raise ValueError(f"history shape {self.prices.shape} does not match {len(times)} times x {len(self.assets)} assets")
+            raise ValueError(
+                f"history shape {self.prices.shape} does not match {len(times)} times x {len(self.assets)} assets"
+            )
         if t > 1 and not bool(np.all(times[1:] > times[:-1])):
             raise ValueError("history times must be strictly increasing")
         if not 0 <= self.warmup < max(t, 1):
@@ -87,9 +89,12 @@ class PriceHistory:
         if not self.warmup:
             return self
         return PriceHistory(
-            times=self.times[self.warmup:], assets=self.assets, prices=self.prices[self.warmup:],
-            market_caps=None if self.market_caps is None else self.market_caps[self.warmup:],
-            volumes=None if self.volumes is None else self.volumes[self.warmup:], source=self.source,
+            times=self.times[self.warmup :],
+            assets=self.assets,
+            prices=self.prices[self.warmup :],
+            market_caps=None if self.market_caps is None else self.market_caps[self.warmup :],
+            volumes=None if self.volumes is None else self.volumes[self.warmup :],
+            source=self.source,
         )
 
     def between(self, start: np.datetime64 | None, end: np.datetime64 | None) -> PriceHistory:

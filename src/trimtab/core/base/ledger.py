@@ -33,7 +33,9 @@ class LedgerEntry:
     note: str = ""
 
 
-def entries_for_fill(fill: Fill, *, account: str, time: datetime, ref: str, rebalance_id: str = "") -> tuple[LedgerEntry, ...]:
+def entries_for_fill(
+    fill: Fill, *, account: str, time: datetime, ref: str, rebalance_id: str = ""
+) -> tuple[LedgerEntry, ...]:
     """The legs of one fill: base in/out, quote out/in, fee and gas, each its own entry."""
     sign = Decimal(1) if fill.side is Side.BUY else Decimal(-1)
     gross = fill.quote_amount
@@ -43,7 +45,9 @@ def entries_for_fill(fill: Fill, *, account: str, time: datetime, ref: str, reba
         LedgerEntry(account, fill.quote, -sign * gross, EntryKind.TRADE, ref, time, rebalance_id, Decimal(1)),
     ]
     if fill.fee:
-        legs.append(LedgerEntry(account, fill.fee_asset or fill.quote, -fill.fee, EntryKind.FEE, ref, time, rebalance_id))
+        legs.append(
+            LedgerEntry(account, fill.fee_asset or fill.quote, -fill.fee, EntryKind.FEE, ref, time, rebalance_id)
+        )
     if fill.gas:
         legs.append(LedgerEntry(account, fill.quote, -fill.gas, EntryKind.GAS, ref, time, rebalance_id))
     return tuple(legs)

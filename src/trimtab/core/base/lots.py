@@ -93,13 +93,23 @@ class LotBook:
             raise DataError(f"{asset}: no open lot {', '.join(missing)} to sell", field="lots")
         return sorted((lot for lot in open_ if lot.lot_id in chosen), key=lambda lot: chosen[lot.lot_id])
 
-    def sell(self, asset: str, quantity: Decimal, proceeds: Decimal, time: datetime,
-             method: LotMethod = LotMethod.FIFO, specific: Sequence[str] = ()) -> list[Disposal]:
+    def sell(
+        self,
+        asset: str,
+        quantity: Decimal,
+        proceeds: Decimal,
+        time: datetime,
+        method: LotMethod = LotMethod.FIFO,
+        specific: Sequence[str] = (),
+    ) -> list[Disposal]:
         """Close `quantity` of `asset` from its lots in `method` order; proceeds are split pro rata by quantity."""
         if quantity <= 0:
             raise DataError(f"{asset}: sale quantity {quantity} must be positive", field="lots")
-        held = self.holding(asset) if method is not LotMethod.SPECIFIC else \
-            sum((lot.quantity for lot in self.order(asset, method, specific)), ZERO)
+        held = (
+            self.holding(asset)
+            if method is not LotMethod.SPECIFIC
+            else sum((lot.quantity for lot in self.order(asset, method, specific)), ZERO)
+        )
         if quantity > held:
             raise DataError(f"{asset}: selling {quantity} but the lots hold {held}", field="lots")
         left, out = quantity, []

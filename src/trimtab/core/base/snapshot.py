@@ -29,8 +29,14 @@ class MarketSnapshot:
         return self.price_times.get(asset, self.time)
 
     @classmethod
-    def from_history(cls, history: PriceHistory, i: int, time: datetime, quote: str | None = None,
-                     row: npt.NDArray[np.float64] | None = None) -> MarketSnapshot:
+    def from_history(
+        cls,
+        history: PriceHistory,
+        i: int,
+        time: datetime,
+        quote: str | None = None,
+        row: npt.NDArray[np.float64] | None = None,
+    ) -> MarketSnapshot:
         """Snapshot at row `i` in units of `quote` (history prices divided by the quote's own price, if it has one).
 
         `row` overrides the prices of row `i` (e.g. last known marks for series that ended); history is unchanged.

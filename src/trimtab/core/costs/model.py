@@ -76,7 +76,8 @@ class CostModel:
 
 @functools.cache
 def _roles(cls: type[object]) -> tuple[bool, bool, bool]:
-    """Whether a part type is an ImpactPart, FeePart, GasPart: the protocol isinstance checks, once per type (hot path)."""
+    """Whether a part type is an ImpactPart, FeePart, GasPart: the protocol isinstance checks, once per type (hot
+    path)."""
     return tuple(callable(getattr(cls, m, None)) for m in ("impact", "fee", "gas"))  # type: ignore[return-value]
 
 
@@ -115,6 +116,8 @@ class Gas(_Part):
         return self.per_order
 
 
-def linear_costs(fee_bps: Decimal | float = 0, slippage_bps: Decimal | float = 0, gas_per_trade: Decimal | float = 0) -> CostModel:
+def linear_costs(
+    fee_bps: Decimal | float = 0, slippage_bps: Decimal | float = 0, gas_per_trade: Decimal | float = 0
+) -> CostModel:
     """The strategy file's simple cost block as a model."""
     return Fee(Decimal(str(fee_bps))) + Slippage(Decimal(str(slippage_bps))) + Gas(Decimal(str(gas_per_trade)))

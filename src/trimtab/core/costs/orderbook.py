@@ -40,6 +40,7 @@ class OrderBook:
     @classmethod
     def of(cls, bids: list[tuple[object, object]], asks: list[tuple[object, object]]) -> OrderBook:
         """Build from any numeric-like pairs (strings, ints, floats via repr)."""
+
         def conv(levels: list[tuple[object, object]]) -> tuple[Level, ...]:
             return tuple((Decimal(str(p)), Decimal(str(q))) for p, q in levels)
 

@@ -152,7 +152,7 @@ def calibrate_sqrt_impact(history: PriceHistory, window: int = 30, y: float = 0.
     if history.volumes is None:
         raise DataError("price history has no volumes to calibrate impact from", source=history.source)
     per_day = history.periods_per_year() / 365.0
-    prices = history.prices[-(window + 1):]
+    prices = history.prices[-(window + 1) :]
     vols = history.volumes[-window:]
     sigma: dict[str, float] = {}
     volume: dict[str, float] = {}
@@ -182,8 +182,10 @@ class CalibratedSqrtImpact(_Part):
 
     def _model(self) -> SqrtImpact:
         if self.current is None:
-            raise DataError("square-root impact calibrates from a price history with volumes; none was given",
-                            field="costs.sqrt_impact.calibrate_window")
+            raise DataError(
+                "square-root impact calibrates from a price history with volumes; none was given",
+                field="costs.sqrt_impact.calibrate_window",
+            )
         return self.current
 
     def impact_f(self, asset: str, side: Side, quantity: float, mid: float) -> float:
@@ -212,8 +214,11 @@ class GasPriceSeries:
 
     def at(self, when: datetime | np.datetime64) -> tuple[float, float]:
         """(gwei, native price) of the last usable observation at or before `when`."""
-        t = (np.datetime64(when.replace(tzinfo=None), "ns") if isinstance(when, datetime)
-             else np.asarray(when).astype("datetime64[ns]"))
+        t = (
+            np.datetime64(when.replace(tzinfo=None), "ns")
+            if isinstance(when, datetime)
+            else np.asarray(when).astype("datetime64[ns]")
+        )
         i = int(np.searchsorted(self.times, t, side="right")) - 1
         gwei = native = math.nan
         while i >= 0 and not (math.isfinite(gwei) and gwei > 0 and math.isfinite(native) and native > 0):

@@ -67,8 +67,14 @@ class FloatPricer:
         impacts = tuple(_impact_fn(p, asset) for p in parts if isinstance(p, ImpactPart))
         fees = tuple(_fee_fn(p) for p in parts if isinstance(p, FeePart))
         gas = [p for p in parts if isinstance(p, GasPart)]
-        return cls(asset, float(mid), impacts, fees, sum(_gas_of(p, asset, Side.BUY) for p in gas),
-                   sum(_gas_of(p, asset, Side.SELL) for p in gas))
+        return cls(
+            asset,
+            float(mid),
+            impacts,
+            fees,
+            sum(_gas_of(p, asset, Side.BUY) for p in gas),
+            sum(_gas_of(p, asset, Side.SELL) for p in gas),
+        )
 
     def _move(self, side: Side, q: float) -> float:
         return sum(f(self.asset, side, q, self.mid) for f in self.impacts)

@@ -168,13 +168,22 @@ class ExecutionPlan:
         rows: list[dict[str, object]] = []
         for leg in self.legs:
             o = leg.order
-            rows.append({
-                "asset": o.asset, "side": o.side.value, "quantity": str(o.quantity), "route": leg.route,
-                "hops": len(leg.hops), "splits": [[s.market, s.amount_in] for h in leg.hops for s in h.shares],
-                "expected_price": leg.expected_price, "worst_price": leg.worst_price, "mid": float(o.price),
-                "expected_cost": leg.expected_cost, "direct_cost": leg.direct_cost,
-                "slices": [[c.offset_s, str(c.quantity)] for c in leg.slices],
-            })
+            rows.append(
+                {
+                    "asset": o.asset,
+                    "side": o.side.value,
+                    "quantity": str(o.quantity),
+                    "route": leg.route,
+                    "hops": len(leg.hops),
+                    "splits": [[s.market, s.amount_in] for h in leg.hops for s in h.shares],
+                    "expected_price": leg.expected_price,
+                    "worst_price": leg.worst_price,
+                    "mid": float(o.price),
+                    "expected_cost": leg.expected_cost,
+                    "direct_cost": leg.direct_cost,
+                    "slices": [[c.offset_s, str(c.quantity)] for c in leg.slices],
+                }
+            )
         return rows
 
 
@@ -221,12 +230,17 @@ def _share(e: Edge, a_in: float, a_out: float) -> VenueShare:
     return VenueShare(e.label, venue, chain, a_in, a_out)
 
 
-def _routed_hops(graph: MarketGraph, route: Route, exact_out: bool, split: bool,
-                 balance: BalanceOf | None) -> tuple[RoutedHop, ...]:
+def _routed_hops(
+    graph: MarketGraph, route: Route, exact_out: bool, split: bool, balance: BalanceOf | None
+) -> tuple[RoutedHop, ...]:
     edges = [h.edge for h in route.hops]
     if not split:
-        return tuple(RoutedHop(h.edge.src[0], h.edge.dst[0], h.edge.kind, (_share(h.edge, h.amount_in, h.amount_out),),
-                               h.edge.delay_s) for h in route.hops)
+        return tuple(
+            RoutedHop(
+                h.edge.src[0], h.edge.dst[0], h.edge.kind, (_share(h.edge, h.amount_in, h.amount_out),), h.edge.delay_s
+            )
+            for h in route.hops
+        )
     hops: list[RoutedHop] = []
     if exact_out:
         need = route.amount_out
@@ -271,8 +285,9 @@ def build_execution_plan(
         quote: Node = (o.quote, settings.chain)
         src, dst = (asset, quote) if sell else (quote, asset)
         qty = float(o.quantity)
-        route = graph.best_route(src, dst, qty, exact_out=not sell, max_hops=settings.max_hops,
-                                 max_delay_s=settings.max_delay_s)
+        route = graph.best_route(
+            src, dst, qty, exact_out=not sell, max_hops=settings.max_hops, max_delay_s=settings.max_delay_s
+        )
         if route is None:
             unrouted.append((o, f"no route {src[0]} -> {dst[0]} within {settings.max_hops} hops"))
             continue
@@ -283,14 +298,18 @@ def build_execution_plan(
         worst = price * (1 - tol) if sell else price * (1 + tol)
         cost = a_in * mid - a_out if sell else a_in - a_out * mid
         direct = graph.best_route(src, dst, qty, exact_out=not sell, max_hops=1)
-        direct_cost = None if direct is None else (direct.amount_in * mid - direct.amount_out if sell
-                                                   else direct.amount_in - direct.amount_out * mid)
+        direct_cost = (
+            None
+            if direct is None
+            else (direct.amount_in * mid - direct.amount_out if sell else direct.amount_in - direct.amount_out * mid)
+        )
         slices = settings.twap.slices(o.quantity) if settings.twap is not None else ()
         legs.append(RoutedLeg(o, hops, price, worst, cost, direct_cost, slices))
         holdings[o.asset] = holdings.get(o.asset, 0.0) + (-a_in if sell else a_out)
         holdings[o.quote] = holdings.get(o.quote, 0.0) + (a_out if sell else -a_in)
-    return ExecutionPlan(plan, tuple(legs), tuple(unrouted), _batches(legs, graph),
-                         _weights(holdings, state.prices, state.quote))
+    return ExecutionPlan(
+        plan, tuple(legs), tuple(unrouted), _batches(legs, graph), _weights(holdings, state.prices, state.quote)
+    )
 
 
 def _weights(holdings: Mapping[str, float], prices: Mapping[str, Decimal], quote: str) -> dict[str, float]:

@@ -48,7 +48,9 @@ class GuardContext:
     @property
     def portfolio_value(self) -> Decimal:
         q = self.quote
-        return sum((amt * (Decimal(1) if a == q else self.prices.get(a, ZERO)) for a, amt in self.holdings.items()), ZERO)
+        return sum(
+            (amt * (Decimal(1) if a == q else self.prices.get(a, ZERO)) for a, amt in self.holdings.items()), ZERO
+        )
 
     @property
     def turnover(self) -> Decimal:
@@ -64,7 +66,7 @@ class Guard(Protocol):
 
     @property
     def needs(self) -> frozenset[str]:
-        """"balances", "markets": what the wrapper must fetch before checking."""
+        """ "balances", "markets": what the wrapper must fetch before checking."""
         ...
 
     def check(self, ctx: GuardContext) -> tuple[Violation, ...]: ...
@@ -152,8 +154,11 @@ class MissingMarket:
     def check(self, ctx: GuardContext) -> tuple[Violation, ...]:
         if ctx.markets is None:
             return ()
-        return tuple(Violation(self.name, f"no market for {a}/{ctx.quote} on the venue")
-                     for a in ctx.assets() if a not in ctx.markets)
+        return tuple(
+            Violation(self.name, f"no market for {a}/{ctx.quote} on the venue")
+            for a in ctx.assets()
+            if a not in ctx.markets
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,12 +172,15 @@ class BalanceChanged:
     def check(self, ctx: GuardContext) -> tuple[Violation, ...]:
         if ctx.balances is None:
             return ()
-        return tuple(Violation(self.name, r) for r in balance_drift(ctx.holdings, ctx.balances,
-                                                                    [*ctx.assets(), ctx.quote], self.tolerance))
+        return tuple(
+            Violation(self.name, r)
+            for r in balance_drift(ctx.holdings, ctx.balances, [*ctx.assets(), ctx.quote], self.tolerance)
+        )
 
 
-def balance_drift(expected: Mapping[str, Decimal], actual: Mapping[str, Decimal], assets: Sequence[str],
-                  tolerance: float) -> list[str]:
+def balance_drift(
+    expected: Mapping[str, Decimal], actual: Mapping[str, Decimal], assets: Sequence[str], tolerance: float
+) -> list[str]:
     """Reasons for each asset whose actual balance differs from the expected one by more than `tolerance`."""
     out = []
     for a in dict.fromkeys(assets):
@@ -217,8 +225,13 @@ class CostTolerance:
         value = ctx.portfolio_value
         cost = ctx.plan.total_cost.total
         if value > 0 and float(cost / value) > self.max_fraction:
-            return (Violation(self.name, f"estimated cost {cost:.2f} is {float(cost / value):.3%} of the portfolio "
-                                         f"(max {self.max_fraction:.3%})"),)
+            return (
+                Violation(
+                    self.name,
+                    f"estimated cost {cost:.2f} is {float(cost / value):.3%} of the portfolio "
+                    f"(max {self.max_fraction:.3%})",
+                ),
+            )
         return ()
 
 
@@ -272,7 +285,9 @@ class GuardedVenue:
     checks between them. Stateful across calls, so a caller that sends leg by leg (the service journal) gets the
     same checks; `split_legs=False` hands the whole plan on at once (TWAP keeps its shared timeline)."""
 
-    def __init__(self, venue: Venue, guards: GuardSet, holdings: dict[str, Decimal], *, split_legs: bool = True) -> None:
+    def __init__(
+        self, venue: Venue, guards: GuardSet, holdings: dict[str, Decimal], *, split_legs: bool = True
+    ) -> None:
         self.venue = venue
         self.name = venue.name
         self.guards = guards
@@ -298,10 +313,15 @@ class GuardedVenue:
         prices = dict(g.prices) or {o.asset: o.price for o in plan.orders}
         needs = g.needs
         return GuardContext(
-            plan=plan, now=g.now or datetime.now(UTC), prices=prices, holdings=self.holdings,
+            plan=plan,
+            now=g.now or datetime.now(UTC),
+            prices=prices,
+            holdings=self.holdings,
             balances=self.venue.balances() if "balances" in needs else None,
             markets=_markets(self.venue, plan) if "markets" in needs else None,
-            price_times=g.price_times, reference_prices=g.reference_prices, traded_today=g.traded_today,
+            price_times=g.price_times,
+            reference_prices=g.reference_prices,
+            traded_today=g.traded_today,
         )
 
     def precheck(self, plan: TradePlan) -> None:
@@ -325,8 +345,9 @@ class GuardedVenue:
         notes: list[str] = []
         for i, order in enumerate(plan.orders):
             if self._sent and self._expected is not None:
-                drift = balance_drift(self._expected, self.venue.balances(), [order.asset, order.quote],
-                                      self.guards.balance_tolerance)
+                drift = balance_drift(
+                    self._expected, self.venue.balances(), [order.asset, order.quote], self.guards.balance_tolerance
+                )
                 if drift:
                     reason = "cancelled: balance changed during the rebalance (" + "; ".join(drift) + ")"
                     failures.extend(LegFailure(o, reason) for o in plan.orders[i:])

@@ -50,7 +50,11 @@ def _post_cost_value(
     """
     total = state.total
     # The trade set is decided once, on notionals at V' = V, so the iteration cannot oscillate across the threshold.
-    risky = [a for a in desired if a != state.quote and abs(desired[a] * total - state.value(a)) > max(dust * total, min_trade)]
+    risky = [
+        a
+        for a in desired
+        if a != state.quote and abs(desired[a] * total - state.value(a)) > max(dust * total, min_trade)
+    ]
     v_new = total
     trades: dict[str, Decimal] = {}
     for _ in range(_MAX_ITER):
@@ -90,8 +94,13 @@ def _blocked_reason(rules: MarketRules, qty: Decimal, price: Decimal) -> str:
 
 
 def _fund_buys(
-    state: PortfolioState, sells: list[PlannedOrder], buys: list[PlannedOrder], costs: CostModel, rules: RulesFor,
-    settings: PlanSettings, blocked: dict[str, str],
+    state: PortfolioState,
+    sells: list[PlannedOrder],
+    buys: list[PlannedOrder],
+    costs: CostModel,
+    rules: RulesFor,
+    settings: PlanSettings,
+    blocked: dict[str, str],
 ) -> list[PlannedOrder]:
     """Scale buys down (re-quantized) until they fit in the quote the holdings and sells provide."""
     available = state.quantity(state.quote) + sum((o.quote_delta for o in sells), ZERO)

@@ -113,8 +113,10 @@ def _market_edges(m: Market) -> tuple[Edge, Edge]:
         return p.buy_cost(max(q, min_q)) if q > 0 else 0.0
 
     base, quote = (m.base, m.chain), (m.quote, m.chain)
-    return (Edge(base, quote, "sell", sell_fwd, sell_bwd, market=m),
-            Edge(quote, base, "buy", buy_fwd, buy_bwd, market=m))
+    return (
+        Edge(base, quote, "sell", sell_fwd, sell_bwd, market=m),
+        Edge(quote, base, "buy", buy_fwd, buy_bwd, market=m),
+    )
 
 
 def _bridge_edges(b: Bridge) -> list[Edge]:
@@ -219,7 +221,7 @@ class MarketGraph:
         queue = deque([root])
         while queue:
             n = queue.popleft()
-            for e in (self.in_edges(n) if towards else self.out_edges(n)):
+            for e in self.in_edges(n) if towards else self.out_edges(n):
                 nxt = e.src if towards else e.dst
                 if nxt not in dist:
                     dist[nxt] = dist[n] + 1
@@ -227,8 +229,16 @@ class MarketGraph:
         self._dist_cache[key] = dist
         return dist
 
-    def best_route(self, src: Node, dst: Node, amount: float, *, exact_out: bool = False, max_hops: int = 3,
-                   max_delay_s: float | None = None) -> Route | None:
+    def best_route(
+        self,
+        src: Node,
+        dst: Node,
+        amount: float,
+        *,
+        exact_out: bool = False,
+        max_hops: int = 3,
+        max_delay_s: float | None = None,
+    ) -> Route | None:
         """Cheapest path of at most `max_hops` for `amount` (input, or output when `exact_out`); None if none."""
         if amount <= 0 or src == dst:
             return None

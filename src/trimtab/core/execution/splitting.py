@@ -141,8 +141,9 @@ def _allocate(costs: Sequence[CostFn], total: float, caps: Sequence[float], acti
     return x
 
 
-def _fix_sum(x: list[float], total: float, caps: Sequence[float], active: Sequence[int],
-             marginal: Callable[[int], float]) -> None:
+def _fix_sum(
+    x: list[float], total: float, caps: Sequence[float], active: Sequence[int], marginal: Callable[[int], float]
+) -> None:
     """Put the remainder where it is cheapest at the margin (flat marginals leave the sum short or long)."""
     gap = total - sum(x)
     if gap > 0:
@@ -215,15 +216,17 @@ def _negated(f: CostFn) -> CostFn:
     return lambda a: -f(a)
 
 
-def split_exact_in(outputs: Sequence[CostFn], amount: float, caps: Sequence[float] | None = None,
-                   mins: Sequence[float] | None = None) -> Split:
+def split_exact_in(
+    outputs: Sequence[CostFn], amount: float, caps: Sequence[float] | None = None, mins: Sequence[float] | None = None
+) -> Split:
     """Split an input `amount` across venues with output functions f_i, maximising total output."""
     split = equalize_marginals([_negated(f) for f in outputs], amount, caps, mins)
     return Split(split.allocations, tuple(-m for m in split.marginals), -split.cost)
 
 
-def split_exact_out(inputs: Sequence[CostFn], amount: float, caps: Sequence[float] | None = None,
-                    mins: Sequence[float] | None = None) -> Split:
+def split_exact_out(
+    inputs: Sequence[CostFn], amount: float, caps: Sequence[float] | None = None, mins: Sequence[float] | None = None
+) -> Split:
     """Split an output `amount` across venues with input-needed functions g_i, minimising total input."""
     return equalize_marginals(inputs, amount, caps, mins)
 
@@ -240,8 +243,11 @@ def split_amm(pools: Sequence[tuple[float, float, float]], amount: float) -> tup
         s_x = sum(pools[i][0] / (1 - pools[i][2]) for i in active)
         s_r = sum(math.sqrt(pools[i][0] * pools[i][1] / (1 - pools[i][2])) for i in active)
         inv_sqrt_lam = (amount + s_x) / s_r
-        alloc = {i: (math.sqrt(pools[i][0] * pools[i][1] * (1 - pools[i][2])) * inv_sqrt_lam - pools[i][0])
-                 / (1 - pools[i][2]) for i in active}
+        alloc = {
+            i: (math.sqrt(pools[i][0] * pools[i][1] * (1 - pools[i][2])) * inv_sqrt_lam - pools[i][0])
+            / (1 - pools[i][2])
+            for i in active
+        }
         negative = [i for i, a in alloc.items() if a < 0]
         if not negative:
             return tuple(alloc.get(i, 0.0) for i in range(len(pools)))

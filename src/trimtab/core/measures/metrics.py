@@ -117,7 +117,8 @@ def cvar_historical(rets: npt.ArrayLike, level: float = 0.95) -> float:
 
 
 def var_parametric(rets: npt.ArrayLike, level: float = 0.95) -> float:
-    """Gaussian VaR -mu + sigma * z_level (McNeil, Frey & Embrechts, Quantitative Risk Management, 2nd ed. 2015, ch. 2)."""
+    """Gaussian VaR -mu + sigma * z_level (McNeil, Frey & Embrechts, Quantitative Risk Management, 2nd ed. 2015, ch.
+    2)."""
     r = _series(rets, "returns")
     sigma = float(np.std(r, ddof=1)) if r.size > 1 else 0.0
     return float(-np.mean(r) + sigma * NormalDist().inv_cdf(level))
@@ -150,7 +151,7 @@ def rolling_correlation(returns_matrix: npt.ArrayLike, window: int) -> FloatArra
     denom = sd[:, :, None] * sd[:, None, :]
     with np.errstate(divide="ignore", invalid="ignore"):
         corr = np.where(denom > 0.0, cov / denom, np.nan)
-    out[window - 1:] = np.clip(corr, -1.0, 1.0)
+    out[window - 1 :] = np.clip(corr, -1.0, 1.0)
     return out
 
 

@@ -67,8 +67,14 @@ def reference_prices(ctx: DecisionContext, source: str | None, rows: int) -> Flo
     return np.concatenate(([1.0], np.cumprod(1.0 + rp)))
 
 
-def band_result(ctx: DecisionContext, bands: Mapping[str, float], head: str, *, calendar: bool = False,
-                kind: TriggerKind = TriggerKind.THRESHOLD) -> TriggerResult:
+def band_result(
+    ctx: DecisionContext,
+    bands: Mapping[str, float],
+    head: str,
+    *,
+    calendar: bool = False,
+    kind: TriggerKind = TriggerKind.THRESHOLD,
+) -> TriggerResult:
     """Fire when some asset's |w - w*| exceeds its absolute half-width in `bands` (assets absent: no band)."""
     names = list(ctx.targets) + [a for a in ctx.weights if a not in ctx.targets]
     breached: list[str] = []
@@ -81,14 +87,21 @@ def band_result(ctx: DecisionContext, bands: Mapping[str, float], head: str, *, 
         elif math.isfinite(b) and (closest is None or b - abs(d) < closest[0]):
             closest = (b - abs(d), a, abs(d), b)
     if breached:
-        return TriggerResult(True, (f"{head}: " + "; ".join(breached),), calendar=calendar, bands=dict(bands),
-                             kind=TriggerKind.SCHEDULED if calendar else kind)
+        return TriggerResult(
+            True,
+            (f"{head}: " + "; ".join(breached),),
+            calendar=calendar,
+            bands=dict(bands),
+            kind=TriggerKind.SCHEDULED if calendar else kind,
+        )
     why = f"closest {closest[1]} {closest[2] * 100:.2f}pp of {closest[3] * 100:.2f}pp" if closest else "no bands"
     return TriggerResult(False, (f"{head}: all within band ({why})",), bands=dict(bands), kind=kind)
 
 
 def _bands(ctx: DecisionContext, band: float, relative: bool) -> dict[str, float]:
-    return {a: effective_band(t, None if relative else band, band if relative else None) for a, t in ctx.targets.items()}
+    return {
+        a: effective_band(t, None if relative else band, band if relative else None) for a, t in ctx.targets.items()
+    }
 
 
 def _not_due(ctx: DecisionContext, every: Every, head: str) -> TriggerResult | None:
@@ -134,7 +147,11 @@ class VolatilityAdaptive:
         """The regime name, the volatility behind it (NaN if unknown) and its rule."""
         p = reference_prices(ctx, self.source, self.regime.window + 1)
         ppy = ctx.history.periods_per_year() if ctx.history is not None else 365.0
-        vol = float(rolling_vol(p, self.regime.window, ppy)[-1]) if p is not None and len(p) > self.regime.window else math.nan
+        vol = (
+            float(rolling_vol(p, self.regime.window, ppy)[-1])
+            if p is not None and len(p) > self.regime.window
+            else math.nan
+        )
         if not math.isfinite(vol):
             return UNKNOWN, vol, self.rules[-1]
         k = int(np.searchsorted(np.asarray(self.regime.thresholds), vol, side="right"))
@@ -144,15 +161,21 @@ class VolatilityAdaptive:
         name, vol, r = self.regime_now(ctx)
         vol_text = f"{vol:.1%}" if math.isfinite(vol) else "unknown"
         kind = "relative " if self.relative else ""
-        head = f"volatility_adaptive: {_label_source(self.source)} vol {vol_text} ({name}): {kind}band {r.band:.0%}, every {r.every.text}"
+        head = (
+            f"volatility_adaptive: {_label_source(self.source)} vol {vol_text} ({name}): "
+            f"{kind}band {r.band:.0%}, every {r.every.text}"
+        )
         held = _not_due(ctx, r.every, head)
         if held is not None:
             return held
         return band_result(ctx, _bands(ctx, r.band, self.relative), head, kind=TriggerKind.RISK)
 
 
-TREND_RULES = {Trend.MEAN_REVERTING.value: rule(0.03, "1w"), Trend.RANDOM_WALK.value: rule(0.05, "2w"),
-               Trend.TRENDING.value: rule(0.10, "1M")}
+TREND_RULES = {
+    Trend.MEAN_REVERTING.value: rule(0.03, "1w"),
+    Trend.RANDOM_WALK.value: rule(0.05, "2w"),
+    Trend.TRENDING.value: rule(0.10, "1M"),
+}
 
 
 @dataclass(frozen=True)
@@ -218,7 +241,9 @@ class RegimeAware:
         r = self.rules["random_walk" if name == UNKNOWN else name]
         vr = f"VR({self.trend.q}) {ratio:.2f}" if math.isfinite(ratio) else "VR unknown"
         kind = "relative " if self.relative else ""
-        head = f"regime_aware: {_label_source(self.source)} {vr} ({name}): {kind}band {r.band:.0%}, every {r.every.text}"
+        head = (
+            f"regime_aware: {_label_source(self.source)} {vr} ({name}): {kind}band {r.band:.0%}, every {r.every.text}"
+        )
         held = _not_due(ctx, r.every, head)
         if held is not None:
             return held
@@ -283,7 +308,7 @@ class CostAware:
         notes: list[str] = []
         sig: dict[str, float] = {}
         if h is not None and len(h) > self.min_rows:
-            tail = h.prices[-(self.lookback + 1):]
+            tail = h.prices[-(self.lookback + 1) :]
             rets = simple_returns(tail)
             w = np.array([ctx.targets.get(a, 0.0) for a in h.assets])
             rp = np.nan_to_num(rets) @ w
@@ -299,8 +324,10 @@ class CostAware:
         fallback = max(sig.values()) if sig else math.nan
         if len(sig) < len(names):
             short = [a for a in names if a not in sig]
-            notes.append(f"no volatility estimate for {', '.join(short)}: " + (
-                f"used the largest ({fallback:.0%})" if sig else f"fallback band {self.fallback_band:.1%}"))
+            notes.append(
+                f"no volatility estimate for {', '.join(short)}: "
+                + (f"used the largest ({fallback:.0%})" if sig else f"fallback band {self.fallback_band:.1%}")
+            )
         bands: dict[str, float] = {}
         diff: dict[str, float] = {}
         rates: dict[str, float] = {}
@@ -348,7 +375,9 @@ class CostAware:
         verdict = f"benefit {benefit * 1e4:.1f} bps {'>' if benefit > cost else '<='} cost {cost * 1e4:.1f} bps"
         if benefit > cost:
             return TriggerResult(True, (f"{res.reason}; {verdict}",), bands=est.bands, kind=TriggerKind.OPPORTUNISTIC)
-        return TriggerResult(False, (f"{res.reason}; {verdict}: hold",), bands=est.bands, kind=TriggerKind.OPPORTUNISTIC)
+        return TriggerResult(
+            False, (f"{res.reason}; {verdict}: hold",), bands=est.bands, kind=TriggerKind.OPPORTUNISTIC
+        )
 
 
 def reads_history(trigger: object) -> bool:

@@ -54,8 +54,10 @@ class YieldChange:
         if best is None:
             return tagged(False, (f"yield_change: {h} is the only candidate",), OPPORTUNISTIC)
         gap = states[best].apy - states[h].apy
-        text = (f"yield_change: {best} APY {states[best].apy:.2%} vs held {h} {states[h].apy:.2%} "
-                f"({gap * 100:+.2f}pp, margin {self.margin * 100:.2f}pp)")
+        text = (
+            f"yield_change: {best} APY {states[best].apy:.2%} vs held {h} {states[h].apy:.2%} "
+            f"({gap * 100:+.2f}pp, margin {self.margin * 100:.2f}pp)"
+        )
         return tagged(gap > self.margin, (text,), OPPORTUNISTIC)
 
 
@@ -90,7 +92,7 @@ class PriceShock:
                 hits.append(f"{a} {move:+.1%} in {self.window} rows (beyond {self.pct:.1%})")
                 continue
             if self.k_sigma is not None:
-                past = p[max(0, len(p) - 1 - self.window - self.vol_lookback): len(p) - self.window]
+                past = p[max(0, len(p) - 1 - self.window - self.vol_lookback) : len(p) - self.window]
                 rets = np.diff(np.log(past[past > 0]))
                 if rets.size >= 10:
                     sigma = float(np.std(rets, ddof=1)) * math.sqrt(self.window)
@@ -134,8 +136,10 @@ class RiskEvent:
         if self.utilization_cap is not None:
             for name, s in _states(ctx).items():
                 if s is not None and ctx.weights.get(name, 0.0) > 0 and s.utilization > self.utilization_cap:
-                    hits.append(f"{name} utilisation {s.utilization:.1%} above {self.utilization_cap:.1%}: "
-                                "withdrawals may block, exit")
+                    hits.append(
+                        f"{name} utilisation {s.utilization:.1%} above {self.utilization_cap:.1%}: "
+                        "withdrawals may block, exit"
+                    )
         for c in self.score_changes:
             new = c.at <= ctx.time and (ctx.previous is None or c.at > ctx.previous)
             if new and c.score < self.min_score:
@@ -164,7 +168,9 @@ class Listing:
         h = ctx.history
         if h is None or h.market_caps is None or len(h) < 2 or ctx.previous is None:
             return tagged(False, ("listing: no earlier market caps to compare",), OPPORTUNISTIC)
-        prev_row = int(np.searchsorted(h.times, np.datetime64(ctx.previous.replace(tzinfo=None), "ns"), side="right")) - 1
+        prev_row = (
+            int(np.searchsorted(h.times, np.datetime64(ctx.previous.replace(tzinfo=None), "ns"), side="right")) - 1
+        )
         if prev_row < 0 or prev_row == len(h) - 1:
             return tagged(False, ("listing: no new market caps since the previous check",), OPPORTUNISTIC)
         keep = [j for j, a in enumerate(h.assets) if a not in self.exclude and a != ctx.quote]
@@ -176,8 +182,9 @@ class Listing:
         entered = [a for a in top if a not in before]
         left = sorted(a for a in before if a not in wide)
         if entered or left:
-            parts = ([f"{', '.join(entered)} entered the top {self.top_n}"] if entered else []) + \
-                    ([f"{', '.join(left)} left the top {self.top_n + self.buffer_ranks}"] if left else [])
+            parts = ([f"{', '.join(entered)} entered the top {self.top_n}"] if entered else []) + (
+                [f"{', '.join(left)} left the top {self.top_n + self.buffer_ranks}"] if left else []
+            )
             return tagged(True, (f"listing: {'; '.join(parts)} (phase-in per the index)",), OPPORTUNISTIC)
         return tagged(False, (f"listing: top {self.top_n} unchanged",), OPPORTUNISTIC)
 
@@ -200,7 +207,9 @@ def risk_events_in(trigger: object) -> tuple[RiskEvent, ...]:
     """Every RiskEvent in a trigger tree (AnyOf / AllOf / Not included)."""
     if isinstance(trigger, RiskEvent):
         return (trigger,)
-    kids = getattr(trigger, "triggers", None) or ((getattr(trigger, "trigger", None),) if hasattr(trigger, "trigger") else ())
+    kids = getattr(trigger, "triggers", None) or (
+        (getattr(trigger, "trigger", None),) if hasattr(trigger, "trigger") else ()
+    )
     return tuple(r for k in kids if k is not None for r in risk_events_in(k))
 
 

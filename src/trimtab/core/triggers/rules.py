@@ -85,7 +85,11 @@ class ThresholdBand:
             reasons = tuple(f"{d.asset} drift {d.abs_drift * 100:+.2f}pp beyond band {_pp(d.band)}" for d in breached)
             return TriggerResult(True, reasons, band=self.band, relative_band=self.relative_band)
         worst = min(drifts, key=lambda d: d.distance, default=None)
-        why = f"all within band (closest: {worst.asset} {_pp(abs(worst.abs_drift))} of {_pp(worst.band)})" if worst else "no assets"
+        why = (
+            f"all within band (closest: {worst.asset} {_pp(abs(worst.abs_drift))} of {_pp(worst.band)})"
+            if worst
+            else "no assets"
+        )
         return TriggerResult(False, (why,), band=self.band, relative_band=self.relative_band)
 
 
@@ -99,8 +103,9 @@ class Calendar:
         if ctx.anchor is None or ctx.previous is None:
             return TriggerResult(False, ("calendar: schedule not started",))
         if self.every.due_between(ctx.anchor, ctx.previous, ctx.time):
-            return TriggerResult(True, (f"calendar: every {self.every.text} is due",), calendar=True,
-                                 kind=TriggerKind.SCHEDULED)
+            return TriggerResult(
+                True, (f"calendar: every {self.every.text} is due",), calendar=True, kind=TriggerKind.SCHEDULED
+            )
         return TriggerResult(False, (f"calendar: every {self.every.text}, not due",), kind=TriggerKind.SCHEDULED)
 
 

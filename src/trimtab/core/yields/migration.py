@@ -123,7 +123,9 @@ class Market:
     usd_per_gas: float
 
 
-def move_costs(rule: MigrationRule, src: YieldPosition, dst: YieldPosition, amount_usd: float, usd_per_gas: float) -> MoveCosts:
+def move_costs(
+    rule: MigrationRule, src: YieldPosition, dst: YieldPosition, amount_usd: float, usd_per_gas: float
+) -> MoveCosts:
     """Gas of withdraw + swap + deposit as they apply, swap fee and slippage when the underlyings differ."""
     units = (0 if src.is_cash else rule.gas.withdraw) + (0 if dst.is_cash else rule.gas.deposit)
     fee = slip = 0.0
@@ -164,12 +166,24 @@ def _step(rule: MigrationRule, wanted: float, held: float, limit: float) -> floa
     return wanted if wanted <= limit else min(rule.max_step * held, limit, wanted)
 
 
-def _describe(kind: str, src: YieldPosition, dst: YieldPosition, amount: float, from_apy: float, to_apy: float,
-              costs: MoveCosts, rule: MigrationRule, net: float, why: str = "") -> str:
+def _describe(
+    kind: str,
+    src: YieldPosition,
+    dst: YieldPosition,
+    amount: float,
+    from_apy: float,
+    to_apy: float,
+    costs: MoveCosts,
+    rule: MigrationRule,
+    net: float,
+    why: str = "",
+) -> str:
     head = f"{kind}: move ${amount:,.0f} {src.name} -> {dst.name}" + (f" ({why})" if why else "")
-    return (f"{head}: APY {from_apy:.2%} -> {to_apy:.2%} ({(to_apy - from_apy) * 100:+.2f}pp), costs {costs.text()}"
-            f" = {(to_apy - from_apy - net) * 100:.2f}pp over {rule.horizon_days:g}d, net {net * 100:+.2f}pp"
-            f" vs min {rule.min_differential * 100:.2f}pp")
+    return (
+        f"{head}: APY {from_apy:.2%} -> {to_apy:.2%} ({(to_apy - from_apy) * 100:+.2f}pp), costs {costs.text()}"
+        f" = {(to_apy - from_apy - net) * 100:.2f}pp over {rule.horizon_days:g}d, net {net * 100:+.2f}pp"
+        f" vs min {rule.min_differential * 100:.2f}pp"
+    )
 
 
 def _exposure(values: Mapping[str, float], by_name: Mapping[str, YieldPosition]) -> dict[str, float]:
@@ -185,19 +199,23 @@ def _room(rule: MigrationRule, dst: YieldPosition, exposure: Mapping[str, float]
     return math.inf if cap is None or dst.is_cash else max(cap * total - exposure.get(dst.protocol, 0.0), 0.0)
 
 
-def make_move(rule: MigrationRule, kind: str, src: YieldPosition, dst: YieldPosition, amount: float, market: Market,
-          why: str = "") -> Move:
+def make_move(
+    rule: MigrationRule, kind: str, src: YieldPosition, dst: YieldPosition, amount: float, market: Market, why: str = ""
+) -> Move:
     s_src, s_dst = market.states.get(src.name), market.states.get(dst.name)
     from_apy = s_src.apy if s_src is not None else 0.0
     to_apy = s_dst.apy if s_dst is not None else 0.0
     costs = move_costs(rule, src, dst, amount, market.usd_per_gas)
     slip = rule.swap.slippage(amount) if src.underlying != dst.underlying else 0.0
     probe = Move(src.name, dst.name, amount, from_apy, to_apy, costs, rule.horizon_days, kind, "", slip)
-    return replace(probe, reason=_describe(kind, src, dst, amount, from_apy, to_apy, costs, rule, probe.net_differential, why))
+    return replace(
+        probe, reason=_describe(kind, src, dst, amount, from_apy, to_apy, costs, rule, probe.net_differential, why)
+    )
 
 
-def _risk_exit(rule: MigrationRule, pos: YieldPosition, state: ReserveState | None, held: float,
-               over: float) -> tuple[str, float]:
+def _risk_exit(
+    rule: MigrationRule, pos: YieldPosition, state: ReserveState | None, held: float, over: float
+) -> tuple[str, float]:
     """Why `pos` must be reduced ('' when it need not) and by how much (USD)."""
     if pos.risk_score < rule.min_score:
         return f"risk score {pos.risk_score:g} below minimum {rule.min_score:g}", held
@@ -208,8 +226,14 @@ def _risk_exit(rule: MigrationRule, pos: YieldPosition, state: ReserveState | No
     return "", 0.0
 
 
-def assess(rule: MigrationRule, positions: Sequence[YieldPosition], values: Mapping[str, float], market: Market,
-           max_moves: int = 8, blocked: Mapping[str, str] | None = None) -> Assessment:
+def assess(
+    rule: MigrationRule,
+    positions: Sequence[YieldPosition],
+    values: Mapping[str, float],
+    market: Market,
+    max_moves: int = 8,
+    blocked: Mapping[str, str] | None = None,
+) -> Assessment:
     """Moves for this check: risk exits first, then the best net-of-cost migrations above the threshold.
 
     `blocked` (position -> why, e.g. a risk event's depeg) is exited like a risky reserve and never entered."""
@@ -227,8 +251,14 @@ def assess(rule: MigrationRule, positions: Sequence[YieldPosition], values: Mapp
 
     def targets_for(src: YieldPosition) -> list[YieldPosition]:
         exp = _exposure(vals, by_name)
-        return [p for p in positions if p.name != src.name and not ineligible(rule, p, market.states.get(p.name))
-                and p.name not in blocked and _room(rule, p, exp, total) > rule.min_move_usd]
+        return [
+            p
+            for p in positions
+            if p.name != src.name
+            and not ineligible(rule, p, market.states.get(p.name))
+            and p.name not in blocked
+            and _room(rule, p, exp, total) > rule.min_move_usd
+        ]
 
     for src in positions:  # risk exits: reduce or exit the exposure, whatever the rate
         if (src.is_cash and src.name not in blocked) or vals[src.name] <= rule.min_move_usd:
@@ -236,15 +266,18 @@ def assess(rule: MigrationRule, positions: Sequence[YieldPosition], values: Mapp
         state = market.states.get(src.name)
         cap = rule.protocol_caps.get(src.protocol)
         over = _exposure(vals, by_name).get(src.protocol, 0.0) - cap * total if cap is not None else 0.0
-        why, wanted = (blocked[src.name], vals[src.name]) if src.name in blocked else \
-            _risk_exit(rule, src, state, vals[src.name], over)
+        why, wanted = (
+            (blocked[src.name], vals[src.name])
+            if src.name in blocked
+            else _risk_exit(rule, src, state, vals[src.name], over)
+        )
         if not why:
             continue
         dests = targets_for(src)
         if not dests:
             note = f"risk: {src.name} {why}, but no eligible destination"
             continue
-        dst = max(dests, key=lambda p: (s.apy if (s := market.states.get(p.name)) is not None else 0.0))
+        dst = max(dests, key=lambda p: s.apy if (s := market.states.get(p.name)) is not None else 0.0)
         amount = _step(rule, wanted, vals[src.name], absorbable(rule, src, dst, state))
         if amount > rule.min_move_usd:
             apply(make_move(rule, "risk", src, dst, amount, market, why))
@@ -268,13 +301,20 @@ def assess(rule: MigrationRule, positions: Sequence[YieldPosition], values: Mapp
                 m = make_move(rule, "opportunistic", src, dst, amount, market)
                 if m.costs.gas > rule.max_gas_fraction * amount:
                     if gated is None or m.net_differential > gated.net_differential:
-                        gated = replace(m, reason=f"{m.reason}; gas ${m.costs.gas:,.2f} above "
-                                                  f"{rule.max_gas_fraction:.2%} of ${amount:,.0f}")
+                        gated = replace(
+                            m,
+                            reason=f"{m.reason}; gas ${m.costs.gas:,.2f} above "
+                            f"{rule.max_gas_fraction:.2%} of ${amount:,.0f}",
+                        )
                     continue
                 if best is None or m.net_differential > best.net_differential:
                     best = m
         if best is None or best.net_differential <= rule.min_differential:
-            shown = gated if gated is not None and (best is None or gated.net_differential > best.net_differential) else best
+            shown = (
+                gated
+                if gated is not None and (best is None or gated.net_differential > best.net_differential)
+                else best
+            )
             if shown is not None and not moves:
                 note = f"hold: {shown.reason}"
             break

@@ -114,13 +114,25 @@ class RatesTable:
         j = self.column(reserve)
         if not math.isfinite(self.index[t, j]):
             return None
-        return ReserveState(float(self.apr[t, j]), float(self.index[t, j]), float(self.supplied[t, j]),
-                            float(self.utilization[t, j]), float(self.price[t, j]))
+        return ReserveState(
+            float(self.apr[t, j]),
+            float(self.index[t, j]),
+            float(self.supplied[t, j]),
+            float(self.utilization[t, j]),
+            float(self.price[t, j]),
+        )
 
     def slice(self, lo: int, hi: int) -> RatesTable:
-        return RatesTable(self.times[lo:hi].copy(), self.reserves, self.apr[lo:hi].copy(), self.index[lo:hi].copy(),
-                          self.supplied[lo:hi].copy(), self.utilization[lo:hi].copy(), self.price[lo:hi].copy(),
-                          self.source)
+        return RatesTable(
+            self.times[lo:hi].copy(),
+            self.reserves,
+            self.apr[lo:hi].copy(),
+            self.index[lo:hi].copy(),
+            self.supplied[lo:hi].copy(),
+            self.utilization[lo:hi].copy(),
+            self.price[lo:hi].copy(),
+            self.source,
+        )
 
     def trailing_apr(self, window: int) -> RatesTable:
         """The same table with each APR replaced by its mean over the last `window` rows (past rows only)."""
@@ -133,8 +145,16 @@ class RatesTable:
         lag_cnt = np.vstack([np.zeros((window, apr.shape[1])), count[:-window]])
         n = count - lag_cnt
         mean = np.where(np.isfinite(apr) & (n > 0), (csum - lag_sum) / np.maximum(n, 1), np.nan)
-        return RatesTable(self.times.copy(), self.reserves, mean, self.index.copy(), self.supplied.copy(),
-                          self.utilization.copy(), self.price.copy(), self.source)
+        return RatesTable(
+            self.times.copy(),
+            self.reserves,
+            mean,
+            self.index.copy(),
+            self.supplied.copy(),
+            self.utilization.copy(),
+            self.price.copy(),
+            self.source,
+        )
 
     def common_rows(self, reserves: tuple[str, ...]) -> tuple[int, int]:
         """[lo, hi) of the longest leading-gap-free window where every named reserve has data."""

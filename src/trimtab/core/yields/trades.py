@@ -34,8 +34,15 @@ def position_value(units: Decimal, state: ReserveState | None) -> Decimal:
     return units * d(s.index) * d(s.price)
 
 
-def execute_move(move: Move, positions: Mapping[str, YieldPosition], states: Mapping[str, ReserveState | None],
-                 units: Mapping[str, Decimal], rule: MigrationRule, usd_per_gas: float, ref: str = "") -> Executed:
+def execute_move(
+    move: Move,
+    positions: Mapping[str, YieldPosition],
+    states: Mapping[str, ReserveState | None],
+    units: Mapping[str, Decimal],
+    rule: MigrationRule,
+    usd_per_gas: float,
+    ref: str = "",
+) -> Executed:
     """Fills for `move` against the held `units`: the source leg never takes more than is held."""
     src, dst = positions[move.source], positions[move.target]
     s_src, s_dst = states.get(src.name) or CASH_STATE, states.get(dst.name) or CASH_STATE
@@ -65,8 +72,21 @@ def execute_move(move: Move, positions: Mapping[str, YieldPosition], states: Map
         fee = money_up(gross * d(rule.swap.fee_bps) * Decimal("1e-4"))
         g = money_up(gas_unit * rule.gas.swap / p_dst)
         slip = tokens * mid - gross
-        fills.append(Fill(src.underlying, dst.underlying, Side.SELL, tokens, exec_price, fee, slip, g, f"{ref}s",
-                          fee_asset=dst.underlying, gross=gross))
+        fills.append(
+            Fill(
+                src.underlying,
+                dst.underlying,
+                Side.SELL,
+                tokens,
+                exec_price,
+                fee,
+                slip,
+                g,
+                f"{ref}s",
+                fee_asset=dst.underlying,
+                gross=gross,
+            )
+        )
         tokens = gross - fee - g
         gas_usd += g * p_dst
         fee_usd += fee * p_dst
