@@ -86,6 +86,17 @@ def _names(assets: Sequence[str], shown: int = 6) -> str:
     return ", ".join(assets[:shown]) + more
 
 
+def _empty_window(times: np.ndarray, start: Any, end: Any, t0: Any, t1: Any, src: str) -> DataError:
+    """The error for a window with no rows, naming the bound at fault (never printing None)."""
+    covers = f"the file covers {fmt_time(times[0])}..{fmt_time(times[-1])}"
+    if t0 is not None and t1 is not None and t0 > t1:
+        return DataError(f"{start} is after the end {end}", source=src, field="start")
+    if t0 is None or t1 is None:
+        where, field, bound = ("after", "start", start) if t1 is None else ("up to", "end", end)
+        return DataError(f"no rows {where} {bound}; {covers}", source=src, field=field)
+    return DataError(f"no rows from {start} to {end}; {covers}", source=src, field="start")
+
+
 def check_history(
     raw: RawPrices,
     *,
@@ -129,13 +140,7 @@ def check_history(
     lo = 0 if t0 is None else int(np.searchsorted(times, t0, side="left"))
     hi = len(times) if t1 is None else int(np.searchsorted(times, t1, side="right"))
     if lo >= hi:
-        covers = f"the file covers {fmt_time(times[0])}..{fmt_time(times[-1])}"
-        if t0 is not None and t1 is not None and t0 > t1:
-            raise DataError(f"{start} is after the end {end}", source=src, field="start")
-        if t0 is None or t1 is None:
-            where, field, bound = ("after", "start", start) if t1 is None else ("up to", "end", end)
-            raise DataError(f"no rows {where} {bound}; {covers}", source=src, field=field)
-        raise DataError(f"no rows from {start} to {end}; {covers}", source=src, field="start")
+        raise _empty_window(times, start, end, t0, t1, src)
     step = np.median(np.diff(times)) if len(times) > 1 else np.timedelta64(1, "D")
     # a requested bound a whole step or more beyond the data counts as missing prices there
     w_start = t0 if t0 is not None and lo == 0 and times[0] - t0 >= step else None

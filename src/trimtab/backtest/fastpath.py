@@ -110,7 +110,10 @@ def fast_backtest(strategy: Strategy, history: PriceHistory, initial_value: floa
         min_trade=spec.min_trade,
         record=True,
     )
-    assert res.rebalance_steps is not None and res.rebalance_holdings is not None and res.rebalance_cash is not None
+    if res.rebalance_steps is None or res.rebalance_holdings is None or res.rebalance_cash is None:
+        raise RuntimeError(
+            "internal invariant broken: the kernel returned no rebalance record though one was asked for"
+        )
     weights = weights_path(history.prices, res.rebalance_steps, res.rebalance_holdings, res.rebalance_cash)
     reasons = []
     for k, step in enumerate(res.rebalance_steps):

@@ -163,7 +163,7 @@ def _rebalance(
 
 
 @njit(cache=True, fastmath={"reassoc"})  # lets the tracking-error sum vectorise; no nnan/ninf: prices are checked
-def _simulate(
+def _simulate(  # noqa: C901 - one fused loop per step: the kernel's speed (benchmarks/) depends on it staying one
     prices: FloatArray,
     targets: FloatArray,
     quote_idx: int,

@@ -9,7 +9,7 @@ costs) take the fast path, which a parity test holds to the step path.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -90,6 +90,20 @@ def last_known(prices: FloatArray) -> FloatArray:
     return np.where(idx >= 0, out, np.nan)
 
 
+def _marked(
+    balances: Mapping[str, Decimal], col: Mapping[str, int], row: np.ndarray, quote: str
+) -> tuple[np.ndarray, float]:
+    """Each held asset's value at the row's marks (history units), and the quote held outside the matrix."""
+    values = np.zeros(len(col))
+    cash = 0.0
+    for a, q in balances.items():
+        if a in col:
+            values[col[a]] = float(q) * row[col[a]]
+        elif a == quote:
+            cash = float(q)
+    return values, cash
+
+
 def step_backtest(
     strategy: Strategy,
     history: PriceHistory,
@@ -161,13 +175,7 @@ def step_backtest(
         out["te"][k] = 0.5 * float(np.abs(pre - targets_arr).sum())
         bal = ledger.balances(ACCOUNT)
         unit = float(row[qj]) if qj >= 0 else 1.0
-        values = np.zeros(n)
-        cash = 0.0
-        for a, q in bal.items():
-            if a in col:
-                values[col[a]] = float(q) * row[col[a]]
-            elif a == strategy.quote:
-                cash = float(q)
+        values, cash = _marked(bal, col, row, strategy.quote)
         total = float(values.sum()) + cash
         out["equity"][k] = total
         weights[k] = values / total if total > 0 else 0.0

@@ -69,7 +69,7 @@ def decode_revert_data(data: bytes, abis: Iterable[Iterable[Mapping[str, Any]]] 
             values = decode(types, body)
             args = ", ".join(f"{n}={v}" if n else str(v) for n, v in zip(names, values, strict=True))
             return f"{name}({args})"
-    except Exception:  # noqa: BLE001 - malformed payload: fall through to the raw hex
+    except Exception:  # noqa: BLE001, S110 - malformed payload: fall through to the raw hex
         pass
     return f"unknown error 0x{data.hex()}"
 

@@ -303,7 +303,10 @@ def run_execute(a: ExecuteArgs) -> None:
                 wrap=wrap,
                 record=JournalLedger(store, jv),
             )
-            assert result.report is not None and result.decision.plan is not None
+            if result.report is None or result.decision.plan is None:
+                raise RuntimeError(
+                    "internal invariant broken: expected result.report is not None, result.decision.plan is not None"
+                )
             _after(kind, venue, result, strat, snap, store, acct)
             out.print(f"recorded {len(result.entries)} ledger entries in {a.ledger} (account {acct})")
         finally:

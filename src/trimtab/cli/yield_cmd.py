@@ -48,7 +48,8 @@ def prepare(
     from trimtab.shipped import gas_series
 
     ys = spec.yield_
-    assert ys is not None
+    if ys is None:
+        raise RuntimeError("internal invariant broken: expected ys is not None")
     window = spec.backtest
     table = load_rates(
         rates, start=start or (window.start if window else None), end=end or (window.end if window else None)

@@ -177,7 +177,8 @@ class CostsSpec(Model):
             return _book_part(self)
         if self.model == "sqrt_impact":
             s = self.sqrt_impact
-            assert s is not None
+            if s is None:
+                raise RuntimeError("internal invariant broken: expected s is not None")
             if s.calibrate_window is not None:
                 return CalibratedSqrtImpact(s.calibrate_window, s.y)
             return SqrtImpact(

@@ -136,6 +136,11 @@ class StrategySpec(Model):
             raise ValueError("universe: only used with an allocation model (a static strategy holds its targets)")
         if self.universe is not None and self.quote in self.universe:
             raise ValueError(f"universe: {self.quote} is the quote asset (it holds the remainder): leave it out")
+        self._check_sources_and_constraints()
+        return self
+
+    def _check_sources_and_constraints(self) -> None:
+        """Trigger sources among the strategy's assets; min/max weights name targets and hold them."""
         names = set(self.targets or {}) | set(self.universe or ())
         for src in sources(self.trigger):
             if names and src not in names:
@@ -148,7 +153,6 @@ class StrategySpec(Model):
             lo, hi = c.min_weight.get(sym, 0.0), c.max_weight.get(sym, 1.0)
             if not lo <= w <= hi:
                 raise ValueError(f"targets: {sym} weight {w} outside constraints [{lo}, {hi}]")
-        return self
 
     def build(self) -> Strategy:
         band, rel = plan_bands(self.trigger)

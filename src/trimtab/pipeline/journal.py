@@ -245,7 +245,8 @@ class JournaledVenue:
 
     def _mark_sent(self, doc: dict[str, Any], legs: Iterable[int]) -> None:
         """Journal that these legs are about to leave: after a crash, only unmarked legs are provably not sent."""
-        assert self.rebalance_id is not None
+        if self.rebalance_id is None:
+            raise RuntimeError("internal invariant broken: expected self.rebalance_id is not None")
         stamp = self.time.isoformat() if self.clock is None else self.clock().isoformat()
         for i in legs:
             doc["legs"][i]["sent_at"] = stamp
@@ -253,7 +254,8 @@ class JournaledVenue:
 
     def _send_whole(self, venue: TrackedVenue, plan: TradePlan) -> ExecutionReport:
         """An atomic venue's plan: all legs in one batch, or none when stopping or a leg's guard says no."""
-        assert self.rebalance_id is not None
+        if self.rebalance_id is None:
+            raise RuntimeError("internal invariant broken: expected self.rebalance_id is not None")
         why = self._halted()
         for order in plan.orders:
             why = why or (self.guard(order) if self.guard else None)

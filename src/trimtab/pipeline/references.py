@@ -51,7 +51,7 @@ class TickerReference:
         for a in assets:
             try:
                 out[a] = self._price(a, quote)
-            except Exception:  # noqa: BLE001  (a missing second price is a guard violation, not a crash)
+            except Exception:  # noqa: BLE001, S112  (a missing second price is a guard violation, not a crash)
                 continue
         return out
 

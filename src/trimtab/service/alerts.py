@@ -104,7 +104,8 @@ class Notifier:
                 log.warning("alert %s: cannot store delivery status: %s", alert_id, type(err).__name__)
 
     def _webhook(self, message: dict[str, Any]) -> str:
-        assert self._spec.webhook is not None
+        if self._spec.webhook is None:
+            raise RuntimeError("internal invariant broken: expected self._spec.webhook is not None")
         try:
             r = self._http.post(self._spec.webhook.get_secret_value(), json=message)
             return f"webhook: {r.status_code}" if r.is_success else f"webhook: failed with HTTP {r.status_code}"

@@ -85,7 +85,8 @@ def status(s: Services, name: str) -> dict[str, Any]:
 def _status(s: Services, name: str) -> dict[str, Any]:
     rt = _rt(s, name)
     row = s.store.portfolio(name)
-    assert row is not None
+    if row is None:
+        raise RuntimeError("internal invariant broken: expected row is not None")
     state, snap, _ = _state(s, rt)
     now = snap.time
     rows = drift_rows(state, rt.strategy)

@@ -178,7 +178,8 @@ class StoredHistorySource:
             if self.feed == "file":
                 from trimtab.adapters.pricefile import load_prices_with_report
 
-                assert self.path is not None
+                if self.path is None:
+                    raise RuntimeError("internal invariant broken: expected self.path is not None")
                 h, _ = load_prices_with_report(self.path, assets=names, quote=quote, require_complete=False)
                 source = "file"
             else:

@@ -35,7 +35,8 @@ def json_safe(x: Any) -> Any:
 def json_doc(x: Mapping[str, Any]) -> dict[str, Any]:
     """`json_safe` of a mapping, typed as a JSON object."""
     out = json_safe(x)
-    assert isinstance(out, dict)
+    if not isinstance(out, dict):
+        raise RuntimeError("internal invariant broken: expected isinstance(out, dict)")
     return out
 
 

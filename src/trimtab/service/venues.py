@@ -26,7 +26,8 @@ def make_tracked_venue(
     if spec.venue == "uniswap":
         from trimtab.pipeline.venues import open_dex
 
-        assert strategy is not None and spec.deployment is not None
+        if strategy is None or spec.deployment is None:
+            raise RuntimeError("internal invariant broken: expected strategy is not None, spec.deployment is not None")
         if spec.dex is not None:  # the service file's dex block wins over the strategy's
             strategy = replace(strategy, execution=replace(strategy.execution, dex=spec.dex.build()))
         key = settings.path(spec.key_file) if spec.key_file else None

@@ -283,7 +283,8 @@ class CcxtVenue:
     def _limit_text(self, symbol: str, order: PlannedOrder) -> str:
         """The IOC limit on the market's tick, rounded toward the safe side (up for a sell floor, down for a buy
         cap)."""
-        assert order.limit_price is not None
+        if order.limit_price is None:
+            raise RuntimeError("internal invariant broken: expected order.limit_price is not None")
         tick = self.rules(order.asset, order.quote).price_tick
         if tick <= 0:
             return _txt(order.limit_price)

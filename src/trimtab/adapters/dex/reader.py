@@ -148,7 +148,8 @@ class ChainReader:
 
     def v3_quote_out(self, tin: Token, tout: Token, fee: int, amount_in: int) -> int | None:
         """QuoterV2 output for an exact input (None if the pool cannot fill it)."""
-        assert self.v3_quoter is not None
+        if self.v3_quoter is None:
+            raise RuntimeError("internal invariant broken: expected self.v3_quoter is not None")
         try:
             res = self.v3_quoter.functions.quoteExactInputSingle((tin.address, tout.address, amount_in, fee, 0)).call()
         except ContractLogicError:
@@ -157,7 +158,8 @@ class ChainReader:
 
     def v3_quote_in(self, tin: Token, tout: Token, fee: int, amount_out: int) -> int | None:
         """QuoterV2 input for an exact output (None if the pool cannot pay it)."""
-        assert self.v3_quoter is not None
+        if self.v3_quoter is None:
+            raise RuntimeError("internal invariant broken: expected self.v3_quoter is not None")
         try:
             res = self.v3_quoter.functions.quoteExactOutputSingle(
                 (tin.address, tout.address, amount_out, fee, 0)

@@ -280,7 +280,8 @@ class DexVenue:
 
     def _run_v3(self, leg: LegPlan, native: Decimal, state: Progress) -> None:
         router = self._reader.v3_router
-        assert router is not None
+        if router is None:
+            raise RuntimeError("internal invariant broken: expected router is not None")
         tin, tout, fee = leg.token_in, leg.token_out, leg.route.v3_fee
         num, den = self.settings.slippage.as_integer_ratio()
         if leg.order.side.value == "sell":

@@ -54,7 +54,8 @@ def make_engine(url: URL) -> Engine:
     """Engine for `url`; SQLite gets WAL, foreign keys, a busy timeout and BEGIN IMMEDIATE so writers queue."""
     if url.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
-    assert url.database is not None
+    if url.database is None:
+        raise RuntimeError("internal invariant broken: expected url.database is not None")
     try:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -98,7 +99,8 @@ def alembic_config(url: URL | None = None) -> Config:
 def head_revision() -> str:
     """Newest migration revision shipped with this version of trimtab."""
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
+    if head is None:
+        raise RuntimeError("internal invariant broken: expected head is not None")
     return head
 
 

@@ -48,7 +48,8 @@ def db_now(conn: Connection) -> datetime:
     """The database's clock (PostgreSQL); SQLite is a local file, so the local clock is the database's."""
     if conn.dialect.name == "postgresql":
         value = conn.scalar(select(func.clock_timestamp()))
-        assert isinstance(value, datetime)
+        if not isinstance(value, datetime):
+            raise RuntimeError("internal invariant broken: expected isinstance(value, datetime)")
         return value.astimezone(UTC)
     return datetime.now(UTC)
 

@@ -149,7 +149,8 @@ class SqlLedgerStore:
             if not done:
                 raise self._not_open(conn, rebalance_id, "finish")
             account = conn.scalar(select(rebalances.c.account).where(rebalances.c.id == rebalance_id))
-            assert account is not None
+            if account is None:
+                raise RuntimeError("internal invariant broken: expected account is not None")
             self._insert_entries(conn, rec.stamped([rec.checked_entry(e) for e in entries], rebalance_id, account))
 
     def rebalance(self, rebalance_id: str) -> rec.RebalanceRecord:

@@ -63,7 +63,8 @@ class ModelTargets:
 
     def _track(self, snapshot: MarketSnapshot, state: PortfolioState) -> None:
         h = snapshot.history
-        assert h is not None
+        if h is None:
+            raise RuntimeError("internal invariant broken: expected h is not None")
         base = h.prices.base if h.prices.base is not None else h.prices
         run = (id(base), h.times[0] if len(h) else None, h.assets)
         if run != self._run or (self._last_time is not None and snapshot.time < self._last_time):
@@ -76,7 +77,8 @@ class ModelTargets:
     def candidates(self, snapshot: MarketSnapshot, quote: str) -> tuple[str, ...]:
         """Universe assets with a price at the decision time (a series that ended is a data gap: not tradable)."""
         h = snapshot.history
-        assert h is not None
+        if h is None:
+            raise RuntimeError("internal invariant broken: expected h is not None")
         names = self.universe or tuple(a for a in h.assets if a != quote)
         last = h.prices[-1] if len(h) else np.empty(0)
         return tuple(a for a in names if a in h.assets and np.isfinite(last[h.index_of(a)]) and last[h.index_of(a)] > 0)

@@ -90,7 +90,8 @@ class Edge:
     def label(self) -> str:
         if self.market is not None:
             return self.market.label
-        assert self.bridge is not None
+        if self.bridge is None:
+            raise RuntimeError("internal invariant broken: expected self.bridge is not None")
         return self.bridge.label
 
 

@@ -118,8 +118,16 @@ def _allocate(costs: Sequence[CostFn], total: float, caps: Sequence[float], acti
     def excess(lam: float) -> float:
         return sum(x_at(i, lam) for i in active) - total
 
-    # S(lambda) has kinks where a venue starts (d0) or fills up (dcap): bracket between two of them, where it is smooth
-    points = sorted({*d0.values(), *dcap.values()})
+    lam = _clearing_lambda(sorted({*d0.values(), *dcap.values()}), excess, total * 1e-13)
+    for i in active:
+        x[i] = x_at(i, lam)
+    _fix_sum(x, total, caps, active, lambda i: _deriv(costs[i], x[i], h))
+    return x
+
+
+def _clearing_lambda(points: list[float], excess: Callable[[float], float], tol: float) -> float:
+    """The marginal cost at which the venues take exactly the total: S(lambda) has kinks where a venue starts (d0)
+    or fills up (dcap), so bisect between those points first, then find the root where S is smooth."""
     lo_k, hi_k = 0, len(points) - 1
     while hi_k - lo_k > 1:
         mid_k = (lo_k + hi_k) // 2
@@ -130,15 +138,10 @@ def _allocate(costs: Sequence[CostFn], total: float, caps: Sequence[float], acti
     lam_lo, lam_hi = points[lo_k], points[hi_k]
     s_lo, s_hi = excess(lam_lo), excess(lam_hi)
     if s_lo >= 0:
-        lam = lam_lo
-    elif s_hi <= 0:
-        lam = lam_hi
-    else:
-        lam = _root(excess, lam_lo, lam_hi, s_lo, s_hi, total * 1e-13)
-    for i in active:
-        x[i] = x_at(i, lam)
-    _fix_sum(x, total, caps, active, lambda i: _deriv(costs[i], x[i], h))
-    return x
+        return lam_lo
+    if s_hi <= 0:
+        return lam_hi
+    return _root(excess, lam_lo, lam_hi, s_lo, s_hi, tol)
 
 
 def _fix_sum(

@@ -237,68 +237,105 @@ def assess(
     """Moves for this check: risk exits first, then the best net-of-cost migrations above the threshold.
 
     `blocked` (position -> why, e.g. a risk event's depeg) is exited like a risky reserve and never entered."""
-    blocked = blocked or {}
-    by_name = {p.name: p for p in positions}
-    vals = {n: float(values.get(n, 0.0)) for n in by_name}
-    total = sum(vals.values())
-    moves: list[Move] = []
-    note = "no position to move"
+    run = _Assessor(
+        rule, positions, market, dict(blocked or {}), {p.name: float(values.get(p.name, 0.0)) for p in positions}
+    )
+    run.risk_exits()
+    run.opportunities(max_moves)
+    return Assessment(tuple(run.moves), run.note)
 
-    def apply(m: Move) -> None:
-        vals[m.source] -= m.amount_usd
-        vals[m.target] += m.amount_usd - m.costs.total
-        moves.append(m)
 
-    def targets_for(src: YieldPosition) -> list[YieldPosition]:
-        exp = _exposure(vals, by_name)
+@dataclass
+class _Assessor:
+    """One check's working state: values as the moves so far leave them, the moves, and the note to report."""
+
+    rule: MigrationRule
+    positions: Sequence[YieldPosition]
+    market: Market
+    blocked: dict[str, str]
+    vals: dict[str, float]
+    moves: list[Move] = field(default_factory=list)
+    note: str = "no position to move"
+
+    def __post_init__(self) -> None:
+        self.by_name = {p.name: p for p in self.positions}
+        self.total = sum(self.vals.values())
+
+    def apply(self, m: Move) -> None:
+        self.vals[m.source] -= m.amount_usd
+        self.vals[m.target] += m.amount_usd - m.costs.total
+        self.moves.append(m)
+
+    def targets_for(self, src: YieldPosition) -> list[YieldPosition]:
+        exp = _exposure(self.vals, self.by_name)
         return [
             p
-            for p in positions
+            for p in self.positions
             if p.name != src.name
-            and not ineligible(rule, p, market.states.get(p.name))
-            and p.name not in blocked
-            and _room(rule, p, exp, total) > rule.min_move_usd
+            and not ineligible(self.rule, p, self.market.states.get(p.name))
+            and p.name not in self.blocked
+            and _room(self.rule, p, exp, self.total) > self.rule.min_move_usd
         ]
 
-    for src in positions:  # risk exits: reduce or exit the exposure, whatever the rate
-        if (src.is_cash and src.name not in blocked) or vals[src.name] <= rule.min_move_usd:
-            continue
-        state = market.states.get(src.name)
-        cap = rule.protocol_caps.get(src.protocol)
-        over = _exposure(vals, by_name).get(src.protocol, 0.0) - cap * total if cap is not None else 0.0
-        why, wanted = (
-            (blocked[src.name], vals[src.name])
-            if src.name in blocked
-            else _risk_exit(rule, src, state, vals[src.name], over)
-        )
-        if not why:
-            continue
-        dests = targets_for(src)
-        if not dests:
-            note = f"risk: {src.name} {why}, but no eligible destination"
-            continue
-        dst = max(dests, key=lambda p: s.apy if (s := market.states.get(p.name)) is not None else 0.0)
-        amount = _step(rule, wanted, vals[src.name], absorbable(rule, src, dst, state))
-        if amount > rule.min_move_usd:
-            apply(make_move(rule, "risk", src, dst, amount, market, why))
+    def risk_exits(self) -> None:
+        """Reduce or exit risky or blocked exposure, whatever the rate, into the best-paying eligible position."""
+        rule, market = self.rule, self.market
+        for src in self.positions:
+            if (src.is_cash and src.name not in self.blocked) or self.vals[src.name] <= rule.min_move_usd:
+                continue
+            state = market.states.get(src.name)
+            why, wanted = self._risk(src, state)
+            if not why:
+                continue
+            dests = self.targets_for(src)
+            if not dests:
+                self.note = f"risk: {src.name} {why}, but no eligible destination"
+                continue
+            dst = max(dests, key=lambda p: s.apy if (s := market.states.get(p.name)) is not None else 0.0)
+            amount = _step(rule, wanted, self.vals[src.name], absorbable(rule, src, dst, state))
+            if amount > rule.min_move_usd:
+                self.apply(make_move(rule, "risk", src, dst, amount, market, why))
 
-    stepped: set[str] = set()  # sources moved by a partial step: at most one step of each per check
-    for _ in range(max_moves):
+    def _risk(self, src: YieldPosition, state: ReserveState | None) -> tuple[str, float]:
+        if src.name in self.blocked:
+            return self.blocked[src.name], self.vals[src.name]
+        cap = self.rule.protocol_caps.get(src.protocol)
+        over = _exposure(self.vals, self.by_name).get(src.protocol, 0.0) - cap * self.total if cap is not None else 0.0
+        return _risk_exit(self.rule, src, state, self.vals[src.name], over)
+
+    def opportunities(self, max_moves: int) -> None:
+        """The best net-of-cost migration, repeatedly, while it beats the threshold (each source stepped once)."""
+        stepped: set[str] = set()
+        for _ in range(max_moves):
+            best, gated = self._best(stepped)
+            if best is None or best.net_differential <= self.rule.min_differential:
+                better_gated = gated is not None and (best is None or gated.net_differential > best.net_differential)
+                shown = gated if better_gated else best
+                if shown is not None and not self.moves:
+                    self.note = f"hold: {shown.reason}"
+                return
+            if best.amount_usd < self.vals[best.source] - self.rule.min_move_usd:
+                stepped.add(best.source)
+            self.apply(best)
+
+    def _best(self, stepped: set[str]) -> tuple[Move | None, Move | None]:
+        """The best move now, and the best one held back because its gas is too large a share of it."""
+        rule = self.rule
         best: Move | None = None
         gated: Move | None = None
-        for src in positions:
-            held = vals[src.name]
+        for src in self.positions:
+            held = self.vals[src.name]
             if held <= rule.min_move_usd or src.name in stepped:
                 continue
-            exp = _exposure(vals, by_name)
-            for dst in targets_for(src):
+            exp = _exposure(self.vals, self.by_name)
+            for dst in self.targets_for(src):
                 if dst.is_cash:  # idle cash pays nothing: only a risk exit goes there
                     continue
-                wanted = min(held, _room(rule, dst, exp, total))
-                amount = _step(rule, wanted, held, absorbable(rule, src, dst, market.states.get(src.name)))
+                wanted = min(held, _room(rule, dst, exp, self.total))
+                amount = _step(rule, wanted, held, absorbable(rule, src, dst, self.market.states.get(src.name)))
                 if amount <= rule.min_move_usd:
                     continue
-                m = make_move(rule, "opportunistic", src, dst, amount, market)
+                m = make_move(rule, "opportunistic", src, dst, amount, self.market)
                 if m.costs.gas > rule.max_gas_fraction * amount:
                     if gated is None or m.net_differential > gated.net_differential:
                         gated = replace(
@@ -306,19 +343,6 @@ def assess(
                             reason=f"{m.reason}; gas ${m.costs.gas:,.2f} above "
                             f"{rule.max_gas_fraction:.2%} of ${amount:,.0f}",
                         )
-                    continue
-                if best is None or m.net_differential > best.net_differential:
+                elif best is None or m.net_differential > best.net_differential:
                     best = m
-        if best is None or best.net_differential <= rule.min_differential:
-            shown = (
-                gated
-                if gated is not None and (best is None or gated.net_differential > best.net_differential)
-                else best
-            )
-            if shown is not None and not moves:
-                note = f"hold: {shown.reason}"
-            break
-        if best.amount_usd < vals[best.source] - rule.min_move_usd:
-            stepped.add(best.source)
-        apply(best)
-    return Assessment(tuple(moves), note)
+        return best, gated
