@@ -2,6 +2,7 @@
 
 from trimtab.cli import backtest as _backtest  # noqa: F401  (registers commands)
 from trimtab.cli import chain as _chain  # noqa: F401  (registers commands)
+from trimtab.cli import demo as _demo  # noqa: F401  (registers commands)
 from trimtab.cli import flows as _flows  # noqa: F401  (registers commands)
 from trimtab.cli import portfolio as _portfolio  # noqa: F401  (registers commands)
 from trimtab.cli import replay as _replay  # noqa: F401  (registers commands)

@@ -62,21 +62,21 @@ def _live_snapshot(
     forward_fill: int | None = None,
 ) -> MarketSnapshot:
     """The venue's own prices now, with a point-in-time history for models and history-reading triggers."""
-    from trimtab.cli.portfolio import _history_for
+    from trimtab.cli.inputs import history_for
     from trimtab.core.costs.parts import market_bound
     from trimtab.core.triggers.adaptive import reads_history
 
     needs = strat.allocation is not None or reads_history(strat.trigger) or market_bound(strat.costs)
-    history = _history_for(strat, price_file, holdings, forward_fill) if needs else None
+    history = history_for(strat, price_file, holdings, forward_fill) if needs else None
     return MarketSnapshot(time=when, prices=prices, history=history)
 
 
 def _paper_inputs(a: ExecuteArgs, acct_default: str) -> Inputs:
     from trimtab.adapters.files import load_rules
-    from trimtab.cli.portfolio import _load_inputs
+    from trimtab.cli.inputs import load_inputs
     from trimtab.pipeline.tracked import EphemeralPaper
 
-    strat, holdings, snap = _load_inputs(a.strategy, a.portfolio, a.prices, a.forward_fill)
+    strat, holdings, snap = load_inputs(a.strategy, a.portfolio, a.prices, a.forward_fill)
     acct = a.account or acct_default
     opening = _ledger_balances(a.ledger, acct)
     fresh = not any(opening.values())
