@@ -22,6 +22,7 @@ from trimtab import __version__
 from trimtab.errors import ConfigError, DataError, LedgerError, TrimtabError
 from trimtab.scrub import scrub
 from trimtab.service import apidocs, commands
+from trimtab.service import schemas as r
 from trimtab.service.api_security import FailedAuthLimiter, Hardening, role_for
 from trimtab.service.bootstrap import Services
 from trimtab.service.dashboard import STATIC_DIR
@@ -89,26 +90,26 @@ router = APIRouter(prefix="/api")
 
 
 @router.get("/health", tags=["service"])
-def health(s: ServicesDep, role: Reader) -> dict[str, Any]:
-    return {
-        "status": "ok",
-        "version": __version__,
-        "worker": s.worker_id,
-        "role": role,
-        "time": s.clock.now().isoformat(),
-        "started_at": s.started_at.isoformat(),
-        "portfolios": len(s.runtimes),
-    }
+def health(s: ServicesDep, role: Reader) -> r.Health:
+    return r.Health(
+        status="ok",
+        version=__version__,
+        worker=s.worker_id,
+        role=role,
+        time=s.clock.now().isoformat(),
+        started_at=s.started_at.isoformat(),
+        portfolios=len(s.runtimes),
+    )
 
 
 @router.get("/portfolios", tags=["read"])
-def list_portfolios(s: ServicesDep, _: Reader) -> list[dict[str, Any]]:
-    return commands.list_portfolios(s)
+def list_portfolios(s: ServicesDep, _: Reader) -> list[r.PortfolioRow]:
+    return [r.PortfolioRow.model_validate(row) for row in commands.list_portfolios(s)]
 
 
 @router.get("/portfolios/{name}", tags=["read"])
-def status(s: ServicesDep, _: Reader, name: Name) -> dict[str, Any]:
-    return commands.status(s, name)
+def status(s: ServicesDep, _: Reader, name: Name) -> r.Status:
+    return r.Status.model_validate(commands.status(s, name))
 
 
 @router.get("/portfolios/{name}/decisions", tags=["read"])
@@ -119,38 +120,38 @@ def decisions(
     limit: Limit = 100,
     offset: Annotated[int, Query(ge=0, le=10**7)] = 0,
     traded_only: bool = False,
-) -> dict[str, Any]:
-    return commands.decisions(s, name, limit=limit, offset=offset, traded_only=traded_only)
+) -> r.Decisions:
+    return r.Decisions.model_validate(commands.decisions(s, name, limit=limit, offset=offset, traded_only=traded_only))
 
 
 @router.get("/portfolios/{name}/rebalances", tags=["read"])
-def rebalances(s: ServicesDep, _: Reader, name: Name, limit: Limit = 100) -> dict[str, Any]:
-    return commands.rebalances(s, name, limit=limit)
+def rebalances(s: ServicesDep, _: Reader, name: Name, limit: Limit = 100) -> r.Rebalances:
+    return r.Rebalances.model_validate(commands.rebalances(s, name, limit=limit))
 
 
 @router.get("/portfolios/{name}/performance", tags=["read"])
-def performance(s: ServicesDep, _: Reader, name: Name) -> dict[str, Any]:
-    return commands.performance(s, name)
+def performance(s: ServicesDep, _: Reader, name: Name) -> r.Performance:
+    return r.Performance.model_validate(commands.performance(s, name))
 
 
 @router.get("/portfolios/{name}/analytics", tags=["read"])
-def analytics(s: ServicesDep, _: Reader, name: Name) -> dict[str, Any]:
-    return commands.analytics(s, name)
+def analytics(s: ServicesDep, _: Reader, name: Name) -> r.Analytics:
+    return r.Analytics.model_validate(commands.analytics(s, name))
 
 
 @router.get("/portfolios/{name}/costs", tags=["read"])
-def costs(s: ServicesDep, _: Reader, name: Name) -> dict[str, Any]:
-    return commands.costs(s, name)
+def costs(s: ServicesDep, _: Reader, name: Name) -> r.Costs:
+    return r.Costs.model_validate(commands.costs(s, name))
 
 
 @router.get("/portfolios/{name}/summary", tags=["read"])
-def summary(s: ServicesDep, _: Reader, name: Name, month: Month = None) -> dict[str, Any]:
-    return commands.summary(s, name, month)
+def summary(s: ServicesDep, _: Reader, name: Name, month: Month = None) -> r.Summary:
+    return r.Summary.model_validate(commands.summary(s, name, month))
 
 
 @router.get("/portfolios/{name}/targets", tags=["read"])
-def targets(s: ServicesDep, _: Reader, name: Name) -> dict[str, Any]:
-    return commands.targets(s, name)
+def targets(s: ServicesDep, _: Reader, name: Name) -> r.Targets:
+    return r.Targets.model_validate(commands.targets(s, name))
 
 
 @router.get("/alerts", tags=["read"])
@@ -160,45 +161,45 @@ def alerts(
     portfolio: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None,
     kind: Annotated[str | None, Query(max_length=32)] = None,
     limit: Limit = 100,
-) -> dict[str, Any]:
-    return commands.alerts(s, portfolio, limit=limit, kind=kind)
+) -> r.Alerts:
+    return r.Alerts.model_validate(commands.alerts(s, portfolio, limit=limit, kind=kind))
 
 
 @router.get("/audit", tags=["read"])
 def audit(
     s: ServicesDep, _: Reader, portfolio: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None, limit: Limit = 100
-) -> dict[str, Any]:
-    return commands.audit(s, portfolio, limit=limit)
+) -> r.Audit:
+    return r.Audit.model_validate(commands.audit(s, portfolio, limit=limit))
 
 
 @router.post("/portfolios/{name}/pause", tags=["control"], status_code=202)
-def pause(s: ServicesDep, role: Admin, name: Name, body: PauseIn | None = None) -> dict[str, Any]:
-    return commands.pause(s, name, actor=role, reason=body.reason if body else "")
+def pause(s: ServicesDep, role: Admin, name: Name, body: PauseIn | None = None) -> r.PauseAccepted:
+    return r.PauseAccepted.model_validate(commands.pause(s, name, actor=role, reason=body.reason if body else ""))
 
 
 @router.post("/portfolios/{name}/resume", tags=["control"], status_code=202)
-def resume(s: ServicesDep, role: Admin, name: Name) -> dict[str, Any]:
-    return commands.resume(s, name, actor=role)
+def resume(s: ServicesDep, role: Admin, name: Name) -> r.PauseAccepted:
+    return r.PauseAccepted.model_validate(commands.resume(s, name, actor=role))
 
 
 @router.post("/portfolios/{name}/trigger", tags=["control"], status_code=202)
-def trigger(s: ServicesDep, role: Admin, name: Name) -> dict[str, Any]:
-    return commands.trigger_now(s, name, actor=role)
+def trigger(s: ServicesDep, role: Admin, name: Name) -> r.Accepted:
+    return r.Accepted.model_validate(commands.trigger_now(s, name, actor=role))
 
 
 @router.put("/portfolios/{name}/targets", tags=["control"])
-def set_targets(s: ServicesDep, role: Admin, name: Name, body: TargetsIn) -> dict[str, Any]:
-    return commands.set_targets(s, name, body.targets, actor=role, note=body.note)
+def set_targets(s: ServicesDep, role: Admin, name: Name, body: TargetsIn) -> r.TargetsAccepted:
+    return r.TargetsAccepted.model_validate(commands.set_targets(s, name, body.targets, actor=role, note=body.note))
 
 
 @router.post("/portfolios/{name}/exit", tags=["control"], status_code=202)
-def emergency_exit(s: ServicesDep, role: Admin, name: Name, body: ExitIn) -> dict[str, Any]:
-    return commands.emergency_exit(s, name, confirm=body.confirm, actor=role)
+def emergency_exit(s: ServicesDep, role: Admin, name: Name, body: ExitIn) -> r.ExitAccepted:
+    return r.ExitAccepted.model_validate(commands.emergency_exit(s, name, confirm=body.confirm, actor=role))
 
 
 @router.post("/portfolios/{name}/summary", tags=["control"])
-def send_summary(s: ServicesDep, role: Admin, name: Name, body: SummaryIn | None = None) -> dict[str, Any]:
-    return commands.send_summary(s, name, body.month if body else None, actor=role)
+def send_summary(s: ServicesDep, role: Admin, name: Name, body: SummaryIn | None = None) -> r.Summary:
+    return r.Summary.model_validate(commands.send_summary(s, name, body.month if body else None, actor=role))
 
 
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:
