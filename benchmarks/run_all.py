@@ -268,7 +268,9 @@ OTHER = """## Other benchmarks
 - `bench_strategies.py` (results/strategies.json, docs/evidence.md): the evidence table on real data.
 - `bench_routing.py` (results/routing.json): route + split a 20-leg rebalance over 200 markets.
 - `bench_chain.py` (chain_results.json, docs/onchain.md): gas of a 4-leg rebalance, chain fixture set-up time.
-- `bench_service.py` (results/service.json, docs/service.md): paper portfolios per round, status endpoint under load."""
+- `bench_service.py` (results/service.json, docs/service.md): paper portfolios per round, status endpoint under load.
+- `bench_service_scale.py` (results/service_scale.json, docs/service.md): 10,000 paper portfolios per round on
+  SQLite, and on PostgreSQL with 1, 2 and 4 worker processes."""
 
 
 def main() -> None:

@@ -108,6 +108,10 @@ def test_a_worker_whose_lease_expired_mid_rebalance_cannot_write_after_a_takeove
     # A wakes up: every fenced write is refused in the database, nothing of it lands
     with pytest.raises(LeaseLost):
         guard_a.renew()
+    sent = json.dumps({"plan_id": "x", "time": NOW.isoformat(), "legs": [{**LEG, "sent_at": NOW.isoformat()}]})
+    with pytest.raises(LeaseLost):  # the next leg's mark and the renewal are one transaction: neither lands
+        ledger_a.journal_progress(rid, sent, within=guard_a.renew_in)
+    assert "sent_at" not in ledger_a.rebalance(rid).plan_json
     with pytest.raises(LeaseLost):
         guard_a.bind("another-rebalance")
     with pytest.raises(LeaseLost):

@@ -236,12 +236,19 @@ def error_line(err: ValidationError, data: Any = None) -> str:
     return f"{where}: {msg}" if where else msg
 
 
+_FAST = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read_yaml(path: Path) -> Any:
     """Parse a YAML (or JSON) file, turning parser errors into a one-line ConfigError with the line."""
     try:
         text = path.read_text()
     except OSError as e:
         raise ConfigError(f"cannot read: {e.strerror}", source=str(path)) from None
+    try:
+        return yaml.load(text, Loader=_FAST)  # noqa: S506 - a safe loader: libyaml's CSafeLoader when present
+    except (yaml.YAMLError, ValueError):
+        pass  # parse again with the pure loader, whose messages name the problem and its line
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as e:

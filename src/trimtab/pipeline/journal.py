@@ -49,6 +49,10 @@ class Lease(Protocol):
 
     def renew(self) -> object: ...
 
+    def renew_in(self, conn: Any) -> object:
+        """`renew` inside the caller's database transaction (the ledger's, on the same database)."""
+        ...
+
     def bind(self, rebalance_id: str) -> None: ...
 
 
@@ -206,9 +210,7 @@ class JournaledVenue:
             if why:
                 failures.append(LegFailure(order, why))
                 continue
-            if self.lease is not None:
-                self.lease.renew()  # LeaseLost: another worker holds the portfolio now; send nothing more
-            self._mark_sent(doc, [i])
+            self._mark_sent(doc, [i], renew=True)  # LeaseLost: another worker holds the portfolio; send nothing more
             try:
                 report = venue.execute(leg_plan(plan, i))
             except OrderOutcomeUnknown as err:  # it may have filled: the rebalance stays open until the venue says
@@ -243,14 +245,16 @@ class JournaledVenue:
             return "not sent: the service is stopping"
         return self.halt() if self.halt is not None else None
 
-    def _mark_sent(self, doc: dict[str, Any], legs: Iterable[int]) -> None:
-        """Journal that these legs are about to leave: after a crash, only unmarked legs are provably not sent."""
+    def _mark_sent(self, doc: dict[str, Any], legs: Iterable[int], *, renew: bool = False) -> None:
+        """Journal that these legs are about to leave: after a crash, only unmarked legs are provably not sent.
+        With `renew`, the lease is renewed (or found lost) in the same transaction, before the mark."""
         if self.rebalance_id is None:
             raise RuntimeError("internal invariant broken: expected self.rebalance_id is not None")
         stamp = self.time.isoformat() if self.clock is None else self.clock().isoformat()
         for i in legs:
             doc["legs"][i]["sent_at"] = stamp
-        self.ledger.journal_progress(self.rebalance_id, json.dumps(doc))
+        within = self.lease.renew_in if renew and self.lease is not None else None
+        self.ledger.journal_progress(self.rebalance_id, json.dumps(doc), within=within)
 
     def _send_whole(self, venue: TrackedVenue, plan: TradePlan) -> ExecutionReport:
         """An atomic venue's plan: all legs in one batch, or none when stopping or a leg's guard says no."""

@@ -55,7 +55,8 @@ class Notifier:
         """Store the alert and queue its delivery; returns its id."""
         payload = dict(payload or {})
         title, body = scrub(title), scrub(body)  # error text may quote URLs with credentials, or SQL
-        alert_id = self._store.add_alert(portfolio, kind, title, body, payload)
+        delivery = "pending" if self.has_channels else "no channels"  # one write either way
+        alert_id = self._store.add_alert(portfolio, kind, title, body, payload, delivery=delivery)
         message = {
             "id": alert_id,
             "portfolio": portfolio,
@@ -68,8 +69,6 @@ class Notifier:
         if self.has_channels:
             self.start()
             self._queue.put((alert_id, message))
-        else:
-            self._store.set_delivery(alert_id, "no channels")
         return alert_id
 
     def flush(self, timeout: float = 10.0) -> None:

@@ -165,7 +165,10 @@ def build_services(
     store = ServiceStore(ledger.engine)
     clock = clock or _clock(settings, store)
     store.now = clock.now  # alerts, audit entries and controls carry service time (simulated when replaying)
-    bases = [_strategy_spec(settings, p) for p in settings.portfolios]
+    specs: dict[str, StrategySpec] = {}  # a strategy file is read and validated once, however many use it
+    bases = [
+        specs.get(p.strategy) or specs.setdefault(p.strategy, _strategy_spec(settings, p)) for p in settings.portfolios
+    ]
     for spec, base in zip(settings.portfolios, bases, strict=True):
         if base.yield_ is not None:  # the service cannot honour it yet: refused before anything starts
             raise ConfigError(
@@ -177,10 +180,11 @@ def build_services(
     replay = _replay(settings, bases, clock) if markets is None and settings.market_data.source == "replay" else None
     runtimes: dict[str, PortfolioRuntime] = {}
     known_accounts = set(ledger.accounts())
-    for spec, base in zip(settings.portfolios, bases, strict=True):
-        strategy = base.build()
-        store.ensure_portfolio(spec.name, dict(strategy.targets))
-        version, targets = store.targets(spec.name)
+    built = [base.build() for base in bases]
+    store.ensure_portfolios({p.name: dict(s.targets) for p, s in zip(settings.portfolios, built, strict=True)})
+    current = store.current_targets([p.name for p in settings.portfolios])
+    for spec, base, strategy in zip(settings.portfolios, bases, built, strict=True):
+        version, targets = current[spec.name]
         strategy = strategy_with_targets(base, targets, spec.name) if version > 1 else strategy
         refuse_unsupported(strategy, "serve", venue_kind(spec.venue))
         venue = make_tracked_venue(settings, spec, strategy.costs, strategy)
@@ -200,7 +204,7 @@ def build_services(
             try:
                 _open_account(ledger, spec, base, venue, clock)
             except LedgerError:  # another worker opened it first
-                if spec.account_name not in ledger.accounts():
+                if not ledger.has_account(spec.account_name):
                     raise
         guards = strategy.execution.guards
         reference = open_reference(guards.reference if guards else None, venue=venue, base_dir=str(settings.base_dir))

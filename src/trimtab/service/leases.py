@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from trimtab.adapters.storage.service_store import ServiceStore
 
@@ -36,6 +37,10 @@ class LeaseGuard:
         return self.store.renew(self.name, self.token, self.epoch, lease=self.lease)
 
     __call__ = renew
+
+    def renew_in(self, conn: Any) -> datetime:
+        """`renew` inside the caller's transaction on the service database (one commit with the journal's mark)."""
+        return self.store.renew_on(conn, self.name, self.token, self.epoch, lease=self.lease)
 
     def bind(self, rebalance_id: str) -> None:
         """This process executes `rebalance_id`: no live peer reconciles or re-plans it (LeaseLost if lost)."""

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, create_engine, func, insert, not_, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, create_engine, func, insert, not_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -34,6 +34,8 @@ from trimtab.adapters.storage.service_schema import (
 from trimtab.adapters.storage.sql import account_balances
 from trimtab.errors import LeaseLost, LedgerError
 from trimtab.scrub import scrub
+
+_BATCH = 500  # names per IN (...) list or multi-row INSERT: far below SQLite's 32,766 bound parameters
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,32 +130,48 @@ class ServiceStore:
 
     def ensure_portfolio(self, name: str, targets: Mapping[str, float]) -> bool:
         """Create the portfolio row and its version-1 targets unless it exists; True when created."""
-        with self._write() as conn:  # INSERT .. ON CONFLICT DO NOTHING: workers starting together race safely
-            created = conn.execute(
-                self._insert_new(portfolios, ["name"])
-                .values(
-                    name=name,
-                    created_at=self.now(),
-                    paused=False,
-                    paused_reason="",
-                    trigger_requested=False,
-                    failures=0,
+        return name in self.ensure_portfolios({name: targets})
+
+    def ensure_portfolios(self, targets: Mapping[str, Mapping[str, float]]) -> set[str]:
+        """`ensure_portfolio` for many in one transaction (a 10,000-portfolio service starts in one write); the
+        names created. INSERT .. ON CONFLICT DO NOTHING: workers starting together race safely."""
+        names = list(targets)
+        created: set[str] = set()
+        with self._write() as conn:
+            for i in range(0, len(names), _BATCH):
+                chunk, now = names[i : i + _BATCH], self.now()
+                rows = [
+                    {
+                        "name": n,
+                        "created_at": now,
+                        "paused": False,
+                        "paused_reason": "",
+                        "trigger_requested": False,
+                        "failures": 0,
+                    }
+                    for n in chunk
+                ]
+                new = set(
+                    conn.scalars(self._insert_new(portfolios, ["name"]).values(rows).returning(portfolios.c.name))
                 )
-                .returning(portfolios.c.name)
-            ).first()
-            if created is None:
-                return False
-            conn.execute(
-                insert(target_versions).values(
-                    portfolio=name,
-                    version=1,
-                    targets_json=json.dumps(dict(targets)),
-                    actor="config",
-                    note="from the strategy file",
-                    created_at=self.now(),
-                )
-            )
-            return True
+                if new:
+                    conn.execute(
+                        insert(target_versions),
+                        [
+                            {
+                                "portfolio": n,
+                                "version": 1,
+                                "targets_json": json.dumps(dict(targets[n])),
+                                "actor": "config",
+                                "note": "from the strategy file",
+                                "created_at": now,
+                            }
+                            for n in chunk
+                            if n in new
+                        ],
+                    )
+                created |= new
+        return created
 
     def portfolio(self, name: str) -> PortfolioRow | None:
         with self._read() as conn:
@@ -279,7 +297,11 @@ class ServiceStore:
     def renew(self, name: str, token: str, epoch: int, *, lease: timedelta) -> datetime:
         """Extend the lease held by (token, epoch) to database now + lease; LeaseLost if it was taken over."""
         with self._write() as conn:
-            until = leases.renew(conn, name, token, epoch, lease)
+            return self.renew_on(conn, name, token, epoch, lease=lease)
+
+    def renew_on(self, conn: Connection, name: str, token: str, epoch: int, *, lease: timedelta) -> datetime:
+        """`renew` inside the caller's transaction (LeaseLost rolls it back)."""
+        until = leases.renew(conn, name, token, epoch, lease)
         if until is None:
             raise LeaseLost(f"{name}: lease lost (taken over by another worker or expired); stopping")
         return until
@@ -375,17 +397,29 @@ class ServiceStore:
 
     def targets(self, name: str) -> tuple[int, dict[str, float]]:
         """Current (version, targets)."""
-        query = (
-            select(target_versions.c.version, target_versions.c.targets_json)
-            .where(target_versions.c.portfolio == name)
-            .order_by(target_versions.c.version.desc())
-            .limit(1)
-        )
-        with self._read() as conn:
-            row = conn.execute(query).one_or_none()
-        if row is None:
+        found = self.current_targets([name])
+        if name not in found:
             raise LedgerError(f"no targets for portfolio {name!r}")
-        return int(row[0]), json.loads(row[1])
+        return found[name]
+
+    def current_targets(self, names: Sequence[str]) -> dict[str, tuple[int, dict[str, float]]]:
+        """(version, targets) of each named portfolio that has targets, in one read per batch of names."""
+        latest = (
+            select(target_versions.c.portfolio, func.max(target_versions.c.version).label("version"))
+            .where(target_versions.c.portfolio.in_(bindparam("names", expanding=True)))
+            .group_by(target_versions.c.portfolio)
+            .subquery()
+        )
+        query = select(target_versions.c.portfolio, target_versions.c.version, target_versions.c.targets_json).join(
+            latest,
+            and_(target_versions.c.portfolio == latest.c.portfolio, target_versions.c.version == latest.c.version),
+        )
+        out: dict[str, tuple[int, dict[str, float]]] = {}
+        with self._read() as conn:
+            for i in range(0, len(names), _BATCH):
+                for name, version, doc in conn.execute(query, {"names": list(names[i : i + _BATCH])}):
+                    out[name] = (int(version), json.loads(doc))
+        return out
 
     def target_versions(self, name: str) -> list[dict[str, Any]]:
         query = select(target_versions).where(target_versions.c.portfolio == name).order_by(target_versions.c.version)
@@ -460,7 +494,16 @@ class ServiceStore:
                 for r in conn.execute(query)
             ]
 
-    def add_alert(self, portfolio: str | None, kind: str, title: str, body: str, payload: Mapping[str, Any]) -> int:
+    def add_alert(
+        self,
+        portfolio: str | None,
+        kind: str,
+        title: str,
+        body: str,
+        payload: Mapping[str, Any],
+        *,
+        delivery: str = "pending",
+    ) -> int:
         with self._write() as conn:
             return _new_id(
                 conn.execute(
@@ -470,7 +513,7 @@ class ServiceStore:
                         title=title,
                         body=body,
                         created_at=self.now(),
-                        delivery="pending",
+                        delivery=delivery,
                         payload_json=json.dumps(dict(payload), default=str),
                     )
                 )

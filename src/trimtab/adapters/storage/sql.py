@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -70,6 +70,10 @@ class SqlLedgerStore:
         with self._read() as conn:
             return account_balances(conn, account)
 
+    def has_account(self, account: str) -> bool:
+        with self._read() as conn:
+            return conn.scalar(select(accounts.c.name).where(accounts.c.name == account)) is not None
+
     def accounts(self) -> list[str]:
         """Known account names, sorted."""
         with self._read() as conn:
@@ -116,9 +120,14 @@ class SqlLedgerStore:
             if not done:
                 raise self._not_open(conn, rebalance_id, "mark executing")
 
-    def journal_progress(self, rebalance_id: str, plan_json: str) -> None:
-        """Journal the progress of an open rebalance (legs marked as they leave); a finished one is immutable."""
+    def journal_progress(
+        self, rebalance_id: str, plan_json: str, *, within: Callable[[Connection], object] | None = None
+    ) -> None:
+        """Journal the progress of an open rebalance (legs marked as they leave); a finished one is immutable.
+        `within` runs first in the same transaction (the service renews its fenced lease there: one commit)."""
         with self._write() as conn:
+            if within is not None:
+                within(conn)
             open_ = [s.value for s in rec.OPEN_STATUSES]
             done = conn.execute(
                 update(rebalances)
@@ -195,14 +204,13 @@ class SqlLedgerStore:
         return dialect.insert(accounts).values(values).on_conflict_do_nothing(index_elements=["name"])
 
     def _insert_entries(self, conn: Connection, entries: Sequence[LedgerEntry]) -> None:
-        """Validate and insert one by one inside the caller's transaction, so a bad entry undoes earlier ones."""
-        seen: set[str] = set()
-        for raw in entries:
-            e = rec.checked_entry(raw)
-            if e.account not in seen:
-                conn.execute(self._insert_account(conn, e.account))
-                seen.add(e.account)
-            conn.execute(insert(ledger_entries).values(_row(e)))
+        """Validate every entry, then insert them in one executemany inside the caller's transaction (a bad entry
+        raises before anything is written; a refused row undoes the others)."""
+        checked = [rec.checked_entry(raw) for raw in entries]
+        for account in dict.fromkeys(e.account for e in checked):
+            conn.execute(self._insert_account(conn, account))
+        if checked:
+            conn.execute(insert(ledger_entries), [_row(e) for e in checked])
 
     def _not_open(self, conn: Connection, rebalance_id: str, action: str) -> LedgerError:
         status = conn.scalar(select(rebalances.c.status).where(rebalances.c.id == rebalance_id))
