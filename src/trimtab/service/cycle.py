@@ -91,9 +91,10 @@ def _rules_of(venue: Any, quote: str) -> Any:
     return None if venue is None else (lambda asset: venue.rules(asset, quote))
 
 
-def reconcile_leftovers(services: Services, rt: PortfolioRuntime) -> list[Any]:
-    """Close rebalances a crashed process left open, from the venue's record of each client id."""
-    ids = services.store.open_rebalances(rt.account)
+def reconcile_leftovers(services: Services, rt: PortfolioRuntime, ids: list[str] | None = None) -> list[Any]:
+    """Close rebalances a crashed process left open, from the venue's record of each client id (`ids`: the
+    account's open rebalances when the caller just read them under the lease)."""
+    ids = services.store.open_rebalances(rt.account) if ids is None else ids
     if not ids:
         return []
     venue = rt.venue if rt.venue is not None else EphemeralPaper({}, rt.strategy.costs, {})
@@ -387,9 +388,12 @@ def drift_cycle(services: Services, rt: PortfolioRuntime, row: PortfolioRow, dri
     return out
 
 
-def run_portfolio_cycle(services: Services, rt: PortfolioRuntime, row: PortfolioRow) -> dict[str, Any]:
-    """Everything one cycle does for one leased portfolio; returns the columns to update on release."""
-    still_open = [r.rebalance_id for r in reconcile_leftovers(services, rt) if r.status == "unknown"]
+def run_portfolio_cycle(
+    services: Services, rt: PortfolioRuntime, row: PortfolioRow, open_ids: list[str] | None = None
+) -> dict[str, Any]:
+    """Everything one cycle does for one leased portfolio; returns the columns to update on release.
+    `open_ids`: its unfinished rebalances, if the caller just read them under the lease."""
+    still_open = [r.rebalance_id for r in reconcile_leftovers(services, rt, open_ids) if r.status == "unknown"]
     if still_open:
         return waiting_cycle(services, rt, row, still_open)
     rt.with_targets(*services.store.targets(rt.name))

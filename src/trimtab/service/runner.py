@@ -42,11 +42,6 @@ class Runner:
         now = time.monotonic()
         return [n for n in self.names if self._deferred.get(n, 0.0) <= now]
 
-    def busy(self, name: str) -> list[str]:
-        """Unfinished rebalances of `name` that another live process is executing (never touched here)."""
-        rt = self.services.runtimes[name]
-        return self.services.store.leftovers(rt.account, self.token, stale_after=self._lease).busy
-
     def startup(self) -> int:
         """Before any new plan: reconcile every portfolio's unfinished rebalances (under its lease)."""
         s = self.services
@@ -88,7 +83,8 @@ class Runner:
         row = s.store.portfolio(name)
         if row is None or row.lease_token != self.token:
             return  # lost between the claim and now
-        if self.busy(name):  # another live process is mid-rebalance: do not reconcile or plan over it
+        left = s.store.leftovers(rt.account, self.token, stale_after=self._lease)
+        if left.busy:  # another live process is mid-rebalance: do not reconcile or plan over it
             log.warning("%s: a rebalance of another live worker is unfinished; not planning", name)
             self._deferred[name] = time.monotonic() + min(self._lease.total_seconds(), 30.0)
             s.store.release(name, s.worker_id, token=self.token, epoch=row.lease_epoch)
@@ -98,7 +94,7 @@ class Runner:
         with rt.lock, holding(guard):
             try:
                 try:
-                    updates = run_portfolio_cycle(s, rt, row)
+                    updates = run_portfolio_cycle(s, rt, row, left.reconcilable)
                     decision = updates.pop("decision")
                     s.store.release(name, s.worker_id, decision=decision, **release, **updates)
                 except LeaseLost:

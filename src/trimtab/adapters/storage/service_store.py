@@ -271,13 +271,8 @@ class ServiceStore:
                 raise LeaseLost(f"{name}: lease lost before release; the cycle's results are not recorded")
             decision_id = None
             if decision is not None:
-                decision_id = _new_id(
-                    conn.execute(
-                        insert(decisions).values(
-                            portfolio=name, recorded_at=self.now(), worker=owner, **_encode(dict(decision))
-                        )
-                    )
-                )
+                row = {"portfolio": name, "recorded_at": self.now(), "worker": owner, **_encode(dict(decision))}
+                decision_id = _new_id(conn.execute(insert(decisions), row))  # parameters, not .values(): no rebuild
         return decision_id
 
     # -- fencing --------------------------------------------------------------------------------
@@ -320,6 +315,8 @@ class ServiceStore:
     def leftovers(self, account: str, token: str, *, stale_after: timedelta) -> Leftovers:
         """The account's open rebalances split into reconcilable ones and those a live process still runs."""
         ids = self.open_rebalances(account)
+        if not ids:  # the common case: no second read
+            return Leftovers([], [])
         with self._read() as conn:
             return leases.split_open(conn, ids, token, stale_after)
 
@@ -397,10 +394,17 @@ class ServiceStore:
 
     def targets(self, name: str) -> tuple[int, dict[str, float]]:
         """Current (version, targets)."""
-        found = self.current_targets([name])
-        if name not in found:
+        query = (
+            select(target_versions.c.version, target_versions.c.targets_json)
+            .where(target_versions.c.portfolio == name)
+            .order_by(target_versions.c.version.desc())
+            .limit(1)
+        )
+        with self._read() as conn:
+            row = conn.execute(query).one_or_none()
+        if row is None:
             raise LedgerError(f"no targets for portfolio {name!r}")
-        return found[name]
+        return int(row[0]), json.loads(row[1])
 
     def current_targets(self, names: Sequence[str]) -> dict[str, tuple[int, dict[str, float]]]:
         """(version, targets) of each named portfolio that has targets, in one read per batch of names."""
