@@ -41,6 +41,13 @@ class PaperVenue:
     def balances(self) -> dict[str, Decimal]:
         return {a: q for a, q in self._balances.items() if q}
 
+    def transfer(self, asset: str, amount: Decimal) -> None:
+        """An external flow into (+) or out of (-) the account; never below zero."""
+        after = self._balances.get(asset, ZERO) + amount
+        if after < 0:
+            raise ValueError(f"a transfer of {amount} {asset} would leave {after}")
+        self._balances[asset] = after
+
     def rules(self, asset: str, quote: str) -> MarketRules:
         return self._rules(asset)
 

@@ -6,13 +6,15 @@ from typing import Any
 
 import numpy as np
 
-from trimtab.backtest.simulator import BacktestResult
+from trimtab.backtest.simulator import BacktestResult, FloatArray
+from trimtab.core.base.flows import money_weighted_return, time_weighted_index
 from trimtab.core.measures import metrics
 
 
 def result_metrics(r: BacktestResult) -> dict[str, Any]:
     """Performance, risk and cost figures; turnover excludes the initial purchase, costs include it."""
-    m = metrics.summary(r.equity, r.periods_per_year)
+    flows = r.extra.get("flows")
+    m = metrics.summary(r.equity if flows is None else time_weighted_index(r.equity, flows), r.periods_per_year)
     years = max((len(r.equity) - 1) / r.periods_per_year, 1e-12)
     costs = {
         "total_fees": float(r.fee.sum()),
@@ -38,4 +40,16 @@ def result_metrics(r: BacktestResult) -> dict[str, Any]:
         "rebalance_times": [str(r.times[i].astype("datetime64[s]")) for i in np.flatnonzero(r.rebalanced)],
         "rebalance_reasons": [reason for _, reason in r.reasons],
         "path": r.path,
+        **(flow_metrics(r, flows) if flows is not None else {}),
+    }
+
+
+def flow_metrics(r: BacktestResult, flows: FloatArray) -> dict[str, Any]:
+    """With external flows: their sum, and the money-weighted return (annualised IRR) beside the time-weighted
+    figures above (total_return, cagr, volatility... all come from the flow-free index)."""
+    days = (r.times.astype("datetime64[s]").astype(np.int64) / 86_400.0).tolist()
+    return {
+        "net_flows": float(flows.sum()),
+        "flows": int(np.count_nonzero(flows)),
+        "money_weighted_return": money_weighted_return(days, r.equity.tolist(), flows.tolist()),
     }

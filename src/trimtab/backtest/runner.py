@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 
 import numpy as np
@@ -11,6 +13,7 @@ from trimtab.backtest.fastpath import fast_backtest, kernel_spec
 from trimtab.backtest.simulator import BacktestResult, step_backtest
 from trimtab.core.base.history import PriceHistory
 from trimtab.core.strategy import Strategy
+from trimtab.errors import ConfigError
 from trimtab.pipeline import refuse_unsupported
 
 Path = Literal["auto", "fast", "step"]
@@ -23,16 +26,20 @@ def backtest(
     initial_value: float | None = None,
     path: Path = "auto",
     progress: Callable[[int], None] | None = None,
+    flows: Sequence[tuple[datetime, Decimal]] = (),
 ) -> BacktestResult:
     """Replay `strategy` over `history` from `initial_value` in cash (default: the strategy file's initial_value).
 
-    `history.warmup` leading rows are visible to models and triggers (step path) but not traded on.
+    `history.warmup` leading rows are visible to models and triggers (step path) but not traded on. External
+    `flows` (date, quote amount) run on the step path: the kernels model a closed portfolio.
     """
     value = float(initial_value if initial_value is not None else strategy.initial_value)
     step = (
         float(np.median(np.diff(history.times).astype("timedelta64[s]").astype(np.int64))) if len(history) > 1 else None
     )
     refuse_unsupported(strategy, "backtest", step_seconds=step)
-    if path == "fast" or (path == "auto" and kernel_spec(strategy) is not None):
+    if flows and path == "fast":
+        raise ConfigError("the fast kernels model a portfolio without external flows: use the step path", field="flows")
+    if path == "fast" or (path == "auto" and not flows and kernel_spec(strategy) is not None):
         return fast_backtest(strategy, history.after_warmup(), value)  # kernel triggers read no history
-    return step_backtest(strategy, history, value, progress=progress, start=history.warmup)
+    return step_backtest(strategy, history, value, progress=progress, start=history.warmup, flows=flows)

@@ -9,7 +9,7 @@ costs) take the fast path, which a parity test holds to the step path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -21,6 +21,7 @@ import numpy.typing as npt
 from trimtab.backtest.ledger import RunningLedger
 from trimtab.core.base.history import PriceHistory
 from trimtab.core.base.ledger import deposit_entries
+from trimtab.core.base.ports import ExecutionReport
 from trimtab.core.base.snapshot import MarketSnapshot
 from trimtab.core.strategy import Schedule, Strategy
 from trimtab.engine import CycleResult
@@ -104,6 +105,15 @@ def _marked(
     return values, cash
 
 
+def _book_fills(out: dict[str, FloatArray], k: int, report: ExecutionReport, snap: MarketSnapshot, unit: float) -> None:
+    """Add a step's fills to its cost and turnover columns (quote units -> the history's unit)."""
+    for f in report.fills:
+        out["fee"][k] += float(f.fee) * unit
+        out["slippage"][k] += float(f.slippage) * unit
+        out["gas"][k] += float(f.gas) * unit
+        out["turnover"][k] += float(f.quantity * snap.prices[f.asset]) * unit
+
+
 def step_backtest(
     strategy: Strategy,
     history: PriceHistory,
@@ -111,14 +121,17 @@ def step_backtest(
     progress: Callable[[int], None] | None = None,
     *,
     start: int = 0,
+    flows: Sequence[tuple[datetime, Decimal]] = (),
 ) -> BacktestResult:
     """The general path: one engine.run_cycle per step against a paper venue and a running ledger.
 
     Rows before `start` are warm-up: models and triggers see them, the simulation begins at `start`. A series
     that ends (or has a gap) is marked at its last known price, so a position in it can be valued and sold;
-    models see the gap in `snapshot.history` and stop targeting it.
+    models see the gap in `snapshot.history` and stop targeting it. `flows` (date, quote amount) are external
+    deposits (+) and withdrawals (-), each trading one way before its step's check (backtest.flows).
     """
     from trimtab.adapters.paper import PaperVenue
+    from trimtab.backtest.flows import apply_flow, flows_by_step
     from trimtab.pipeline import Pipeline
 
     require_strategy_assets(strategy, history)
@@ -148,7 +161,8 @@ def step_backtest(
     pipeline = Pipeline(strategy, venue)
     col = {a: j for j, a in enumerate(history.assets)}
     n, t_len = len(history.assets), len(history) - start
-    out = {k: np.zeros(t_len) for k in ("equity", "turnover", "fee", "slippage", "gas", "te")}
+    flow_at = flows_by_step(flows, history.times[start:])
+    out = {k: np.zeros(t_len) for k in ("equity", "turnover", "fee", "slippage", "gas", "te", "flows")}
     weights = np.zeros((t_len, n))
     rebalanced = np.zeros(t_len, dtype=bool)
     reasons: list[tuple[int, str]] = []
@@ -161,6 +175,17 @@ def step_backtest(
         snap = MarketSnapshot.from_history(history, i, now, strategy.quote, row=row)
         strat_now = pipeline.bound(snap)  # costs of the day: the same pipeline as live, then the paper venue
         pipeline.follow(snap, strat_now)
+        unit = float(row[qj]) if qj >= 0 else 1.0
+        traded = False
+        if k in flow_at:  # on the first step the initial purchase invests it: no trades of its own
+            booked, flowed, note = apply_flow(
+                pipeline, venue, ledger, snap, strat_now, flow_at[k], account=ACCOUNT, trade=k > 0
+            )
+            out["flows"][k] = float(booked) * unit
+            reasons.append((k, note))
+            if flowed is not None and flowed.report is not None and flowed.report.fills:
+                _book_fills(out, k, flowed.report, snap, unit)
+                traded = True
         holdings = ledger.balances(ACCOUNT)
         d = pipeline.decide(snap, holdings, schedule=schedule, initial=(k == 0), strategy=strat_now)
         try:
@@ -174,24 +199,21 @@ def step_backtest(
         pre = np.array([d.weights.get(a, 0.0) for a in history.assets])
         out["te"][k] = 0.5 * float(np.abs(pre - targets_arr).sum())
         bal = ledger.balances(ACCOUNT)
-        unit = float(row[qj]) if qj >= 0 else 1.0
         values, cash = _marked(bal, col, row, strategy.quote)
         total = float(values.sum()) + cash
         out["equity"][k] = total
         weights[k] = values / total if total > 0 else 0.0
         if result.report and result.report.fills:
-            rebalanced[k] = True
             reasons.append((k, d.reason))
-            for f in result.report.fills:  # quote units -> the history's unit
-                out["fee"][k] += float(f.fee) * unit
-                out["slippage"][k] += float(f.slippage) * unit
-                out["gas"][k] += float(f.gas) * unit
-                out["turnover"][k] += float(f.quantity * snap.prices[f.asset]) * unit
+            _book_fills(out, k, result.report, snap, unit)
+            traded = True
+        if traded:
+            rebalanced[k] = True
             pre_value = total + out["fee"][k] + out["slippage"][k] + out["gas"][k]  # value falls by exactly the costs
             out["turnover"][k] /= pre_value or 1.0
         if progress:
             progress(k)
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"flows": out["flows"]} if flow_at else {}
     if strategy.allocation is not None:
         extra["allocation_notes"] = dict(strategy.allocation.notes())
     return BacktestResult(

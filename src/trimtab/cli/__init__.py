@@ -1,6 +1,9 @@
 """The `trimtab` command line."""
 
 from trimtab.cli import backtest as _backtest  # noqa: F401  (registers commands)
+from trimtab.cli import sweep as _sweep  # noqa: F401  (registered next to backtest and compare in --help)
+
+# isort: split
 from trimtab.cli import chain as _chain  # noqa: F401  (registers commands)
 from trimtab.cli import demo as _demo  # noqa: F401  (registers commands)
 from trimtab.cli import flows as _flows  # noqa: F401  (registers commands)

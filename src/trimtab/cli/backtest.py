@@ -1,4 +1,4 @@
-"""Backtest commands: backtest (one strategy over history), compare, sweep."""
+"""Backtest commands: backtest (one strategy over history) and compare; the inputs every history command shares."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from trimtab.cli.app import (
     maybe_file,
     out,
     output_file,
-    sweep_param,
 )
 
 if TYPE_CHECKING:  # imported where used: `trimtab --help` and other commands never load them
@@ -148,7 +147,6 @@ def _print_repairs(rep: Any) -> None:
 
 err_console = Console(stderr=True)
 WARMUP_DAYS = 400
-MAX_SWEEP_POINTS = 100_000  # a bigger grid needs --max-points: each point is a whole backtest
 COST_WARMUP_DAYS = 60
 
 
@@ -218,6 +216,14 @@ def backtest_cmd(
     forward_fill: FillOpt = None,
     rates: RatesOpt = None,
     chart: ChartOpt = None,
+    flows: Annotated[
+        str | None,
+        typer.Option(
+            "--flows",
+            parser=maybe_file,
+            help="External cash flows: CSV date,amount in the quote (+ deposit, - withdrawal); runs the step path.",
+        ),
+    ] = None,
 ) -> None:
     """Replay a strategy over real history, net of fees, slippage and gas."""
     import sys
@@ -225,20 +231,30 @@ def backtest_cmd(
     from trimtab.cli.yield_cmd import yield_backtest, yield_spec_for
 
     if ys := yield_spec_for(
-        strategy, rates, chart, {"--report": report, "--prices": prices, "--forward-fill": forward_fill}
+        strategy,
+        rates,
+        chart,
+        {"--report": report, "--prices": prices, "--forward-fill": forward_fill, "--flows": flows},
     ):
         return yield_backtest(ys, rates, start, end, json_out, equity_csv, chart, initial_value)
 
+    from trimtab.adapters.flowfile import load_flows
     from trimtab.backtest.results import result_metrics
     from trimtab.backtest.runner import backtest
     from trimtab.config import load_strategy
 
     strat = load_strategy(strategy)
+    cash_flows = load_flows(flows) if flows is not None else []
     history = load_history(strat, prices, start, end, forward_fill)
     with progress_bar(len(history), f"backtest {strat.name}") as bar:
         task = bar.add_task("steps", total=len(history))
         result = backtest(
-            strat, history, initial_value=initial_value, path=path, progress=lambda i: bar.update(task, completed=i + 1)
+            strat,
+            history,
+            initial_value=initial_value,
+            path=path,
+            progress=lambda i: bar.update(task, completed=i + 1),
+            flows=cash_flows,
         )
     m = result_metrics(result)
     if json_out is not None and str(json_out) == "-":
@@ -249,6 +265,11 @@ def backtest_cmd(
                 [m | {"strategy": strat.name}], f"{strat.name}: {m['start'][:10]} to {m['end'][:10]} ({m['path']} path)"
             )
         )
+        if "net_flows" in m:
+            out.print(
+                f"{m['flows']} external flow(s), net {m['net_flows']:,.2f}: returns above are time-weighted "
+                f"(flows are not returns); money-weighted return {m['money_weighted_return'] * 100:.2f}% a year"
+            )
         if json_out is not None:
             json_out.write_text(json.dumps(m, indent=2))
             out.print(f"metrics written to {json_out}")
@@ -274,6 +295,7 @@ def write_equity_csv(result: Any, dest: Path) -> None:
             "gas": result.gas,
             "turnover": result.turnover,
             "tracking_error": result.tracking_error,
+            **({"flow": result.extra["flows"]} if "flows" in result.extra else {}),
         }
     )
     df.to_csv(dest, index=False)
@@ -359,80 +381,3 @@ def _btc_like(history: PriceHistory) -> PriceHistory:
     start, end = history.times[0], history.times[-1]
     btc = bundled_daily(["BTC"], start=str(start)[:10], end=str(end)[:10])
     return btc.select(("BTC",))
-
-
-@app.command("sweep")
-@guarded
-def sweep_cmd(
-    strategy: StrategyArg,
-    param: Annotated[
-        list[str], typer.Option("--param", parser=sweep_param, help="PATH=start:stop:count or PATH=a,b,c (repeatable).")
-    ],
-    prices: HistPricesOpt = None,
-    start: StartOpt = None,
-    end: EndOpt = None,
-    json_out: Annotated[
-        Path | None, typer.Option("--json", parser=output_file, help="Write all rows and the frontier as JSON.")
-    ] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option("--workers", min=1, max=4096, help="Local processes (default: all cores; 1 = in-process)."),
-    ] = None,
-    dask_scheduler: Annotated[
-        str | None, typer.Option("--dask-scheduler", help="Run on a Dask cluster at ADDRESS.")
-    ] = None,
-    forward_fill: FillOpt = None,
-    png: Annotated[
-        Path | None,
-        typer.Option(
-            "--png", parser=output_file, help="Write the cost vs tracking-error chart, frontier drawn (PNG, or .svg)."
-        ),
-    ] = None,
-    max_points: Annotated[
-        int,
-        typer.Option(
-            "--max-points", min=1, max=100_000_000, help="Refuse a larger grid (each point is a whole backtest)."
-        ),
-    ] = MAX_SWEEP_POINTS,
-) -> None:
-    """Backtest a grid of parameter values; print the tracking-error vs cost frontier."""
-    from trimtab.backtest.sweep import frontier, grid, grid_size, parse_param, run_sweep
-    from trimtab.backtest.sweep_chart import point_label, save_frontier_chart
-    from trimtab.config import load_strategy_spec
-    from trimtab.errors import ConfigError
-
-    spec = load_strategy_spec(strategy)
-    params = [parse_param(p) for p in param]
-    size = grid_size(params)
-    if size > max_points:
-        dims = " x ".join(str(len(v)) for _, v in params)
-        raise ConfigError(
-            f"{size:,} points ({dims}) is over the limit of {max_points:,}: each one is a whole "
-            "backtest; use fewer values or raise --max-points",
-            field="--param",
-        )
-    points = grid(params)
-    strat = spec.build()
-    history = load_history(strat, prices, start, end, forward_fill)
-    base = spec.model_dump(mode="json", exclude_none=True)
-    with progress_bar(len(points), f"sweep {len(points)} points") as bar:
-        task = bar.add_task("points", total=len(points))
-        rows = run_sweep(
-            base,
-            points,
-            history,
-            source=strategy,
-            workers=workers,
-            scheduler=dask_scheduler,
-            progress=lambda n: bar.update(task, completed=n),
-        )
-    front = frontier(rows)
-    shown = [rows[i] | {"strategy": point_label(rows[i]["params"])} for i in front]
-    title = f"Frontier: {len(front)} of {len(rows)} points (lowest tracking error for the cost)"
-    out.print(metrics_table(shown, title, first="strategy"))
-    if png is not None:
-        chart = save_frontier_chart(rows, front, png, f"{strat.name}: {title}", unit=strat.quote)
-        out.print(f"chart written to {chart}")
-    if json_out is not None:
-        json_out.write_text(json.dumps({"rows": rows, "frontier": front}, indent=2, default=str))
-        out.print(f"{len(rows)} rows written to {json_out}")

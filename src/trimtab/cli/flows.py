@@ -25,13 +25,10 @@ def run_flow(strategy: str, ledger: Path, account: str, prices: str | None, amou
     from trimtab.adapters.storage import SqlLedgerStore
     from trimtab.cli.execute_flow import ExecuteArgs, _paper_inputs
     from trimtab.cli.tables import drift_table, plan_table
-    from trimtab.core.base.flows import flow_weights
     from trimtab.core.base.ledger import EntryKind, LedgerEntry
     from trimtab.core.base.portfolio import PortfolioState
-    from trimtab.core.execution.planner import plan_rebalance
-    from trimtab.core.strategy import Decision
-    from trimtab.core.triggers.rules import TriggerKind, TriggerResult
     from trimtab.pipeline import Pipeline
+    from trimtab.pipeline.flows import flow_decision, flow_text
     from trimtab.pipeline.journal import JournaledVenue, JournalLedger
     from trimtab.pipeline.tracked import EphemeralPaper
 
@@ -44,22 +41,16 @@ def run_flow(strategy: str, ledger: Path, account: str, prices: str | None, amou
     if amount > 0:  # the deposit is in the account before the buys it pays for
         holdings[quote] = holdings.get(quote, Decimal(0)) + amount
     state = PortfolioState.of(holdings, snap.prices, quote)
-    what = f"{'deposit' if amount > 0 else 'withdrawal'} of {abs(amount):,.2f} {quote}"
+    what = flow_text(amount, quote)
     if amount < 0 and -amount > state.total:
         raise DataError(
             f"the {what} is more than the account is worth ({state.total:,.2f} {quote}): it can raise at most that",
             field="--amount",
         )
-    targets = strat.target_weights(snap, state)
-    plan = plan_rebalance(
-        state,
-        flow_weights(state, targets, amount),
-        strat.costs,
-        inputs.rules,
-        strat.settings,
-        targets=targets,
-        reason=f"{what}: {'buys the most underweight' if amount > 0 else 'sells the most overweight'} first",
-    )
+    decision = flow_decision(strat, snap, holdings, amount, inputs.rules)
+    plan, targets = decision.plan, decision.targets
+    if plan is None:
+        raise RuntimeError("internal invariant broken: a flow decision always has a plan")
     cash_after = state.quantity(quote) + sum((o.quote_delta for o in plan.orders), Decimal(0))
     if amount < 0 and cash_after < -amount:
         raise DataError(
@@ -82,13 +73,6 @@ def run_flow(strategy: str, ledger: Path, account: str, prices: str | None, amou
             store.append([flow])
         if plan.orders:
             venue = EphemeralPaper(holdings, strat.costs, snap.prices, inputs.rules)
-            decision = Decision(
-                snap.time,
-                TriggerResult(True, (plan.reason,), kind=TriggerKind.MANUAL),
-                targets,
-                state.weights(extra=targets),
-                plan,
-            )
             jv = JournaledVenue(None, store, account, snap.time, extra={"source": "cli", "flow": what})
             result = Pipeline(strat, venue, rules=inputs.rules).execute(
                 decision,

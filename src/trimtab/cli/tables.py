@@ -9,7 +9,7 @@ from rich.table import Table
 
 from trimtab.core.base.portfolio import PortfolioState
 from trimtab.core.base.ports import ExecutionReport
-from trimtab.core.base.types import TradePlan
+from trimtab.core.base.types import TradePlan, plain
 from trimtab.core.strategy import Strategy
 from trimtab.documents import MONEY_STEP, drift_rows
 
@@ -25,7 +25,7 @@ def _pct(x: float) -> str:
 def _qty(q: Decimal) -> str:
     """A holding for display: at most 8 decimals (the ledger keeps every digit)."""
     shown = q.quantize(MONEY_STEP, ROUND_HALF_EVEN) if q.is_finite() and q != q.quantize(MONEY_STEP) else q
-    return format(shown.normalize(), "f")
+    return plain(shown)
 
 
 def drift_table(

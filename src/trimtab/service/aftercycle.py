@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from trimtab.adapters.storage.service_store import PortfolioRow
+from trimtab.adapters.storage.service_rows import PortfolioRow
 from trimtab.errors import TrimtabError
 from trimtab.service import reports
 from trimtab.service.bootstrap import PortfolioRuntime, Services

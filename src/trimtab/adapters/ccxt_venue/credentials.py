@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -67,3 +68,30 @@ class Credentials:
     ) -> Credentials:
         """A file when one is given, else the environment."""
         return cls.from_file(path) if path is not None else cls.from_env(exchange_id, environ)
+
+
+class RedactingLogger:
+    """ccxt's wire logger with the API key and secret masked: ccxt logs request headers at DEBUG."""
+
+    def __init__(self, logger: logging.Logger, secrets: tuple[str, ...]) -> None:
+        self._logger = logger
+        self._secrets = tuple(s for s in secrets if s)
+
+    def _emit(self, level: int, msg: object, *args: object) -> None:
+        if self._logger.isEnabledFor(level):
+            text = str(msg) % args if args else str(msg)
+            for secret in self._secrets:
+                text = text.replace(secret, "***")
+            self._logger.log(level, "%s", text)
+
+    def debug(self, msg: object, *args: object) -> None:
+        self._emit(logging.DEBUG, msg, *args)
+
+    def info(self, msg: object, *args: object) -> None:
+        self._emit(logging.INFO, msg, *args)
+
+    def warning(self, msg: object, *args: object) -> None:
+        self._emit(logging.WARNING, msg, *args)
+
+    def error(self, msg: object, *args: object) -> None:
+        self._emit(logging.ERROR, msg, *args)

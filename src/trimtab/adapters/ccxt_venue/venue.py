@@ -15,7 +15,7 @@ from typing import Any
 import ccxt
 
 from trimtab.adapters.ccxt_venue.capabilities import VenueCapabilities, capabilities_for
-from trimtab.adapters.ccxt_venue.credentials import Credentials
+from trimtab.adapters.ccxt_venue.credentials import Credentials, RedactingLogger
 from trimtab.adapters.ccxt_venue.ohlcv import OhlcvBar, backfill_ohlcv, ticker_price
 from trimtab.adapters.ccxt_venue.orders import (
     FINAL,
@@ -38,7 +38,7 @@ from trimtab.adapters.ccxt_venue.retry import (
     retry_after_seconds,
 )
 from trimtab.core.base.ports import ExecutionReport, LegFailure
-from trimtab.core.base.types import ZERO, Fill, MarketRules, PlannedOrder, Side, TradePlan, asset_symbol
+from trimtab.core.base.types import ZERO, Fill, MarketRules, PlannedOrder, Side, TradePlan, asset_symbol, plain
 from trimtab.errors import ConfigError, OrderOutcomeUnknown, VenueError, VenueMisconfigured, VenueUnavailable
 from trimtab.scrub import scrub
 
@@ -51,38 +51,6 @@ class PollPolicy:
 
     timeout: float = 30.0
     interval: float = 0.5
-
-
-def _txt(d: Decimal) -> str:
-    """A Decimal for messages, without trailing zeros or exponent."""
-    return format(d.normalize(), "f")
-
-
-class _RedactingLogger:
-    """ccxt's wire logger with the API key and secret masked: ccxt logs request headers at DEBUG."""
-
-    def __init__(self, logger: logging.Logger, secrets: tuple[str, ...]) -> None:
-        self._logger = logger
-        self._secrets = tuple(s for s in secrets if s)
-
-    def _emit(self, level: int, msg: object, *args: object) -> None:
-        if self._logger.isEnabledFor(level):
-            text = str(msg) % args if args else str(msg)
-            for secret in self._secrets:
-                text = text.replace(secret, "***")
-            self._logger.log(level, "%s", text)
-
-    def debug(self, msg: object, *args: object) -> None:
-        self._emit(logging.DEBUG, msg, *args)
-
-    def info(self, msg: object, *args: object) -> None:
-        self._emit(logging.INFO, msg, *args)
-
-    def warning(self, msg: object, *args: object) -> None:
-        self._emit(logging.WARNING, msg, *args)
-
-    def error(self, msg: object, *args: object) -> None:
-        self._emit(logging.ERROR, msg, *args)
 
 
 class _LegAborted(Exception):
@@ -126,7 +94,7 @@ class CcxtVenue:
         }
         config.update(client_config or {})
         self._client: Any = factory(config)
-        self._client.logger = _RedactingLogger(logging.getLogger(f"{__name__}.wire"), (creds.api_key, creds.api_secret))
+        self._client.logger = RedactingLogger(logging.getLogger(f"{__name__}.wire"), (creds.api_key, creds.api_secret))
         if self.capabilities.string_numbers:
             self._client.number = str
         if api_urls:
@@ -233,11 +201,11 @@ class CcxtVenue:
         amount = self._amount(symbol, order.quantity)
         rules = self.rules(order.asset, order.quote)
         if amount < rules.min_amount:
-            raise _LegAborted(f"quantity {_txt(amount)} below minimum amount {_txt(rules.min_amount)} {order.asset}")
+            raise _LegAborted(f"quantity {plain(amount)} below minimum amount {plain(rules.min_amount)} {order.asset}")
         notional = amount * order.price
         if notional < rules.min_notional:
             raise _LegAborted(
-                f"notional {_txt(notional)} below minimum notional {_txt(rules.min_notional)} {order.quote}"
+                f"notional {plain(notional)} below minimum notional {plain(rules.min_notional)} {order.quote}"
             )
         cid = client_order_id(plan, index, max_len=self.capabilities.client_order_id_max_len)
         started = self._client.milliseconds()
@@ -253,18 +221,18 @@ class CcxtVenue:
             failure = LegFailure(
                 order,
                 f"order {outcome.order_id} {outcome.status or 'unknown'}: "
-                f"filled {_txt(outcome.filled)} of {_txt(amount)}",
+                f"filled {plain(outcome.filled)} of {plain(amount)}",
                 filled_quantity=outcome.filled,
             )
         log.info(
             "%s %s %s %s: %s, filled %s @ %s (client id %s)",
             self.name,
             order.side.value,
-            _txt(amount),
+            plain(amount),
             symbol,
             outcome.status,
-            _txt(outcome.filled),
-            _txt(outcome.average),
+            plain(outcome.filled),
+            plain(outcome.average),
             cid,
         )
         return fill, failure, note
@@ -287,9 +255,9 @@ class CcxtVenue:
             raise RuntimeError("internal invariant broken: expected order.limit_price is not None")
         tick = self.rules(order.asset, order.quote).price_tick
         if tick <= 0:
-            return _txt(order.limit_price)
+            return plain(order.limit_price)
         rounding = ROUND_CEILING if order.side is Side.SELL else ROUND_FLOOR
-        return _txt((order.limit_price / tick).to_integral_value(rounding=rounding) * tick)
+        return plain((order.limit_price / tick).to_integral_value(rounding=rounding) * tick)
 
     def _submit(self, symbol: str, order: PlannedOrder, amount: Decimal, cid: str, started: int) -> dict[str, Any]:
         """Place a market order at most once. Only a refusal before processing (429) is re-sent; after an

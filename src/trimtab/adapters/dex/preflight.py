@@ -14,13 +14,8 @@ from trimtab.adapters.dex.deployment import Token
 from trimtab.adapters.dex.reader import ChainReader, decimal_to_units, units_to_decimal
 from trimtab.adapters.dex.routes import PoolBook, Route
 from trimtab.core.base.ports import LegFailure
-from trimtab.core.base.types import PlannedOrder, Side, TradePlan
+from trimtab.core.base.types import PlannedOrder, Side, TradePlan, plain
 from trimtab.errors import OrderRejected, VenueMisconfigured
-
-
-def _txt(d: Decimal) -> str:
-    """A Decimal for messages: no trailing zeros, no exponent."""
-    return format(d.normalize(), "f")
 
 
 @dataclass(frozen=True)
@@ -47,9 +42,9 @@ class LegPlan:
     def describe(self) -> str:
         tin, tout = self.token_in, self.token_out
         return (
-            f"{self.order.side.value} {_txt(units_to_decimal(self.target_units, self.base.decimals))} "
-            f"{self.base.symbol}: {_txt(units_to_decimal(self.amount_in, tin.decimals))} {tin.symbol} -> "
-            f"{_txt(units_to_decimal(self.expected_out, tout.decimals))} {tout.symbol} via {self.route.label()}"
+            f"{self.order.side.value} {plain(units_to_decimal(self.target_units, self.base.decimals))} "
+            f"{self.base.symbol}: {plain(units_to_decimal(self.amount_in, tin.decimals))} {tin.symbol} -> "
+            f"{plain(units_to_decimal(self.expected_out, tout.decimals))} {tout.symbol} via {self.route.label()}"
         )
 
 
@@ -136,7 +131,7 @@ def preflight(
             continue
         route, amount_in, out = best
         if held[tin.address] < amount_in:
-            have, need = (_txt(units_to_decimal(x, tin.decimals)) for x in (held[tin.address], amount_in))
+            have, need = (plain(units_to_decimal(x, tin.decimals)) for x in (held[tin.address], amount_in))
             failures.append((i, LegFailure(order, f"insufficient {tin.symbol} balance: needs {need}, holds {have}")))
             continue
         held[tin.address] -= amount_in

@@ -10,22 +10,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, create_engine, func, insert, not_, or_, select, update
+from sqlalchemy import Connection, Engine, and_, create_engine, func, insert, not_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from trimtab.adapters.storage import leases
+from trimtab.adapters.storage import leases, service_log
 from trimtab.adapters.storage.leases import Leftovers
 from trimtab.adapters.storage.records import OPEN_STATUSES
 from trimtab.adapters.storage.schema import rebalances
+from trimtab.adapters.storage.service_rows import PortfolioRow, decision_row, encode, new_id, portfolio_row
 from trimtab.adapters.storage.service_schema import (
-    alerts,
-    audit_log,
     decisions,
     portfolios,
     service_meta,
@@ -35,45 +33,9 @@ from trimtab.adapters.storage.sql import account_balances
 from trimtab.errors import LeaseLost, LedgerError
 from trimtab.scrub import scrub
 
-_BATCH = 500  # names per IN (...) list or multi-row INSERT: far below SQLite's 32,766 bound parameters
-
-
-@dataclass(frozen=True, slots=True)
-class PortfolioRow:
-    """One portfolio's schedule and control state as stored."""
-
-    name: str
-    paused: bool
-    paused_reason: str
-    next_check_at: datetime | None
-    last_check_at: datetime | None
-    anchor_at: datetime | None
-    lease_owner: str | None
-    trigger_requested: bool
-    exit_request: dict[str, Any] | None
-    failures: int
-    bh: dict[str, str] | None
-    notice_for: datetime | None
-    summary_month: str | None
-    lease_until: datetime | None = None
-    lease_token: str | None = None
-    lease_epoch: int = 0
-
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _new_id(result: Any) -> int:
-    """The primary key an INSERT just generated."""
-    key = result.inserted_primary_key
-    if key is None:
-        raise RuntimeError("the database returned no primary key for an insert")
-    return int(key[0])
-
-
-def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
 
 
 class ServiceStore:
@@ -138,8 +100,8 @@ class ServiceStore:
         names = list(targets)
         created: set[str] = set()
         with self._write() as conn:
-            for i in range(0, len(names), _BATCH):
-                chunk, now = names[i : i + _BATCH], self.now()
+            for i in range(0, len(names), service_log.BATCH):
+                chunk, now = names[i : i + service_log.BATCH], self.now()
                 rows = [
                     {
                         "name": n,
@@ -176,18 +138,18 @@ class ServiceStore:
     def portfolio(self, name: str) -> PortfolioRow | None:
         with self._read() as conn:
             row = conn.execute(select(portfolios).where(portfolios.c.name == name)).one_or_none()
-        return None if row is None else _portfolio(row._mapping)
+        return None if row is None else portfolio_row(row._mapping)
 
     def portfolios(self, names: Sequence[str] | None = None) -> list[PortfolioRow]:
         query = select(portfolios).order_by(portfolios.c.name)
         if names is not None:
             query = query.where(portfolios.c.name.in_(list(names)))
         with self._read() as conn:
-            return [_portfolio(r._mapping) for r in conn.execute(query)]
+            return [portfolio_row(r._mapping) for r in conn.execute(query)]
 
     def update_portfolio(self, name: str, **values: Any) -> None:
         with self._write() as conn:
-            conn.execute(update(portfolios).where(portfolios.c.name == name).values(**_encode(values)))
+            conn.execute(update(portfolios).where(portfolios.c.name == name).values(**encode(values)))
 
     def claim_due(
         self,
@@ -265,14 +227,14 @@ class ServiceStore:
             done = conn.execute(
                 update(portfolios)
                 .where(where)
-                .values(lease_owner=None, lease_token=None, lease_until=None, **_encode(values))
+                .values(lease_owner=None, lease_token=None, lease_until=None, **encode(values))
             )
             if token and not done.rowcount:
                 raise LeaseLost(f"{name}: lease lost before release; the cycle's results are not recorded")
             decision_id = None
             if decision is not None:
-                row = {"portfolio": name, "recorded_at": self.now(), "worker": owner, **_encode(dict(decision))}
-                decision_id = _new_id(conn.execute(insert(decisions), row))  # parameters, not .values(): no rebuild
+                row = {"portfolio": name, "recorded_at": self.now(), "worker": owner, **encode(dict(decision))}
+                decision_id = new_id(conn.execute(insert(decisions), row))  # parameters, not .values(): no rebuild
         return decision_id
 
     # -- fencing --------------------------------------------------------------------------------
@@ -360,7 +322,7 @@ class ServiceStore:
         order = decisions.c.id.desc() if newest_first else decisions.c.id
         with self._read() as conn:
             rows = conn.execute(query.order_by(order).limit(limit).offset(offset))
-            return [_decision(r._mapping) for r in rows]
+            return [decision_row(r._mapping) for r in rows]
 
     def decisions_between(self, name: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Decisions with start <= time < end, oldest first, preceded by the last one before `start` (if any):
@@ -371,7 +333,7 @@ class ServiceStore:
             inside = conn.execute(
                 base.where(decisions.c.time >= start, decisions.c.time < end).order_by(decisions.c.id)
             ).all()
-        return [_decision(r._mapping) for r in [*prior, *inside]]
+        return [decision_row(r._mapping) for r in [*prior, *inside]]
 
     def equity(self, name: str, limit: int | None = None) -> list[tuple[datetime, float, float]]:
         """(time, value, buy-and-hold value) per recorded decision, oldest first (the last `limit` only)."""
@@ -390,113 +352,37 @@ class ServiceStore:
         with self._read() as conn:
             return int(conn.scalar(select(func.count()).where(decisions.c.portfolio == name)) or 0)
 
-    # -- targets --------------------------------------------------------------------------------
+    # -- targets, audit and alerts (service_log) -------------------------------------------------
 
     def targets(self, name: str) -> tuple[int, dict[str, float]]:
         """Current (version, targets)."""
-        query = (
-            select(target_versions.c.version, target_versions.c.targets_json)
-            .where(target_versions.c.portfolio == name)
-            .order_by(target_versions.c.version.desc())
-            .limit(1)
-        )
         with self._read() as conn:
-            row = conn.execute(query).one_or_none()
-        if row is None:
+            found = service_log.current_target(conn, name)
+        if found is None:
             raise LedgerError(f"no targets for portfolio {name!r}")
-        return int(row[0]), json.loads(row[1])
+        return found
 
     def current_targets(self, names: Sequence[str]) -> dict[str, tuple[int, dict[str, float]]]:
         """(version, targets) of each named portfolio that has targets, in one read per batch of names."""
-        latest = (
-            select(target_versions.c.portfolio, func.max(target_versions.c.version).label("version"))
-            .where(target_versions.c.portfolio.in_(bindparam("names", expanding=True)))
-            .group_by(target_versions.c.portfolio)
-            .subquery()
-        )
-        query = select(target_versions.c.portfolio, target_versions.c.version, target_versions.c.targets_json).join(
-            latest,
-            and_(target_versions.c.portfolio == latest.c.portfolio, target_versions.c.version == latest.c.version),
-        )
-        out: dict[str, tuple[int, dict[str, float]]] = {}
         with self._read() as conn:
-            for i in range(0, len(names), _BATCH):
-                for name, version, doc in conn.execute(query, {"names": list(names[i : i + _BATCH])}):
-                    out[name] = (int(version), json.loads(doc))
-        return out
+            return service_log.current_targets(conn, names)
 
     def target_versions(self, name: str) -> list[dict[str, Any]]:
-        query = select(target_versions).where(target_versions.c.portfolio == name).order_by(target_versions.c.version)
         with self._read() as conn:
-            return [
-                {
-                    "version": r.version,
-                    "targets": json.loads(r.targets_json),
-                    "actor": r.actor,
-                    "note": r.note,
-                    "created_at": r.created_at,
-                }
-                for r in conn.execute(query)
-            ]
+            return service_log.target_versions_of(conn, name)
 
     def add_targets(self, name: str, targets: Mapping[str, float], *, actor: str, note: str) -> int:
-        """Append a new targets version (the unique (portfolio, version) key rejects a concurrent duplicate)."""
+        """Append a new targets version, audited (the unique (portfolio, version) key rejects a concurrent twin)."""
         with self._write() as conn:
-            current = conn.scalar(
-                select(func.max(target_versions.c.version)).where(target_versions.c.portfolio == name)
-            )
-            version = int(current or 0) + 1
-            conn.execute(
-                insert(target_versions).values(
-                    portfolio=name,
-                    version=version,
-                    targets_json=json.dumps(dict(targets)),
-                    actor=actor,
-                    note=note,
-                    created_at=self.now(),
-                )
-            )
-            conn.execute(
-                insert(audit_log).values(
-                    portfolio=name,
-                    action="set_targets",
-                    actor=actor,
-                    created_at=self.now(),
-                    detail_json=json.dumps({"version": version, "targets": targets, "note": note}),
-                )
-            )
-        return version
-
-    # -- audit and alerts -----------------------------------------------------------------------
+            return service_log.add_targets(conn, name, targets, actor=actor, note=note, now=self.now())
 
     def audit(self, portfolio: str | None, action: str, actor: str, detail: Mapping[str, Any]) -> None:
         with self._write() as conn:
-            conn.execute(
-                insert(audit_log).values(
-                    portfolio=portfolio,
-                    action=action,
-                    actor=actor,
-                    detail_json=json.dumps(dict(detail), default=str),
-                    created_at=self.now(),
-                )
-            )
+            service_log.add_audit(conn, portfolio, action, actor, detail, now=self.now())
 
     def audit_log(self, portfolio: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
-        if portfolio is not None:
-            query = query.where(audit_log.c.portfolio == portfolio)
         with self._read() as conn:
-            return [
-                {
-                    "id": r.id,
-                    "portfolio": r.portfolio,
-                    "action": r.action,
-                    "actor": r.actor,
-                    "detail": json.loads(r.detail_json),
-                    "created_at": r.created_at,
-                }
-                for r in conn.execute(query)
-            ]
+            return service_log.audit_log(conn, portfolio, limit)
 
     def add_alert(
         self,
@@ -509,95 +395,14 @@ class ServiceStore:
         delivery: str = "pending",
     ) -> int:
         with self._write() as conn:
-            return _new_id(
-                conn.execute(
-                    insert(alerts).values(
-                        portfolio=portfolio,
-                        kind=kind,
-                        title=title,
-                        body=body,
-                        created_at=self.now(),
-                        delivery=delivery,
-                        payload_json=json.dumps(dict(payload), default=str),
-                    )
-                )
-            )
+            return service_log.add_alert(conn, portfolio, kind, title, body, payload, delivery=delivery, now=self.now())
 
     def set_delivery(self, alert_id: int, delivery: str) -> None:
         with self._write() as conn:
-            conn.execute(update(alerts).where(alerts.c.id == alert_id).values(delivery=delivery[:2000]))
+            service_log.set_delivery(conn, alert_id, delivery)
 
     def alerts(
         self, portfolio: str | None = None, *, limit: int = 100, kind: str | None = None
     ) -> list[dict[str, Any]]:
-        query = select(alerts).order_by(alerts.c.id.desc()).limit(limit)
-        if portfolio is not None:
-            query = query.where(alerts.c.portfolio == portfolio)
-        if kind is not None:
-            query = query.where(alerts.c.kind == kind)
         with self._read() as conn:
-            return [
-                {
-                    "id": r.id,
-                    "portfolio": r.portfolio,
-                    "kind": r.kind,
-                    "title": r.title,
-                    "body": r.body,
-                    "payload": json.loads(r.payload_json),
-                    "created_at": r.created_at,
-                    "delivery": r.delivery,
-                }
-                for r in conn.execute(query)
-            ]
-
-
-def _encode(values: dict[str, Any]) -> dict[str, Any]:
-    """JSON-encode the *_json / dict-valued columns."""
-    out = dict(values)
-    for key in ("exit_request", "bh_json", "weights_json", "targets_json", "metrics_json", "plan_json", "report_json"):
-        if key in out and out[key] is not None and not isinstance(out[key], str):
-            out[key] = json.dumps(out[key], default=str)
-    return out
-
-
-def _portfolio(m: Any) -> PortfolioRow:
-    return PortfolioRow(
-        name=m["name"],
-        paused=bool(m["paused"]),
-        paused_reason=m["paused_reason"],
-        next_check_at=m["next_check_at"],
-        last_check_at=m["last_check_at"],
-        anchor_at=m["anchor_at"],
-        lease_owner=m["lease_owner"],
-        trigger_requested=bool(m["trigger_requested"]),
-        exit_request=_loads(m["exit_request"]),
-        failures=int(m["failures"]),
-        bh=_loads(m["bh_json"]),
-        notice_for=m["notice_for"],
-        summary_month=m["summary_month"],
-        lease_until=m["lease_until"],
-        lease_token=m["lease_token"],
-        lease_epoch=int(m["lease_epoch"] or 0),
-    )
-
-
-def _decision(m: Any) -> dict[str, Any]:
-    return {
-        "id": m["id"],
-        "time": m["time"],
-        "recorded_at": m["recorded_at"],
-        "kind": m["kind"],
-        "fired": m["fired"],
-        "traded": m["traded"],
-        "status": m["status"],
-        "reason": m["reason"],
-        "rebalance_id": m["rebalance_id"],
-        "value": m["value"],
-        "buy_and_hold_value": m["bh_value"],
-        "weights": json.loads(m["weights_json"]),
-        "targets": json.loads(m["targets_json"]),
-        "metrics": json.loads(m["metrics_json"]),
-        "plan": _loads(m["plan_json"]),
-        "report": _loads(m["report_json"]),
-        "worker": m["worker"],
-    }
+            return service_log.alerts(conn, portfolio, limit=limit, kind=kind)

@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
+import numpy as np
+import numpy.typing as npt
+
 from trimtab.core.base.portfolio import PortfolioState
 from trimtab.core.base.types import ZERO
 
@@ -82,3 +85,12 @@ def money_weighted_return(days: list[float], values: list[float], flows: list[fl
         else:
             lo = mid
     return (lo + hi) / 2
+
+
+def time_weighted_index(equity: npt.NDArray[np.float64], flows: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Value of one unit invested at the start, flows removed: I_k = I_{k-1} (V_k - F_k) / V_{k-1} (GIPS TWR)."""
+    index = np.ones(len(equity))
+    for k in range(1, len(equity)):
+        prev = equity[k - 1]
+        index[k] = index[k - 1] * ((equity[k] - flows[k]) / prev if prev > 0 else 1.0)
+    return index

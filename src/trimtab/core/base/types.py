@@ -30,6 +30,11 @@ def money_down(x: Decimal) -> Decimal:
     return x.quantize(QUANTUM, rounding=ROUND_FLOOR)
 
 
+def plain(d: Decimal) -> str:
+    """A Decimal as people read it: no exponent, no trailing zeros (0.1, 1500, 0.00000001)."""
+    return format(d.normalize(), "f")
+
+
 def asset_symbol(raw: str) -> str:
     """Canonical asset symbol: symbols are case-insensitive, so `btc` and `BTC` are one asset."""
     sym = raw.strip().upper()
