@@ -43,6 +43,14 @@ def write_config(directory: Path, portfolios: list[dict[str, Any]], **top: Any) 
     return path
 
 
+def cex_config(directory: Path, url: str, strategy: str, **portfolio: Any) -> Path:
+    """One portfolio `cex` on the local Binance-protocol server (strategy text in s.yaml), venue market data,
+    SQLite svc.db: the set-up every service-on-ccxt test shares. API keys come from the caller's environment."""
+    (directory / "s.yaml").write_text(strategy)
+    spec = {"name": "cex", "strategy": "s.yaml", "venue": "ccxt:binance", "url": url, "check_every": "1h"}
+    return write_config(directory, [{**spec, **portfolio}], market_data={"source": "venue"}, database_url="svc.db")
+
+
 def open_services(config: Path, **kw: Any) -> Services:
     settings = load_settings(config)
     return build_services(settings, load_tokens(settings, env=dict(TOKEN_ENV)), **kw)

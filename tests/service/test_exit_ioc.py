@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from tests.adapters.test_ccxt_venue import ACCOUNT, KEY, SECRET, make_exchange
-from tests.service.harness import open_services, write_config
+from tests.service.harness import cex_config, open_services
 from tests.support.binance_server import ApiKey, BinanceServer
 
 from trimtab.service import commands
@@ -38,22 +38,7 @@ def test_exit_sells_with_ioc_limits_and_reports_what_did_not_fill(
 ) -> None:
     monkeypatch.setenv("TRIMTAB_BINANCE_API_KEY", KEY)
     monkeypatch.setenv("TRIMTAB_BINANCE_API_SECRET", SECRET)
-    (tmp_path / "s.yaml").write_text(STRATEGY)
-    config = write_config(
-        tmp_path,
-        [
-            {
-                "name": "cex",
-                "strategy": "s.yaml",
-                "venue": "ccxt:binance",
-                "url": server.url,
-                "check_every": "1h",
-                "exit_guard_bps": 100,
-            }
-        ],
-        market_data={"source": "venue"},
-        database_url="svc.db",
-    )
+    config = cex_config(tmp_path, server.url, STRATEGY, exit_guard_bps=100)
     services = open_services(config)
     try:
         runner = Runner(services)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from tests.adapters.test_ccxt_venue import ACCOUNT, KEY, SECRET, make_exchange
-from tests.service.harness import open_services, write_config
+from tests.service.harness import cex_config, open_services
 from tests.support.binance_server import ApiKey, BinanceServer
 
 from trimtab.service.runner import Runner
@@ -43,23 +43,7 @@ def test_an_unknown_leg_blocks_new_plans_until_the_exchange_lists_it(
 ) -> None:
     monkeypatch.setenv("TRIMTAB_BINANCE_API_KEY", KEY)
     monkeypatch.setenv("TRIMTAB_BINANCE_API_SECRET", SECRET)
-    (tmp_path / "s.yaml").write_text(STRATEGY)
-    config = write_config(
-        tmp_path,
-        [
-            {
-                "name": "cex",
-                "strategy": "s.yaml",
-                "venue": "ccxt:binance",
-                "url": server.url,
-                "check_every": "1h",
-                "lookup_grace": "1s",
-                "unknown_grace": "1h",
-            }
-        ],
-        market_data={"source": "venue"},
-        database_url="svc.db",
-    )
+    config = cex_config(tmp_path, server.url, STRATEGY, lookup_grace="1s", unknown_grace="1h")
     services = open_services(config)
     try:
         runner = Runner(services)

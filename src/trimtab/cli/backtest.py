@@ -115,7 +115,9 @@ def load_history(
     if start is None and need_complete:  # no window given: start on the first date every asset has a price
         history, rep = load(None, False, scan=True)  # gaps before that date do not matter
         if not rep.late_starts:
-            history, rep = load(None, True)
+            if rep.early_ends or any(g.rows > ff for g in rep.filled):  # the complete load says what is wrong
+                history, rep = load(None, True)
+            # else: the scan filled only what forward_fill allows: it is the complete load, without a re-read
         else:
             last, first = max(rep.late_starts, key=lambda x: x[1])
             start = str(first)[:10]

@@ -46,9 +46,11 @@ class ServiceStore:
         self.now: Callable[[], datetime] = _now  # service time for created_at (bootstrap sets the replay clock)
         self._pg = engine.dialect.name == "postgresql"
         # SQLite: reads on their own engine without BEGIN IMMEDIATE, so API reads never queue behind the
-        # scheduler's writes (WAL readers see the last commit); PostgreSQL reads use the same pool
+        # scheduler's writes (WAL readers see the last commit). PostgreSQL: the same pool in autocommit, which
+        # saves the BEGIN and ROLLBACK round trips of a read; READ COMMITTED gives each statement its own
+        # snapshot either way, so what a read sees does not change
         self._reader = (
-            engine
+            engine.execution_options(isolation_level="AUTOCOMMIT")
             if self._pg
             else create_engine(engine.url, connect_args={"timeout": 30.0, "check_same_thread": False})
         )
