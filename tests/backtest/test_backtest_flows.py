@@ -33,9 +33,7 @@ def hist(prices: list[list[float]], assets: tuple[str, ...]) -> PriceHistory:
 
 
 def strat(trigger: object, targets: dict[str, float], fee_bps: float = 0.0, band: float | None = None) -> Strategy:
-    return Strategy(
-        "t", "USDC", targets, trigger, linear_costs(fee_bps, 0.0, 0.0), settings=PlanSettings(band=band)
-    )  # type: ignore[arg-type]
+    return Strategy("t", "USDC", targets, trigger, linear_costs(fee_bps, 0.0, 0.0), settings=PlanSettings(band=band))  # type: ignore[arg-type]
 
 
 def day(n: int) -> datetime:
