@@ -257,9 +257,40 @@ def render(r: dict[str, Any]) -> str:
             else f"vectorbt was not run: {vbt.get('reason')}."
         ),
         "",
+        *service_scale_section(HERE / "results" / "service_scale.json"),
         OTHER,
     ]
     return "\n".join(lines) + "\n"
+
+
+def service_scale_section(path: Path) -> list[str]:
+    """The table of `bench_service_scale.py` (run on its own: it takes about 15 minutes), if it has run."""
+    if not path.exists():
+        return []
+    d = json.loads(path.read_text())
+    lines = [
+        "## Service scale (`benchmarks/bench_service_scale.py`, results/service_scale.json)",
+        "",
+        f"{d['sqlite']['portfolios']:,} paper portfolios on a 1-minute cycle; round 1 = every initial allocation "
+        "(all trade), round 2 = ordinary checks of all of them. Target: each round under "
+        f"{d['target_round_s']:.0f} s; on PostgreSQL, 2 workers at least 1.7x faster than 1. Load average "
+        f"{d['load_average_start']:.1f} at the start, {d['load_average_end']:.1f} at the end, on "
+        f"{d['machine']['cpus']} CPUs.",
+        "",
+        "| database | workers | start-up | round 1 | round 2 | speed-up (round 2) |",
+        "|---|---|---|---|---|---|",
+    ]
+    s = d["sqlite"]
+    lines.append(
+        f"| SQLite | 1 | {s['startup_first_s']:.1f} s | {s['round1_initial_allocation_s']:.1f} s | "
+        f"{s['round2_checks_s']:.1f} s | |"
+    )
+    for r in d["postgres"].get("runs", []):
+        lines.append(
+            f"| PostgreSQL | {r['workers']} | {r['startup_first_s']:.1f} s | {r['round1_initial_allocation_s']:.1f} s"
+            f" | {r['round2_checks_s']:.1f} s | {r.get('round2_speedup_vs_1', 1.0):.2f}x |"
+        )
+    return [*lines, ""]
 
 
 OTHER = """## Other benchmarks

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -138,3 +139,72 @@ def test_flows_outside_the_window_and_on_the_fast_path_are_refused(tmp_path: Pat
     path.write_text("date,amount\n2024-01-02,5\n")
     res = runner.invoke(app, ["backtest", "-s", "stablecoin-yield", "--flows", str(path)])
     assert res.exit_code == 2 and "--flows" in res.output
+
+
+def _drifted() -> PriceHistory:
+    return hist([[100.0, 1.0], [160.0, 1.0], [160.0, 1.0], [160.0, 1.0], [160.0, 1.0]], ("A", "USDC"))
+
+
+def test_cash_flow_first_skips_a_due_rebalance_a_known_deposit_fixes() -> None:
+    """50/50 with a 10pp band; A rises 60 % on day 1 (w_A = 61.5 %). A 500 deposit on day 3 alone brings A back to
+    50 % (it buys 100 of A), so with cash_flow_first the days 1-2 rebalances are skipped, without it day 1 trades."""
+    s = strat(ThresholdBand(band=0.1), {"A": 0.5, "USDC": 0.5}, band=0.1)
+    flows = [(day(3), Decimal(500))]
+    plain = backtest(s, _drifted(), initial_value=1000.0, flows=flows)
+    assert plain.rebalanced.tolist() == [True, True, False, True, False]  # day 3: the deposit's own buys
+    first = backtest(replace(s, cash_flow_first_s=7 * 86_400.0), _drifted(), initial_value=1000.0, flows=flows)
+    assert first.rebalanced.tolist() == [True, False, False, True, False]
+    skipped = [why for k, why in first.reasons if why.startswith("cash_flow_first")]
+    assert len(skipped) == 2 and "deposit of 500.00 USDC on 2024-01-04" in skipped[0]
+    assert first.weights[3][0] == pytest.approx(0.5)  # the flow landed it on target
+    assert first.fee.sum() == plain.fee.sum() == 0.0 and first.equity[-1] == pytest.approx(1800.0)
+    out = backtest(
+        replace(s, cash_flow_first_s=7 * 86_400.0), _drifted(), initial_value=1000.0, flows=[(day(3), Decimal(-50))]
+    )
+    assert not out.rebalanced[1] and out.rebalanced[3]  # a withdrawal that sells the excess of A waits the same way
+
+
+@pytest.mark.parametrize(
+    ("flows", "horizon_days"),
+    [
+        ([(day(3), Decimal(500))], 1),  # the deposit comes after the horizon
+        ([(day(3), Decimal(10))], 7),  # too small: A stays at 61.1 %
+    ],
+)
+def test_cash_flow_first_trades_when_the_flow_would_not_fix_it(flows: list, horizon_days: int) -> None:
+    s = replace(
+        strat(ThresholdBand(band=0.1), {"A": 0.5, "USDC": 0.5}, band=0.1), cash_flow_first_s=horizon_days * 86_400.0
+    )
+    r = backtest(s, _drifted(), initial_value=1000.0, flows=flows)
+    assert r.rebalanced[1] and not any(why.startswith("cash_flow_first") for _, why in r.reasons)
+
+
+def test_cash_flow_first_is_refused_where_no_flow_is_known(tmp_path: Path) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        "name: cff\nquote: USDC\ntargets: {BTC: 0.5, USDC: 0.5}\ntrigger: {kind: threshold, band: 0.05}\n"
+        "cash_flow_first: 14d\n"
+    )
+    res = runner.invoke(app, ["backtest", "-s", str(spec), "--start", "2023-01-01", "--end", "2023-03-01"])
+    assert res.exit_code == 2 and "cash_flow_first" in res.output and "--flows" in res.output
+    ledger = tmp_path / "l.db"
+    res = runner.invoke(app, ["execute", "-s", str(spec), "--ledger", str(ledger), "--yes"])
+    assert res.exit_code == 2 and "cash_flow_first" in res.output and "no future cash flows" in res.output
+    assert not ledger.exists()  # refused before anything was written
+    flows = tmp_path / "f.csv"
+    flows.write_text("date,amount\n2023-02-01,1000\n")
+    args = ["backtest", "-s", str(spec), "--start", "2023-01-01", "--end", "2023-03-01", "--flows", str(flows)]
+    assert runner.invoke(app, args).exit_code == 0
+    spec.write_text(spec.read_text().replace("14d", "soon"))
+    res = runner.invoke(app, ["validate", str(spec)])
+    assert res.exit_code == 2 and "cash_flow_first" in res.output
+
+
+def test_the_service_refuses_cash_flow_first_at_validation() -> None:
+    from trimtab.pipeline import refuse_unsupported
+
+    s = replace(strat(ThresholdBand(band=0.1), {"A": 0.5, "USDC": 0.5}, band=0.1), cash_flow_first_s=86_400.0)
+    for path in ("serve", "execute"):
+        with pytest.raises(ConfigError, match="cash_flow_first: .* knows no future cash flows"):
+            refuse_unsupported(s, path)  # type: ignore[arg-type]
+    refuse_unsupported(s, "backtest")  # a backtest with --flows honours it

@@ -4,7 +4,8 @@ metrics use the time-weighted index, with the money-weighted return beside it (c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -13,9 +14,12 @@ import numpy.typing as npt
 
 from trimtab.adapters.paper import PaperVenue
 from trimtab.backtest.ledger import RunningLedger
+from trimtab.core.base.flows import flow_weights
 from trimtab.core.base.ledger import EntryKind, LedgerEntry
+from trimtab.core.base.portfolio import PortfolioState
 from trimtab.core.base.snapshot import MarketSnapshot
-from trimtab.core.strategy import Strategy
+from trimtab.core.measures.drift import asset_drifts
+from trimtab.core.strategy import Decision, Strategy
 from trimtab.engine import CycleResult
 from trimtab.errors import ConfigError
 from trimtab.pipeline import Pipeline
@@ -70,3 +74,49 @@ def apply_flow(
         venue.transfer(quote, -paid)
     note = what if paid == -amount else f"{what}: only {paid:,.2f} {quote} could be raised"
     return -paid, result, note
+
+
+def weights_after_flow(state: PortfolioState, targets: Mapping[str, float], amount: Decimal) -> dict[str, float]:
+    """Weights once a flow and its one-way trades are done (costs left out: a look-ahead, not a plan). `state`
+    holds the portfolio before the flow."""
+    quote = state.quote
+    if amount > 0:
+        state = PortfolioState.of({**state.holdings, quote: state.quantity(quote) + amount}, state.prices, quote)
+    weights = flow_weights(state, targets, amount)
+    total, after = state.total, state.total + min(amount, Decimal(0))
+    if amount >= 0 or after <= 0:
+        return weights
+    scale = float(total / after)  # a withdrawal leaves the account: the rest is a bigger share of less
+    out = {a: w * scale for a, w in weights.items() if a != quote}
+    out[quote] = max(0.0, 1.0 - sum(out.values()))
+    return out
+
+
+def defer_for_flow(
+    strategy: Strategy,
+    decision: Decision,
+    snap: MarketSnapshot,
+    holdings: Mapping[str, Decimal],
+    upcoming: Sequence[tuple[datetime, Decimal]],
+) -> Decision:
+    """`cash_flow_first`: a due rebalance is skipped when the next known flow, within the strategy's horizon, would
+    by itself bring every asset inside its band; the decision says which flow and when."""
+    horizon = strategy.cash_flow_first_s
+    if horizon is None or decision.plan is None or not upcoming:
+        return decision
+    when, amount = upcoming[0]
+    if (when - snap.time).total_seconds() > horizon:
+        return decision
+    state = PortfolioState.of(dict(holdings), snap.prices, strategy.quote)
+    after = weights_after_flow(state, decision.targets, amount)
+    band, rel = strategy.settings.band, strategy.settings.relative_band
+    if band is None and rel is None:
+        return decision  # no band to land inside: the flow cannot be shown to fix the drift
+    if any(d.breached for d in asset_drifts(after, decision.targets, band, rel)):
+        return decision
+    why = (
+        f"cash_flow_first: {decision.reason}; the {flow_text(amount, strategy.quote)} on {when:%Y-%m-%d} brings "
+        "every asset inside its band, so no trade now"
+    )
+    trigger = replace(decision.trigger, fired=False, reasons=(why,))
+    return replace(decision, trigger=trigger, plan=None)

@@ -38,6 +38,8 @@ def backtest(
         float(np.median(np.diff(history.times).astype("timedelta64[s]").astype(np.int64))) if len(history) > 1 else None
     )
     refuse_unsupported(strategy, "backtest", step_seconds=step)
+    if strategy.cash_flow_first_s is not None and not flows:
+        raise ConfigError("waits for known cash flows: give them with --flows", field="cash_flow_first")
     if flows and path == "fast":
         raise ConfigError("the fast kernels model a portfolio without external flows: use the step path", field="flows")
     if path == "fast" or (path == "auto" and not flows and kernel_spec(strategy) is not None):

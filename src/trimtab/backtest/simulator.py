@@ -114,6 +114,14 @@ def _book_fills(out: dict[str, FloatArray], k: int, report: ExecutionReport, sna
         out["turnover"][k] += float(f.quantity * snap.prices[f.asset]) * unit
 
 
+def _booked(out: dict[str, FloatArray], k: int, result: CycleResult | None, snap: MarketSnapshot, unit: float) -> bool:
+    """Book a result's fills at step `k`; whether anything filled."""
+    if result is None or result.report is None or not result.report.fills:
+        return False
+    _book_fills(out, k, result.report, snap, unit)
+    return True
+
+
 def step_backtest(
     strategy: Strategy,
     history: PriceHistory,
@@ -131,7 +139,7 @@ def step_backtest(
     deposits (+) and withdrawals (-), each trading one way before its step's check (backtest.flows).
     """
     from trimtab.adapters.paper import PaperVenue
-    from trimtab.backtest.flows import apply_flow, flows_by_step
+    from trimtab.backtest.flows import apply_flow, defer_for_flow, flows_by_step
     from trimtab.pipeline import Pipeline
 
     require_strategy_assets(strategy, history)
@@ -162,6 +170,7 @@ def step_backtest(
     col = {a: j for j, a in enumerate(history.assets)}
     n, t_len = len(history.assets), len(history) - start
     flow_at = flows_by_step(flows, history.times[start:])
+    when = {j: to_datetime(history.times[start + j]) for j in flow_at}
     out = {k: np.zeros(t_len) for k in ("equity", "turnover", "fee", "slippage", "gas", "te", "flows")}
     weights = np.zeros((t_len, n))
     rebalanced = np.zeros(t_len, dtype=bool)
@@ -183,11 +192,12 @@ def step_backtest(
             )
             out["flows"][k] = float(booked) * unit
             reasons.append((k, note))
-            if flowed is not None and flowed.report is not None and flowed.report.fills:
-                _book_fills(out, k, flowed.report, snap, unit)
-                traded = True
+            traded = _booked(out, k, flowed, snap, unit)
         holdings = ledger.balances(ACCOUNT)
         d = pipeline.decide(snap, holdings, schedule=schedule, initial=(k == 0), strategy=strat_now)
+        if flow_at and k > 0:
+            d = defer_for_flow(strat_now, d, snap, holdings, [(when[j], a) for j, a in flow_at.items() if j > k][:1])
+            reasons += [(k, d.reason)] if d.reason.startswith("cash_flow_first") else []
         try:
             result = pipeline.execute(d, snap, ledger, account=ACCOUNT, holdings=holdings, strategy=strat_now)
         except SafetyError as err:  # a guard blocked this step: nothing traded, as in the service
@@ -203,9 +213,8 @@ def step_backtest(
         total = float(values.sum()) + cash
         out["equity"][k] = total
         weights[k] = values / total if total > 0 else 0.0
-        if result.report and result.report.fills:
+        if _booked(out, k, result, snap, unit):
             reasons.append((k, d.reason))
-            _book_fills(out, k, result.report, snap, unit)
             traded = True
         if traded:
             rebalanced[k] = True

@@ -76,6 +76,7 @@ class StrategySpec(Model):
     dex: DexSpec | None = None
     constraints: ConstraintsSpec = ConstraintsSpec()
     initial_value: Annotated[float, Field(gt=0)] = 10_000.0
+    cash_flow_first: bool | str = False  # true (a 30d horizon) or a horizon such as 14d: backtests with --flows
     backtest: BacktestSpec | None = None
     yield_: YieldSpec | None = Field(
         None, validation_alias=AliasChoices("yield", "yield_"), serialization_alias="yield"
@@ -154,6 +155,21 @@ class StrategySpec(Model):
             if not lo <= w <= hi:
                 raise ValueError(f"targets: {sym} weight {w} outside constraints [{lo}, {hi}]")
 
+    @field_validator("cash_flow_first")
+    @classmethod
+    def _cash_flow_first(cls, v: bool | str) -> bool | str:
+        if isinstance(v, str):
+            try:
+                parse_every(v)
+            except ValueError:
+                raise ValueError(f"true, false or a horizon such as 30d, got {v!r}") from None
+        return v
+
+    def cash_flow_horizon_s(self) -> float | None:
+        if self.cash_flow_first is False:
+            return None
+        return parse_every("30d" if self.cash_flow_first is True else self.cash_flow_first).approx_seconds()
+
     def build(self) -> Strategy:
         band, rel = plan_bands(self.trigger)
         settings = PlanSettings(min_trade=Decimal(repr(self.constraints.min_trade_usd)), band=band, relative_band=rel)
@@ -179,6 +195,7 @@ class StrategySpec(Model):
             initial_value=self.initial_value,
             description=self.description,
             window=BacktestWindow(self.backtest.start, self.backtest.end) if self.backtest else BacktestWindow(),
+            cash_flow_first_s=self.cash_flow_horizon_s(),
         )
 
     def execution_policy(self) -> ExecutionPolicy:

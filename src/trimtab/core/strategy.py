@@ -77,6 +77,7 @@ class Strategy:
     initial_value: float = 10_000.0  # opening deposit in the quote when a portfolio starts from cash
     window: BacktestWindow = BacktestWindow()
     description: str = ""
+    cash_flow_first_s: float | None = None  # skip a due rebalance a known flow within this many seconds would fix
 
     @property
     def assets(self) -> tuple[str, ...]:

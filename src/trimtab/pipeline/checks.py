@@ -28,6 +28,10 @@ def refuse_unsupported(
     """ConfigError naming the first strategy key that `path` on `venue` cannot honour; nothing is started."""
     policy = strategy.execution
     where = f"{path} on {venue}" if path != "backtest" else "a backtest"
+    if strategy.cash_flow_first_s is not None and path != "backtest":
+        raise ConfigError(
+            f"{where} knows no future cash flows: it applies to backtests with --flows", field="cash_flow_first"
+        )
     guards = policy.guards
     if guards is not None and guards.reference is not None:
         kind = guards.reference.kind
