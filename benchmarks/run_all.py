@@ -215,7 +215,12 @@ def render(r: dict[str, Any]) -> str:
         "",
         "## Processes (`benchmarks/bench_cli.py`, median of fresh processes)",
         "",
-        f"Ahead-of-time kernels built (`make deps` runs `python -m trimtab.backtest.aot`): {cli['aot_built']}.",
+        f"Ahead-of-time kernels built (`make deps` runs `python -m trimtab.backtest.aot`): {cli['aot_built']}."
+        + (
+            f" These figures are from a later run of `bench_cli.py` alone ({r['cli_generated']})."
+            if r.get("cli_generated")
+            else ""
+        ),
         "",
         "| job | median | min |",
         "|---|---|---|",
