@@ -106,7 +106,8 @@ def test_three_workers_share_portfolios_without_double_processing(tmp_path: Path
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             done = [store.count_decisions(n) for n in names] if len(ledger.accounts()) == len(names) else [0]
-            if min(done) >= 8:
+            seen = {r["worker"] for n in names for r in store.decisions(n, limit=10_000)}
+            if min(done) >= 8 and len(seen) == 3:  # every worker runs (and handles SIGTERM) before the stop
                 break
             time.sleep(0.2)
         for w in workers:
