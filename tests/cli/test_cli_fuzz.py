@@ -78,7 +78,11 @@ CONTEXT = {
 VALID = {("forward_fill", "0"), ("port", "0")}
 # Free-text options: any string is a valid value (names, URLs checked when used, accounts, reasons).
 FREE_TEXT = {"account", "host", "worker_id", "dask_scheduler", "rpc", "venue_url", "quote"}
-ENUMS = {"venue": ["bogus", "ccxt:", "ccxt:nosuchexchange"], "name": ["no-such-preset"]}
+ENUMS = {
+    "venue": ["bogus", "ccxt:", "ccxt:nosuchexchange"],
+    "name": ["no-such-preset"],
+    "tax_rates": ["0.3", "x,0.1", "1.5,0.1", "-0.1,0.2", ","],
+}
 DATES = {"start", "end", "from_", "to"}
 PARSER_KIND: dict[Callable[..., Any], str] = {
     maybe_file: "input",

@@ -41,6 +41,7 @@ def result_metrics(r: BacktestResult) -> dict[str, Any]:
         "rebalance_reasons": [reason for _, reason in r.reasons],
         "path": r.path,
         **(flow_metrics(r, flows) if flows is not None else {}),
+        **r.extra.get("tax", {}),
     }
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from trimtab.backtest.fastpath import fast_backtest, kernel_spec
 from trimtab.backtest.simulator import BacktestResult, step_backtest
+from trimtab.backtest.tax import TaxRates
 from trimtab.core.base.history import PriceHistory
 from trimtab.core.strategy import Strategy
 from trimtab.errors import ConfigError
@@ -27,6 +28,7 @@ def backtest(
     path: Path = "auto",
     progress: Callable[[int], None] | None = None,
     flows: Sequence[tuple[datetime, Decimal]] = (),
+    tax: TaxRates | None = None,
 ) -> BacktestResult:
     """Replay `strategy` over `history` from `initial_value` in cash (default: the strategy file's initial_value).
 
@@ -42,6 +44,8 @@ def backtest(
         raise ConfigError("waits for known cash flows: give them with --flows", field="cash_flow_first")
     if flows and path == "fast":
         raise ConfigError("the fast kernels model a portfolio without external flows: use the step path", field="flows")
-    if path == "fast" or (path == "auto" and not flows and kernel_spec(strategy) is not None):
+    if tax is not None and path == "fast":
+        raise ConfigError("tax lots need each fill: the step path keeps them, the kernels do not", field="tax")
+    if path == "fast" or (path == "auto" and not flows and tax is None and kernel_spec(strategy) is not None):
         return fast_backtest(strategy, history.after_warmup(), value)  # kernel triggers read no history
-    return step_backtest(strategy, history, value, progress=progress, start=history.warmup, flows=flows)
+    return step_backtest(strategy, history, value, progress=progress, start=history.warmup, flows=flows, tax=tax)

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from trimtab.backtest.ledger import RunningLedger
+from trimtab.backtest.tax import TaxRates, tax_summary
 from trimtab.core.base.history import PriceHistory
 from trimtab.core.base.ledger import deposit_entries
 from trimtab.core.base.ports import ExecutionReport
@@ -130,13 +131,15 @@ def step_backtest(
     *,
     start: int = 0,
     flows: Sequence[tuple[datetime, Decimal]] = (),
+    tax: TaxRates | None = None,
 ) -> BacktestResult:
     """The general path: one engine.run_cycle per step against a paper venue and a running ledger.
 
     Rows before `start` are warm-up: models and triggers see them, the simulation begins at `start`. A series
     that ends (or has a gap) is marked at its last known price, so a position in it can be valued and sold;
     models see the gap in `snapshot.history` and stop targeting it. `flows` (date, quote amount) are external
-    deposits (+) and withdrawals (-), each trading one way before its step's check (backtest.flows).
+    deposits (+) and withdrawals (-), each trading one way before its step's check (backtest.flows). With `tax`
+    the fills are replayed into tax lots: realised gains and after-tax values land in `extra["tax"]`.
     """
     from trimtab.adapters.paper import PaperVenue
     from trimtab.backtest.flows import apply_flow, defer_for_flow, flows_by_step
@@ -223,8 +226,10 @@ def step_backtest(
         if progress:
             progress(k)
     extra: dict[str, Any] = {"flows": out["flows"]} if flow_at else {}
-    if strategy.allocation is not None:
-        extra["allocation_notes"] = dict(strategy.allocation.notes())
+    if tax is not None:  # the ledger's fills into tax lots, as `trimtab tax-report` reads a live ledger
+        entries = ledger.entries(ACCOUNT)
+        extra["tax"] = tax_summary(entries, strategy.quote, snap.prices, now, float(out["equity"][-1]), unit, tax)
+    extra |= {"allocation_notes": dict(strategy.allocation.notes())} if strategy.allocation is not None else {}
     return BacktestResult(
         strategy.name,
         history.times[start:],

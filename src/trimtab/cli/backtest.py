@@ -24,7 +24,6 @@ from trimtab.cli.app import (
 
 if TYPE_CHECKING:  # imported where used: `trimtab --help` and other commands never load them
     from rich.progress import Progress
-    from rich.table import Table
 
     from trimtab.core.base.history import PriceHistory
     from trimtab.core.strategy import Strategy
@@ -166,37 +165,6 @@ def progress_bar(total: int, label: str) -> Progress:
     )
 
 
-def metrics_table(rows: list[dict[str, Any]], title: str, first: str = "strategy") -> Table:
-    from rich.table import Table
-
-    t = Table(title=title, title_justify="left")
-    cols = [
-        (first, first),
-        ("final_value", "final value"),
-        ("cagr", "CAGR"),
-        ("volatility", "vol"),
-        ("sharpe", "Sharpe"),
-        ("max_drawdown", "max DD"),
-        ("turnover", "turnover"),
-        ("n_rebalances", "rebal."),
-        ("total_costs", "costs"),
-        ("tracking_error", "track. err."),
-    ]
-    for _, label in cols:
-        t.add_column(label, justify="left" if label == first else "right")
-    pct = {"cagr", "volatility", "max_drawdown", "tracking_error"}
-    for r in rows:
-        cells = []
-        for key, _ in cols:
-            v = r.get(key)
-            if isinstance(v, float):
-                cells.append(f"{v * 100:.2f}%" if key in pct else f"{v:,.2f}")
-            else:
-                cells.append(str(v))
-        t.add_row(*cells)
-    return t
-
-
 @app.command("backtest")
 @guarded
 def backtest_cmd(
@@ -226,6 +194,19 @@ def backtest_cmd(
             help="External cash flows: CSV date,amount in the quote (+ deposit, - withdrawal); runs the step path.",
         ),
     ] = None,
+    tax_rates: Annotated[
+        str | None,
+        typer.Option(
+            "--tax-rates",
+            help="SHORT,LONG rates on realised gains (e.g. 0.3,0.15): tax lots, gains and after-tax values.",
+        ),
+    ] = None,
+    tax_method: Annotated[
+        Literal["fifo", "lifo", "hifo"], typer.Option("--tax-method", help="Lots sold first: fifo | lifo | hifo.")
+    ] = "fifo",
+    holding_days: Annotated[
+        int, typer.Option("--holding-days", min=1, max=3650, help="Held longer than this: long term.")
+    ] = 365,
 ) -> None:
     """Replay a strategy over real history, net of fees, slippage and gas."""
     import sys
@@ -236,17 +217,25 @@ def backtest_cmd(
         strategy,
         rates,
         chart,
-        {"--report": report, "--prices": prices, "--forward-fill": forward_fill, "--flows": flows},
+        {
+            "--report": report,
+            "--prices": prices,
+            "--forward-fill": forward_fill,
+            "--flows": flows,
+            "--tax-rates": tax_rates,
+        },
     ):
         return yield_backtest(ys, rates, start, end, json_out, equity_csv, chart, initial_value)
 
     from trimtab.adapters.flowfile import load_flows
     from trimtab.backtest.results import result_metrics
     from trimtab.backtest.runner import backtest
+    from trimtab.cli.tables import metrics_table
     from trimtab.config import load_strategy
 
     strat = load_strategy(strategy)
     cash_flows = load_flows(flows) if flows is not None else []
+    tax = tax_setting(tax_rates, tax_method, holding_days) if tax_rates is not None else None
     history = load_history(strat, prices, start, end, forward_fill)
     with progress_bar(len(history), f"backtest {strat.name}") as bar:
         task = bar.add_task("steps", total=len(history))
@@ -257,6 +246,7 @@ def backtest_cmd(
             path=path,
             progress=lambda i: bar.update(task, completed=i + 1),
             flows=cash_flows,
+            tax=tax,
         )
     m = result_metrics(result)
     if json_out is not None and str(json_out) == "-":
@@ -272,6 +262,12 @@ def backtest_cmd(
                 f"{m['flows']} external flow(s), net {m['net_flows']:,.2f}: returns above are time-weighted "
                 f"(flows are not returns); money-weighted return {m['money_weighted_return'] * 100:.2f}% a year"
             )
+        if "tax_paid" in m:
+            out.print(
+                f"realised gains ({m['tax_method']}): short-term {m['realised_gain_short']:,.2f}, long-term "
+                f"{m['realised_gain_long']:,.2f} {strat.quote}; tax {m['tax_paid']:,.2f}; after tax "
+                f"{m['after_tax_final_value']:,.2f}, {m['after_tax_liquidation_value']:,.2f} if sold at the end"
+            )
         if json_out is not None:
             json_out.write_text(json.dumps(m, indent=2))
             out.print(f"metrics written to {json_out}")
@@ -282,6 +278,22 @@ def backtest_cmd(
 
         write_report(result, history, strat, report)
         out.print(f"report written to {report}")
+
+
+def tax_setting(rates: str, method: str, holding_days: int) -> Any:
+    """`--tax-rates SHORT,LONG` as TaxRates; ConfigError naming the option for anything else."""
+    from trimtab.backtest.tax import TaxRates
+    from trimtab.core.base.lots import LotMethod
+    from trimtab.errors import ConfigError
+
+    parts = rates.split(",")
+    try:
+        short, long_ = (float(p) for p in parts) if len(parts) == 2 else (float("nan"), float("nan"))
+    except ValueError:
+        short = long_ = float("nan")
+    if not (0.0 <= short <= 1.0 and 0.0 <= long_ <= 1.0):
+        raise ConfigError(f"two rates in [0, 1] as SHORT,LONG (e.g. 0.3,0.15), got {rates!r}", field="--tax-rates")
+    return TaxRates(short, long_, LotMethod(method), holding_days)
 
 
 def write_equity_csv(result: Any, dest: Path) -> None:
@@ -326,6 +338,7 @@ def compare_cmd(
     from rich.table import Table
 
     from trimtab.backtest.compare import REGIMES, compare, same_as
+    from trimtab.cli.tables import metrics_table
     from trimtab.cli.yield_cmd import yield_compare, yield_spec_for
     from trimtab.config import load_strategy
     from trimtab.core.measures.regimes import MarketRegime

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from trimtab.cli.app import FillOpt, StrategyArg, app, guarded, out, output_file, sweep_param
-from trimtab.cli.backtest import EndOpt, HistPricesOpt, StartOpt, load_history, metrics_table, progress_bar
+from trimtab.cli.backtest import EndOpt, HistPricesOpt, StartOpt, load_history, progress_bar
 
 MAX_SWEEP_POINTS = 100_000  # a bigger grid needs --max-points: each point is a whole backtest
 
@@ -51,6 +51,7 @@ def sweep_cmd(
     """Backtest a grid of parameter values; print the tracking-error vs cost frontier."""
     from trimtab.backtest.sweep import frontier, grid, grid_size, parse_param, run_sweep
     from trimtab.backtest.sweep_chart import point_label, save_frontier_chart
+    from trimtab.cli.tables import metrics_table
     from trimtab.config import load_strategy_spec
     from trimtab.errors import ConfigError
 

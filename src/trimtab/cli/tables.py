@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
 from rich.table import Table
 
@@ -104,4 +105,33 @@ def fills_table(report: ExecutionReport) -> Table:
             f"FAILED: {fail.reason}",
             style="red",
         )
+    return t
+
+
+def metrics_table(rows: list[dict[str, Any]], title: str, first: str = "strategy") -> Table:
+    t = Table(title=title, title_justify="left")
+    cols = [
+        (first, first),
+        ("final_value", "final value"),
+        ("cagr", "CAGR"),
+        ("volatility", "vol"),
+        ("sharpe", "Sharpe"),
+        ("max_drawdown", "max DD"),
+        ("turnover", "turnover"),
+        ("n_rebalances", "rebal."),
+        ("total_costs", "costs"),
+        ("tracking_error", "track. err."),
+    ]
+    for _, label in cols:
+        t.add_column(label, justify="left" if label == first else "right")
+    pct = {"cagr", "volatility", "max_drawdown", "tracking_error"}
+    for r in rows:
+        cells = []
+        for key, _ in cols:
+            v = r.get(key)
+            if isinstance(v, float):
+                cells.append(f"{v * 100:.2f}%" if key in pct else f"{v:,.2f}")
+            else:
+                cells.append(str(v))
+        t.add_row(*cells)
     return t

@@ -4,7 +4,6 @@ accountant can import (date, asset, quantity, proceeds, basis, gain, term, acqui
 from __future__ import annotations
 
 import csv
-from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -17,37 +16,10 @@ from trimtab.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from trimtab.core.base.ledger import LedgerEntry
-    from trimtab.core.base.lots import Disposal, TradeLegs
+    from trimtab.core.base.lots import Disposal
 
 CENT = Decimal("0.01")
 COLUMNS = ("date", "asset", "quantity", "proceeds", "basis", "gain", "term", "acquired", "lot")
-
-
-def trade_legs(entries: list[LedgerEntry], quote: str) -> tuple[list[TradeLegs], list[LedgerEntry]]:
-    """Fills grouped by ref (base leg, quote leg, fee, gas) and the opening deposits of risk assets."""
-    from trimtab.core.base.ledger import EntryKind
-    from trimtab.core.base.lots import TradeLegs
-
-    by_ref: dict[str, list[LedgerEntry]] = defaultdict(list)
-    deposits = []
-    for e in entries:
-        if e.kind == EntryKind.DEPOSIT and e.asset != quote:
-            deposits.append(e)
-        elif e.kind in (EntryKind.TRADE, EntryKind.FEE, EntryKind.GAS):
-            by_ref[e.ref].append(e)
-    legs = []
-    for ref, group in by_ref.items():
-        base = [e for e in group if e.kind == EntryKind.TRADE and e.asset != quote]
-        paid = [e for e in group if e.kind == EntryKind.TRADE and e.asset == quote]
-        if len(base) != 1 or len(paid) != 1:
-            raise DataError(
-                f"fill {ref} has no single {quote} leg: is {quote} the ledger's quote? (--quote)", field="--quote"
-            )
-        asset = base[0].asset
-        fees_quote = -sum((e.amount for e in group if e.kind != EntryKind.TRADE and e.asset == quote), Decimal(0))
-        fee_base = -sum((e.amount for e in group if e.kind == EntryKind.FEE and e.asset == asset), Decimal(0))
-        legs.append(TradeLegs(ref, base[0].time, asset, base[0].amount, paid[0].amount, fees_quote, fee_base))
-    return legs, deposits
 
 
 def _opening_value(deposit: LedgerEntry, prices: str | None) -> Decimal:
@@ -77,7 +49,7 @@ def disposals_of(
     ledger: Path, account: str | None, quote: str, method: str, holding_days: int, prices: str | None
 ) -> list[Disposal]:
     from trimtab.adapters.storage import SqlLedgerStore
-    from trimtab.core.base.lots import LotBook, LotMethod, replay_trades
+    from trimtab.core.base.lots import LotBook, LotMethod, replay_trades, trade_legs
 
     store = SqlLedgerStore(str(ledger))
     try:

@@ -7,12 +7,14 @@ gas (the usual rule, e.g. IRS Publication 551 "Basis of Assets" and Publication 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
+from trimtab.core.base.ledger import EntryKind, LedgerEntry
 from trimtab.core.base.types import ZERO
 from trimtab.errors import DataError
 
@@ -166,3 +168,27 @@ def replay_trades(trades: Iterable[TradeLegs], book: LotBook, method: LotMethod 
         elif t.base < 0:
             book.sell(t.asset, -t.base + t.fee_base, t.quote_amount - t.fees_quote, t.time, method)
     return book
+
+
+def trade_legs(entries: list[LedgerEntry], quote: str) -> tuple[list[TradeLegs], list[LedgerEntry]]:
+    """Fills grouped by ref (base leg, quote leg, fee, gas) and the opening deposits of risk assets."""
+    by_ref: dict[str, list[LedgerEntry]] = defaultdict(list)
+    deposits = []
+    for e in entries:
+        if e.kind == EntryKind.DEPOSIT and e.asset != quote:
+            deposits.append(e)
+        elif e.kind in (EntryKind.TRADE, EntryKind.FEE, EntryKind.GAS):
+            by_ref[e.ref].append(e)
+    legs = []
+    for ref, group in by_ref.items():
+        base = [e for e in group if e.kind == EntryKind.TRADE and e.asset != quote]
+        paid = [e for e in group if e.kind == EntryKind.TRADE and e.asset == quote]
+        if len(base) != 1 or len(paid) != 1:
+            raise DataError(
+                f"fill {ref} has no single {quote} leg: is {quote} the ledger's quote? (--quote)", field="--quote"
+            )
+        asset = base[0].asset
+        fees_quote = -sum((e.amount for e in group if e.kind != EntryKind.TRADE and e.asset == quote), Decimal(0))
+        fee_base = -sum((e.amount for e in group if e.kind == EntryKind.FEE and e.asset == asset), Decimal(0))
+        legs.append(TradeLegs(ref, base[0].time, asset, base[0].amount, paid[0].amount, fees_quote, fee_base))
+    return legs, deposits
