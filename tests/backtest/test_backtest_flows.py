@@ -208,3 +208,10 @@ def test_the_service_refuses_cash_flow_first_at_validation() -> None:
         with pytest.raises(ConfigError, match="cash_flow_first: .* knows no future cash flows"):
             refuse_unsupported(s, path)  # type: ignore[arg-type]
     refuse_unsupported(s, "backtest")  # a backtest with --flows honours it
+
+
+def test_cash_flow_first_looks_at_the_nearest_flow_whatever_the_order_given() -> None:
+    s = replace(strat(ThresholdBand(band=0.1), {"A": 0.5, "USDC": 0.5}, band=0.1), cash_flow_first_s=7 * 86_400.0)
+    flows = [(day(4), Decimal(10)), (day(3), Decimal(500))]  # listed late first: the day-3 deposit is the next one
+    r = backtest(s, _drifted(), initial_value=1000.0, flows=flows)
+    assert not r.rebalanced[1] and any("deposit of 500.00 USDC on 2024-01-04" in why for _, why in r.reasons)

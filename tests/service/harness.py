@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +52,26 @@ def cex_config(directory: Path, url: str, strategy: str, **portfolio: Any) -> Pa
     (directory / "s.yaml").write_text(strategy)
     spec = {"name": "cex", "strategy": "s.yaml", "venue": "ccxt:binance", "url": url, "check_every": "1h"}
     return write_config(directory, [{**spec, **portfolio}], market_data={"source": "venue"}, database_url="svc.db")
+
+
+def serve_process(config: Path) -> subprocess.Popen[str]:
+    """`trimtab serve --config CONFIG` (API on a free port, the admin token set) in its own process, output piped."""
+    return subprocess.Popen(  # noqa: S603 - this interpreter, our own entry point
+        [
+            sys.executable,
+            "-c",
+            "from trimtab.cli import main; main()",
+            "serve",
+            "--config",
+            str(config),
+            "--port",
+            str(free_port()),
+        ],
+        env={**os.environ, "TRIMTAB_ADMIN_TOKEN": ADMIN_TOKEN},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def open_services(config: Path, **kw: Any) -> Services:

@@ -128,27 +128,11 @@ def test_sigkill_during_execution_never_loses_or_duplicates_a_trade(tmp_path: Pa
 @pytest.mark.slow
 def test_sigterm_finishes_the_running_leg_and_stops_cleanly(tmp_path: Path) -> None:
     """`trimtab serve` (API + scheduler) on SIGTERM mid-rebalance: exit 0, journal closed with no reconciliation."""
-    from tests.service.harness import ADMIN_TOKEN, free_port
+    from tests.service.harness import serve_process
 
     config = _config(tmp_path)
     db = tmp_path / "svc.db"
-    env = {**os.environ, "TRIMTAB_ADMIN_TOKEN": ADMIN_TOKEN}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from trimtab.cli import main; main()",
-            "serve",
-            "--config",
-            str(config),
-            "--port",
-            str(free_port()),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = serve_process(config)
     try:
         deadline = time.monotonic() + 30
         while not _open_rebalances(db) and time.monotonic() < deadline:

@@ -3,16 +3,13 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests.service.harness import ADMIN_TOKEN, free_port, open_services, write_config
+from tests.service.harness import open_services, serve_process, write_config
 
 from trimtab.service.commands import pause
 from trimtab.service.runner import Runner
@@ -39,23 +36,7 @@ def _config(tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_serve_prints_a_line_per_trading_cycle_and_one_on_shutdown(tmp_path: Path) -> None:
     config = _config(tmp_path)
-    env = {**os.environ, "TRIMTAB_ADMIN_TOKEN": ADMIN_TOKEN}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from trimtab.cli import main; main()",
-            "serve",
-            "--config",
-            str(config),
-            "--port",
-            str(free_port()),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = serve_process(config)
     assert proc.stdout is not None
     lines: list[str] = []
     try:

@@ -39,7 +39,7 @@ def flows_by_step(flows: Sequence[tuple[datetime, Decimal]], times: npt.NDArray[
         if k >= len(stamps):
             raise ConfigError(f"a flow on {when:%Y-%m-%d} is after the backtest ends", field="--flows")
         out[k] = out.get(k, Decimal(0)) + amount
-    return out
+    return dict(sorted(out.items()))  # in step order, however the caller listed them
 
 
 def apply_flow(
@@ -97,14 +97,19 @@ def defer_for_flow(
     decision: Decision,
     snap: MarketSnapshot,
     holdings: Mapping[str, Decimal],
-    upcoming: Sequence[tuple[datetime, Decimal]],
+    flows: Mapping[int, Decimal],
+    times: Mapping[int, datetime],
+    step: int,
 ) -> Decision:
-    """`cash_flow_first`: a due rebalance is skipped when the next known flow, within the strategy's horizon, would
-    by itself bring every asset inside its band; the decision says which flow and when."""
+    """`cash_flow_first`: a due rebalance is skipped when the next known flow (`flows` by step, in step order),
+    within the strategy's horizon, would by itself bring every asset inside its band; the decision says which."""
     horizon = strategy.cash_flow_first_s
-    if horizon is None or decision.plan is None or not upcoming:
+    if horizon is None or decision.plan is None:
         return decision
-    when, amount = upcoming[0]
+    nxt = next((j for j in flows if j > step), None)
+    if nxt is None:
+        return decision
+    when, amount = times[nxt], flows[nxt]
     if (when - snap.time).total_seconds() > horizon:
         return decision
     state = PortfolioState.of(dict(holdings), snap.prices, strategy.quote)

@@ -199,7 +199,7 @@ def step_backtest(
         holdings = ledger.balances(ACCOUNT)
         d = pipeline.decide(snap, holdings, schedule=schedule, initial=(k == 0), strategy=strat_now)
         if flow_at and k > 0:
-            d = defer_for_flow(strat_now, d, snap, holdings, [(when[j], a) for j, a in flow_at.items() if j > k][:1])
+            d = defer_for_flow(strat_now, d, snap, holdings, flow_at, when, k)
             reasons += [(k, d.reason)] if d.reason.startswith("cash_flow_first") else []
         try:
             result = pipeline.execute(d, snap, ledger, account=ACCOUNT, holdings=holdings, strategy=strat_now)

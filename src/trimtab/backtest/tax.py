@@ -48,7 +48,8 @@ def tax_summary(
     unit: float,
     rates: TaxRates,
 ) -> dict[str, Any]:
-    """Gains and taxes in the quote, and the after-tax values in the history's unit (`unit`: the quote's price)."""
+    """Gains and tax in the quote; the after-tax values in the history's unit, as `final_value` (`unit`: the
+    quote's price in it)."""
     legs, _ = trade_legs(list(entries), quote)
     book = replay_trades(legs, LotBook(timedelta(days=rates.holding_days)), rates.method)
     realised = {t: sum((d.gain for d in book.disposals if d.term == t), ZERO) for t in ("short", "long")}
@@ -67,7 +68,7 @@ def tax_summary(
         "realised_gain_short": float(realised["short"]),
         "realised_gain_long": float(realised["long"]),
         "unrealised_gain": float(sum((s.gain for s in open_sales), ZERO)),
-        "tax_paid": float(paid) * unit,
+        "tax_paid": float(paid),
         "after_tax_final_value": final_value - float(paid) * unit,
         "after_tax_liquidation_value": final_value - float(paid + at_exit) * unit,
     }

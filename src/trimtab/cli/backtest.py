@@ -265,7 +265,7 @@ def backtest_cmd(
         if "tax_paid" in m:
             out.print(
                 f"realised gains ({m['tax_method']}): short-term {m['realised_gain_short']:,.2f}, long-term "
-                f"{m['realised_gain_long']:,.2f} {strat.quote}; tax {m['tax_paid']:,.2f}; after tax "
+                f"{m['realised_gain_long']:,.2f}, tax {m['tax_paid']:,.2f} {strat.quote}; after tax "
                 f"{m['after_tax_final_value']:,.2f}, {m['after_tax_liquidation_value']:,.2f} if sold at the end"
             )
         if json_out is not None:

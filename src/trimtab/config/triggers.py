@@ -236,23 +236,6 @@ class NotSpec(Model):
         return Not(self.triggers[0].build(rebalance_to))
 
 
-TriggerSpec = Annotated[
-    BandSpec
-    | VolatilityAdaptiveSpec
-    | RegimeAwareSpec
-    | CostAwareSpec
-    | AnyOfSpec
-    | AllOfSpec
-    | NotSpec
-    | YieldChangeSpec
-    | PriceShockSpec
-    | RiskEventSpec
-    | ListingSpec,
-    Field(discriminator="kind"),
-]
-for _m in (AnyOfSpec, AllOfSpec, NotSpec):
-    _m.model_rebuild()
-
 AnySpec = (
     BandSpec
     | VolatilityAdaptiveSpec
@@ -266,6 +249,9 @@ AnySpec = (
     | RiskEventSpec
     | ListingSpec
 )
+TriggerSpec = Annotated[AnySpec, Field(discriminator="kind")]
+for _m in (AnyOfSpec, AllOfSpec, NotSpec):
+    _m.model_rebuild()
 
 
 def walk(spec: AnySpec) -> Iterator[AnySpec]:

@@ -66,7 +66,7 @@ class ServiceStore:
             raise LedgerError(f"service write failed: {scrub(err)}") from err
 
     def close(self) -> None:
-        if self._reader is not self._engine:
+        if not self._pg:  # SQLite's own read engine; PostgreSQL reads share the ledger's pool, which it closes
             self._reader.dispose()
 
     @contextmanager
