@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from trimtab.backtest.yield_backtest import alternatives, run_yield, setup_from, yield_metrics
+from trimtab.backtest.yield_backtest import alternatives, run_yield, yield_metrics
 from trimtab.cli import app
+from trimtab.core.yield_check import setup_from
 from trimtab.core.yields.migration import MigrationRule, SwapCosts
 from trimtab.core.yields.positions import RatesTable, YieldPosition
 

@@ -8,8 +8,7 @@ gas price times ETH's price. Alternatives for `compare`: best-on-day-one, a stat
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -22,28 +21,21 @@ from trimtab.backtest.results import result_metrics
 from trimtab.backtest.simulator import BacktestResult, to_datetime
 from trimtab.core.base.ledger import deposit_entries, entries_for_fill
 from trimtab.core.base.types import ZERO, TradePlan
-from trimtab.core.triggers.opportunity import depegged, risk_events_in, score_changes_in, scores_at
-from trimtab.core.triggers.rules import DecisionContext, Trigger
-from trimtab.core.yields.migration import Assessment, Market, MigrationRule, Move, assess, make_move
-from trimtab.core.yields.positions import CASH_STATE, RatesTable, ReserveState, YieldPosition, cash_position, d
+from trimtab.core.yield_check import (
+    CheckTime,
+    YieldSetup,
+    decide_yield,
+    interest_since,
+    states_at,
+    values_of,
+)
+from trimtab.core.yields.migration import Assessment, Market, Move, make_move
+from trimtab.core.yields.positions import RatesTable, ReserveState, YieldPosition, d
 from trimtab.core.yields.trades import as_plan, execute_move, position_value
 from trimtab.errors import ConfigError, DataError
 
 ACCOUNT = "yield"
 FloatArray = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class YieldSetup:
-    """What a yield backtest needs: candidates (cash first), the rule, the check trigger, the start value."""
-
-    name: str
-    quote: str
-    positions: tuple[YieldPosition, ...]
-    rule: MigrationRule
-    trigger: Trigger | None = None  # None: check every row
-    initial_value: float = 1_000_000.0
-    apy_window: int = 1  # decide on the mean APR of the last N rows (1: the day's rate)
 
 
 @dataclass(frozen=True)
@@ -67,25 +59,6 @@ def usd_per_gas(rates: RatesTable, gwei: Mapping[np.datetime64, tuple[float, flo
                 source="eth_gas_daily.csv",
             )
         out[i] = g[0] * 1e-9 * g[1]
-    return out
-
-
-def _states(setup: YieldSetup, rates: RatesTable, t: int) -> dict[str, ReserveState | None]:
-    out: dict[str, ReserveState | None] = {}
-    for p in setup.positions:
-        if not p.is_cash:
-            out[p.name] = rates.state(t, p.reserve)
-    for p in setup.positions:  # idle cash is priced like the reserve of the same coin (oracle), else at par
-        if p.is_cash:
-            same = next(
-                (
-                    s
-                    for q in setup.positions
-                    if not q.is_cash and q.underlying == p.underlying and (s := out.get(q.name)) is not None
-                ),
-                None,
-            )
-            out[p.name] = CASH_STATE if same is None else ReserveState(0.0, 1.0, CASH_STATE.supplied, 0.0, same.price)
     return out
 
 
@@ -142,63 +115,47 @@ def run_yield(
     prev_idx: dict[str, Decimal] = {}
     anchor = previous = None
     seen = rates.trailing_apr(setup.apy_window)
-    changes = score_changes_in(setup.trigger)
-    events = risk_events_in(setup.trigger)
     for t in range(len(rates)):
         now = to_datetime(rates.times[t])
-        states = _states(setup, rates, t)
-        decide = _states(setup, seen, t) if seen is not rates else states
+        states = states_at(setup, rates, t)
+        decide = states_at(setup, seen, t) if seen is not rates else states
         units = ledger.balances(ACCOUNT)
-        interest = ZERO
-        for p in pos:
-            s = states[p.name]
-            if s is None:
-                continue
-            apy[t, names.index(p.name)] = s.apy
-            idx = d(s.index)
-            u = units.get(p.name, ZERO)
-            if u and p.name in prev_idx:
-                interest += u * (idx - prev_idx[p.name]) * d(s.price)
-            prev_idx[p.name] = idx
+        for j, p in enumerate(pos):
+            if (s := states[p.name]) is not None:
+                apy[t, j] = s.apy
+        interest, idx_now = interest_since(units, states, prev_idx)
+        prev_idx.update(idx_now)
         run.out["interest"][t] = float(interest)
-        values = {p.name: float(position_value(units.get(p.name, ZERO), states[p.name])) for p in pos}
-        total = sum(values.values())
         market = Market(decide, float(gas_usd[t]))
-        check = t == 0
-        if not check and policy is None:
-            if setup.trigger is None:
-                check = True
-            else:
-                ctx = DecisionContext(
-                    time=now,
-                    weights={n: v / total for n, v in values.items()} if total else {},
-                    targets={},
-                    anchor=anchor,
-                    previous=previous,
-                    value=total,
-                    quote=setup.quote,
-                    reserves=decide,
+        if isinstance(policy, Fixed):
+            values = values_of(setup, units, states)
+            total = sum(values.values())
+            if t == 0:
+                _execute(
+                    run,
+                    t,
+                    _fixed_moves(setup, policy, total, market),
+                    setup,
+                    by_name,
+                    states,
+                    ledger,
+                    market,
+                    now,
+                    total,
                 )
-                check = setup.trigger.check(ctx).fired
-        coins = (
-            depegged(events, {p.underlying: s.price for p in pos if (s := states[p.name]) is not None})
-            if events
-            else {}
-        )
-        blocked = {p.name: coins[p.underlying] for p in pos if p.underlying in coins}
-        if policy is None and any(values.get(n, 0.0) > setup.rule.min_move_usd for n in blocked):
-            check = True  # a risk event on a held coin (the rates file's oracle price): act now
+        else:
+            dec = decide_yield(
+                setup,
+                units,
+                states,
+                float(gas_usd[t]),
+                CheckTime(now, anchor, previous),
+                decide_states=decide,
+                first=t == 0,
+            )
+            if dec.checked:
+                _execute(run, t, dec.assessment, setup, by_name, states, ledger, market, now, sum(dec.values.values()))
         anchor, previous = anchor or now, now
-        if check:
-            if isinstance(policy, Fixed):
-                a = _fixed_moves(setup, policy, total, market) if t == 0 else Assessment((), "")
-            else:
-                scores = scores_at(changes, now) if changes else {}
-                now_pos = tuple(
-                    dataclasses.replace(p, risk_score=scores[p.protocol]) if p.protocol in scores else p for p in pos
-                )
-                a = assess(setup.rule, now_pos, values, market, blocked=blocked)
-            _execute(run, t, a, setup, by_name, states, ledger, market, now, total)
         units = ledger.balances(ACCOUNT)
         post = np.array([float(position_value(units.get(n, ZERO), states[n])) for n in names])
         run.out["equity"][t] = float(post.sum())
@@ -305,7 +262,7 @@ def alternatives(setup: YieldSetup, rates: RatesTable, gas_usd: FloatArray) -> d
     cands = [p for p in setup.positions if not p.is_cash and p.risk_score >= setup.rule.min_score]
     if not cands:
         return {}
-    s0 = _states(setup, rates, 0)
+    s0 = states_at(setup, rates, 0)
     listed = [p for p in cands if s0.get(p.name) is not None] or cands
     best = max(listed, key=lambda p: _apy(s0.get(p.name)))
     out = {
@@ -324,16 +281,3 @@ def alternatives(setup: YieldSetup, rates: RatesTable, gas_usd: FloatArray) -> d
 
 def _apy(s: ReserveState | None) -> float:
     return s.apy if s is not None else 0.0
-
-
-def setup_from(
-    name: str,
-    quote: str,
-    candidates: Sequence[YieldPosition],
-    rule: MigrationRule,
-    trigger: Trigger | None,
-    initial_value: float,
-    apy_window: int = 1,
-) -> YieldSetup:
-    """Cash in the quote first, then the candidates."""
-    return YieldSetup(name, quote, (cash_position(quote), *candidates), rule, trigger, initial_value, apy_window)

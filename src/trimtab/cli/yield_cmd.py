@@ -16,7 +16,7 @@ from trimtab.errors import ConfigError
 
 if TYPE_CHECKING:
     from trimtab.backtest.simulator import BacktestResult
-    from trimtab.backtest.yield_backtest import YieldSetup
+    from trimtab.core.yield_check import YieldSetup
 
 
 def yield_spec_for(
@@ -43,8 +43,9 @@ def prepare(
 ) -> tuple[YieldSetup, RatesTable, Any]:
     """Setup, the rates windowed to the rows where every candidate has data, and USD per gas on each row."""
     from trimtab.adapters.rates import load_rates
-    from trimtab.backtest.yield_backtest import setup_from, usd_per_gas
+    from trimtab.backtest.yield_backtest import usd_per_gas
     from trimtab.cli.backtest import err_console
+    from trimtab.core.yield_check import setup_from
     from trimtab.shipped import gas_series
 
     ys = spec.yield_
