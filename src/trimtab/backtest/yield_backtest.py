@@ -48,8 +48,15 @@ class Fixed:
 Policy = Fixed | None  # None: the migration rule
 
 
-def usd_per_gas(rates: RatesTable, gwei: Mapping[np.datetime64, tuple[float, float]]) -> FloatArray:
-    """USD per gas unit on each rates row: Etherscan average gwei * 1e-9 * ETH/USD of that day."""
+def usd_per_gas(rates: RatesTable, gwei: Mapping[np.datetime64, tuple[float, float]] | None = None) -> FloatArray:
+    """USD per gas unit on each rates row: Etherscan average gwei * 1e-9 * ETH/USD of that day (default: the
+    bundled Etherscan series)."""
+    if gwei is None:
+        from trimtab.shipped import gas_series
+
+        series = gas_series()
+        days = series.times.astype("datetime64[D]")
+        gwei = {t: (a, b) for t, a, b in zip(days, series.gwei, series.native_price, strict=True)}
     out = np.empty(len(rates))
     for i, t in enumerate(rates.times.astype("datetime64[D]")):
         g = gwei.get(t)

@@ -177,6 +177,14 @@ def deploy_cmd(
     deployment: Annotated[
         Path, typer.Option("--deployment", parser=output_file, help="Write the deployment JSON here.")
     ],
+    yield_deployment: Annotated[
+        Path | None,
+        typer.Option(
+            "--yield-deployment",
+            parser=output_file,
+            help="Also deploy the ERC-4626 vaults, a USDC/USDT pool and the migrator; write their JSON here.",
+        ),
+    ] = None,
 ) -> None:
     """Deploy the contracts and seeded pools on a running local dev node, fund the dev trader, write the JSON."""
     from trimtab.adapters.dex import deployment_of
@@ -191,3 +199,9 @@ def deploy_cmd(
     env = deploy(w3, DevAccounts(*dev_accounts()), load_seed_prices(_price_file()))
     deployment_of(env).save(deployment)
     out.print(f"deployed on {rpc}; wrote {deployment}; trader wallet {env.accounts.trader.address}")
+    if yield_deployment is not None:
+        from trimtab.chain.yield_vaults import deploy_yield
+        from trimtab.chain.yield_venue import write_yield_deployment
+
+        write_yield_deployment(deploy_yield(env), yield_deployment)
+        out.print(f"yield vaults vUSDC, vUSDT, the USDC/USDT pool and the migrator deployed; wrote {yield_deployment}")

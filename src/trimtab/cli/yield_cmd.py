@@ -45,8 +45,6 @@ def prepare(
     from trimtab.adapters.rates import load_rates
     from trimtab.backtest.yield_backtest import usd_per_gas
     from trimtab.cli.backtest import err_console
-    from trimtab.core.yield_check import setup_from
-    from trimtab.shipped import gas_series
 
     ys = spec.yield_
     if ys is None:
@@ -56,13 +54,7 @@ def prepare(
         rates, start=start or (window.start if window else None), end=end or (window.end if window else None)
     )
     positions = ys.positions()
-    for p in positions:
-        if p.reserve not in table.reserves:
-            raise ConfigError(
-                f"reserve {p.reserve} is not in the rates file (it has {', '.join(table.reserves)})",
-                source=table.source,
-                field="yield.candidates",
-            )
+    table.require(positions)
     lo, hi = table.common_rows(tuple(p.reserve for p in positions))
     if hi - lo < 2:
         raise ConfigError(
@@ -74,13 +66,9 @@ def prepare(
             "the days every candidate has data"
         )
         table = table.slice(lo, hi)
-    g = gas_series()
-    gas_map = {t: (a, b) for t, a, b in zip(g.times.astype("datetime64[D]"), g.gwei, g.native_price, strict=True)}
     value = initial_value if initial_value is not None else spec.initial_value
-    setup = setup_from(
-        spec.name, spec.quote, positions, ys.rule(), spec.trigger.build(spec.rebalance_to), value, ys.apy_window
-    )
-    return setup, table, usd_per_gas(table, gas_map)
+    setup = spec.yield_setup(value)
+    return setup, table, usd_per_gas(table)
 
 
 def _table(rows: list[dict[str, Any]], title: str) -> Table:

@@ -22,6 +22,7 @@ from trimtab.core.base.types import asset_symbol, canonical_keys
 from trimtab.core.execution.planner import PlanSettings
 from trimtab.core.policy import BacktestWindow, ExecutionPolicy
 from trimtab.core.strategy import Strategy
+from trimtab.core.yield_check import YieldSetup, setup_from
 from trimtab.errors import ConfigError
 
 Fraction = Annotated[float, Field(ge=0, le=1)]
@@ -169,6 +170,15 @@ class StrategySpec(Model):
         if self.cash_flow_first is False:
             return None
         return parse_every("30d" if self.cash_flow_first is True else self.cash_flow_first).approx_seconds()
+
+    def yield_setup(self, initial_value: float | None = None, name: str | None = None) -> YieldSetup:
+        """The `yield:` block as what its check runs on (cash in the quote first); the same in backtest and serve."""
+        if self.yield_ is None:
+            raise ConfigError("the strategy has no yield: block", field="yield")
+        ys = self.yield_
+        value = initial_value if initial_value is not None else self.initial_value
+        trigger = self.trigger.build(self.rebalance_to)
+        return setup_from(name or self.name, self.quote, ys.positions(), ys.rule(), trigger, value, ys.apy_window)
 
     def build(self) -> Strategy:
         band, rel = plan_bands(self.trigger)

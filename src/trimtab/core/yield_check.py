@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from trimtab.core.base.types import ZERO
+from trimtab.core.base.types import ZERO, asset_symbol
 from trimtab.core.triggers.opportunity import depegged, risk_events_in, score_changes_in, scores_at
 from trimtab.core.triggers.rules import DecisionContext, Trigger, TriggerKind
 from trimtab.core.yields.migration import Assessment, Market, MigrationRule, assess
@@ -35,6 +35,11 @@ class YieldSetup:
     @property
     def by_name(self) -> dict[str, YieldPosition]:
         return {p.name: p for p in self.positions}
+
+    def canonical(self) -> YieldSetup:
+        """Positions named by canonical (upper-case) symbols, as ledgers key assets: aUSDC is AUSDC there."""
+        named = tuple(dataclasses.replace(p, name=asset_symbol(p.name)) for p in self.positions)
+        return dataclasses.replace(self, positions=named)
 
 
 def setup_from(

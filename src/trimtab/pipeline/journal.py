@@ -203,7 +203,7 @@ class JournaledVenue:
         failures: list[LegFailure] = []
         if atomic:
             self._mark_sent(doc, range(len(plan.orders)))
-            self.report = self._send_whole(venue, plan)
+            self.report = self._send_whole(venue, plan, doc)
             return self.report
         for i, order in enumerate(plan.orders):
             why = self._halted() or (self.guard(order) if self.guard else None)
@@ -256,8 +256,9 @@ class JournaledVenue:
         within = self.lease.renew_in if renew and self.lease is not None else None
         self.ledger.journal_progress(self.rebalance_id, json.dumps(doc), within=within)
 
-    def _send_whole(self, venue: TrackedVenue, plan: TradePlan) -> ExecutionReport:
-        """An atomic venue's plan: all legs in one batch, or none when stopping or a leg's guard says no."""
+    def _send_whole(self, venue: TrackedVenue, plan: TradePlan, doc: dict[str, Any]) -> ExecutionReport:
+        """An atomic venue's plan: all legs in one batch, or none when stopping or a leg's guard says no. A batch
+        whose outcome is unknown (sent, no receipt) keeps the rebalance open until the venue settles it."""
         if self.rebalance_id is None:
             raise RuntimeError("internal invariant broken: expected self.rebalance_id is not None")
         why = self._halted()
@@ -268,6 +269,13 @@ class JournaledVenue:
         else:
             try:
                 report = venue.execute(plan)
+            except OrderOutcomeUnknown as err:  # it may have landed: nothing recorded, nothing planned on top
+                self.unknown = (0, str(err))
+                doc["unknown"] = {"leg": 0, "reason": str(err)}
+                self.ledger.journal_progress(self.rebalance_id, json.dumps(doc))
+                return ExecutionReport(
+                    (), tuple(LegFailure(o, f"outcome unknown: {err}") for o in plan.orders), venue=venue.name
+                )
             except VenueError as err:
                 partial = err.partial_report
                 done = partial.fills if isinstance(partial, ExecutionReport) else ()

@@ -144,3 +144,47 @@ class DexTracked:
 
     def close(self) -> None:
         """Nothing to release: web3 HTTP sessions close with the process."""
+
+
+class PlannedFills:
+    """The paper venue of yield portfolios: each leg fills at its planned price and costs, which
+    core.yields.trades computed exactly (index, swap fee and slippage, gas); one batch, like the chain's."""
+
+    name = "paper-yield"
+    atomic_batches = True
+
+    def __init__(self, balances: Mapping[str, Decimal]) -> None:
+        self._balances = {a: q for a, q in balances.items() if q}
+
+    def balances(self) -> dict[str, Decimal]:
+        return dict(self._balances)
+
+    def rules(self, asset: str, quote: str) -> MarketRules:
+        return MarketRules()
+
+    def execute(self, plan: TradePlan) -> ExecutionReport:
+        fills = tuple(
+            Fill(
+                o.asset,
+                o.quote,
+                o.side,
+                o.quantity,
+                o.exec_price,
+                o.cost.fee,
+                o.cost.slippage,
+                o.cost.gas,
+                self.client_id(plan, i),
+                gross=o.gross,
+            )
+            for i, o in enumerate(plan.orders)
+        )
+        for f in fills:
+            self._balances[f.asset] = self._balances.get(f.asset, Decimal(0)) + f.base_delta
+            self._balances[f.quote] = self._balances.get(f.quote, Decimal(0)) + f.quote_delta
+        return ExecutionReport(fills, venue=self.name)
+
+    def client_id(self, plan: TradePlan, index: int) -> str:
+        return f"{plan.plan_id}:{index}"
+
+    def find_fill(self, client_id: str, order: PlannedOrder) -> Fill | None:
+        return None  # it dies with the process, like EphemeralPaper: after a crash no leg of it exists

@@ -70,9 +70,10 @@ def scheduled_alerts(services: Services, rt: PortfolioRuntime, row: PortfolioRow
     alerts = services.settings.alerts
     every = reports.calendar_every(rt.strategy.trigger)
     anchor = row.anchor_at or now
-    if every is not None:
+    ahead = reports.every_of(alerts.advance_notice)
+    if every is not None and every.approx_seconds() > ahead.approx_seconds():  # else every check would announce one
         due = reports.next_calendar_due(every, anchor, now)
-        notice = reports.every_of(alerts.advance_notice).after(now, 1)
+        notice = ahead.after(now, 1)
         if due <= notice and (row.notice_for is None or row.notice_for < due):
             services.notifier.send(
                 rt.name,

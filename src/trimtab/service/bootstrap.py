@@ -31,6 +31,7 @@ from trimtab.service.history import make_history_source
 from trimtab.service.marketdata import AcceleratedClock, Clock, MarketData, ReplaySource, VenueSource, WallClock
 from trimtab.service.settings import PortfolioSpec, ServiceSettings, Tokens
 from trimtab.service.venues import make_tracked_venue
+from trimtab.service.yield_feed import YieldFeed, YieldMarket, refuse_yield, yield_feed
 
 
 @dataclass
@@ -47,6 +48,7 @@ class PortfolioRuntime:
     lock: threading.Lock = field(default_factory=threading.Lock)
     equity_tail: list[float] | None = None  # recent recorded values, valid for the decision at `equity_at`
     equity_at: datetime | None = None
+    yields: YieldFeed | None = None  # a yield portfolio's rates, gas and positions (service/yield_cycle.py)
 
     @property
     def name(self) -> str:
@@ -170,14 +172,13 @@ def build_services(
         specs.get(p.strategy) or specs.setdefault(p.strategy, _strategy_spec(settings, p)) for p in settings.portfolios
     ]
     for spec, base in zip(settings.portfolios, bases, strict=True):
-        if base.yield_ is not None:  # the service cannot honour it yet: refused before anything starts
-            raise ConfigError(
-                "yield: positions accruing by an index do not run in the service yet "
-                "(backtest them with trimtab backtest)",
-                source=spec.strategy,
-                field="yield",
-            )
-    replay = _replay(settings, bases, clock) if markets is None and settings.market_data.source == "replay" else None
+        refuse_yield(spec, base)
+    priced = [b for b in bases if b.yield_ is None]  # yield portfolios are priced by their rates feed
+    replay = (
+        _replay(settings, priced, clock)
+        if markets is None and settings.market_data.source == "replay" and priced
+        else None
+    )
     runtimes: dict[str, PortfolioRuntime] = {}
     known_accounts = set(ledger.accounts())
     built = [base.build() for base in bases]
@@ -187,9 +188,12 @@ def build_services(
         version, targets = current[spec.name]
         strategy = strategy_with_targets(base, targets, spec.name) if version > 1 else strategy
         refuse_unsupported(strategy, "serve", venue_kind(spec.venue))
-        venue = make_tracked_venue(settings, spec, strategy.costs, strategy)
-        if markets is not None:
-            market: MarketData = markets[spec.name]
+        venue = make_tracked_venue(settings, spec, strategy.costs, strategy, base)
+        feed = yield_feed(settings, spec, base, venue, clock) if base.yield_ is not None else None
+        if feed is not None:
+            market: MarketData = YieldMarket(feed)
+        elif markets is not None:
+            market = markets[spec.name]
         elif replay is not None:
             market = replay
         elif isinstance(venue, CcxtTracked):
@@ -208,7 +212,7 @@ def build_services(
                     raise
         guards = strategy.execution.guards
         reference = open_reference(guards.reference if guards else None, venue=venue, base_dir=str(settings.base_dir))
-        runtimes[spec.name] = PortfolioRuntime(spec, base, strategy, version, venue, market, reference)
+        runtimes[spec.name] = PortfolioRuntime(spec, base, strategy, version, venue, market, reference, yields=feed)
     # SQLite serves one process, which may reclaim its own leases at once after a crash; PostgreSQL workers differ
     default = "main" if ledger.engine.dialect.name == "sqlite" else f"{socket.gethostname()}-{os.getpid()}"
     wid = worker_id or settings.worker_id or default
@@ -228,8 +232,9 @@ def build_services(
 def _open_account(
     ledger: SqlLedgerStore, spec: PortfolioSpec, base: StrategySpec, venue: TrackedVenue | None, clock: Clock
 ) -> None:
-    """Opening balances: the exchange's for ccxt; configured holdings or initial value (in the quote) for paper."""
-    if isinstance(venue, CcxtTracked | DexTracked):
+    """Opening balances: the venue's for ccxt and the chain; configured holdings or initial value (in the quote) for
+    paper."""
+    if venue is not None and not isinstance(venue, Fundable):
         holdings = venue.balances()
     else:
         value = spec.initial_value if spec.initial_value is not None else base.initial_value

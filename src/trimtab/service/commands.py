@@ -87,14 +87,16 @@ def _status(s: Services, name: str) -> dict[str, Any]:
     row = s.store.portfolio(name)
     if row is None:
         raise RuntimeError("internal invariant broken: expected row is not None")
-    state, snap, _ = _state(s, rt)
+    state, snap, holdings = _state(s, rt)
     now = snap.time
-    rows = drift_rows(state, rt.strategy)
+    last = s.store.decisions(name, limit=1)
+    ydoc = _yields(rt, holdings, now, last[0] if last else None) if rt.yields is not None else None
+    rows = drift_rows(state, rt.strategy) if ydoc is None else _position_rows(ydoc["positions"])
     assets = [
         {
             **r,
-            "band": r["band"] if r["band"] != float("inf") else None,
-            "distance": r["distance"] if r["band"] != float("inf") else None,
+            "band": r["band"] if r["band"] is not None and r["band"] != float("inf") else None,
+            "distance": r["distance"] if r["band"] is not None and r["band"] != float("inf") else None,
             "breached": r["status"] != "ok",
         }
         for r in rows
@@ -102,7 +104,6 @@ def _status(s: Services, name: str) -> dict[str, Any]:
     every = reports.calendar_every(rt.strategy.trigger)
     anchor = row.anchor_at
     closest = min((a for a in assets if a["distance"] is not None), key=lambda a: a["distance"], default=None)
-    last = s.store.decisions(name, limit=1)
     return reports.json_doc(
         {
             "name": name,
@@ -111,7 +112,7 @@ def _status(s: Services, name: str) -> dict[str, Any]:
             "account": rt.account,
             "quote": rt.strategy.quote,
             "time": now,
-            "value": float(state.total),
+            "value": float(state.total) if ydoc is None else sum(p["value"] for p in ydoc["positions"]),
             "paused": row.paused,
             "paused_reason": row.paused_reason,
             "targets_version": rt.targets_version,
@@ -130,8 +131,50 @@ def _status(s: Services, name: str) -> dict[str, Any]:
             "failures": row.failures,
             "pending": {"trigger": row.trigger_requested, "exit": row.exit_request is not None},
             "last_decision": _brief(last[0]) if last else None,
+            "yields": ydoc,
         }
     )
+
+
+def _position_rows(positions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Held yield positions as asset rows, in USD like the rates: no target weights, the migration rule decides."""
+    total = sum(p["value"] for p in positions)
+    return [
+        {
+            "asset": p["name"],
+            "quantity": p["units"],
+            "price": (Decimal(repr(p["value"])) / Decimal(p["units"])).quantize(Decimal("1e-12")),
+            "value": Decimal(repr(p["value"])),
+            "weight": p["value"] / total if total > 0 else None,
+            "target": None,
+            "drift": None,
+            "relative_drift": None,
+            "band": None,
+            "distance": None,
+            "status": "ok",
+        }
+        for p in positions
+        if Decimal(p["units"]) > 0
+    ]
+
+
+def _yields(rt: PortfolioRuntime, holdings: dict[str, Decimal], now: datetime, last: dict[str, Any] | None) -> Any:
+    """A yield portfolio's positions now (units, index, APY, value), yield earned so far and the latest moves."""
+    from trimtab.service.yield_cycle import positions_doc
+
+    feed = rt.yields
+    if feed is None:
+        raise RuntimeError("internal invariant broken: expected a yield portfolio")
+    states, _, _ = feed.states(now)
+    doc = (last or {}).get("yields") or {}
+    return {
+        "positions": positions_doc(rt, holdings, states),
+        "yield_earned": doc.get("yield_earned", 0.0),
+        "interest_last_check": doc.get("interest", 0.0),
+        "rates_time": str(feed.rates.times[feed.row(now)])[:10],
+        "rates_source": feed.rates.source,
+        "last_moves": doc.get("moves", []),
+    }
 
 
 def decisions(
@@ -205,8 +248,14 @@ def costs(s: Services, name: str) -> dict[str, Any]:
     now = snap.time
     from trimtab import engine
 
-    dry = engine.decide(rt.strategy, snap, holdings, initial=True)
-    projection = plan_document(dry.plan, rt.strategy, state, "cost of rebalancing to target now (dry run)")
+    if rt.yields is not None:
+        from trimtab.service.yield_cycle import dry_run
+
+        plan = dry_run(rt, holdings, now)
+        projection = plan_document(plan, rt.strategy, state, f"what the migration rule would move now: {plan.reason}")
+    else:
+        dry = engine.decide(rt.strategy, snap, holdings, initial=True)
+        projection = plan_document(dry.plan, rt.strategy, state, "cost of rebalancing to target now (dry run)")
     return reports.json_doc(
         {
             "portfolio": name,
@@ -291,6 +340,8 @@ def trigger_now(s: Services, name: str, *, actor: str) -> dict[str, Any]:
 def set_targets(s: Services, name: str, new: dict[str, float], *, actor: str, note: str = "") -> dict[str, Any]:
     """Validate like a strategy file (symbols, weights in [0, 1] summing to 1, constraints), then version and audit."""
     rt = _rt(s, name)
+    if rt.yields is not None:
+        raise Conflict(f"{name} is a yield portfolio: its yield: block's migration rule decides where money sits")
     strategy = strategy_with_targets(rt.base, dict(new), f"portfolio {name}")
     risky = sorted(a for a in strategy.targets if a != strategy.quote)
     try:  # an asset the market cannot price would make every later cycle fail: refuse it now

@@ -310,4 +310,15 @@ def portfolio_strategies(settings: ServiceSettings) -> dict[str, Strategy]:
     """Each portfolio's strategy as the service builds it (file next to service.yaml, or a preset)."""
     from trimtab.service.bootstrap import _strategy_spec
 
-    return {p.name: _strategy_spec(settings, p).build() for p in settings.portfolios}
+    out = {}
+    for p in settings.portfolios:
+        spec = _strategy_spec(settings, p)
+        if spec.yield_ is not None:
+            raise ConfigError(
+                "trimtab replay replays price histories: a yield strategy's rates replay in trimtab serve "
+                "(market_data.source: replay) and trimtab backtest --rates",
+                source=p.strategy,
+                field="yield",
+            )
+        out[p.name] = spec.build()
+    return out

@@ -18,6 +18,7 @@ from trimtab.scrub import scrub
 from trimtab.service.bootstrap import Services
 from trimtab.service.cycle import failed_cycle, reconcile_leftovers, run_portfolio_cycle
 from trimtab.service.leases import Heartbeat, LeaseGuard, active_guard, holding
+from trimtab.service.yield_cycle import run_yield_cycle
 
 __all__ = ["LeaseGuard", "Runner", "active_guard"]
 log = logging.getLogger(__name__)
@@ -94,7 +95,8 @@ class Runner:
         with rt.lock, holding(guard):
             try:
                 try:
-                    updates = run_portfolio_cycle(s, rt, row, left.reconcilable)
+                    cycle = run_yield_cycle if rt.yields is not None else run_portfolio_cycle
+                    updates = cycle(s, rt, row, left.reconcilable)
                     decision = updates.pop("decision")
                     s.store.release(name, s.worker_id, decision=decision, **release, **updates)
                 except LeaseLost:

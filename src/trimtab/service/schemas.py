@@ -92,6 +92,27 @@ class Pending(Reply):
     exit: bool
 
 
+class YieldPosition(Reply):
+    name: str
+    protocol: str
+    underlying: str
+    risk_score: float
+    units: Amount
+    index: float | None
+    apy: float | None = Field(description="null before the reserve is listed")
+    utilization: float | None
+    value: float
+
+
+class YieldStatus(Reply):
+    positions: list[YieldPosition]
+    yield_earned: float = Field(description="interest earned since the first check, in USD")
+    interest_last_check: float
+    rates_time: str = Field(description="the rates row the positions are valued at (YYYY-MM-DD)")
+    rates_source: str
+    last_moves: list[JsonObject] = Field(description="the last check's migrations with both APYs and their costs")
+
+
 class Status(Reply):
     name: str
     strategy: str
@@ -113,6 +134,7 @@ class Status(Reply):
     failures: int
     pending: Pending
     last_decision: DecisionBrief | None
+    yields: YieldStatus | None = Field(None, description="yield portfolios only: positions, APYs, yield earned")
 
 
 class Decision(Reply):
@@ -133,6 +155,7 @@ class Decision(Reply):
     plan: JsonObject | None
     report: JsonObject | None
     worker: str
+    yields: JsonObject | None = Field(None, description="yield portfolios: positions, interest, yield earned, moves")
 
 
 class Decisions(Reply):

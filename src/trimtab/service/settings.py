@@ -46,6 +46,7 @@ class PortfolioSpec(_Model):
     deployment: str | None = None  # uniswap: deployment JSON (from `trimtab chain deploy`)
     key_file: str | None = None  # uniswap: signing key file; else $TRIMTAB_EVM_PRIVATE_KEY
     dex: DexSpec | None = None  # uniswap: overrides the strategy file's `dex:` block
+    rates: str | None = None  # yield strategies: rates CSV (default: the shipped Aave v3 history)
     account: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
     initial_value: Annotated[float, Field(gt=0)] | None = None
     holdings: dict[str, Decimal] | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from trimtab.config import StrategySpec
 from trimtab.core.base.schedule import parse_every
 from trimtab.core.costs.model import CostModel
 from trimtab.core.strategy import Strategy
@@ -14,9 +15,15 @@ from trimtab.service.settings import PortfolioSpec, ServiceSettings
 
 
 def make_tracked_venue(
-    settings: ServiceSettings, spec: PortfolioSpec, costs: CostModel, strategy: Strategy | None = None
+    settings: ServiceSettings,
+    spec: PortfolioSpec,
+    costs: CostModel,
+    strategy: Strategy | None = None,
+    base: StrategySpec | None = None,
 ) -> TrackedVenue | None:
     """The portfolio's persistent venue; None for the default ephemeral paper venue (built per cycle)."""
+    if base is not None and base.yield_ is not None:
+        return _yield_venue(settings, spec, base)
     if spec.venue == "paper":
         if spec.paper_state is None:
             return None
@@ -48,3 +55,18 @@ def make_tracked_venue(
         lookup_grace_s=float(parse_every(spec.lookup_grace).seconds),
     )
     return CcxtTracked(venue, float(parse_every(spec.unknown_grace).seconds))
+
+
+def _yield_venue(settings: ServiceSettings, spec: PortfolioSpec, base: StrategySpec) -> TrackedVenue | None:
+    """Paper: None (each cycle fills its planned legs); uniswap: the chain's ERC-4626 vaults and migrator."""
+    if spec.venue != "uniswap":
+        return None
+    from decimal import Decimal
+
+    from trimtab.chain.yield_venue import open_yield_chain
+
+    if spec.rpc is None or spec.deployment is None or base.yield_ is None:
+        raise RuntimeError("internal invariant broken: expected rpc, deployment and a yield block")
+    key = settings.path(spec.key_file) if spec.key_file else None
+    tolerance = Decimal(repr(base.yield_.max_slippage))
+    return open_yield_chain(spec.rpc, settings.path(spec.deployment), key, tolerance)

@@ -45,7 +45,16 @@ def loads(text: str | None) -> Any:
 def encode(values: dict[str, Any]) -> dict[str, Any]:
     """JSON-encode the *_json / dict-valued columns."""
     out = dict(values)
-    for key in ("exit_request", "bh_json", "weights_json", "targets_json", "metrics_json", "plan_json", "report_json"):
+    for key in (
+        "exit_request",
+        "bh_json",
+        "weights_json",
+        "targets_json",
+        "metrics_json",
+        "plan_json",
+        "report_json",
+        "yield_json",
+    ):
         if key in out and out[key] is not None and not isinstance(out[key], str):
             out[key] = json.dumps(out[key], default=str)
     return out
@@ -91,4 +100,5 @@ def decision_row(m: Any) -> dict[str, Any]:
         "plan": loads(m["plan_json"]),
         "report": loads(m["report_json"]),
         "worker": m["worker"],
+        "yields": loads(m["yield_json"]),
     }

@@ -79,6 +79,7 @@ decisions = Table(
     Column("plan_json", Text, nullable=True),
     Column("report_json", Text, nullable=True),
     Column("worker", String(64), nullable=False, default=""),
+    Column("yield_json", Text, nullable=True),  # yield portfolios: positions, interest, yield earned
 )
 
 target_versions = Table(

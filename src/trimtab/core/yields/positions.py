@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from trimtab.core.base.types import ZERO
+from trimtab.errors import ConfigError
 
 SECONDS_PER_YEAR = 31_536_000  # Aave's SECONDS_PER_YEAR (365 days): rates compound per second
 FloatArray = npt.NDArray[np.float64]
@@ -108,6 +109,16 @@ class RatesTable:
 
     def column(self, reserve: str) -> int:
         return self.reserves.index(reserve)
+
+    def require(self, positions: tuple[YieldPosition, ...]) -> None:
+        """ConfigError naming the first candidate whose reserve the file does not have."""
+        for p in positions:
+            if not p.is_cash and p.reserve not in self.reserves:
+                raise ConfigError(
+                    f"reserve {p.reserve} is not in the rates file (it has {', '.join(self.reserves)})",
+                    source=self.source,
+                    field="yield.candidates",
+                )
 
     def state(self, t: int, reserve: str) -> ReserveState | None:
         """The reserve at row `t`, or None when it has no data there (not listed yet)."""

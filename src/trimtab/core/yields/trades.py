@@ -51,7 +51,7 @@ def execute_move(
     held = units.get(src.name, ZERO)
     value = held * i_src * p_src
     want = d(move.amount_usd)
-    take = held if want >= value - Decimal("0.01") else min(held, want / (i_src * p_src))
+    take = held if want >= value - Decimal("0.01") else min(held, money_down(want / (i_src * p_src)))
     fills: list[Fill] = []
     gas_usd = fee_usd = slip_usd = ZERO
 

@@ -6,6 +6,7 @@ import { editTargets, emergencyExit, pauseOrResume, rebalanceNow, toast } from "
 import { when } from "./format.js";
 import { renderCorrelations, renderCosts, renderHeader, renderHistory, renderKpis, renderPerformance, renderRisk,
   renderTabs, renderWeights } from "./panels.js";
+import { renderYield } from "./yields.js";
 
 const POLL_MS = 1000;
 const HISTORY_MAX_AGE_MS = 10_000;
@@ -136,6 +137,7 @@ function render() {
   renderHeader(d.status, state.role);
   renderKpis(d.status, d.analytics, d.costs);
   renderWeights(d.status);
+  renderYield(d.status);
   renderRisk(d.analytics);
   renderPerformance(d.analytics, d.rebalances);
   renderCorrelations(d.analytics);

@@ -177,7 +177,9 @@ export function renderPerformance(an, rebalances) {
     points: eq.map((p, i) => ({ t: byTime[i], y: p.calendar })) });
   fill($("#perf-legend"), legend(series), markers.length ? h("span", {}, h("i", { class: "sw", style: { background: "#fff", border: `2px solid ${COLORS.strategy}`, borderRadius: "50%", width: "9px", height: "9px" } }), "rebalance") : null);
   const quote = an?.quote || "";
-  lineChart($("#equity-chart"), series, { height: 280, yFormat: (y) => compact(y), tipFormat: (y) => money(y, quote),
+  const ys = series.flatMap((sr) => sr.points.map((p) => p.y)).filter(isNum);
+  const step = ys.length ? (Math.max(...ys) - Math.min(...ys)) / 5 : 0;
+  lineChart($("#equity-chart"), series, { height: 280, yFormat: (y) => compact(y, step), tipFormat: (y) => money(y, quote),
     ariaLabel: "equity curve against buy-and-hold and the calendar variant" });
   lineChart($("#drawdown-chart"), [{ name: "Drawdown", color: COLORS.drawdown, area: true,
     points: eq.map((p, i) => ({ t: byTime[i], y: p.drawdown })) }],
@@ -185,11 +187,14 @@ export function renderPerformance(an, rebalances) {
     ariaLabel: "drawdown" });
 }
 
-function compact(y) {
+// an axis label short enough to read, with enough digits that ticks `step` apart stay distinct (a $1M vault
+// moving by $5k is 1.000M, 1.005M, ... not five times 1.0M)
+function compact(y, step = 0) {
   const a = Math.abs(y);
-  if (a >= 1e6) return `${num(y / 1e6, a >= 1e7 ? 0 : 1)}M`;
-  if (a >= 1e4) return `${num(y / 1e3, 0)}k`;
-  if (a >= 1e3) return `${num(y / 1e3, 1)}k`;
+  const digits = (unit, base) => Math.min(3, Math.max(base, step > 0 ? Math.ceil(-Math.log10(step / unit)) : 0));
+  if (a >= 1e6) return `${num(y / 1e6, digits(1e6, a >= 1e7 ? 0 : 1))}M`;
+  if (a >= 1e4) return `${num(y / 1e3, digits(1e3, 0))}k`;
+  if (a >= 1e3) return `${num(y / 1e3, digits(1e3, 1))}k`;
   return num(y, a >= 10 || a === 0 ? 0 : 2);
 }
 
