@@ -75,7 +75,7 @@ def test_bundled_daily_matches_the_file_read_directly() -> None:
 
 def test_coverage_agrees_with_the_loaded_series() -> None:
     cov = coverage()
-    assert len(cov) == 44 and cov["BTC"] == (date(2013, 4, 28), date(2024, 6, 30))
+    assert len(cov) == 44 + 1 and cov["BTC"] == (date(2013, 4, 28), date(2024, 6, 30))  # + WBTC, priced as BTC
     first, last = cov["SOL"]
     h = bundled_daily(["SOL"], start=first.isoformat(), end=last.isoformat())
     assert h.times[0] == np.datetime64(first, "ns") and h.times[-1] == np.datetime64(last, "ns")

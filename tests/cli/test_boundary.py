@@ -47,14 +47,22 @@ def test_classify_sorts_errors_by_what_the_user_can_do(tmp_path: Path) -> None:
     assert decoded.code == 2 and str(blob) in decoded.line and "UTF-8" in decoded.line
 
 
-def test_data_repairs_are_one_summary_line_unless_verbose() -> None:
-    quiet = runner.invoke(app, ["status", "-s", "index-fund"])
+def test_data_repairs_are_one_summary_line_unless_verbose(tmp_path: Path) -> None:
+    prices = tmp_path / "p.csv"  # a month of BTC/ETH with three one-day holes in BTC
+    days = [f"2024-01-{d:02d}" for d in range(1, 31)]
+    prices.write_text(
+        "date,BTC,ETH\n"
+        + "".join(f"{t},{'' if k in (5, 12, 20) else 40000 + k},{2000 + k}\n" for k, t in enumerate(days))
+    )
+    (tmp_path / "h.yaml").write_text("holdings: {BTC: '1', USDC: '20000'}\n")
+    args = ["status", "-s", "bitcoin", "-p", str(tmp_path / "h.yaml"), "--prices", str(prices)]
+    quiet = runner.invoke(app, args)
     notes = [line for line in quiet.stderr.splitlines() if line.startswith("note:")]
-    assert quiet.exit_code == 0 and len(notes) == 1
-    assert "forward-filled 12 missing cell(s)" in notes[0] and "--verbose" in notes[0]
-    loud = runner.invoke(app, ["--verbose", "status", "-s", "index-fund"])
+    assert quiet.exit_code == 0 and len(notes) == 1, quiet.output
+    assert "forward-filled 3 missing cell(s)" in notes[0] and "--verbose" in notes[0]
+    loud = runner.invoke(app, ["--verbose", *args])
     listed = [line for line in loud.stderr.splitlines() if line.startswith("note:")]
-    assert sum("forward-filled 1 missing row(s)" in line for line in listed) == 12
+    assert sum("forward-filled 1 missing row(s)" in line for line in listed) == 3
 
 
 def test_serve_check_validates_without_starting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -70,7 +70,7 @@ def test_malformed_yaml_names_line(tmp_path: Path) -> None:
 def test_unknown_preset_lists_presets() -> None:
     result = runner.invoke(app, ["validate", "no-such-preset"])
     assert result.exit_code == 2
-    assert "no-such-preset: no such file or preset (presets: bitcoin, cost-aware, custom" in result.stderr
+    assert "no such file or preset (presets: bitcoin, bitcoin-sleeves, cost-aware, custom" in result.stderr
 
 
 @pytest.mark.parametrize("name", ["stablecoin-vault", "index-fund", "bitcoin", "ethereum", "custom"])

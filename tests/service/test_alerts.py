@@ -86,7 +86,7 @@ def test_drawdown_breaker_pauses_and_alerts(tmp_path: Path, receiver: Receiver) 
     wait_for("the breaker", lambda: runner.run_once() >= 0 and services.store.portfolio("alpha").paused, timeout=15)
     row = services.store.portfolio("alpha")
     assert row is not None and row.paused_reason.startswith("circuit breaker: drawdown")
-    values = [v for _, v, _ in services.store.equity("alpha")]
+    values = [v for _, v, _, _ in services.store.equity_flows("alpha")]
     assert 1 - values[-1] / max(values) > 0.03
     n = services.store.count_decisions("alpha")
     time.sleep(0.2)

@@ -39,4 +39,5 @@ def test_no_request_gets_a_server_error(tmp_path: Path) -> None:
             fuzz()
     finally:
         services.close()
-    assert len(seen) == 18 and "PUT /api/portfolios/{name}/targets" in seen
+    assert len(seen) == 23 and "PUT /api/portfolios/{name}/targets" in seen
+    assert {"POST /api/portfolios/{name}/deposit", "POST /api/portfolios/{name}/withdraw"} <= set(seen)

@@ -39,7 +39,7 @@ def test_sign_in_shows_portfolios_and_rebalances_appear_live(open_page: Any, das
     expect(page.locator(".tab")).to_have_count(2)
     assert page.locator(".tab-name").all_text_contents() == ["alpha", "beta"]
     expect(page.locator("#role-badge")).to_have_text("admin")
-    expect(page.locator("#controls button")).to_have_count(4)
+    expect(page.locator("#controls button")).to_have_count(6)
     _ready(page)
 
     # while the replay clock runs, a trigger-driven rebalance the page did not show at first appears in its history

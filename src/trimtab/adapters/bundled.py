@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from trimtab.adapters.pricefile import LoadReport, RawPrices, check_history, read_price_file
+from trimtab.adapters.proxies import PROXIES, proxied_request, with_proxies
 from trimtab.core.base.history import PriceHistory
 from trimtab.core.base.types import asset_symbol
 from trimtab.errors import DataError
@@ -76,16 +77,20 @@ def bundled_daily_with_report(
     forward_fill: int = 3,
     require_complete: bool = True,
 ) -> tuple[PriceHistory, LoadReport]:
-    """Checked daily USD closes from the bundled CoinGecko file, with the report of filled gaps."""
-    return check_history(
-        _daily_raw(),
+    """Checked daily USD closes from the bundled CoinGecko file, with the report of filled gaps; a requested WBTC is
+    priced as BTC (adapters.proxies)."""
+    raw = _daily_raw()
+    read, used = proxied_request(assets, raw.history.assets)
+    history, report = check_history(
+        raw,
         quote=quote,
-        assets=assets,
+        assets=read,
         start=start,
         end=end,
         forward_fill=forward_fill,
         require_complete=require_complete,
     )
+    return with_proxies(history, used, assets or ()), report
 
 
 def bundled_daily(
@@ -102,12 +107,13 @@ def bundled_daily(
 
 def coverage() -> dict[str, tuple[date, date]]:
     """First and last date of each bundled daily series; a series ending early is an export artefact, not a
-    delisting."""
+    delisting. WBTC has BTC's dates: it is priced as BTC (adapters.proxies)."""
     with bundled_path(COVERAGE).open(newline="") as f:
-        return {
+        cov = {
             asset_symbol(r["asset"]): (date.fromisoformat(r["first_date"]), date.fromisoformat(r["last_date"]))
             for r in csv.DictReader(f)
         }
+    return cov | {p: cov[src] for p, src in PROXIES.items() if src in cov and p not in cov}
 
 
 def cmc_snapshots() -> pd.DataFrame:

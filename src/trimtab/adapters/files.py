@@ -125,9 +125,12 @@ def load_latest_prices(
                 raise DataError(f"no price for {', '.join(missing)}", source=str(p), field=missing[0])
             return when, in_quote_units(prices, quote)
     if path is None:
-        from trimtab.adapters.bundled import bundled_daily, bundled_path
+        from datetime import timedelta
 
-        history = bundled_daily(assets, quote=quote, require_complete=False)  # cached: no CSV parse per run
+        from trimtab.adapters.bundled import bundled_daily, bundled_path, coverage
+
+        recent = str(max(last for _, last in coverage().values()) - timedelta(days=30))  # gaps of 2015 cannot matter
+        history = bundled_daily(assets, quote=quote, start=recent, require_complete=False)  # cached: no CSV parse
         path = bundled_path("daily_prices_usd.csv.gz")
     else:
         import numpy as np

@@ -42,6 +42,7 @@ def result_metrics(r: BacktestResult) -> dict[str, Any]:
         "path": r.path,
         **(flow_metrics(r, flows) if flows is not None else {}),
         **r.extra.get("tax", {}),
+        **({"sleeves": r.extra["sleeves"]} if "sleeves" in r.extra else {}),  # backtest.sleeves
     }
 
 

@@ -11,8 +11,10 @@ import numpy as np
 
 from trimtab.backtest.fastpath import fast_backtest, kernel_spec
 from trimtab.backtest.simulator import BacktestResult, step_backtest
+from trimtab.backtest.sleeves import sleeve_backtest
 from trimtab.backtest.tax import TaxRates
 from trimtab.core.base.history import PriceHistory
+from trimtab.core.sleeves import SleeveSplit
 from trimtab.core.strategy import Strategy
 from trimtab.errors import ConfigError
 from trimtab.pipeline import refuse_unsupported
@@ -46,6 +48,13 @@ def backtest(
         raise ConfigError("the fast kernels model a portfolio without external flows: use the step path", field="flows")
     if tax is not None and path == "fast":
         raise ConfigError("tax lots need each fill: the step path keeps them, the kernels do not", field="tax")
+    if strategy.tax is not None and path == "fast":
+        raise ConfigError("a tax: block prices each sell from its lots: the step path keeps them", field="tax")
+    if tax is None and strategy.tax is not None:  # the strategy's own rates and lot method report its taxes
+        p = strategy.tax
+        tax = TaxRates(p.short_rate, p.long_rate, p.method, p.holding_days)
     if path == "fast" or (path == "auto" and not flows and tax is None and kernel_spec(strategy) is not None):
         return fast_backtest(strategy, history.after_warmup(), value)  # kernel triggers read no history
+    if isinstance(strategy.trigger, SleeveSplit):  # the step path with each sleeve's decisions in extra["sleeves"]
+        return sleeve_backtest(strategy, history, value, progress=progress, start=history.warmup, flows=flows, tax=tax)
     return step_backtest(strategy, history, value, progress=progress, start=history.warmup, flows=flows, tax=tax)

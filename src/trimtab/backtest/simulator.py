@@ -144,6 +144,7 @@ def step_backtest(
     from trimtab.adapters.paper import PaperVenue
     from trimtab.backtest.flows import apply_flow, defer_for_flow, flows_by_step
     from trimtab.pipeline import Pipeline
+    from trimtab.pipeline.tax import lots_from
 
     require_strategy_assets(strategy, history)
     if not 0 <= start < len(history) - 1:
@@ -169,7 +170,8 @@ def step_backtest(
         )
     )
     venue = PaperVenue(ledger.balances(ACCOUNT), strategy.costs)
-    pipeline = Pipeline(strategy, venue)
+    lots = lots_from(lambda: ledger.entries(ACCOUNT), strategy.quote, strategy.tax) if strategy.tax else None
+    pipeline = Pipeline(strategy, venue, lots=lots)
     col = {a: j for j, a in enumerate(history.assets)}
     n, t_len = len(history.assets), len(history) - start
     flow_at = flows_by_step(flows, history.times[start:])

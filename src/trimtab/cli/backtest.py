@@ -257,6 +257,10 @@ def backtest_cmd(
                 [m | {"strategy": strat.name}], f"{strat.name}: {m['start'][:10]} to {m['end'][:10]} ({m['path']} path)"
             )
         )
+        if "sleeves" in m:  # a sleeve strategy: each sleeve's decisions and drift (backtest.sleeves)
+            from trimtab.cli.sleeve_table import sleeve_table
+
+            out.print(sleeve_table(m["sleeves"]))
         if "net_flows" in m:
             out.print(
                 f"{m['flows']} external flow(s), net {m['net_flows']:,.2f}: returns above are time-weighted "

@@ -152,6 +152,26 @@ def _ledger_balances(path: Path, account: str) -> dict[str, Decimal]:
         store.close()
 
 
+def _ledger_lots(path: Path, account: str, strat: Strategy) -> Any:
+    """The account's open tax lots from the ledger file, for a strategy with a tax: block (None otherwise)."""
+    if strat.tax is None:
+        return None
+    from trimtab.pipeline.tax import lots_from
+
+    def entries() -> list[Any]:
+        if not path.exists():
+            return []
+        from trimtab.adapters.storage import SqlLedgerStore
+
+        store = SqlLedgerStore(str(path))
+        try:
+            return store.entries(account)
+        finally:
+            store.close()
+
+    return lots_from(entries, strat.quote, strat.tax)
+
+
 def _equity_marks(path: Path) -> Any:
     """The equity marks kept in the ledger file (read-only until something is confirmed; None without a file)."""
     if not path.exists():
@@ -211,6 +231,7 @@ def prepare(a: ExecuteArgs) -> Prepared:
         now=lambda: datetime.now(UTC),
         equity=_equity_marks(a.ledger),
         equity_key=inputs.account,
+        lots=_ledger_lots(a.ledger, inputs.account, inputs.strategy),
     )
     bound = pipeline.bound(inputs.snapshot)
     pipeline.follow(inputs.snapshot, bound)
@@ -281,6 +302,7 @@ def run_execute(a: ExecuteArgs) -> None:
         if strat.execution.twap is not None:
             twap = strat.execution.twap
             out.print(f"TWAP: child orders every {twap.interval_s:g} s over {twap.horizon_s:g} s")
+        _approval_gate(strat, decision.plan, inputs.holdings, snap, a.yes)
         if not a.yes and not typer.confirm(f"send these orders to {venue.name}?", default=False):
             out.print("aborted: nothing executed, nothing written")
             raise typer.Exit(code=1)
@@ -321,6 +343,19 @@ def run_execute(a: ExecuteArgs) -> None:
     finally:
         if isinstance(venue, Closable):
             venue.close()
+
+
+def _approval_gate(strat: Strategy, plan: Any, holdings: dict[str, Decimal], snap: MarketSnapshot, yes: bool) -> None:
+    """Above the strategy's approval: thresholds the prompt is the approval: --yes does not give it (exit 1)."""
+    from trimtab.core.approval import needs_approval
+
+    why = needs_approval(plan, PortfolioState.of(holdings, snap.prices, strat.quote), strat.approval)
+    if why is None:
+        return
+    out.print(f"[yellow]approval needed: {why}[/yellow]")
+    if yes:
+        out.print("not sent: --yes does not approve a plan above the approval: thresholds (confirm it without --yes)")
+        raise typer.Exit(code=1)
 
 
 def _after(kind: str, venue: Any, result: Any, strat: Strategy, snap: MarketSnapshot, store: Any, acct: str) -> None:

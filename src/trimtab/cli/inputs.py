@@ -63,7 +63,8 @@ def require_priced(spec: Any, prices: str | None) -> None:
     from trimtab.adapters.files import is_latest_price_table, load_latest_prices
     from trimtab.adapters.pricefile import read_price_file
 
-    named = [*(spec.targets or {}), *(spec.universe or [])]
+    sleeves = getattr(spec, "sleeves", None) or {}  # config.sleeves: each sleeve's targets
+    named = [*(spec.targets or {}), *(spec.universe or []), *(a for s in sleeves.values() for a in s.targets)]
     if not named:
         return
     if prices is None:
@@ -75,6 +76,7 @@ def require_priced(spec: Any, prices: str | None) -> None:
     missing = [a for a in dict.fromkeys(named) if a not in have and a != spec.quote]
     if missing:
         field = "targets" if missing[0] in (spec.targets or {}) else "universe"
+        field = next((f"sleeves.{n}.targets" for n, s in sleeves.items() if missing[0] in s.targets), field)
         hint = "; pass --prices with a file that has it" if prices is None else ""
         raise DataError(f"no price for {', '.join(missing)} in {where}{hint}", field=f"{field}.{missing[0]}")
 
@@ -89,10 +91,17 @@ def history_for(
         if strat.allocation is not None:
             raise DataError("an allocation model needs a price history, not a latest-prices table", source=prices)
         return None
-    from trimtab.cli.backtest import load_history
+    from trimtab.cli.backtest import WARMUP_DAYS, load_history
 
+    start = None
+    if prices is None and strat.window.start is None:  # the recent past, not 2015: old gaps (USDT's) cannot matter
+        from datetime import timedelta
+
+        from trimtab.adapters.bundled import coverage
+
+        start = str(max(last for _, last in coverage().values()) - timedelta(days=2 * WARMUP_DAYS))
     return load_history(
-        strat, prices, None, None, forward_fill, extra=tuple(a for a in holdings if a != strat.quote), complete=False
+        strat, prices, start, None, forward_fill, extra=tuple(a for a in holdings if a != strat.quote), complete=False
     )
 
 

@@ -70,12 +70,15 @@ def validate(
 ) -> None:
     """Check a strategy file and that every asset it names has prices; prints a summary or one error line (exit 2)."""
     from trimtab.config import load_strategy_spec
+    from trimtab.config.sleeves import sleeves_summary
 
     spec = load_strategy_spec(strategy)
     require_priced(spec, prices)
     weights = ", ".join(f"{a} {w:.2%}" for a, w in (spec.targets or {}).items())
     if spec.allocation is not None and spec.allocation.model != "static":
         weights = f"{spec.allocation.model} over {', '.join(spec.universe or ['the assets in the data'])}"
+    if spec.sleeves is not None:  # config.sleeves: each sleeve's weight, targets and trigger; then the split's
+        weights = sleeves_summary(spec.sleeves)
     out.print(f"ok: {spec.name}: {weights}; trigger {spec.trigger.kind}")
 
 

@@ -12,8 +12,11 @@ import yaml
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 
 from trimtab.config.allocation import AllocationSpec, MarketCapIndexSpec, StaticSpec
+from trimtab.config.approval import ApprovalSpec
 from trimtab.config.base import Model
 from trimtab.config.costs import CostsSpec, DexSpec, ExecutionSpec, GuardsSpec
+from trimtab.config.sleeves import Sleeves, check_sleeves, derived_targets, sleeve_split
+from trimtab.config.tax import TaxSpec
 from trimtab.config.triggers import TriggerSpec, plan_bands, sources
 from trimtab.config.yields import YieldSpec
 from trimtab.core.allocation.targets import ModelTargets
@@ -67,6 +70,7 @@ class StrategySpec(Model):
     description: str = ""
     quote: str = "USDC"
     targets: dict[str, Fraction] | None = None
+    sleeves: Sleeves | None = None  # components with their own targets and triggers (config.sleeves)
     universe: list[str] | None = None
     allocation: AllocationSpec | None = None
     trigger: TriggerSpec
@@ -79,6 +83,8 @@ class StrategySpec(Model):
     initial_value: Annotated[float, Field(gt=0)] = 10_000.0
     cash_flow_first: bool | str = False  # true (a 30d horizon) or a horizon such as 14d: backtests with --flows
     backtest: BacktestSpec | None = None
+    approval: ApprovalSpec | None = None  # plans above its thresholds wait for an admin (serve)
+    tax: TaxSpec | None = None  # lot method, rates, gain budget, tax-aware plans (config.tax)
     yield_: YieldSpec | None = Field(
         None, validation_alias=AliasChoices("yield", "yield_"), serialization_alias="yield"
     )
@@ -118,6 +124,9 @@ class StrategySpec(Model):
 
     @model_validator(mode="after")
     def _shape(self) -> StrategySpec:
+        if self.sleeves is not None:  # targets derived from the sleeves; the trigger is the split's band
+            check_sleeves(self)
+            return self
         alloc = self.allocation
         static = alloc is None or isinstance(alloc, StaticSpec)
         if static and self.targets is None:
@@ -175,6 +184,8 @@ class StrategySpec(Model):
         """The `yield:` block as what its check runs on (cash in the quote first); the same in backtest and serve."""
         if self.yield_ is None:
             raise ConfigError("the strategy has no yield: block", field="yield")
+        if self.approval is not None:  # its migration rule moves money: no plan waits for an admin
+            raise ConfigError("a yield: strategy has no approval step: leave approval out", field="approval")
         ys = self.yield_
         value = initial_value if initial_value is not None else self.initial_value
         trigger = self.trigger.build(self.rebalance_to)
@@ -184,6 +195,9 @@ class StrategySpec(Model):
         band, rel = plan_bands(self.trigger)
         settings = PlanSettings(min_trade=Decimal(repr(self.constraints.min_trade_usd)), band=band, relative_band=rel)
         targets = dict(self.targets or {})
+        trigger = self.trigger.build(self.rebalance_to)
+        if self.sleeves is not None:  # weight x sleeve target per asset; the split's band and each sleeve's trigger
+            targets, trigger = derived_targets(self.sleeves), sleeve_split(self.sleeves, self.trigger)
         alloc = None
         if self.allocation is not None and not (
             isinstance(self.allocation, StaticSpec) and not self.allocation.overlays
@@ -195,7 +209,7 @@ class StrategySpec(Model):
             name=self.name,
             quote=self.quote,
             targets=targets,
-            trigger=self.trigger.build(self.rebalance_to),
+            trigger=trigger,
             costs=self.costs.build(),
             rebalance_to=self.rebalance_to,
             settings=settings,
@@ -206,6 +220,8 @@ class StrategySpec(Model):
             description=self.description,
             window=BacktestWindow(self.backtest.start, self.backtest.end) if self.backtest else BacktestWindow(),
             cash_flow_first_s=self.cash_flow_horizon_s(),
+            approval=self.approval.policy() if self.approval is not None else None,
+            tax=self.tax.policy() if self.tax is not None else None,
         )
 
     def execution_policy(self) -> ExecutionPolicy:
@@ -323,5 +339,14 @@ def load_strategy_spec(name_or_path: str | Path) -> StrategySpec:
 
 
 def load_strategy(name_or_path: str | Path) -> Strategy:
-    """Validate a strategy file or preset and build the core Strategy."""
-    return load_strategy_spec(name_or_path).build()
+    """Validate a strategy file or preset and build the core Strategy (a yield strategy has no target weights to
+    plan: its positions run in `trimtab backtest|compare` and `trimtab serve`, which read its spec)."""
+    spec = load_strategy_spec(name_or_path)
+    if spec.yield_ is not None:
+        raise ConfigError(
+            "positions accruing by an index are not planned to target weights here: "
+            "trimtab backtest, compare and serve run a yield strategy",
+            source=str(name_or_path),
+            field="yield",
+        )
+    return spec.build()

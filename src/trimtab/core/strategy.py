@@ -7,11 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from trimtab.core.approval import ApprovalPolicy
 from trimtab.core.base.portfolio import PortfolioState
 from trimtab.core.base.snapshot import MarketSnapshot
 from trimtab.core.base.types import TradePlan
 from trimtab.core.costs.model import CostModel, Fee, Gas, Slippage
 from trimtab.core.execution.planner import PlanSettings, RulesFor, band_edge_targets, plan_rebalance
+from trimtab.core.execution.tax_aware import TaxPolicy
+from trimtab.core.execution.within import plan_within
 from trimtab.core.policy import BacktestWindow, ExecutionPolicy
 from trimtab.core.triggers.rules import DecisionContext, Trigger, TriggerKind, TriggerResult
 
@@ -78,6 +81,8 @@ class Strategy:
     window: BacktestWindow = BacktestWindow()
     description: str = ""
     cash_flow_first_s: float | None = None  # skip a due rebalance a known flow within this many seconds would fix
+    approval: ApprovalPolicy | None = None  # plans above these thresholds wait for an admin (service only)
+    tax: TaxPolicy | None = None  # tax lots and tax-aware plans (core.execution.tax_aware; the pipeline applies it)
 
     @property
     def assets(self) -> tuple[str, ...]:
@@ -139,6 +144,9 @@ class Strategy:
         )
         if not result.fired:
             return Decision(snapshot.time, result, targets, weights)
+        if result.groups is not None:  # sleeves (core.sleeves): only the fired ones, each inside its own value
+            plan = plan_within(state, targets, result.groups, self.costs, rules, self.settings, reason=result.reason)
+            return Decision(snapshot.time, result, targets, weights, plan)
         desired = targets
         if self.rebalance_to == "band_edge" and not result.calendar:
             if result.bands is not None:

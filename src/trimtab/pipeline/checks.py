@@ -32,6 +32,8 @@ def refuse_unsupported(
         raise ConfigError(
             f"{where} knows no future cash flows: it applies to backtests with --flows", field="cash_flow_first"
         )
+    if strategy.approval is not None and path == "backtest":
+        raise ConfigError("a backtest has nobody to approve a plan: approval applies to serve", field="approval")
     guards = policy.guards
     if guards is not None and guards.reference is not None:
         kind = guards.reference.kind

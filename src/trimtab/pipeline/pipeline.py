@@ -11,6 +11,7 @@ from typing import Protocol, runtime_checkable
 
 from trimtab import engine
 from trimtab.core.base.ledger import EntryKind, LedgerEntry
+from trimtab.core.base.lots import LotBook
 from trimtab.core.base.portfolio import PortfolioState
 from trimtab.core.base.ports import AtomicVenue, LedgerStore, Venue
 from trimtab.core.base.snapshot import MarketSnapshot
@@ -68,6 +69,7 @@ class Pipeline:
     now: Callable[[], datetime] | None = None  # the guards' clock (None: the snapshot's time)
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
+    lots: Callable[[], LotBook] | None = None  # the account's open tax lots (pipeline.tax.lots_from its ledger)
 
     def bound(self, snapshot: MarketSnapshot) -> Strategy:
         """The strategy with market-dependent costs priced for this snapshot (gas of the day, calibrated impact)."""
@@ -101,6 +103,10 @@ class Pipeline:
         decision = engine.decide(
             strat, snapshot, holdings, schedule=schedule, rules=self.rules, initial=initial, equity=equity
         )
+        if strat.tax is not None and self.lots is not None:
+            from trimtab.pipeline.tax import taxed
+
+            decision = taxed(decision, strat, snapshot, holdings, self.lots, self.rules)
         if record_equity:
             self.remember(strat, stored)
         return decision

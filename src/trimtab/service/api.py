@@ -8,8 +8,9 @@ The OpenAPI document (/openapi.json) and its page (/docs, no CDN asset) are publ
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from pathlib import Path as FsPath
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,7 +22,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from trimtab import __version__
 from trimtab.errors import ConfigError, DataError, LedgerError, TrimtabError
 from trimtab.scrub import scrub
-from trimtab.service import apidocs, commands
+from trimtab.service import apidocs, commands, flows
+from trimtab.service import approval_schemas as ra
+from trimtab.service import approvals as approval_cases
 from trimtab.service import schemas as r
 from trimtab.service.api_security import FailedAuthLimiter, Hardening, role_for
 from trimtab.service.bootstrap import Services
@@ -35,6 +38,8 @@ _bearer = HTTPBearer(auto_error=False, description="Read-only or admin token")
 Name = Annotated[str, Path(pattern=NAME_PATTERN, max_length=64, description="Portfolio name")]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Month = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+ApprovalId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Approval id")]
+ApprovalStatus = Literal["pending", "approved", "rejected", "expired", "executed", "superseded"]
 
 
 class TargetsIn(BaseModel):
@@ -48,6 +53,11 @@ class TargetsIn(BaseModel):
 class PauseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: Annotated[str, Field(max_length=500)] = ""
+
+
+class FlowIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: Annotated[Decimal, Field(gt=0, le=Decimal("1e15"), description="In the portfolio's quote asset")]
 
 
 class ExitIn(BaseModel):
@@ -182,6 +192,18 @@ def resume(s: ServicesDep, role: Admin, name: Name) -> r.PauseAccepted:
     return r.PauseAccepted.model_validate(commands.resume(s, name, actor=role))
 
 
+@router.post("/portfolios/{name}/deposit", tags=["control"], status_code=202)
+def deposit(s: ServicesDep, role: Admin, name: Name, body: FlowIn) -> r.FlowAccepted:
+    """Queue a deposit: the next cycle records it and buys the most underweight assets first."""
+    return r.FlowAccepted.model_validate(flows.request_flow(s, name, body.amount, actor=role, withdraw=False))
+
+
+@router.post("/portfolios/{name}/withdraw", tags=["control"], status_code=202)
+def withdraw(s: ServicesDep, role: Admin, name: Name, body: FlowIn) -> r.FlowAccepted:
+    """Queue a withdrawal (paper venues): the next cycle sells the most overweight assets first and records it."""
+    return r.FlowAccepted.model_validate(flows.request_flow(s, name, body.amount, actor=role, withdraw=True))
+
+
 @router.post("/portfolios/{name}/trigger", tags=["control"], status_code=202)
 def trigger(s: ServicesDep, role: Admin, name: Name) -> r.Accepted:
     return r.Accepted.model_validate(commands.trigger_now(s, name, actor=role))
@@ -195,6 +217,35 @@ def set_targets(s: ServicesDep, role: Admin, name: Name, body: TargetsIn) -> r.T
 @router.post("/portfolios/{name}/exit", tags=["control"], status_code=202)
 def emergency_exit(s: ServicesDep, role: Admin, name: Name, body: ExitIn) -> r.ExitAccepted:
     return r.ExitAccepted.model_validate(commands.emergency_exit(s, name, confirm=body.confirm, actor=role))
+
+
+@router.get("/portfolios/{name}/approvals", tags=["read"])
+def approvals(
+    s: ServicesDep, _: Reader, name: Name, status: ApprovalStatus | None = None, limit: Limit = 100
+) -> ra.Approvals:
+    return ra.Approvals.model_validate(approval_cases.list_approvals(s, name, status=status, limit=limit))
+
+
+@router.post("/portfolios/{name}/approvals/{approval_id}/approve", tags=["control"], status_code=202)
+def approve(
+    s: ServicesDep, role: Admin, name: Name, approval_id: ApprovalId, body: ra.DecideIn | None = None
+) -> ra.ApprovalAccepted:
+    """Approve a pending plan: re-planned on fresh prices at once; audited with the role and `by`."""
+    b = body or ra.DecideIn()
+    return ra.ApprovalAccepted.model_validate(
+        approval_cases.approve(s, name, approval_id, actor=role, by=b.by, note=b.note)
+    )
+
+
+@router.post("/portfolios/{name}/approvals/{approval_id}/reject", tags=["control"], status_code=202)
+def reject(
+    s: ServicesDep, role: Admin, name: Name, approval_id: ApprovalId, body: ra.DecideIn | None = None
+) -> ra.ApprovalAccepted:
+    """Reject a pending plan: nothing is sent; audited with the role and `by`."""
+    b = body or ra.DecideIn()
+    return ra.ApprovalAccepted.model_validate(
+        approval_cases.reject(s, name, approval_id, actor=role, by=b.by, note=b.note)
+    )
 
 
 @router.post("/portfolios/{name}/summary", tags=["control"])

@@ -216,7 +216,7 @@ def rebalances(s: Services, name: str, *, limit: int = 100) -> dict[str, Any]:
 
 def performance(s: Services, name: str) -> dict[str, Any]:
     rt = _rt(s, name)
-    doc = reports.performance_doc(s.store.equity(name, EQUITY_POINTS), rt.spec.every)
+    doc = reports.performance_doc(s.store.equity_flows(name, EQUITY_POINTS), rt.spec.every)
     return reports.json_doc({"portfolio": name, **doc})
 
 
@@ -331,6 +331,9 @@ def trigger_now(s: Services, name: str, *, actor: str) -> dict[str, Any]:
     row = s.store.portfolio(name)
     if row is not None and row.paused:
         raise Conflict(f"portfolio {name!r} is paused: resume it first")
+    from trimtab.service.approvals import refuse_while_pending
+
+    refuse_while_pending(s, name)  # an open approval decides first
     s.store.update_portfolio(name, trigger_requested=True)
     s.store.audit(name, "trigger", actor, {})
     s.wake.set()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,43 +19,21 @@ from trimtab.core.execution.guards import TurnoverLimit
 from trimtab.core.policy import ExecutionPolicy
 from trimtab.core.strategy import Decision, Schedule, Strategy
 from trimtab.core.triggers.rules import TriggerKind, TriggerResult
-from trimtab.documents import plan_document
 from trimtab.pipeline import Pipeline
-from trimtab.pipeline.journal import JournaledVenue, JournalLedger, TrackedVenue, final_status, reconcile, report_doc
+from trimtab.pipeline.journal import JournaledVenue, TrackedVenue, final_status, reconcile
 from trimtab.pipeline.tracked import EphemeralPaper
-from trimtab.service import reports
-from trimtab.service.aftercycle import after_trade_alerts, drawdown_breaker, scheduled_alerts
 from trimtab.service.aftercycle import failed_cycle as failed_cycle
+from trimtab.service.approvals import ApprovalGate
 from trimtab.service.bootstrap import PortfolioRuntime, Services
+from trimtab.service.cycle_record import Executed, pre_trade_breaker, record
 from trimtab.service.exits import exit_guard, exit_plan
 from trimtab.service.exits import exit_quotes as exit_quotes
+from trimtab.service.flows import FlowLedger, Flows, flow_plan, settle_flows, take_deposits
 from trimtab.service.holds import UNKNOWN_RETRY_S, drift_cycle, venue_drift, waiting_cycle
 from trimtab.service.leases import active_guard
 
 log = logging.getLogger(__name__)
 activity = logging.getLogger("trimtab.activity")  # one line per cycle that traded, shown by `serve` by default
-EQUITY_WINDOW = 366  # checks of history behind the per-cycle risk metrics
-
-
-@dataclass(frozen=True)
-class Executed:
-    """What one cycle sent and how it ended."""
-
-    report: ExecutionReport | None = None
-    status: str = "held"
-    rebalance_id: str | None = None
-    traded: bool = False
-
-
-@dataclass
-class CycleResult:
-    """The decision row for the store and the portfolio columns to update on release."""
-
-    decision: dict[str, Any]
-    updates: dict[str, Any] = field(default_factory=dict)
-
-    def columns(self) -> dict[str, Any]:
-        return {"decision": self.decision, **self.updates}
 
 
 def snapshot_for(rt: PortfolioRuntime, holdings: Mapping[str, Decimal]) -> MarketSnapshot:
@@ -84,12 +62,18 @@ def pipeline_for(services: Services, rt: PortfolioRuntime, venue: Venue) -> Pipe
         equity_key=rt.name,
         now=clock.now,
         sleep=sleep,
+        lots=tax_lots(services, rt),
     )
 
 
-def _rules_of(venue: Any, quote: str) -> Any:
-    """The venue's market rules by asset (prices in documents on its ticks), None without a venue."""
-    return None if venue is None else (lambda asset: venue.rules(asset, quote))
+def tax_lots(services: Services, rt: PortfolioRuntime) -> Any:
+    """The portfolio's open tax lots from the service ledger, for a strategy with a tax: block (None otherwise)."""
+    tax = rt.strategy.tax
+    if tax is None:
+        return None
+    from trimtab.pipeline.tax import lots_from
+
+    return lots_from(lambda: services.ledger.entries(rt.account), rt.strategy.quote, tax)
 
 
 def reconcile_leftovers(services: Services, rt: PortfolioRuntime, ids: list[str] | None = None) -> list[Any]:
@@ -169,8 +153,10 @@ def execute(
     holdings: dict[str, Decimal],
     kind: str,
     row: PortfolioRow,
+    flows: Flows | None = None,
 ) -> Executed:
-    """Send the plan through guards, slicing and the venue, journaled before anything leaves."""
+    """Send the plan through guards, slicing and the venue, journaled before anything leaves (with the cycle's
+    withdrawals recorded in the same transaction as the sells that pay for them)."""
     if decision.plan is None or decision.plan.is_empty:
         return Executed()
     if kind != "exit":
@@ -196,6 +182,7 @@ def execute(
         clock=services.clock.now,
         halt=None if kind == "exit" else paused_check(services, rt.name),
     )
+    ledger = FlowLedger(services.ledger, jv, rt, flows, holdings.get(strategy.quote, Decimal(0)), snap.time)
     result = pipeline.execute(
         decision,
         snap,
@@ -204,8 +191,10 @@ def execute(
         holdings=holdings,
         strategy=strategy,
         wrap=jv.around,
-        record=JournalLedger(services.ledger, jv),
+        record=ledger,
     )
+    if flows is not None:
+        flows.withdrawn = ledger.withdrawn
     report = jv.report or ExecutionReport(())
     if jv.unknown is not None:  # nothing recorded yet: the next cycles look the leg up before planning anything
         services.notifier.send(
@@ -238,95 +227,6 @@ def _without_turnover_caps(strategy: Strategy) -> Strategy:
     return replace(strategy, execution=ExecutionPolicy(policy.guards, policy.twap, policy.dex))
 
 
-def record(
-    services: Services,
-    rt: PortfolioRuntime,
-    row: PortfolioRow,
-    strategy: Strategy,
-    decision: Decision,
-    kind: str,
-    snap: MarketSnapshot,
-    holdings: dict[str, Decimal],
-    done: Executed,
-    initial: bool,
-) -> CycleResult:
-    """The decision row (value, weights, risk, plan, report) and the schedule columns."""
-    now = snap.time
-    updates: dict[str, Any] = {}
-    after = holdings if done.report is None else services.store.balances(rt.account)  # nothing traded: no re-read
-    state = PortfolioState.of(after, snap.prices, strategy.quote)
-    value = float(state.total)
-    bh = row.bh
-    if bh is None and (done.status in ("done", "partial") or not initial):
-        bh = {a: str(q) for a, q in after.items() if q}  # the buy-and-hold twin: holdings after the first allocation
-        updates["bh_json"] = bh
-    bh_value = float(sum(Decimal(q) * snap.prices.get(a, Decimal(0)) for a, q in bh.items())) if bh else value
-    equity = [*recent_equity(services, rt, row), value]
-    rt.equity_tail, rt.equity_at = equity[-EQUITY_WINDOW:], now  # valid while this process writes the next row
-    plan_doc = None
-    if decision.plan is not None:
-        plan_doc = plan_document(
-            decision.plan,
-            strategy,
-            PortfolioState.of(holdings, snap.prices, strategy.quote),
-            decision.reason,
-            _rules_of(rt.venue, strategy.quote),
-        )
-    rep = report_doc(done.report, costs=reports.cost_doc(decision.plan, done.report)) if done.report else None
-    doc = {
-        "time": now,
-        "kind": kind,
-        "fired": decision.trigger.fired,
-        "traded": done.traded,
-        "status": done.status,
-        "reason": decision.reason,
-        "rebalance_id": done.rebalance_id,
-        "value": value,
-        "bh_value": bh_value,
-        "weights_json": state.weights(extra=decision.targets),
-        "targets_json": dict(decision.targets),
-        "metrics_json": reports.risk_metrics(equity, reports.periods_per_year(rt.spec.every)),
-        "plan_json": plan_doc,
-        "report_json": rep,
-    }
-    after_trade_alerts(services, rt, kind, done.status, decision.reason, rep)
-    updates.update(scheduled_alerts(services, rt, row, now))
-    failures = (
-        row.failures + 1 if done.status in ("failed", "partial") else 0 if done.status != "unknown" else row.failures
-    )  # failed and partial rebalances count toward the breaker; an unknown one waits
-    if failures >= rt.spec.max_failures and not row.paused and "paused" not in updates:
-        services.notifier.send(
-            rt.name,
-            "circuit_breaker",
-            f"{rt.name}: circuit breaker tripped",
-            f"{failures} failed or partial rebalances in a row; portfolio paused",
-            {"breaker": "failures"},
-        )
-        updates.update(paused=True, paused_reason=f"circuit breaker: {failures} failed cycles")
-    updates.update(
-        last_check_at=now, next_check_at=rt.spec.every.after(now, 1), anchor_at=row.anchor_at or now, failures=failures
-    )
-    return CycleResult(doc, updates)
-
-
-def pre_trade_breaker(
-    services: Services, rt: PortfolioRuntime, row: PortfolioRow, snap: MarketSnapshot, holdings: dict[str, Decimal]
-) -> dict[str, Any]:
-    """The drawdown breaker on the value before trading: a portfolio beyond its limit pauses and sends nothing."""
-    if rt.spec.max_drawdown is None:
-        return {}
-    value = float(PortfolioState.of(holdings, snap.prices, rt.strategy.quote).total)
-    return drawdown_breaker(services, rt, row, [*recent_equity(services, rt, row), value], snap.time)
-
-
-def recent_equity(services: Services, rt: PortfolioRuntime, row: PortfolioRow) -> list[float]:
-    """The last EQUITY_WINDOW recorded values: kept in memory while this process wrote the latest decision,
-    read back from the database otherwise (a restart, or another worker ran the previous cycle)."""
-    if rt.equity_tail is not None and rt.equity_at is not None and rt.equity_at == row.last_check_at:
-        return list(rt.equity_tail)
-    return [v for _, v, _ in services.store.equity(rt.name, EQUITY_WINDOW)]
-
-
 def run_portfolio_cycle(
     services: Services, rt: PortfolioRuntime, row: PortfolioRow, open_ids: list[str] | None = None
 ) -> dict[str, Any]:
@@ -336,6 +236,7 @@ def run_portfolio_cycle(
     if still_open:
         return waiting_cycle(services, rt, row, still_open)
     rt.with_targets(*services.store.targets(rt.name))
+    flows = take_deposits(services, rt, row) if row.exit_request is None else None  # before the drift check
     holdings = services.store.balances(rt.account)
     if rt.venue is not None and row.exit_request is None:  # they must agree before any plan (an exit sells the venue's)
         drift = venue_drift({a: q for a, q in holdings.items() if q}, rt.venue.balances())
@@ -352,13 +253,22 @@ def run_portfolio_cycle(
     consumed: dict[str, Any] = {"trigger_requested": False} if row.trigger_requested else {}
     if row.exit_request is not None:
         consumed.update(exit_request=None, paused=True, paused_reason="emergency exit")
-    decision, kind = decide(pipeline, strategy, rt, row, snap, holdings, initial=initial, manual=manual)
+    gate = ApprovalGate.open(services, rt, row, pipeline, strategy, snap, holdings)  # expiry; hold or re-plan
+    held = gate.decide()  # None unless an approval is open
+    decision, kind = held or decide(pipeline, strategy, rt, row, snap, holdings, initial=initial, manual=manual)
+    if flows is not None:  # the flow's one-way trades instead of this check's decision (the next check follows)
+        decision, kind = flow_plan(rt, strategy, snap, holdings, flows), "flow"
     tripped = pre_trade_breaker(services, rt, row, snap, holdings) if kind != "exit" else {}
     if tripped:  # checked before trading: nothing is sent past the drawdown limit
         consumed.update(tripped)
         decision = replace(decision, plan=None)
-    done = execute(services, rt, pipeline, strategy, decision, snap, holdings, kind, row)
-    result = record(services, rt, row, strategy, decision, kind, snap, holdings, done, initial)
+    waits = gate.hold(decision, kind)  # above the approval thresholds: stored, not sent
+    done = waits or execute(services, rt, pipeline, strategy, decision, snap, holdings, kind, row, flows)
+    net = Decimal(0)
+    if flows is not None:
+        net = settle_flows(services, rt, flows, holdings, done.report, unknown=done.status == "unknown")
+    result = record(services, rt, row, strategy, decision, kind, snap, holdings, done, initial, net)
+    gate.finish(result, done, initial)  # a waiting portfolio is checked again when its approval expires
     result.updates.update(consumed)
     if done.status == "unknown":
         result.updates["next_check_at"] = min(

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from trimtab.core.base.flows import flow_adjusted
 from trimtab.core.base.history import PriceHistory
 from trimtab.core.measures import metrics
 from trimtab.core.measures.estimators import log_returns, simple_returns
@@ -195,10 +196,14 @@ def benefit(traded: list[dict[str, Any]], value: float, bh_value: float) -> dict
 def analytics_doc(s: Services, rt: PortfolioRuntime, equity_points: int) -> dict[str, Any]:
     """Everything the dashboard's performance and cost panels draw, in one JSON document."""
     name = rt.name
-    equity = s.store.equity(name, equity_points)
-    times: list[datetime] = [t for t, _, _ in equity]
-    values = np.array([v for _, v, _ in equity], dtype=np.float64)
-    bh = np.array([b for _, _, b in equity], dtype=np.float64)
+    equity = s.store.equity_flows(name, equity_points)
+    times: list[datetime] = [t for t, _, _, _ in equity]
+    flows = [f for _, _, _, f in equity]
+    raw = np.array([v for _, v, _, _ in equity], dtype=np.float64)
+    raw_bh = np.array([b for _, _, b, _ in equity], dtype=np.float64)
+    # returns, drawdowns and risk without the deposits and withdrawals (time-weighted; the twin got the same flows)
+    values = np.array(flow_adjusted(raw.tolist(), flows), dtype=np.float64)
+    bh = np.array(flow_adjusted(raw_bh.tolist(), flows), dtype=np.float64)
     ppy = reports.periods_per_year(rt.spec.every)
     replay = _replay(rt)
     cal: tuple[str, list[float]] | None = None
@@ -219,8 +224,8 @@ def analytics_doc(s: Services, rt: PortfolioRuntime, equity_points: int) -> dict
     points = [
         {
             "time": times[i].isoformat(),
-            "value": _num(values[i]),
-            "buy_and_hold": _num(bh[i]),
+            "value": _num(raw[i]),
+            "buy_and_hold": _num(raw_bh[i]),
             "calendar": _num(cal_values[i]) if cal_values is not None else None,
             "drawdown": _num(drawdown[i]),
         }
@@ -251,7 +256,7 @@ def analytics_doc(s: Services, rt: PortfolioRuntime, equity_points: int) -> dict
                 "buy_and_hold": variant("buy-and-hold", bh),
                 "calendar": variant(cal[0], cal_values) if cal else None,
             },
-            "benefit": benefit(traded, float(values[-1]), float(bh[-1])) if len(values) else None,
+            "benefit": benefit(traded, float(raw[-1]), float(raw_bh[-1])) if len(values) else None,
             **extra,
         }
     )

@@ -16,7 +16,7 @@ UNKNOWN_RETRY_S = 60.0  # service seconds between lookups of a leg whose outcome
 def waiting_cycle(services: Services, rt: PortfolioRuntime, row: PortfolioRow, open_ids: list[str]) -> dict[str, Any]:
     """A portfolio with a leg of unknown outcome plans nothing: it holds and looks again soon."""
     now = services.clock.now()
-    last = services.store.equity(rt.name, 1)
+    last = services.store.equity_flows(rt.name, 1)
     value, bh_value = (last[-1][1], last[-1][2]) if last else (0.0, 0.0)  # unchanged until the venue settles
     doc = {
         "time": now,

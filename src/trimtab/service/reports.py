@@ -94,22 +94,33 @@ def cost_doc(plan: TradePlan | None, report: ExecutionReport | None) -> dict[str
     }
 
 
-def performance_doc(equity: list[tuple[datetime, float, float]], every: Every) -> dict[str, Any]:
-    """Equity curve with buy-and-hold beside it, metrics of both, and the return due to rebalancing."""
+def performance_doc(equity: list[tuple[datetime, float, float, float]], every: Every) -> dict[str, Any]:
+    """Equity curve with buy-and-hold beside it, metrics of both, and the return due to rebalancing.
+
+    Returns and metrics are time-weighted (external flows, the 4th column, do not count as performance; the
+    twin receives the same flows); the money-weighted return (annualised IRR of the flows) stands beside them."""
+    from trimtab.core.base.flows import flow_adjusted, money_weighted_return
+
     ppy = periods_per_year(every)
-    values = [v for _, v, _ in equity]
-    bh = [b for _, _, b in equity]
-    strat, hold = risk_metrics(values, ppy), risk_metrics(bh, ppy)
-    ret = values[-1] / values[0] - 1 if len(values) > 1 and values[0] > 0 else 0.0
-    bh_ret = bh[-1] / bh[0] - 1 if len(bh) > 1 and bh[0] > 0 else 0.0
+    values = [v for _, v, _, _ in equity]
+    bh = [b for _, _, b, _ in equity]
+    flows = [f for _, _, _, f in equity]
+    adj, bh_adj = flow_adjusted(values, flows), flow_adjusted(bh, flows)
+    strat, hold = risk_metrics(adj, ppy), risk_metrics(bh_adj, ppy)
+    ret = adj[-1] / adj[0] - 1 if len(adj) > 1 and adj[0] > 0 else 0.0
+    bh_ret = bh_adj[-1] / bh_adj[0] - 1 if len(bh_adj) > 1 and bh_adj[0] > 0 else 0.0
+    days = [t.timestamp() / 86400.0 for t, _, _, _ in equity]
+    mwr = money_weighted_return(days, values, flows) if len(values) > 1 and days[-1] > days[0] else None
     return {
         "points": len(equity),
-        "equity": [{"time": t.isoformat(), "value": v, "buy_and_hold": b} for t, v, b in equity],
+        "equity": [{"time": t.isoformat(), "value": v, "buy_and_hold": b, "flow": f} for t, v, b, f in equity],
         "metrics": strat,
         "buy_and_hold_metrics": hold,
         "return": ret,
         "buy_and_hold_return": bh_ret,
         "rebalancing_contribution": ret - bh_ret,
+        "net_flows": sum(flows[1:]),
+        "money_weighted_return": mwr if mwr is None or math.isfinite(mwr) else None,
     }
 
 

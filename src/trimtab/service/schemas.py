@@ -7,23 +7,34 @@ documents whose shape depends on the venue (plans, execution reports, alert payl
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from pydantic import Field
 
-from pydantic import BaseModel, ConfigDict, Field
+from trimtab.service.reply_base import Amount, JsonObject, Metrics, Reply, Time, Weights
+from trimtab.service.reply_parts import (
+    Accepted,
+    ExitAccepted,
+    ExitQuote,
+    FlowAccepted,
+    PauseAccepted,
+    TargetsAccepted,
+    YieldStatus,
+)
 
-Time = Annotated[str, Field(description="ISO 8601 time, UTC")]
-Amount = Annotated[str, Field(description="exact decimal amount as a string")]
-JsonObject = dict[str, Any]
-Weights = dict[str, float]
-Metrics = Annotated[
-    dict[str, float | None], Field(description="total_return, volatility, sharpe, max_drawdown, var_95, cvar_95, ...")
+__all__ = [
+    "Accepted",
+    "Amount",
+    "ExitAccepted",
+    "ExitQuote",
+    "FlowAccepted",
+    "JsonObject",
+    "Metrics",
+    "PauseAccepted",
+    "Reply",
+    "TargetsAccepted",
+    "Time",
+    "Weights",
+    "YieldStatus",
 ]
-
-
-class Reply(BaseModel):
-    """Base of every response model: unknown keys are an error, 'return' and friends come by alias."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class Health(Reply):
@@ -92,27 +103,6 @@ class Pending(Reply):
     exit: bool
 
 
-class YieldPosition(Reply):
-    name: str
-    protocol: str
-    underlying: str
-    risk_score: float
-    units: Amount
-    index: float | None
-    apy: float | None = Field(description="null before the reserve is listed")
-    utilization: float | None
-    value: float
-
-
-class YieldStatus(Reply):
-    positions: list[YieldPosition]
-    yield_earned: float = Field(description="interest earned since the first check, in USD")
-    interest_last_check: float
-    rates_time: str = Field(description="the rates row the positions are valued at (YYYY-MM-DD)")
-    rates_source: str
-    last_moves: list[JsonObject] = Field(description="the last check's migrations with both APYs and their costs")
-
-
 class Status(Reply):
     name: str
     strategy: str
@@ -156,6 +146,7 @@ class Decision(Reply):
     report: JsonObject | None
     worker: str
     yields: JsonObject | None = Field(None, description="yield portfolios: positions, interest, yield earned, moves")
+    flow: float = Field(0.0, description="external flow recorded at this check (deposit +, withdrawal -)")
 
 
 class Decisions(Reply):
@@ -201,6 +192,7 @@ class EquityPoint(Reply):
     time: Time
     value: float | None
     buy_and_hold: float | None
+    flow: float = Field(0.0, description="external flow recorded at this point (deposit +, withdrawal -)")
 
 
 class Performance(Reply):
@@ -212,6 +204,8 @@ class Performance(Reply):
     return_: float | None = Field(alias="return")
     buy_and_hold_return: float | None
     rebalancing_contribution: float | None
+    net_flows: float = Field(description="deposits less withdrawals since the first point (quote units)")
+    money_weighted_return: float | None = Field(description="annualised IRR of the flows; return is time-weighted")
 
 
 class AnalyticsPoint(Reply):
@@ -391,36 +385,3 @@ class AuditEntry(Reply):
 
 class Audit(Reply):
     items: list[AuditEntry]
-
-
-class Accepted(Reply):
-    """A control was accepted; the scheduler carries it out (202)."""
-
-    accepted: bool
-    action: str
-    portfolio: str
-    requested_at: Time
-
-
-class PauseAccepted(Accepted):
-    paused: bool
-
-
-class TargetsAccepted(Accepted):
-    version: int
-    targets: Weights
-
-
-class ExitQuote(Reply):
-    asset: str
-    quantity: Amount
-    route: str
-    mid: Amount
-    expected_received: Amount
-    min_received: Amount = Field(description="the leg is refused if the venue would pay less")
-
-
-class ExitAccepted(Accepted):
-    quotes: list[ExitQuote]
-    expected_received: Amount
-    legs: int

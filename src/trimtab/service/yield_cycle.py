@@ -23,7 +23,8 @@ from trimtab.pipeline.tracked import PlannedFills
 from trimtab.service import reports
 from trimtab.service.aftercycle import after_trade_alerts, drawdown_breaker, scheduled_alerts
 from trimtab.service.bootstrap import PortfolioRuntime, Services
-from trimtab.service.cycle import EQUITY_WINDOW, paused_check, recent_equity, reconcile_leftovers
+from trimtab.service.cycle import paused_check, reconcile_leftovers
+from trimtab.service.cycle_record import EQUITY_WINDOW, recent_equity
 from trimtab.service.holds import UNKNOWN_RETRY_S, drift_cycle, venue_drift, waiting_cycle
 from trimtab.service.leases import active_guard
 

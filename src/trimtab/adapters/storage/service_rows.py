@@ -28,6 +28,7 @@ class PortfolioRow:
     lease_until: datetime | None = None
     lease_token: str | None = None
     lease_epoch: int = 0
+    flow_request: list[dict[str, Any]] | None = None  # deposits / withdrawals the next cycle records and trades for
 
 
 def new_id(result: Any) -> int:
@@ -47,6 +48,7 @@ def encode(values: dict[str, Any]) -> dict[str, Any]:
     out = dict(values)
     for key in (
         "exit_request",
+        "flow_request",
         "bh_json",
         "weights_json",
         "targets_json",
@@ -78,6 +80,7 @@ def portfolio_row(m: Any) -> PortfolioRow:
         lease_until=m["lease_until"],
         lease_token=m["lease_token"],
         lease_epoch=int(m["lease_epoch"] or 0),
+        flow_request=loads(m["flow_request"]),
     )
 
 
@@ -101,4 +104,5 @@ def decision_row(m: Any) -> dict[str, Any]:
         "report": loads(m["report_json"]),
         "worker": m["worker"],
         "yields": loads(m["yield_json"]),
+        "flow": m["flow"] or 0.0,
     }

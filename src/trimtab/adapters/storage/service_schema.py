@@ -35,6 +35,7 @@ portfolios = Table(
     Column("summary_month", String(7), nullable=True),
     Column("lease_token", String(64), nullable=True),  # the holding process (unique per process, not worker id)
     Column("lease_epoch", Integer, nullable=False, default=0),  # bumped by every claim: the fencing number
+    Column("flow_request", Text, nullable=True),  # pending deposits / withdrawals (JSON list)
 )
 
 service_workers = Table(
@@ -80,6 +81,7 @@ decisions = Table(
     Column("report_json", Text, nullable=True),
     Column("worker", String(64), nullable=False, default=""),
     Column("yield_json", Text, nullable=True),  # yield portfolios: positions, interest, yield earned
+    Column("flow", Float, nullable=True),  # the net external flow recorded with this decision (quote units)
 )
 
 target_versions = Table(

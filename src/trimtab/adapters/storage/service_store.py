@@ -173,6 +173,7 @@ class ServiceStore:
                     portfolios.c.next_check_at.is_(None),
                     portfolios.c.next_check_at <= sim_now,
                     portfolios.c.trigger_requested,
+                    portfolios.c.flow_request.is_not(None),
                 ),
             ),
             portfolios.c.exit_request.is_not(None),
@@ -337,18 +338,38 @@ class ServiceStore:
             ).all()
         return [decision_row(r._mapping) for r in [*prior, *inside]]
 
-    def equity(self, name: str, limit: int | None = None) -> list[tuple[datetime, float, float]]:
-        """(time, value, buy-and-hold value) per recorded decision, oldest first (the last `limit` only)."""
+    def equity_flows(self, name: str, limit: int | None = None) -> list[tuple[datetime, float, float, float]]:
+        """(time, value, buy-and-hold value, net external flow) per recorded decision, oldest first."""
         query = (
-            select(decisions.c.time, decisions.c.value, decisions.c.bh_value)
+            select(decisions.c.time, decisions.c.value, decisions.c.bh_value, decisions.c.flow)
             .where(decisions.c.portfolio == name)
             .order_by(decisions.c.id.desc())
         )
         if limit is not None:
             query = query.limit(limit)
         with self._read() as conn:
-            rows = [(r[0], float(r[1]), float(r[2])) for r in conn.execute(query)]
+            rows = [(r[0], float(r[1]), float(r[2]), float(r[3] or 0.0)) for r in conn.execute(query)]
         return rows[::-1]
+
+    def request_flow(self, name: str, flow: Mapping[str, Any]) -> int:
+        """Queue a deposit / withdrawal for the portfolio's next cycle (one transaction); returns how many wait."""
+        with self._write() as conn:
+            text = conn.scalar(select(portfolios.c.flow_request).where(portfolios.c.name == name))
+            pending = [*(json.loads(text) if text else []), dict(flow)]
+            conn.execute(
+                update(portfolios)
+                .where(portfolios.c.name == name)
+                .values(flow_request=json.dumps(pending, default=str))
+            )
+        return len(pending)
+
+    def consume_flows(self, name: str, ids: Sequence[str]) -> None:
+        """Drop the flows a cycle took up; ones queued while it ran stay for the next cycle."""
+        with self._write() as conn:
+            text = conn.scalar(select(portfolios.c.flow_request).where(portfolios.c.name == name))
+            left = [f for f in (json.loads(text) if text else []) if str(f["id"]) not in set(ids)]
+            value = json.dumps(left, default=str) if left else None
+            conn.execute(update(portfolios).where(portfolios.c.name == name).values(flow_request=value))
 
     def count_decisions(self, name: str) -> int:
         with self._read() as conn:

@@ -94,3 +94,25 @@ def time_weighted_index(equity: npt.NDArray[np.float64], flows: npt.NDArray[np.f
         prev = equity[k - 1]
         index[k] = index[k - 1] * ((equity[k] - flows[k]) / prev if prev > 0 else 1.0)
     return index
+
+
+def flow_adjusted(values: list[float], flows: list[float]) -> list[float]:
+    """The value path with external flows taken out (chain-linked as `time_weighted_index`), scaled to end at the
+    last value: its drawdowns, volatility and returns are the portfolio's own, not its deposits' and withdrawals'."""
+    if not values or not any(flows):
+        return list(values)
+    path = [values[0]]
+    for prev, v, f in zip(values, values[1:], flows[1:], strict=False):
+        path.append(path[-1] * ((v - f) / prev if prev > 0 else 1.0))
+    scale = values[-1] / path[-1] if path[-1] > 0 else 1.0
+    return [x * scale for x in path]
+
+
+def with_flow(path: list[float], value: float, flow: float) -> list[float]:
+    """A flow-adjusted path extended by this check's `value`, which includes `flow` (the path is rescaled so its
+    last step's return is (value - flow) / previous, and it ends at `value`)."""
+    if not flow or not path:
+        return [*path, value]
+    base = value - flow
+    k = value / base if base > 0 else 1.0
+    return [x * k for x in path] + [value]

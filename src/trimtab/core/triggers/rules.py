@@ -54,6 +54,7 @@ class TriggerResult:
     relative_band: float | None = None
     bands: Mapping[str, float] | None = None  # per-asset absolute half-widths, when the trigger sized them
     kind: TriggerKind = TriggerKind.THRESHOLD
+    groups: tuple[tuple[str, ...], ...] | None = None  # only these asset groups, each inside its value (core.sleeves)
 
     @property
     def reason(self) -> str:

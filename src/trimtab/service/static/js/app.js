@@ -7,6 +7,8 @@ import { when } from "./format.js";
 import { renderCorrelations, renderCosts, renderHeader, renderHistory, renderKpis, renderPerformance, renderRisk,
   renderTabs, renderWeights } from "./panels.js";
 import { renderYield } from "./yields.js";
+import { renderApprovals } from "./approvals.js";
+import { cashFlow } from "./flows.js";
 
 const POLL_MS = 1000;
 const HISTORY_MAX_AGE_MS = 10_000;
@@ -65,8 +67,9 @@ async function load() {
   if (!list.some((p) => p.name === state.selected)) state.selected = list.length ? list[0].name : null;
   const name = state.selected;
   if (!name) return;
-  const [status, analytics, costs] = await Promise.all([
+  const [status, analytics, costs, approvals] = await Promise.all([
     api(portfolioPath(name)), api(portfolioPath(name, "/analytics")), api(portfolioPath(name, "/costs")),
+    api(portfolioPath(name, "/approvals?status=pending")),
   ]);
   // the journal (the heaviest document) is fetched again only when something may have changed in it
   const prev = state.detail && state.detail.name === name ? state.detail : null;
@@ -76,7 +79,7 @@ async function load() {
     rebalances = await api(portfolioPath(name, "/rebalances?limit=200"));
   }
   const fetched = rebalances === prev?.rebalances ? prev.fetched : Date.now();
-  if (name === state.selected) state.detail = { name, status, analytics, costs, rebalances, key, fetched };
+  if (name === state.selected) state.detail = { name, status, analytics, costs, rebalances, key, fetched, approvals };
 }
 
 async function tick() {
@@ -138,6 +141,7 @@ function render() {
   renderKpis(d.status, d.analytics, d.costs);
   renderWeights(d.status);
   renderYield(d.status);
+  renderApprovals(d.approvals, state.role, refresh);
   renderRisk(d.analytics);
   renderPerformance(d.analytics, d.rebalances);
   renderCorrelations(d.analytics);
@@ -151,6 +155,11 @@ function wireControls() {
   $("#btn-targets").addEventListener("click", () => {
     if (state.detail) editTargets(state.selected, state.detail.status.targets, refresh);
   });
+  for (const action of ["deposit", "withdraw"]) {
+    $(`#btn-${action}`).addEventListener("click", () => {
+      if (state.detail) cashFlow(state.selected, action, state.detail.status, refresh);
+    });
+  }
   $("#btn-exit").addEventListener("click", () => {
     if (state.detail) emergencyExit(state.selected, state.detail.status.quote, refresh);
   });

@@ -7,7 +7,7 @@ import { cost, day, isNum, money, ms, num, pct, pp, qty, ratio, signedPct, signe
 export const COLORS = { strategy: "#4f46e5", hold: "#98a2b3", calendar: "#d97706", drawdown: "#dc2626",
   fee: "#6366f1", slippage: "#f59e0b", gas: "#14b8a6" };
 const KIND_COLORS = { initial: "#98a2b3", scheduled: "#4f46e5", opportunistic: "#0d9488", risk: "#d97706",
-  manual: "#9333ea", exit: "#dc2626" };
+  manual: "#9333ea", exit: "#dc2626", flow: "#0284c7" };
 const PALETTE = ["#4f46e5", "#0d9488", "#d97706", "#db2777", "#0284c7", "#65a30d", "#7c3aed", "#ea580c"];
 
 // -- portfolio tabs and header ---------------------------------------------------------------------------------

@@ -9,8 +9,10 @@ export function renderYield(st) {
   const y = st.yields;
   card.hidden = !y;
   $("#card-weights").hidden = Boolean(y); // no target weights: the migration rule decides where money sits
-  const targets = $("#btn-targets");
-  if (targets) targets.hidden = Boolean(y);
+  for (const id of ["#btn-targets", "#btn-deposit", "#btn-withdraw"]) { // the rule decides; flows not supported yet
+    const btn = $(id);
+    if (btn) btn.hidden = Boolean(y);
+  }
   if (!y) return;
   const total = y.positions.reduce((s, p) => s + p.value, 0);
   fill($("#yield-note"), `rates of ${y.rates_time} · ${y.rates_source.split("/").pop()}`);
