@@ -168,3 +168,17 @@ def test_rates_file_without_a_candidate_reserve_is_refused(tmp_path: Path) -> No
     with pytest.raises(ConfigError) as err:
         open_services(_config(tmp_path, rates="r.csv"))
     assert err.value.field == "yield.candidates" and "USDC" in str(err.value)
+
+
+def test_an_exit_held_back_by_a_withdrawal_limit_says_what_is_left(
+    run: tuple[Services, SimulatedClock, Runner],
+) -> None:
+    s, clock, runner = run
+    _days(clock, runner, 11)  # in aUSDT since 2023-03-04
+    commands.emergency_exit(s, "vault", confirm="vault", actor="admin")
+    clock.advance_to(START + timedelta(days=11))  # 2023-03-12: the USDT reserve is 100% utilised
+    runner.run_once()
+    d = s.store.decisions("vault", limit=1)[0]
+    assert d["kind"] == "exit" and [round(m["amount_usd"]) for m in d["yields"]["moves"]] == [3398]
+    (alert,) = [a for a in s.store.alerts(limit=20) if a["title"] == "vault: emergency exit incomplete"]
+    assert "still in AUSDT (withdrawal limit)" in alert["body"] and alert["payload"]["left"]["AUSDT"] > 1_000_000

@@ -306,6 +306,16 @@ def _record(
         _alert(services, rt, kind, moves, status)  # the migration with its numbers, instead of a generic one
     else:
         after_trade_alerts(services, rt, kind, status, dec.reason, rep)
+    left = [p for p in positions if p["protocol"] != "wallet" and p["value"] > feed.setup.rule.min_move_usd]
+    if kind == "exit" and left:  # a withdrawal limit held part back: say so, the owner exits again later
+        services.notifier.send(
+            rt.name,
+            "failure",
+            f"{rt.name}: emergency exit incomplete",
+            "; ".join(f"${p['value']:,.0f} still in {p['name']} (withdrawal limit)" for p in left)
+            + ": resume and exit again once the reserve has liquidity",
+            {"left": {p["name"]: p["value"] for p in left}},
+        )
     updates.update(scheduled_alerts(services, rt, row, now))
     failures = row.failures + 1 if status in ("failed", "partial") else 0 if status != "unknown" else row.failures
     if failures >= rt.spec.max_failures and not row.paused and "paused" not in updates:
