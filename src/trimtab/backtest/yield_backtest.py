@@ -235,21 +235,7 @@ def _execute(
 
 
 def _record(run: _Run, t: int, m: Move, paid: Decimal) -> dict[str, Any]:
-    return {
-        "step": t,
-        "kind": m.kind,
-        "source": m.source,
-        "target": m.target,
-        "amount_usd": m.amount_usd,
-        "from_apy": m.from_apy,
-        "to_apy": m.to_apy,
-        "differential": m.differential,
-        "cost_usd": m.costs.total,
-        "paid_usd": float(paid),
-        "horizon_days": m.horizon_days,
-        "net_differential": m.net_differential,
-        "reason": m.reason,
-    }
+    return {"step": t, **m.doc(), "paid_usd": float(paid)}
 
 
 def yield_metrics(r: BacktestResult) -> dict[str, Any]:

@@ -14,10 +14,9 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
-from trimtab.config.base import Model
+from trimtab.config.base import Model, target_keys
 from trimtab.config.opportunity import YieldChangeSpec
 from trimtab.config.triggers import AllOfSpec, AnyOfSpec, AnySpec, BandSpec, NotSpec, TriggerSpec, sources, walk
-from trimtab.core.base.types import canonical_keys
 from trimtab.core.sleeves import Sleeve, SleeveSplit, sleeve_targets
 
 Fraction = Annotated[float, Field(ge=0, le=1)]
@@ -36,11 +35,7 @@ class SleeveSpec(Model):
     @field_validator("targets", mode="before")
     @classmethod
     def _targets_keys(cls, v: Any) -> Any:
-        if isinstance(v, dict):
-            if not v:
-                raise ValueError("needs at least one asset")
-            return canonical_keys(v, "targets")
-        return v
+        return target_keys(v)
 
     @field_validator("targets")
     @classmethod

@@ -13,7 +13,7 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator, mode
 
 from trimtab.config.allocation import AllocationSpec, MarketCapIndexSpec, StaticSpec
 from trimtab.config.approval import ApprovalSpec
-from trimtab.config.base import Model
+from trimtab.config.base import Model, target_keys
 from trimtab.config.costs import CostsSpec, DexSpec, ExecutionSpec, GuardsSpec
 from trimtab.config.sleeves import Sleeves, check_sleeves, derived_targets, sleeve_split
 from trimtab.config.tax import TaxSpec
@@ -97,11 +97,7 @@ class StrategySpec(Model):
     @field_validator("targets", mode="before")
     @classmethod
     def _targets_keys(cls, v: Any) -> Any:
-        if isinstance(v, dict):
-            if not v:
-                raise ValueError("needs at least one asset")
-            return canonical_keys(v, "targets")
-        return v
+        return target_keys(v)
 
     @field_validator("universe", mode="before")
     @classmethod

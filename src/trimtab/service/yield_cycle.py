@@ -14,7 +14,6 @@ from trimtab.core.base.types import ZERO, TradePlan
 from trimtab.core.strategy import Decision
 from trimtab.core.triggers.rules import TriggerKind, TriggerResult
 from trimtab.core.yield_check import CheckTime, YieldDecision, decide_yield, interest_since
-from trimtab.core.yields.migration import Move
 from trimtab.core.yields.positions import ReserveState
 from trimtab.core.yields.trades import Executed, apply_fills, as_plan, execute_move
 from trimtab.engine import execute_decision
@@ -67,23 +66,9 @@ def dry_run(rt: PortfolioRuntime, units: dict[str, Decimal], now: datetime) -> T
 
 
 def _move_doc(ex: Executed) -> dict[str, Any]:
-    m: Move = ex.move
-    return {
-        "kind": m.kind,
-        "source": m.source,
-        "target": m.target,
-        "amount_usd": m.amount_usd,
-        "from_apy": m.from_apy,
-        "to_apy": m.to_apy,
-        "differential": m.differential,
-        "cost_usd": m.costs.total,
-        "gas_usd": float(ex.gas_usd),
-        "fee_usd": float(ex.fee_usd),
-        "slippage_usd": float(ex.slippage_usd),
-        "horizon_days": m.horizon_days,
-        "net_differential": m.net_differential,
-        "reason": m.reason,
-    }
+    """The move's numbers and what its legs paid (gas, fee, slippage in USD)."""
+    paid = {"gas_usd": float(ex.gas_usd), "fee_usd": float(ex.fee_usd), "slippage_usd": float(ex.slippage_usd)}
+    return {**ex.move.doc(), **paid}
 
 
 def _last_yield(services: Services, rt: PortfolioRuntime) -> dict[str, Any]:

@@ -102,6 +102,22 @@ class Move:
     def net_differential(self) -> float:
         return self.differential - self.cost_apy
 
+    def doc(self) -> dict[str, object]:
+        """The move's numbers for reports and alerts: both APYs, the differential, the costs and the horizon."""
+        return {
+            "kind": self.kind,
+            "source": self.source,
+            "target": self.target,
+            "amount_usd": self.amount_usd,
+            "from_apy": self.from_apy,
+            "to_apy": self.to_apy,
+            "differential": self.differential,
+            "cost_usd": self.costs.total,
+            "horizon_days": self.horizon_days,
+            "net_differential": self.net_differential,
+            "reason": self.reason,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Assessment:
