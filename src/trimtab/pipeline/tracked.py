@@ -15,9 +15,11 @@ from trimtab.core.costs.model import CostModel
 
 class EphemeralPaper:
     """The in-memory paper venue mirroring the ledger each cycle; it dies with the process, so after a crash
-    no order of it exists (find_fill is always None) and the journal marks the legs not filled."""
+    no order of it exists (find_fill is always None) and the journal marks the legs not filled. Its legs fill in
+    one call, so the journal marks them sent together (one write, not one per leg)."""
 
     name = "paper"
+    atomic_batches = True
 
     def __init__(
         self,
