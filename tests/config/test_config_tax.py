@@ -26,6 +26,19 @@ def test_the_block_builds_the_policy_the_pipeline_applies() -> None:
     assert parse_strategy(BASE, "t").build().tax is None
 
 
+def test_harvest_losses_builds_its_policy_and_prices_the_substitute() -> None:
+    harvest = {"threshold": 0.2, "min_loss": 100, "wait": "5w", "substitute": {"btc": "wbtc"}}
+    s = parse_strategy({**BASE, "tax": {"harvest_losses": harvest}}, "t").build()
+    h = s.tax.harvest if s.tax is not None else None
+    assert h is not None and (h.threshold, h.min_loss, h.wait.days, dict(h.substitute)) == (
+        0.2,
+        100,
+        35,
+        {"BTC": "WBTC"},
+    )
+    assert "WBTC" in s.universe  # loaded and priced with the strategy's assets
+
+
 @pytest.mark.parametrize(
     ("tax", "field", "words"),
     [
@@ -35,6 +48,11 @@ def test_the_block_builds_the_policy_the_pipeline_applies() -> None:
         ({"gain_budget": -1}, "tax.gain_budget", ""),
         ({"method": "average"}, "tax.method", ""),
         ({"harvest": True}, "tax.harvest", ""),
+        ({"harvest_losses": {"threshold": 0}}, "tax.harvest_losses.threshold", ""),
+        ({"harvest_losses": {"wait": "1M"}}, "tax.harvest_losses.wait", "a fixed duration"),
+        ({"harvest_losses": {"substitute": {"BTC": "btc"}}}, "tax.harvest_losses.substitute", "another asset"),
+        ({"harvest_losses": {"substitute": {"BTC": "USDC"}}}, "tax", "the quote USDC"),
+        ({"harvest_losses": {"substitute": {"ETH": "WETH"}}}, "tax", "ETH is not in targets"),
     ],
 )
 def test_errors_name_the_field(tax: dict[str, object], field: str, words: str) -> None:

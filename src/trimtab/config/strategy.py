@@ -120,6 +120,8 @@ class StrategySpec(Model):
 
     @model_validator(mode="after")
     def _shape(self) -> StrategySpec:
+        if self.tax is not None:
+            self.tax.check_harvest(self.quote, self.targets, self.sleeves is None and self.allocation is None)
         if self.sleeves is not None:  # targets derived from the sleeves; the trigger is the split's band
             check_sleeves(self)
             return self

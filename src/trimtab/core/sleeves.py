@@ -68,6 +68,13 @@ class SleeveSplit:
     def sleeve_of(self, asset: str) -> str | None:
         return next((s.name for s in self.sleeves if asset in s.assets), None)
 
+    def fired_in(self, result: TriggerResult) -> tuple[tuple[str, ...], bool]:
+        """The sleeves whose own trigger fired in `result` (their reasons' `sleeve NAME:` prefix), and the split."""
+        if not result.fired:
+            return (), False
+        named = tuple(n for n in self.names if any(r.startswith(f"sleeve {n}: ") for r in result.reasons))
+        return named, any(r.startswith("split: ") for r in result.reasons)
+
     def check(self, ctx: DecisionContext) -> TriggerResult:
         return self.assess(ctx).result
 

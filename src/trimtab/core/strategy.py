@@ -90,8 +90,10 @@ class Strategy:
 
     @property
     def universe(self) -> tuple[str, ...]:
-        """Every asset the strategy may hold: static targets, the model's universe, and the quote (last)."""
+        """Every asset the strategy may hold: static targets, the model's universe, harvest substitutes, the quote."""
         names = [*self.targets, *(self.allocation.universe if self.allocation is not None else ())]
+        harvest = self.tax.harvest if self.tax is not None else None
+        names += list(harvest.substitute.values()) if harvest is not None else []
         return tuple(dict.fromkeys(a for a in [*names, self.quote] if a))
 
     @property

@@ -100,13 +100,21 @@ class Pipeline:
                 strat.allocation.restore(*stored)
             if record_equity:
                 self.mark(snapshot, value)
-        decision = engine.decide(
-            strat, snapshot, holdings, schedule=schedule, rules=self.rules, initial=initial, equity=equity
-        )
-        if strat.tax is not None and self.lots is not None:
-            from trimtab.pipeline.tax import taxed
+        taxing = strat.tax is not None and self.lots is not None
+        if taxing and self.lots is not None:  # harvest waits: their assets' targets served by a substitute or quote
+            from trimtab.pipeline.tax import serving
 
-            decision = taxed(decision, strat, snapshot, holdings, self.lots, self.rules)
+            served = serving(strat, snapshot, holdings, self.lots)
+        else:
+            served = strat
+        decision = engine.decide(
+            served, snapshot, holdings, schedule=schedule, rules=self.rules, initial=initial, equity=equity
+        )
+        if taxing and self.lots is not None:
+            from trimtab.pipeline.tax import harvested, taxed
+
+            decision = taxed(decision, served, snapshot, holdings, self.lots, self.rules)
+            decision = harvested(decision, strat, snapshot, holdings, self.lots, self.rules)
         if record_equity:
             self.remember(strat, stored)
         return decision

@@ -8,11 +8,13 @@ from typing import Any
 
 from trimtab.core.base.portfolio import PortfolioState
 from trimtab.core.base.snapshot import MarketSnapshot
+from trimtab.core.sleeves import SleeveSplit
 from trimtab.documents import drift_rows, plan_document
 from trimtab.errors import DataError, TrimtabError
 from trimtab.service import reports
 from trimtab.service.bootstrap import PortfolioRuntime, Services, strategy_with_targets
 from trimtab.service.cycle import exit_quotes, snapshot_for
+from trimtab.service.sleeve_status import rebalance_outlook, sleeves_doc
 
 EQUITY_POINTS = 5000
 
@@ -104,6 +106,16 @@ def _status(s: Services, name: str) -> dict[str, Any]:
     every = reports.calendar_every(rt.strategy.trigger)
     anchor = row.anchor_at
     closest = min((a for a in assets if a["distance"] is not None), key=lambda a: a["distance"], default=None)
+    fire = any(a["breached"] for a in assets)
+    outlook = {
+        "calendar_due": reports.next_calendar_due(every, anchor, now) if every and anchor else None,
+        "calendar_every": every.text if every else None,
+        "would_fire": fire,
+        "expected": fire and not row.paused,
+    }
+    sdoc = sleeves_doc(rt.strategy, state, snap, row) if isinstance(rt.strategy.trigger, SleeveSplit) else None
+    if sdoc is not None:  # the earliest sleeve calendar and the sleeves' own verdicts (docs/sleeves.md)
+        outlook = rebalance_outlook(sdoc, row)
     return reports.json_doc(
         {
             "name": name,
@@ -118,20 +130,21 @@ def _status(s: Services, name: str) -> dict[str, Any]:
             "targets_version": rt.targets_version,
             "targets": dict(rt.strategy.targets),
             "assets": assets,
-            "trigger_would_fire": any(a["breached"] for a in assets),
+            "trigger_would_fire": outlook["would_fire"],
             "check_every": rt.spec.check_every,
             "last_check_at": row.last_check_at,
             "next_check_at": row.next_check_at,
             "next_rebalance": {
-                "calendar_due": reports.next_calendar_due(every, anchor, now) if every and anchor else None,
-                "calendar_every": every.text if every else None,
+                "calendar_due": outlook["calendar_due"],
+                "calendar_every": outlook["calendar_every"],
                 "closest_band": {"asset": closest["asset"], "distance": closest["distance"]} if closest else None,
-                "expected_at_next_check": any(a["breached"] for a in assets) and not row.paused,
+                "expected_at_next_check": outlook["expected"],
             },
             "failures": row.failures,
             "pending": {"trigger": row.trigger_requested, "exit": row.exit_request is not None},
             "last_decision": _brief(last[0]) if last else None,
             "yields": ydoc,
+            "sleeves": sdoc,
         }
     )
 

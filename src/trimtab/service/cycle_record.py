@@ -12,6 +12,7 @@ from trimtab.core.base.flows import flow_adjusted, with_flow
 from trimtab.core.base.portfolio import PortfolioState
 from trimtab.core.base.ports import ExecutionReport
 from trimtab.core.base.snapshot import MarketSnapshot
+from trimtab.core.sleeves import SleeveSplit
 from trimtab.core.strategy import Decision, Strategy
 from trimtab.documents import plan_document
 from trimtab.pipeline.journal import report_doc
@@ -19,6 +20,7 @@ from trimtab.service import reports
 from trimtab.service.aftercycle import after_trade_alerts, drawdown_breaker, scheduled_alerts
 from trimtab.service.bootstrap import PortfolioRuntime, Services
 from trimtab.service.flows import scaled_twin
+from trimtab.service.sleeve_status import fired_doc
 
 EQUITY_WINDOW = 366  # checks of history behind the per-cycle risk metrics
 
@@ -87,6 +89,8 @@ def record(
             decision.reason,
             _rules_of(rt.venue, strategy.quote),
         )
+        if isinstance(strategy.trigger, SleeveSplit):  # which sleeves this plan rebalances (docs/sleeves.md)
+            plan_doc["sleeves"] = fired_doc(strategy.trigger, decision.trigger)
     rep = report_doc(done.report, costs=reports.cost_doc(decision.plan, done.report)) if done.report else None
     doc = {
         "time": now,

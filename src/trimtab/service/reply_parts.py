@@ -1,4 +1,4 @@
-"""API replies of the controls (202 accepted: pause, flows, targets, exit) and a yield portfolio's status part;
+"""API replies of the controls (202 accepted: pause, flows, targets, exit) and the yield and sleeve status parts;
 re-exported by service/schemas.py with every other reply."""
 
 from __future__ import annotations
@@ -67,3 +67,46 @@ class YieldStatus(Reply):
     rates_time: str = Field(description="the rates row the positions are valued at (YYYY-MM-DD)")
     rates_source: str
     last_moves: list[JsonObject] = Field(description="the last check's migrations with both APYs and their costs")
+
+
+class SleeveAsset(Reply):
+    asset: str
+    weight_in_sleeve: float
+    target_in_sleeve: float
+    drift: float = Field(description="weight_in_sleeve - target_in_sleeve")
+
+
+class SleeveVerdict(Reply):
+    trigger: str = Field(description="the trigger in a few words: calendar 1w, band 5pp")
+    fired_now: bool = Field(description="whether this trigger would fire at this moment")
+    reason: str
+
+
+class SleeveRow(SleeveVerdict):
+    name: str
+    weight: float = Field(description="the sleeve's target share of the whole")
+    share: float = Field(description="its current share of the whole")
+    drift: float = Field(description="share - weight")
+    split_band: float | None = Field(description="the split's band on |drift|, null without one")
+    trigger_kind: str
+    calendar_every: str | None
+    next_due: Time | None = Field(description="calendar sleeves: the next anchor + k x every")
+    internal_drift: float = Field(description="the largest |weight_in_sleeve - target_in_sleeve|")
+    internal: list[SleeveAsset]
+
+
+class SplitVerdict(SleeveVerdict):
+    band: float | None
+
+
+class NextSleeveDue(Reply):
+    sleeve: str
+    at: Time
+
+
+class SleeveStatus(Reply):
+    split: SplitVerdict
+    unassigned: float = Field(description="share held outside every sleeve (the (unassigned) row of the split)")
+    would_fire: bool = Field(description="the split or some sleeve would fire at this moment")
+    next_due: NextSleeveDue | None = Field(description="the earliest next calendar due among the sleeves")
+    items: list[SleeveRow]

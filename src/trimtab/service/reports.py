@@ -12,6 +12,7 @@ from trimtab.core.base.ports import ExecutionReport
 from trimtab.core.base.schedule import Every, parse_every
 from trimtab.core.base.types import TradePlan
 from trimtab.core.measures import metrics
+from trimtab.core.sleeves import SleeveSplit
 from trimtab.core.triggers.rules import AllOf, AnyOf, Calendar, Trigger
 
 YEAR_SECONDS = 365.25 * 86_400
@@ -53,9 +54,12 @@ def risk_metrics(values: list[float], ppy: float) -> dict[str, float | None]:
 
 
 def calendar_every(trigger: Trigger) -> Every | None:
-    """The calendar period inside a (possibly combined) trigger, if any."""
+    """The calendar period inside a (possibly combined) trigger, if any; a sleeve strategy's shortest one."""
     if isinstance(trigger, Calendar):
         return trigger.every
+    if isinstance(trigger, SleeveSplit):
+        periods = [e for t in (trigger.split, *(s.trigger for s in trigger.sleeves)) if (e := calendar_every(t))]
+        return min(periods, key=lambda e: e.approx_seconds(), default=None)
     if isinstance(trigger, AnyOf | AllOf):
         for t in trigger.triggers:
             if (found := calendar_every(t)) is not None:

@@ -16,6 +16,7 @@ from trimtab.service.reply_parts import (
     ExitQuote,
     FlowAccepted,
     PauseAccepted,
+    SleeveStatus,
     TargetsAccepted,
     YieldStatus,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "Metrics",
     "PauseAccepted",
     "Reply",
+    "SleeveStatus",
     "TargetsAccepted",
     "Time",
     "Weights",
@@ -125,6 +127,7 @@ class Status(Reply):
     pending: Pending
     last_decision: DecisionBrief | None
     yields: YieldStatus | None = Field(None, description="yield portfolios only: positions, APYs, yield earned")
+    sleeves: SleeveStatus | None = Field(None, description="sleeve portfolios only: each sleeve's share and drift")
 
 
 class Decision(Reply):

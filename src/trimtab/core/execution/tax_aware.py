@@ -16,11 +16,12 @@ from decimal import Decimal
 
 from trimtab.core.base.lots import LotBook, LotMethod
 from trimtab.core.base.types import ZERO, Side, TradePlan
+from trimtab.core.execution.harvest import HarvestPolicy
 
 
 @dataclass(frozen=True, slots=True)
 class TaxPolicy:
-    """The `tax:` block: lot method, holding period, rates per term, a yearly realised-gain budget, tax awareness."""
+    """The `tax:` block: lot method, holding period, rates per term, a yearly gain budget, tax awareness, harvesting."""
 
     method: LotMethod = LotMethod.FIFO
     holding_days: int = 365
@@ -28,6 +29,7 @@ class TaxPolicy:
     long_rate: float = 0.0
     gain_budget: Decimal | None = None  # realised gains per calendar year, in the quote
     tax_aware: bool = False
+    harvest: HarvestPolicy | None = None  # harvest_losses (core.execution.harvest)
 
     @property
     def holding_period(self) -> timedelta:

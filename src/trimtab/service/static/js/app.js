@@ -6,6 +6,7 @@ import { editTargets, emergencyExit, pauseOrResume, rebalanceNow, toast } from "
 import { when } from "./format.js";
 import { renderCorrelations, renderCosts, renderHeader, renderHistory, renderKpis, renderPerformance, renderRisk,
   renderTabs, renderWeights } from "./panels.js";
+import { renderSleeves } from "./sleeves.js";
 import { renderYield } from "./yields.js";
 import { renderApprovals } from "./approvals.js";
 import { cashFlow } from "./flows.js";
@@ -141,6 +142,7 @@ function render() {
   renderKpis(d.status, d.analytics, d.costs);
   renderWeights(d.status);
   renderYield(d.status);
+  renderSleeves(d.status);
   renderApprovals(d.approvals, state.role, refresh);
   renderRisk(d.analytics);
   renderPerformance(d.analytics, d.rebalances);

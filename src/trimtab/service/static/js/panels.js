@@ -64,6 +64,7 @@ export function renderKpis(st, an, costs) {
   else if (nr.expected_at_next_check) next = `Next check · ${when(st.next_check_at)}`;
   else if (nr.calendar_due) next = day(nr.calendar_due);
   if (st.paused) subs.push("no cycle runs until resumed");
+  else if (nr.expected_at_next_check && st.sleeves) subs.push(st.sleeves.would_fire ? "a sleeve or the split fires" : `sleeve ${st.sleeves.next_due?.sleeve} is due`);
   else if (nr.expected_at_next_check) subs.push("a band is breached");
   else if (nr.calendar_due) subs.push(`calendar every ${nr.calendar_every}`);
   if (!st.paused && nr.closest_band && nr.closest_band.distance > 0 && !nr.expected_at_next_check) {
