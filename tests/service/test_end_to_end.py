@@ -48,8 +48,10 @@ def test_service_end_to_end(tmp_path: Path, receiver: Receiver, monkeypatch: pyt
         ok = api.put("/api/portfolios/beta/targets", json={"targets": {"eth": 0.5, "usdc": 0.5}, "note": "de-risk"})
         assert ok.status_code == 200 and ok.json()["version"] == 2
         assert api.post("/api/portfolios/beta/trigger").status_code == 202
-        manual = wait_for(
-            "manual rebalance", lambda: [d for d in _decisions(api, "beta", traded_only=True) if d["kind"] == "manual"]
+        manual = wait_for(  # late in a full suite run on 2 cores one replayed day can take a while: allow a minute
+            "manual rebalance",
+            lambda: [d for d in _decisions(api, "beta", traded_only=True) if d["kind"] == "manual"],
+            timeout=60,
         )
         assert manual[0]["targets"] == {"ETH": 0.5, "USDC": 0.5}
         assert manual[0]["weights"]["ETH"] == pytest.approx(0.5, abs=0.01)
