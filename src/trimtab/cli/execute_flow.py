@@ -202,15 +202,10 @@ class Prepared:
 
 def prepare(a: ExecuteArgs) -> Prepared:
     """Load the inputs for the venue, build the pipeline and decide; nothing is written or sent."""
-    from trimtab.config import load_strategy, load_strategy_spec
+    from trimtab.config import load_strategy
     from trimtab.pipeline import Pipeline, refuse_unsupported
     from trimtab.pipeline.checks import venue_kind
 
-    if load_strategy_spec(a.strategy).yield_ is not None:
-        raise ConfigError(
-            "trimtab execute does not move yield positions: serve them (paper or uniswap venue) or backtest them",
-            field="yield",
-        )
     try:
         kind = venue_kind(a.venue)
     except ConfigError:

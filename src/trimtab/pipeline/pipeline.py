@@ -56,6 +56,18 @@ def traded_on(entries: Iterable[LedgerEntry], quote: str, day: datetime) -> Deci
     return total
 
 
+def once(make: Callable[[], LotBook]) -> Callable[[], LotBook]:
+    """`make` run at most once (one ledger replay per decision, however many tax steps read the lots)."""
+    made: list[LotBook] = []
+
+    def get() -> LotBook:
+        if not made:
+            made.append(make())
+        return made[0]
+
+    return get
+
+
 @dataclass
 class Pipeline:
     """Everything between a snapshot and the ledger for one strategy on one venue."""
@@ -100,21 +112,21 @@ class Pipeline:
                 strat.allocation.restore(*stored)
             if record_equity:
                 self.mark(snapshot, value)
-        taxing = strat.tax is not None and self.lots is not None
-        if taxing and self.lots is not None:  # harvest waits: their assets' targets served by a substitute or quote
+        lots = once(self.lots) if strat.tax is not None and self.lots is not None else None
+        if lots is not None:  # harvest waits: their assets' targets served by a substitute or quote
             from trimtab.pipeline.tax import serving
 
-            served = serving(strat, snapshot, holdings, self.lots)
+            served = serving(strat, snapshot, holdings, lots)
         else:
             served = strat
         decision = engine.decide(
             served, snapshot, holdings, schedule=schedule, rules=self.rules, initial=initial, equity=equity
         )
-        if taxing and self.lots is not None:
+        if lots is not None:
             from trimtab.pipeline.tax import harvested, taxed
 
-            decision = taxed(decision, served, snapshot, holdings, self.lots, self.rules)
-            decision = harvested(decision, strat, snapshot, holdings, self.lots, self.rules)
+            decision = taxed(decision, served, snapshot, holdings, lots, self.rules)
+            decision = harvested(decision, strat, snapshot, holdings, lots, self.rules)
         if record_equity:
             self.remember(strat, stored)
         return decision

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +15,7 @@ from trimtab.adapters.storage.service_rows import PortfolioRow
 from trimtab.core.base.portfolio import PortfolioState
 from trimtab.core.base.ports import ExecutionReport, Venue
 from trimtab.core.base.snapshot import MarketSnapshot
+from trimtab.core.base.types import PlannedOrder
 from trimtab.core.execution.guards import TurnoverLimit
 from trimtab.core.policy import ExecutionPolicy
 from trimtab.core.strategy import Decision, Schedule, Strategy
@@ -170,18 +171,7 @@ def execute(
     guard = exit_guard(rt, row.exit_request, snap) if kind == "exit" and row.exit_request is not None else None
     if kind == "exit":  # an exit sells everything by definition: turnover caps do not apply to it
         strategy = _without_turnover_caps(strategy)
-    jv = JournaledVenue(
-        None,
-        services.ledger,
-        rt.account,
-        snap.time,
-        services.stop,
-        guard,
-        {"portfolio": rt.name, "kind": kind, "targets_version": rt.targets_version},
-        lease=active_guard(),
-        clock=services.clock.now,
-        halt=None if kind == "exit" else paused_check(services, rt.name),
-    )
+    jv = journal_for(services, rt, snap.time, kind, guard=guard)
     ledger = FlowLedger(services.ledger, jv, rt, flows, holdings.get(strategy.quote, Decimal(0)), snap.time)
     result = pipeline.execute(
         decision,
@@ -206,6 +196,29 @@ def execute(
         )
         return Executed(report, "unknown", jv.rebalance_id, False)
     return Executed(report, final_status(report).value, jv.rebalance_id, result.traded)
+
+
+def journal_for(
+    services: Services,
+    rt: PortfolioRuntime,
+    time: datetime,
+    kind: str,
+    venue: TrackedVenue | None = None,
+    guard: Callable[[PlannedOrder], str | None] | None = None,
+) -> JournaledVenue:
+    """The service's journal around a cycle's venue: its lease, service time, a pause between legs (not on exits)."""
+    return JournaledVenue(
+        venue,
+        services.ledger,
+        rt.account,
+        time,
+        services.stop,
+        guard,
+        {"portfolio": rt.name, "kind": kind, "targets_version": rt.targets_version},
+        lease=active_guard(),
+        clock=services.clock.now,
+        halt=None if kind == "exit" else paused_check(services, rt.name),
+    )
 
 
 def paused_check(services: Services, name: str) -> Callable[[], str | None]:

@@ -17,15 +17,14 @@ from trimtab.core.yield_check import CheckTime, YieldDecision, decide_yield, int
 from trimtab.core.yields.positions import ReserveState
 from trimtab.core.yields.trades import Executed, apply_fills, as_plan, execute_move
 from trimtab.engine import execute_decision
-from trimtab.pipeline.journal import JournaledVenue, JournalLedger, final_status, order_doc, report_doc
+from trimtab.pipeline.journal import JournalLedger, final_status, order_doc, report_doc
 from trimtab.pipeline.tracked import PlannedFills
 from trimtab.service import reports
 from trimtab.service.aftercycle import after_trade_alerts, drawdown_breaker, scheduled_alerts
 from trimtab.service.bootstrap import PortfolioRuntime, Services
-from trimtab.service.cycle import paused_check, reconcile_leftovers
+from trimtab.service.cycle import journal_for, reconcile_leftovers
 from trimtab.service.cycle_record import EQUITY_WINDOW, recent_equity
 from trimtab.service.holds import UNKNOWN_RETRY_S, drift_cycle, venue_drift, waiting_cycle
-from trimtab.service.leases import active_guard
 
 
 def legs_for(
@@ -183,18 +182,7 @@ def _send(
     if plan is None:
         return None, "held", None
     venue = rt.venue if rt.venue is not None else PlannedFills(units)
-    jv = JournaledVenue(
-        venue,
-        services.ledger,
-        rt.account,
-        now,
-        services.stop,
-        None,
-        {"portfolio": rt.name, "kind": kind, "targets_version": rt.targets_version},
-        lease=active_guard(),
-        clock=services.clock.now,
-        halt=None if kind == "exit" else paused_check(services, rt.name),
-    )
+    jv = journal_for(services, rt, now, kind, venue)
     trig = TriggerResult(True, (plan.reason,), kind=TriggerKind(kind) if kind != "exit" else TriggerKind.RISK)
     execute_decision(
         Decision(now, trig, {}, {}, plan), jv, JournalLedger(services.ledger, jv), account=rt.account, time=now

@@ -44,6 +44,7 @@ class YieldFeed:
     def __post_init__(self) -> None:
         self.seen = self.rates.trailing_apr(self.setup.apy_window)
         self._times = self.rates.times.astype("datetime64[us]")
+        self._last: tuple[datetime, Any] | None = None  # the states of the last `now`: one chain read per cycle
 
     def row(self, now: datetime) -> int:
         """The last rates row at or before `now`; DataError when `now` is before the file or beyond `max_age`."""
@@ -63,6 +64,8 @@ class YieldFeed:
 
     def states(self, now: datetime) -> tuple[dict[str, ReserveState | None], dict[str, ReserveState | None], float]:
         """(states to value at, states the rule compares (trailing APRs), USD per gas unit) at `now`."""
+        if self._last is not None and self._last[0] == now:
+            return self._last[1]  # type: ignore[no-any-return]
         i = self.row(now)
         chain = dict(self.index()) if self.index is not None else None
 
@@ -80,7 +83,9 @@ class YieldFeed:
             return with_cash(self.setup.positions, raw)
 
         states = at(self.rates)
-        return states, (at(self.seen) if self.seen is not self.rates else states), float(self.gas[i])
+        out = states, (at(self.seen) if self.seen is not self.rates else states), float(self.gas[i])
+        self._last = (now, out)
+        return out
 
     def prices(self, now: datetime) -> dict[str, Decimal]:
         """USD per unit of every position (index * underlying price) and of each underlying coin."""
