@@ -251,3 +251,31 @@ def test_chain_deploy_with_yield_deployment_writes_a_file_the_venue_opens(chain:
     venue = open_yield_chain(rpc, vaults, key, Decimal("0.001"))
     assert venue.share_prices() == {"VUSDC": Decimal(1), "VUSDT": Decimal(1)}
     run(venue, plan_for(venue, "USDC", "vUSDT", 5_000))
+
+
+def test_a_send_whose_reply_is_lost_is_unknown_and_found_by_its_hash(
+    y: YieldEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The node takes the batch but the connection drops before it answers: not failed, unknown, and its fills are
+    found once the transaction is mined (one more block here)."""
+    import requests
+
+    from trimtab.chain import yield_venue
+    from trimtab.errors import OrderOutcomeUnknown
+
+    venue = YieldChainVenue(y)
+    plan = plan_for(venue, "USDC", "vUSDC", 100_000, plan_id="lost")
+    before = venue.balances()
+    real = yield_venue.send_signed
+
+    def lost_reply(w3: Any, signed: Any) -> Any:
+        real(w3, signed)
+        raise requests.ConnectionError("connection reset by peer")
+
+    monkeypatch.setattr(yield_venue, "send_signed", lost_reply)
+    with pytest.raises(OrderOutcomeUnknown, match="may have reached the node"):
+        venue.execute(plan)
+    y.chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]  (it is in a block by now)
+    fill = venue.find_fill(venue.client_id(plan, 0), plan.orders[0])
+    assert fill is not None and fill.asset == "vUSDC" and fill.side.value == "buy"
+    assert venue.balances()["VUSDC"] == before.get("VUSDC", ZERO) + fill.quantity

@@ -182,3 +182,25 @@ def test_an_exit_held_back_by_a_withdrawal_limit_says_what_is_left(
     assert d["kind"] == "exit" and [round(m["amount_usd"]) for m in d["yields"]["moves"]] == [3398]
     (alert,) = [a for a in s.store.alerts(limit=20) if a["title"] == "vault: emergency exit incomplete"]
     assert "still in AUSDT (withdrawal limit)" in alert["body"] and alert["payload"]["left"]["AUSDT"] > 1_000_000
+
+
+def test_yield_earned_carries_over_a_cycle_that_held_without_valuing(
+    run: tuple[Services, SimulatedClock, Runner],
+) -> None:
+    from trimtab.service.holds import waiting_cycle
+
+    s, clock, runner = run
+    _days(clock, runner, 10)
+    earned = s.store.decisions("vault", limit=1)[0]["yields"]["yield_earned"]
+    row = s.store.portfolio("vault")
+    assert row is not None
+    held = waiting_cycle(s, s.runtimes["vault"], row, ["r-unknown"])  # as after a leg of unknown outcome
+    s.store.update_portfolio("vault", **{k: v for k, v in held.items() if k != "decision"})
+    s.store.release("vault", "main", decision=held.pop("decision"))
+    assert s.store.decisions("vault", limit=1)[0]["yields"] is None
+    clock.advance_to(START + timedelta(days=10))
+    s.store.update_portfolio("vault", next_check_at=clock.now())
+    runner.run_once()
+    d = s.store.decisions("vault", limit=1)[0]
+    assert earned < d["yields"]["yield_earned"] < earned * 1.2  # went on from where it was, not from zero
+    assert commands.status(s, "vault")["yields"]["yield_earned"] == d["yields"]["yield_earned"]

@@ -18,7 +18,7 @@ from eth_utils.address import is_address, to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound
+from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
@@ -209,7 +209,17 @@ class YieldChainVenue:
             abis = [load_artifact(n).abi for n in ("YieldMigrator", "TestYieldVault", "UniswapV2Router02", "TestToken")]
             raise OrderRejected(f"migrate would revert: {describe_revert(exc, abis)}", op="preflight") from None
         signed = sender.sign(call)
-        tx_hash = send_signed(c.w3, signed)
+        tx_hash = HexBytes(signed.hash)  # known before it leaves: a batch whose send or receipt is lost is looked up
+        try:
+            send_signed(c.w3, signed)
+        except Web3RPCError as err:  # the node answered and refused it: nothing was sent
+            raise OrderRejected(f"migrate refused by the node: {err}", op="send") from None
+        except Exception as err:  # noqa: BLE001  (the connection failed mid-send: it may have reached the node)
+            self._pending[plan.plan_id] = (tx_hash, plan, moves, steps)
+            raise OrderOutcomeUnknown(
+                f"migrate {tx_hash.to_0x_hex()}: send failed ({type(err).__name__}), it may have reached the node",
+                client_id=self.client_id(plan, 0),
+            ) from None
         try:
             return confirm(c.w3, tx_hash, what="migrate", timeout=self.receipt_timeout_s, venue=self.name)
         except TimeExhausted:

@@ -92,7 +92,7 @@ def _status(s: Services, name: str) -> dict[str, Any]:
     state, snap, holdings = _state(s, rt)
     now = snap.time
     last = s.store.decisions(name, limit=1)
-    ydoc = _yields(rt, holdings, now, last[0] if last else None) if rt.yields is not None else None
+    ydoc = _yields(rt, holdings, now, s.store.last_yields(name)) if rt.yields is not None else None
     rows = drift_rows(state, rt.strategy) if ydoc is None else _position_rows(ydoc["positions"])
     assets = [
         {
@@ -179,7 +179,7 @@ def _yields(rt: PortfolioRuntime, holdings: dict[str, Decimal], now: datetime, l
     if feed is None:
         raise RuntimeError("internal invariant broken: expected a yield portfolio")
     states, _, _ = feed.states(now)
-    doc = (last or {}).get("yields") or {}
+    doc = last or {}
     return {
         "positions": positions_doc(rt, holdings, states),
         "yield_earned": doc.get("yield_earned", 0.0),

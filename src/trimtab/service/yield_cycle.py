@@ -71,8 +71,9 @@ def _move_doc(ex: Executed) -> dict[str, Any]:
 
 
 def _last_yield(services: Services, rt: PortfolioRuntime) -> dict[str, Any]:
-    last = services.store.decisions(rt.name, limit=1)
-    return (last[0].get("yields") or {}) if last else {}
+    """The latest decision's yield document: cycles that held without valuing (an unknown leg, ledger/venue
+    drift) record none, and the yield earned and indices carry on from the one before them."""
+    return services.store.last_yields(rt.name) or {}
 
 
 def positions_doc(

@@ -351,6 +351,18 @@ class ServiceStore:
             rows = [(r[0], float(r[1]), float(r[2]), float(r[3] or 0.0)) for r in conn.execute(query)]
         return rows[::-1]
 
+    def last_yields(self, name: str) -> dict[str, Any] | None:
+        """The yield document of the portfolio's latest decision that has one."""
+        query = (
+            select(decisions.c.yield_json)
+            .where(decisions.c.portfolio == name, decisions.c.yield_json.is_not(None))
+            .order_by(decisions.c.id.desc())
+            .limit(1)
+        )
+        with self._read() as conn:
+            text = conn.scalar(query)
+        return json.loads(text) if text else None
+
     def request_flow(self, name: str, flow: Mapping[str, Any]) -> int:
         """Queue a deposit / withdrawal for the portfolio's next cycle (one transaction); returns how many wait."""
         with self._write() as conn:
