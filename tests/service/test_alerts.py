@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from trimtab.adapters.storage.service_store import ServiceStore
 from trimtab.errors import VenueUnavailable
 from trimtab.service.alerts import Notifier
 from trimtab.service.cycle import failed_cycle
+from trimtab.service.replay import SimulatedClock
 from trimtab.service.runner import Runner
 from trimtab.service.settings import AlertsSpec
 
@@ -59,14 +61,15 @@ def _config(tmp_path: Path, receiver: Receiver, **portfolio: object) -> Path:
 
 
 def test_monthly_summary_on_schedule_attributes_returns_to_rebalancing(tmp_path: Path, receiver: Receiver) -> None:
-    services = open_services(_config(tmp_path, receiver))
+    start = datetime(2022, 1, 20, tzinfo=UTC)
+    clock = SimulatedClock(start)  # one check a day, however long the set-up takes in wall time
+    services = open_services(_config(tmp_path, receiver), clock=clock)
     runner = Runner(services)
-    wait_for(
-        "a month boundary",
-        lambda: runner.run_once() >= 0 and services.store.alerts(kind="monthly_summary"),
-        timeout=15,
-        every=0.02,
-    )
+    for day in range(1, 30):
+        runner.run_once()
+        if services.store.alerts(kind="monthly_summary"):
+            break
+        clock.advance_to(start + timedelta(days=day))
     services.notifier.flush()
     summary = services.store.alerts(kind="monthly_summary")[0]["payload"]
     assert summary["month"] == "2022-01"

@@ -151,6 +151,7 @@ class JournaledVenue:
     clock: Callable[[], datetime] | None = None  # when legs leave (service time); default: the decision time
     unknown: tuple[int, str] | None = None  # (leg, why) when a leg's outcome is unknown
     halt: Callable[[], str | None] | None = None  # checked before each leg: a reason to send nothing more
+    closes_empty: bool = True  # close the rebalance when nothing filled (off: the caller books it, e.g. netting)
 
     def __post_init__(self) -> None:
         self.name = self.venue.name if self.venue is not None else ""
@@ -233,7 +234,7 @@ class JournaledVenue:
             doc["unknown"] = {"leg": self.unknown[0], "reason": self.unknown[1]}
             self.ledger.journal_progress(self.rebalance_id, json.dumps(doc))
             return self.report
-        if not fills:  # the engine appends nothing, so close the journal row here
+        if not fills and self.closes_empty:  # the engine appends nothing, so close the journal row here
             self.ledger.finish_rebalance(
                 self.rebalance_id, final_status(self.report).value, json.dumps(report_doc(self.report))
             )
@@ -282,7 +283,7 @@ class JournaledVenue:
                 report = ExecutionReport(
                     tuple(done), tuple(LegFailure(o, f"batch failed: {err}") for o in plan.orders), venue=venue.name
                 )
-        if not report.fills:
+        if not report.fills and self.closes_empty:
             self.ledger.finish_rebalance(self.rebalance_id, final_status(report).value, json.dumps(report_doc(report)))
         return report
 
@@ -328,39 +329,13 @@ def reconcile(
     A leg journaled as sent that the venue does not list yet stays unknown (the rebalance stays open) until the
     venue's lookup grace has passed since it was sent; only then does "not found" mean it never arrived."""
     out = []
-    grace = venue.lookup_grace_s if isinstance(venue, LookupGrace) else 0.0
+    grace = lookup_grace(venue)
     for rid in ids:
         r = store.rebalance(rid)
         if r.status.final or r.account != account:
             continue
         doc = json.loads(r.plan_json)
-        fills: list[Fill] = []
-        failures: list[LegFailure] = []
-        pending = 0
-        for leg in doc.get("legs", []):
-            order = order_from(leg)
-            if "child_ids" in leg:  # a TWAP leg: every child order was journaled by its own id
-                found = [f for cid in leg["child_ids"] if (f := venue.find_fill(cid, order)) is not None]
-                fills.extend(found)
-                done = sum((f.quantity for f in found), Decimal(0))
-                if done < order.quantity:
-                    failures.append(
-                        LegFailure(
-                            replace(order, quantity=order.quantity - done),
-                            "child orders not found at the venue after a restart",
-                            done,
-                        )
-                    )
-                continue
-            fill = venue.find_fill(leg["client_id"], order)
-            if fill is not None:
-                fills.append(fill)
-            elif _still_unknown(leg, now, grace):
-                pending += 1
-            elif "sent_at" in leg:
-                failures.append(LegFailure(order, f"not found at the venue {grace:g} s after it was sent"))
-            else:
-                failures.append(LegFailure(order, "never sent (journaled as not sent)"))
+        fills, failures, pending = look_up_legs(doc, venue, now, grace)
         if pending:
             out.append(Reconciled(r.id, "unknown", tuple(fills), pending))
             continue
@@ -371,6 +346,44 @@ def reconcile(
         store.finish_rebalance(r.id, status, json.dumps(report_doc(report, reconciled=True)), entries)
         out.append(Reconciled(r.id, status, tuple(fills), len(failures)))
     return out
+
+
+def look_up_legs(
+    doc: dict[str, Any], venue: TrackedVenue, now: datetime | None, grace: float
+) -> tuple[list[Fill], list[LegFailure], int]:
+    """What the venue did with each journaled leg: fills, failures and how many legs are still unknown."""
+    fills: list[Fill] = []
+    failures: list[LegFailure] = []
+    pending = 0
+    for leg in doc.get("legs", []):
+        order = order_from(leg)
+        if "child_ids" in leg:  # a TWAP leg: every child order was journaled by its own id
+            found = [f for cid in leg["child_ids"] if (f := venue.find_fill(cid, order)) is not None]
+            fills.extend(found)
+            done = sum((f.quantity for f in found), Decimal(0))
+            if done < order.quantity:
+                failures.append(
+                    LegFailure(
+                        replace(order, quantity=order.quantity - done),
+                        "child orders not found at the venue after a restart",
+                        done,
+                    )
+                )
+            continue
+        fill = venue.find_fill(leg["client_id"], order)
+        if fill is not None:
+            fills.append(fill)
+        elif _still_unknown(leg, now, grace):
+            pending += 1
+        elif "sent_at" in leg:
+            failures.append(LegFailure(order, f"not found at the venue {grace:g} s after it was sent"))
+        else:
+            failures.append(LegFailure(order, "never sent (journaled as not sent)"))
+    return fills, failures, pending
+
+
+def lookup_grace(venue: object) -> float:
+    return venue.lookup_grace_s if isinstance(venue, LookupGrace) else 0.0
 
 
 def _still_unknown(leg: dict[str, Any], now: datetime | None, grace: float) -> bool:

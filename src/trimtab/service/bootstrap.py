@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from trimtab.adapters.storage import SqlLedgerStore
@@ -29,7 +30,7 @@ from trimtab.pipeline.tracked import CcxtTracked, DexTracked
 from trimtab.service.alerts import Notifier
 from trimtab.service.history import make_history_source
 from trimtab.service.marketdata import AcceleratedClock, Clock, MarketData, ReplaySource, VenueSource, WallClock
-from trimtab.service.settings import PortfolioSpec, ServiceSettings, Tokens
+from trimtab.service.settings import NettingSpec, PortfolioSpec, ServiceSettings, Tokens
 from trimtab.service.venues import make_tracked_venue
 from trimtab.service.yield_feed import YieldFeed, YieldMarket, refuse_yield, yield_feed
 
@@ -205,14 +206,16 @@ def build_services(
                 "market_data.source 'venue' needs a ccxt or uniswap venue", field=f"portfolios.{spec.name}.venue"
             )
         if spec.account_name not in known_accounts:
-            try:
-                _open_account(ledger, spec, base, venue, clock)
-            except LedgerError:  # another worker opened it first
-                if not ledger.has_account(spec.account_name):
-                    raise
+            shared = settings.group_of(spec.name) is not None
+            if shared:
+                _check_group_opening(settings, spec.name, venue, known_accounts)
+            opening = partial(_open_account, ledger, spec, base, venue, clock, shared=shared)
+            _open_once(ledger, spec.account_name, opening)
         guards = strategy.execution.guards
         reference = open_reference(guards.reference if guards else None, venue=venue, base_dir=str(settings.base_dir))
         runtimes[spec.name] = PortfolioRuntime(spec, base, strategy, version, venue, market, reference, yields=feed)
+    for i, group in enumerate(settings.netting):
+        _open_group(ledger, group, [runtimes[n] for n in group.portfolios], clock, i)
     # SQLite serves one process, which may reclaim its own leases at once after a crash; PostgreSQL workers differ
     default = "main" if ledger.engine.dialect.name == "sqlite" else f"{socket.gethostname()}-{os.getpid()}"
     wid = worker_id or settings.worker_id or default
@@ -229,12 +232,68 @@ def build_services(
     )
 
 
+def _check_group_opening(settings: ServiceSettings, name: str, venue: TrackedVenue | None, known: set[str]) -> None:
+    """Before a netting group's first accounts open: the members' holdings must add up to the shared account's."""
+    group = settings.group_of(name)
+    if group is None or venue is None:
+        return
+    specs = [p for p in settings.portfolios if p.name in group.portfolios]
+    if any(p.account_name in known for p in specs):
+        return  # the group opened before: the cycle's shared balance check compares ledgers and venue
+    total: dict[str, Decimal] = {}
+    for p in specs:
+        for a, q in (p.holdings or {}).items():
+            total[a] = total.get(a, Decimal(0)) + q
+    have = venue.balances()
+    diff = [
+        f"{a} {total.get(a, Decimal(0)).normalize():f} vs {have.get(a, Decimal(0)).normalize():f}"
+        for a in sorted({*total, *have})
+        if total.get(a, Decimal(0)) != have.get(a, Decimal(0))
+    ]
+    if diff:
+        raise ConfigError(
+            f"the members' holdings differ from the shared account's balances: {'; '.join(diff)}",
+            field=f"netting.{settings.netting.index(group)}.portfolios",
+        )
+
+
+def _open_group(
+    ledger: SqlLedgerStore, group: NettingSpec, members: list[PortfolioRuntime], clock: Clock, index: int
+) -> None:
+    """The group's journal account (no holdings of its own); every member on one quote and sent unsliced."""
+    quotes = {rt.strategy.quote for rt in members}
+    if len(quotes) > 1:
+        raise ConfigError(f"members quote in {', '.join(sorted(quotes))}: use one quote", field=f"netting.{index}")
+    for rt in members:
+        if rt.strategy.execution.twap is not None:
+            raise ConfigError(
+                f"{rt.name}'s strategy slices orders (execution.twap); a netted order is sent whole",
+                field=f"netting.{index}.portfolios",
+            )
+    if not ledger.has_account(group.account):
+        _open_once(ledger, group.account, lambda: ledger.open_account(group.account, {}, time=clock.now()))
+
+
+def _open_once(ledger: SqlLedgerStore, account: str, open_it: Callable[[], None]) -> None:
+    try:
+        open_it()
+    except LedgerError:  # another worker opened it first
+        if not ledger.has_account(account):
+            raise
+
+
 def _open_account(
-    ledger: SqlLedgerStore, spec: PortfolioSpec, base: StrategySpec, venue: TrackedVenue | None, clock: Clock
+    ledger: SqlLedgerStore,
+    spec: PortfolioSpec,
+    base: StrategySpec,
+    venue: TrackedVenue | None,
+    clock: Clock,
+    *,
+    shared: bool = False,
 ) -> None:
     """Opening balances: the venue's for ccxt and the chain; configured holdings or initial value (in the quote) for
-    paper."""
-    if venue is not None and not isinstance(venue, Fundable):
+    paper, and for a netting group's member (its share of the shared account)."""
+    if venue is not None and not isinstance(venue, Fundable) and not shared:
         holdings = venue.balances()
     else:
         value = spec.initial_value if spec.initial_value is not None else base.initial_value

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -116,11 +116,13 @@ def decide(
     *,
     initial: bool,
     manual: bool,
+    shared: bool = False,
 ) -> tuple[Decision, str]:
     """The strategy's decision (an admin's request forces a full rebalance) and its kind."""
     if row.exit_request is not None:  # sell what the venue holds (its balances, not the ledger's) with IOC limits
         state = PortfolioState.of(holdings, snap.prices, strategy.quote)
-        held = rt.venue.balances() if rt.venue is not None else holdings
+        own = rt.venue is not None and not shared  # on a shared account only the member's own share is sold
+        held = rt.venue.balances() if own and rt.venue is not None else holdings
         plan = exit_plan(rt, held, snap, limit=True)
         return Decision(
             snap.time,
@@ -240,18 +242,57 @@ def _without_turnover_caps(strategy: Strategy) -> Strategy:
     return replace(strategy, execution=ExecutionPolicy(policy.guards, policy.twap, policy.dex))
 
 
-def run_portfolio_cycle(
-    services: Services, rt: PortfolioRuntime, row: PortfolioRow, open_ids: list[str] | None = None
-) -> dict[str, Any]:
-    """Everything one cycle does for one leased portfolio; returns the columns to update on release.
-    `open_ids`: its unfinished rebalances, if the caller just read them under the lease."""
-    still_open = [r.rebalance_id for r in reconcile_leftovers(services, rt, open_ids) if r.status == "unknown"]
-    if still_open:
-        return waiting_cycle(services, rt, row, still_open)
+@dataclass
+class Prepared:
+    """A cycle decided, up to sending: what `execute` sends and `conclude` records."""
+
+    rt: PortfolioRuntime
+    row: PortfolioRow
+    snap: MarketSnapshot
+    holdings: dict[str, Decimal]
+    pipeline: Pipeline
+    strategy: Strategy
+    decision: Decision
+    kind: str
+    initial: bool
+    consumed: dict[str, Any]
+    gate: ApprovalGate
+    flows: Flows | None
+    waits: Executed | None  # held for approval, or None
+
+    def execute(self, services: Services) -> Executed:
+        return self.waits or execute(
+            services,
+            self.rt,
+            self.pipeline,
+            self.strategy,
+            self.decision,
+            self.snap,
+            self.holdings,
+            self.kind,
+            self.row,
+            self.flows,
+        )
+
+
+def prepare_cycle(
+    services: Services,
+    rt: PortfolioRuntime,
+    row: PortfolioRow,
+    open_ids: list[str] | None = None,
+    *,
+    shared: bool = False,
+) -> Prepared | dict[str, Any]:
+    """Reconcile, snapshot and decide; the columns to release when the cycle holds (unknown leg, drift).
+    `shared`: a netting group member (the group reconciles and checks the shared venue's balances)."""
+    if not shared:
+        still_open = [r.rebalance_id for r in reconcile_leftovers(services, rt, open_ids) if r.status == "unknown"]
+        if still_open:
+            return waiting_cycle(services, rt, row, still_open)
     rt.with_targets(*services.store.targets(rt.name))
     flows = take_deposits(services, rt, row) if row.exit_request is None else None  # before the drift check
     holdings = services.store.balances(rt.account)
-    if rt.venue is not None and row.exit_request is None:  # they must agree before any plan (an exit sells the venue's)
+    if rt.venue is not None and row.exit_request is None and not shared:  # they must agree before any plan
         drift = venue_drift({a: q for a, q in holdings.items() if q}, rt.venue.balances())
         if drift:
             return drift_cycle(services, rt, row, drift)
@@ -268,7 +309,9 @@ def run_portfolio_cycle(
         consumed.update(exit_request=None, paused=True, paused_reason="emergency exit")
     gate = ApprovalGate.open(services, rt, row, pipeline, strategy, snap, holdings)  # expiry; hold or re-plan
     held = gate.decide()  # None unless an approval is open
-    decision, kind = held or decide(pipeline, strategy, rt, row, snap, holdings, initial=initial, manual=manual)
+    decision, kind = held or decide(
+        pipeline, strategy, rt, row, snap, holdings, initial=initial, manual=manual, shared=shared
+    )
     if flows is not None:  # the flow's one-way trades instead of this check's decision (the next check follows)
         decision, kind = flow_plan(rt, strategy, snap, holdings, flows), "flow"
     tripped = pre_trade_breaker(services, rt, row, snap, holdings) if kind != "exit" else {}
@@ -276,13 +319,18 @@ def run_portfolio_cycle(
         consumed.update(tripped)
         decision = replace(decision, plan=None)
     waits = gate.hold(decision, kind)  # above the approval thresholds: stored, not sent
-    done = waits or execute(services, rt, pipeline, strategy, decision, snap, holdings, kind, row, flows)
+    return Prepared(rt, row, snap, holdings, pipeline, strategy, decision, kind, initial, consumed, gate, flows, waits)
+
+
+def conclude(services: Services, c: Prepared, done: Executed) -> dict[str, Any]:
+    """Settle flows, record the decision, log the activity line; the columns to release."""
+    rt, snap, strategy, decision = c.rt, c.snap, c.strategy, c.decision
     net = Decimal(0)
-    if flows is not None:
-        net = settle_flows(services, rt, flows, holdings, done.report, unknown=done.status == "unknown")
-    result = record(services, rt, row, strategy, decision, kind, snap, holdings, done, initial, net)
-    gate.finish(result, done, initial)  # a waiting portfolio is checked again when its approval expires
-    result.updates.update(consumed)
+    if c.flows is not None:
+        net = settle_flows(services, rt, c.flows, c.holdings, done.report, unknown=done.status == "unknown")
+    result = record(services, rt, c.row, strategy, decision, c.kind, snap, c.holdings, done, c.initial, net)
+    c.gate.finish(result, done, c.initial)  # a waiting portfolio is checked again when its approval expires
+    result.updates.update(c.consumed)
     if done.status == "unknown":
         result.updates["next_check_at"] = min(
             snap.time + timedelta(seconds=UNKNOWN_RETRY_S), result.updates["next_check_at"]
@@ -294,7 +342,7 @@ def run_portfolio_cycle(
             "%s %s: %s rebalance %s: %d order(s), %d fill(s), cost %s %s",
             f"{snap.time:%Y-%m-%d %H:%M}Z",
             rt.name,
-            kind,
+            c.kind,
             done.status,
             len(decision.plan.orders) if decision.plan else 0,
             len(fills),
@@ -302,3 +350,14 @@ def run_portfolio_cycle(
             strategy.quote,
         )
     return result.columns()
+
+
+def run_portfolio_cycle(
+    services: Services, rt: PortfolioRuntime, row: PortfolioRow, open_ids: list[str] | None = None
+) -> dict[str, Any]:
+    """Everything one cycle does for one leased portfolio; returns the columns to update on release.
+    `open_ids`: its unfinished rebalances, if the caller just read them under the lease."""
+    c = prepare_cycle(services, rt, row, open_ids)
+    if isinstance(c, dict):
+        return c
+    return conclude(services, c, c.execute(services))

@@ -33,6 +33,7 @@ class Executed:
     status: str = "held"
     rebalance_id: str | None = None
     traded: bool = False
+    extra: dict[str, Any] | None = None  # more for the decision's report (a netted rebalance's savings)
 
 
 @dataclass
@@ -91,7 +92,9 @@ def record(
         )
         if isinstance(strategy.trigger, SleeveSplit):  # which sleeves this plan rebalances (docs/sleeves.md)
             plan_doc["sleeves"] = fired_doc(strategy.trigger, decision.trigger)
-    rep = report_doc(done.report, costs=reports.cost_doc(decision.plan, done.report)) if done.report else None
+    rep = None
+    if done.report is not None:
+        rep = report_doc(done.report, costs=reports.cost_doc(decision.plan, done.report), **(done.extra or {}))
     doc = {
         "time": now,
         "kind": kind,

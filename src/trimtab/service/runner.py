@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import ExitStack
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +19,8 @@ from trimtab.scrub import scrub
 from trimtab.service.bootstrap import Services
 from trimtab.service.cycle import failed_cycle, reconcile_leftovers, run_portfolio_cycle
 from trimtab.service.leases import Heartbeat, LeaseGuard, active_guard, holding
+from trimtab.service.netting import run_group_cycle
+from trimtab.service.settings import NettingSpec
 from trimtab.service.yield_cycle import run_yield_cycle
 
 __all__ = ["LeaseGuard", "Runner", "active_guard"]
@@ -80,6 +83,10 @@ class Runner:
 
     def process(self, name: str) -> None:
         s = self.services
+        group = s.settings.group_of(name)
+        if group is not None:
+            self.process_group(group, name)
+            return
         rt = s.runtimes[name]
         row = s.store.portfolio(name)
         if row is None or row.lease_token != self.token:
@@ -113,6 +120,82 @@ class Runner:
                 guard.abandon()  # what this process left unfinished is the new holder's to reconcile
         s.invalidate(name)
         self.cycles += 1
+
+    def process_group(self, group: NettingSpec, first: str) -> None:
+        """A netting group's cycle: lease every member that is not paused (or exits), or hand them all back."""
+        s = self.services
+        rows = self._lease_members(group, first)
+        if rows is None:
+            return
+        guards = {n: LeaseGuard(s.store, n, self.token, r.lease_epoch, self._lease) for n, r in rows.items()}
+        try:
+            with ExitStack() as stack:
+                for name in group.portfolios:
+                    if name in rows:
+                        stack.enter_context(s.runtimes[name].lock)
+                stack.enter_context(holding(guards[first]))
+                for name, cols in self._group_cycle(group, rows, guards).items():
+                    decision = cols.pop("decision", None)
+                    s.store.release(
+                        name, s.worker_id, decision=decision, token=self.token, epoch=rows[name].lease_epoch, **cols
+                    )
+        except LeaseLost as err:
+            log.warning("%s: %s", group.name, scrub(err))
+            for g in guards.values():
+                g.abandon()
+        for name in rows:
+            s.invalidate(name)
+            self.cycles += 1
+
+    def _group_cycle(
+        self, group: NettingSpec, rows: dict[str, Any], guards: dict[str, LeaseGuard]
+    ) -> dict[str, dict[str, Any]]:
+        s = self.services
+        try:
+            return run_group_cycle(s, group, rows, guards)
+        except LeaseLost:
+            raise
+        except Exception as err:  # noqa: BLE001  (the group's failure must not stop other portfolios)
+            log.warning("%s: netting cycle failed: %s", group.name, scrub(err))
+            log.debug("%s: netting cycle failure", group.name, exc_info=True)
+            later = s.clock.now()
+            return {
+                n: {**failed_cycle(s, s.runtimes[n], r, err), "next_check_at": s.runtimes[n].spec.every.after(later, 1)}
+                for n, r in rows.items()
+            }
+
+    def _lease_members(self, group: NettingSpec, first: str) -> dict[str, Any] | None:
+        """Rows of the members this cycle runs (`first` already claimed), all leased; None when handed back."""
+        s = self.services
+        row = s.store.portfolio(first)
+        if row is None or row.lease_token != self.token:
+            return None
+        rows = {first: row}
+        for name in group.portfolios:
+            other = s.store.portfolio(name) if name != first else None
+            if other is None or (other.paused and other.exit_request is None):
+                continue  # a paused member does not trade (its ledger still counts toward the shared balances)
+            claimed = (
+                s.store.portfolio(name)
+                if s.store.claim(name, s.worker_id, lease=self._lease, token=self.token)
+                else None
+            )
+            if claimed is None:
+                self._hand_back(group, rows, "another worker holds member " + name)
+                return None
+            rows[name] = claimed
+        accounts = [group.account, *(s.runtimes[n].account for n in rows)]
+        if any(s.store.leftovers(a, self.token, stale_after=self._lease).busy for a in accounts):
+            self._hand_back(group, rows, "a rebalance of another live worker is unfinished")
+            return None
+        return rows
+
+    def _hand_back(self, group: NettingSpec, rows: dict[str, Any], why: str) -> None:
+        s = self.services
+        log.warning("%s: %s; not planning", group.name, why)
+        for name, row in rows.items():
+            s.store.release(name, s.worker_id, token=self.token, epoch=row.lease_epoch)
+            self._deferred[name] = time.monotonic() + min(self._lease.total_seconds(), 30.0)
 
     def run_forever(self) -> None:
         """Loop until `services.stop` is set (SIGTERM): the running leg finishes, the rest is left for restart."""

@@ -160,6 +160,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+class NettingSpec(_Model):
+    """Portfolios sharing one exchange account: each cycle their orders net per asset (docs/netting.md)."""
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    portfolios: list[Annotated[str, Field(pattern=NAME_PATTERN)]] = Field(min_length=2)
+
+    @property
+    def account(self) -> str:
+        """The ledger account the group's net rebalances are journaled under (members book their shares)."""
+        return f"net.{self.name}"
+
+
+SHARED_KEYS = ("venue", "url", "credentials", "check_every")  # one exchange account, one rhythm
+
+
 class ServiceSettings(_Model):
     """The whole service.yaml; paths inside are relative to the file's directory (`base_dir`)."""
 
@@ -168,6 +183,7 @@ class ServiceSettings(_Model):
     alerts: AlertsSpec = AlertsSpec()
     api: ApiSpec = ApiSpec()
     portfolios: list[PortfolioSpec] = Field(min_length=1)
+    netting: list[NettingSpec] = Field(default_factory=list)
     worker_id: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
     lease_seconds: Annotated[float, Field(gt=0, le=3600)] = 120.0
     claim_batch: Annotated[int, Field(ge=1, le=10_000)] = 32  # portfolios leased per scheduler pass
@@ -193,6 +209,38 @@ class ServiceSettings(_Model):
                     raise ValueError(f"portfolios: {key.replace('_name', '')} {value!r} appears twice")
                 seen.add(value)
         return self
+
+    @model_validator(mode="after")
+    def _netting(self) -> ServiceSettings:
+        by_name = {p.name: p for p in self.portfolios}
+        seen: dict[str, str] = {}
+        for i, g in enumerate(self.netting):
+            where = f"netting.{i}.portfolios"
+            for name in g.portfolios:
+                p = by_name.get(name)
+                if p is None:
+                    raise ValueError(f"{where}: no portfolio named {name!r}")
+                if name in seen:
+                    raise ValueError(f"{where}: {name} is already in netting group {seen[name]!r}")
+                seen[name] = g.name
+                if not p.venue.startswith("ccxt:"):
+                    raise ValueError(f"{where}: {name} trades on {p.venue}; netting needs one ccxt exchange account")
+                if p.holdings is None:
+                    raise ValueError(f"{where}: {name} needs holdings: (its share of the shared account)")
+            first = by_name[g.portfolios[0]]
+            for name in g.portfolios[1:]:
+                for key in SHARED_KEYS:
+                    if getattr(by_name[name], key) != getattr(first, key):
+                        raise ValueError(f"{where}: {name} differs from {first.name} in {key} (one account and rhythm)")
+            if g.account in {p.account_name for p in self.portfolios}:
+                raise ValueError(f"netting.{i}.name: account {g.account!r} is a portfolio's account")
+        if len({g.name for g in self.netting}) != len(self.netting):
+            raise ValueError("netting: a group name appears twice")
+        return self
+
+    def group_of(self, name: str) -> NettingSpec | None:
+        """The netting group portfolio `name` belongs to, if any."""
+        return next((g for g in self.netting if name in g.portfolios), None)
 
     def path(self, raw: str) -> Path:
         p = Path(raw).expanduser()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal, Inexact, localcontext
@@ -150,11 +151,14 @@ def rebalance_status(value: object) -> RebalanceStatus:
         raise LedgerError(f"unknown rebalance status {value!r} (expected one of {valid})") from None
 
 
-def stamped(entries: list[LedgerEntry], rebalance_id: str, account: str) -> list[LedgerEntry]:
-    """Entries of one rebalance carry its id and its account; a foreign id or account is an error."""
+def stamped(
+    entries: list[LedgerEntry], rebalance_id: str, account: str, members: Collection[str] = ()
+) -> list[LedgerEntry]:
+    """Entries of one rebalance carry its id and its account (or a member's, for a netting group's rebalance); a
+    foreign id or account is an error."""
     out = []
     for e in entries:
-        if e.account != account:
+        if e.account != account and e.account not in members:
             raise LedgerError(f"entry for account {e.account!r} in rebalance {rebalance_id} of account {account!r}")
         if e.rebalance_id not in ("", rebalance_id):
             raise LedgerError(f"entry carries rebalance_id {e.rebalance_id!r}, expected {rebalance_id!r}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -145,8 +145,10 @@ class SqlLedgerStore:
         entries: Sequence[LedgerEntry] = (),
         *,
         now: datetime | None = None,
+        members: Collection[str] = (),
     ) -> None:
-        """Set the final status and append the rebalance's entries in ONE transaction: recorded whole or not at all."""
+        """Set the final status and append the rebalance's entries in ONE transaction: recorded whole or not at all.
+        `members`: other accounts the entries may book to (a netting group's members)."""
         final, report, finished_at = rec.finish_args(status, report_json, now)
         with self._write() as conn:
             open_ = [s.value for s in rec.OPEN_STATUSES]
@@ -160,7 +162,8 @@ class SqlLedgerStore:
             account = conn.scalar(select(rebalances.c.account).where(rebalances.c.id == rebalance_id))
             if account is None:
                 raise RuntimeError("internal invariant broken: expected account is not None")
-            self._insert_entries(conn, rec.stamped([rec.checked_entry(e) for e in entries], rebalance_id, account))
+            checked = [rec.checked_entry(e) for e in entries]
+            self._insert_entries(conn, rec.stamped(checked, rebalance_id, account, members))
 
     def rebalance(self, rebalance_id: str) -> rec.RebalanceRecord:
         """One journal row; LedgerError if unknown."""

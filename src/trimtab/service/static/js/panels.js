@@ -278,6 +278,8 @@ function trades(r) {
     h("span", { class: `side-${f.side}`, text: f.side.toUpperCase() }), ` ${qty(f.quantity)} ${f.asset} @ ${qty(f.price || f.exec_price)}`));
   if (legs.length > 3) lines.push(h("div", { class: "more", text: `+${legs.length - 3} more` }));
   for (const fail of r.report?.failures || []) lines.push(h("div", { class: "status failed", text: `failed: ${fail.asset || ""} ${fail.reason || ""}` }));
+  const net = r.report?.netting;  // netted with the other portfolios of its exchange account (docs/netting.md)
+  if (net) lines.push(h("div", { class: "muted small", text: `netted on the shared account: saved ${cost(Number(net.saved))}` }));
   return lines.length ? lines : "—";
 }
 
