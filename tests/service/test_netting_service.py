@@ -49,6 +49,7 @@ def _config(
     url: str,
     holdings: dict[str, dict[str, str]] = HOLDINGS,
     strategies: tuple[str, str] = ("seller.yaml", "buyer.yaml"),
+    database_url: str = "svc.db",
     **portfolio: Any,
 ) -> Path:
     (tmp_path / "seller.yaml").write_text(SELLER + COMMON)
@@ -59,7 +60,7 @@ def _config(
         tmp_path,
         [{"name": n, "strategy": f, "holdings": holdings[n], **spec} for n, f in zip(names, strategies, strict=True)],
         market_data={"source": "venue"},
-        database_url="svc.db",
+        database_url=database_url,
         netting=[{"name": "desk", "portfolios": ["seller", "buyer"]}],
     )
 
@@ -82,10 +83,15 @@ def _trades(services: Any, name: str, kind: EntryKind) -> list[Any]:
     return [e for e in services.ledger.entries(name) if e.kind == kind]
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.slow])])
+def database(request: pytest.FixtureRequest) -> str:
+    return "svc.db" if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))
+
+
 def test_opposite_trades_net_to_one_order_and_each_ledger_books_its_share(
-    tmp_path: Path, server: BinanceServer
+    tmp_path: Path, server: BinanceServer, database: str
 ) -> None:
-    services = open_services(_config(tmp_path, server.url))
+    services = open_services(_config(tmp_path, server.url, database_url=database))
     try:
         Runner(services).run_once()
         sell = services.store.decisions("seller", limit=1)[0]
@@ -209,6 +215,10 @@ def test_netting_needs_one_account_and_holdings_that_add_up(
     with pytest.raises(ConfigError, match=r"BTC 0\.9 vs 1") as err:  # before any account opens
         open_services(config)
     assert err.value.field == "netting.0.portfolios" and "\n" not in str(err.value)
+    config = _config(tmp_path, server.url)
+    (tmp_path / "buyer.yaml").write_text(BUYER + COMMON + "execution: {twap: {horizon: 2s, interval: 1s}}\n")
+    with pytest.raises(ConfigError, match="buyer's strategy slices orders"):
+        open_services(config)
     text = config.read_text().replace("check_every: 1h", "check_every: 2h", 1)
     config.write_text(text)
     r = CliRunner().invoke(app, ["serve", "--config", str(config), "--check"])

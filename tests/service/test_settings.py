@@ -13,6 +13,20 @@ from trimtab.service.settings import load_settings, load_tokens
 GOOD = {"portfolios": [{"name": "a", "strategy": "ethereum"}]}
 
 
+def _shared(**changes: dict[str, object]) -> dict[str, object]:
+    """Two portfolios on one ccxt account in netting group d, with `changes` per portfolio name."""
+    base = {"strategy": "ethereum", "venue": "ccxt:binance", "url": "http://127.0.0.1:1", "holdings": {"ETH": "1"}}
+    ports = [{"name": n, **base, **changes.get(n, {})} for n in ("a", "b")]
+    return {
+        "market_data": {"source": "venue"},
+        "portfolios": [{k: v for k, v in p.items() if v is not None} for p in ports],
+        "netting": [{"name": "d", "portfolios": ["a", "b"]}],
+    }
+
+
+SHARED = {k: v for k, v in _shared().items() if k != "netting"}
+
+
 def _write(tmp_path: Path, doc: object) -> Path:
     p = tmp_path / "service.yaml"
     p.write_text(yaml.safe_dump(doc))
@@ -39,6 +53,20 @@ def test_defaults_bind_loopback_and_put_sqlite_next_to_the_file(tmp_path: Path) 
         ),
         ({**GOOD, "alerts": {"webhook": "ftp://x"}}, "alerts.webhook: must be an http(s) URL"),
         ({**GOOD, "surprise": 1}, "surprise: unknown key"),
+        ({**SHARED, "netting": [{"name": "d", "portfolios": ["a", "zz"]}]}, "netting.0.portfolios: no portfolio named"),
+        (
+            {**SHARED, "netting": [{"name": "d", "portfolios": ["a"]}]},
+            "netting.0.portfolios: List should have at least",
+        ),
+        (
+            {**SHARED, "netting": [{"name": "d", "portfolios": ["a", "b"]}] * 2},
+            "netting.1.portfolios: a is already in netting group 'd'",
+        ),
+        (_shared(b={"venue": "paper"}), "b trades on paper; netting needs one ccxt exchange account"),
+        (_shared(b={"holdings": None}), "b needs holdings: (its share of the shared account)"),
+        (_shared(b={"url": "http://127.0.0.1:2"}), "b differs from a in url"),
+        (_shared(b={"credentials": "other.yaml"}), "b differs from a in credentials"),
+        (_shared(a={"account": "net.d"}), "netting.0.name: account 'net.d' is a portfolio's account"),
     ],
 )
 def test_bad_files_give_one_line_naming_the_field(tmp_path: Path, doc: object, message: str) -> None:
