@@ -12,7 +12,8 @@ from trimtab import engine
 from trimtab.adapters.storage import SqlLedgerStore
 from trimtab.config import load_strategy
 from trimtab.core.base.snapshot import MarketSnapshot
-from trimtab.pipeline.journal import JournaledVenue, JournalLedger, leg_plan, reconcile
+from trimtab.pipeline.journal import JournaledVenue, JournalLedger, leg_plan
+from trimtab.pipeline.reconcile import reconcile
 from trimtab.service.paper_exchange import DurablePaperExchange
 
 T0 = datetime(2022, 1, 1, tzinfo=UTC)

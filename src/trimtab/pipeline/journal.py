@@ -22,7 +22,6 @@ from trimtab.core.base.ledger import LedgerEntry
 from trimtab.core.base.ports import AtomicVenue, ExecutionReport, LegFailure
 from trimtab.core.base.types import CostEstimate, Fill, MarketRules, PlannedOrder, Side, TradePlan
 from trimtab.core.execution.guards import GuardedVenue
-from trimtab.engine import ledger_entries
 from trimtab.errors import LedgerError, OrderOutcomeUnknown, VenueError
 
 Guard = Callable[[PlannedOrder], str | None]  # a reason not to send this leg now, or None
@@ -152,6 +151,8 @@ class JournaledVenue:
     unknown: tuple[int, str] | None = None  # (leg, why) when a leg's outcome is unknown
     halt: Callable[[], str | None] | None = None  # checked before each leg: a reason to send nothing more
     closes_empty: bool = True  # close the rebalance when nothing filled (off: the caller books it, e.g. netting)
+    ephemeral: bool = False  # an in-process venue (paper): nothing leaves, so the rebalance is written once, final
+    _doc: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.name = self.venue.name if self.venue is not None else ""
@@ -196,10 +197,13 @@ class JournaledVenue:
             "legs": legs,
             **(self.extra or {}),
         }
-        self.rebalance_id = self.ledger.start_rebalance(self.account, json.dumps(doc), plan.reason)
-        self.ledger.mark_executing(self.rebalance_id)
-        if self.lease is not None:
-            self.lease.bind(self.rebalance_id)  # a live peer never reconciles or re-plans over this rebalance
+        if self.ephemeral:  # recorded whole by `finish`, fenced by the lease in the same transaction
+            self.rebalance_id, self._doc = uuid.uuid4().hex, doc
+        else:
+            self.rebalance_id = self.ledger.start_rebalance(self.account, json.dumps(doc), plan.reason)
+            self.ledger.mark_executing(self.rebalance_id)
+            if self.lease is not None:
+                self.lease.bind(self.rebalance_id)  # a live peer never reconciles or re-plans over this rebalance
         fills: list[Fill] = []
         failures: list[LegFailure] = []
         if atomic:
@@ -232,18 +236,45 @@ class JournaledVenue:
         self.report = ExecutionReport(tuple(fills), tuple(failures), venue=venue.name)
         if self.unknown is not None:  # nothing is recorded yet: reconciliation records every leg once it is known
             doc["unknown"] = {"leg": self.unknown[0], "reason": self.unknown[1]}
-            self.ledger.journal_progress(self.rebalance_id, json.dumps(doc))
+            self._progress(doc)
             return self.report
         if not fills and self.closes_empty:  # the engine appends nothing, so close the journal row here
-            self.ledger.finish_rebalance(
-                self.rebalance_id, final_status(self.report).value, json.dumps(report_doc(self.report))
-            )
+            self.finish(final_status(self.report).value, json.dumps(report_doc(self.report)))
         return self.report
+
+    def finish(self, status: str, report_json: str, entries: Sequence[LedgerEntry] = ()) -> None:
+        """Close the rebalance with its entries in one transaction (an ephemeral one is written here, final)."""
+        if self.rebalance_id is None:
+            raise LedgerError("finish outside a journaled rebalance")
+        if self.ephemeral and self._doc is not None:
+            self.ledger.record_rebalance(
+                self.account,
+                json.dumps(self._doc),
+                self._doc["reason"],
+                status,
+                report_json,
+                entries,
+                rebalance_id=self.rebalance_id,
+                within=self.lease.renew_in if self.lease is not None else None,
+            )
+        else:
+            self.ledger.finish_rebalance(self.rebalance_id, status, report_json, entries)
+
+    def _progress(self, doc: dict[str, Any]) -> None:
+        """Journal the open rebalance's state (an ephemeral one gets its row now: it stays open)."""
+        if self.ephemeral:
+            self.rebalance_id = self.ledger.start_rebalance(self.account, json.dumps(doc), doc["reason"])
+            self.ledger.mark_executing(self.rebalance_id)
+            self.ephemeral, self._doc = False, None
+        elif self.rebalance_id is not None:
+            self.ledger.journal_progress(self.rebalance_id, json.dumps(doc))
 
     def _halted(self) -> str | None:
         """Why no further leg may leave now: the service is stopping, or the owner paused the portfolio."""
         if self.stop is not None and self.stop.is_set():
             return "not sent: the service is stopping"
+        if self.ephemeral:  # in-process fills follow the plan at once: the cycle's own read of the row stands
+            return None
         return self.halt() if self.halt is not None else None
 
     def _mark_sent(self, doc: dict[str, Any], legs: Iterable[int], *, renew: bool = False) -> None:
@@ -254,6 +285,8 @@ class JournaledVenue:
         stamp = self.time.isoformat() if self.clock is None else self.clock().isoformat()
         for i in legs:
             doc["legs"][i]["sent_at"] = stamp
+        if self.ephemeral:
+            return  # nothing leaves the process: the final record is fenced instead
         within = self.lease.renew_in if renew and self.lease is not None else None
         self.ledger.journal_progress(self.rebalance_id, json.dumps(doc), within=within)
 
@@ -273,7 +306,7 @@ class JournaledVenue:
             except OrderOutcomeUnknown as err:  # it may have landed: nothing recorded, nothing planned on top
                 self.unknown = (0, str(err))
                 doc["unknown"] = {"leg": 0, "reason": str(err)}
-                self.ledger.journal_progress(self.rebalance_id, json.dumps(doc))
+                self._progress(doc)
                 return ExecutionReport(
                     (), tuple(LegFailure(o, f"outcome unknown: {err}") for o in plan.orders), venue=venue.name
                 )
@@ -284,7 +317,7 @@ class JournaledVenue:
                     tuple(done), tuple(LegFailure(o, f"batch failed: {err}") for o in plan.orders), venue=venue.name
                 )
         if not report.fills and self.closes_empty:
-            self.ledger.finish_rebalance(self.rebalance_id, final_status(report).value, json.dumps(report_doc(report)))
+            self.finish(final_status(report).value, json.dumps(report_doc(report)))
         return report
 
 
@@ -302,93 +335,10 @@ class JournalLedger:
         if j.unknown is not None:  # the rebalance stays open: reconciliation records it whole once every leg is known
             return
         stamped = [replace(e, rebalance_id=j.rebalance_id) for e in entries]
-        self.store.finish_rebalance(
-            j.rebalance_id, final_status(j.report).value, json.dumps(report_doc(j.report)), stamped
-        )
+        j.finish(final_status(j.report).value, json.dumps(report_doc(j.report)), stamped)
 
     def entries(self, account: str | None = None) -> list[LedgerEntry]:
         return self.store.entries(account)
 
     def balances(self, account: str) -> dict[str, Decimal]:
         return self.store.balances(account)
-
-
-@dataclass(frozen=True)
-class Reconciled:
-    rebalance_id: str
-    status: str
-    fills: tuple[Fill, ...]
-    missing: int
-
-
-def reconcile(
-    store: SqlLedgerStore, venue: TrackedVenue, account: str, ids: Sequence[str], now: datetime | None = None
-) -> list[Reconciled]:
-    """Close the unfinished rebalances `ids` of `account` from what the venue says each client id did.
-
-    A leg journaled as sent that the venue does not list yet stays unknown (the rebalance stays open) until the
-    venue's lookup grace has passed since it was sent; only then does "not found" mean it never arrived."""
-    out = []
-    grace = lookup_grace(venue)
-    for rid in ids:
-        r = store.rebalance(rid)
-        if r.status.final or r.account != account:
-            continue
-        doc = json.loads(r.plan_json)
-        fills, failures, pending = look_up_legs(doc, venue, now, grace)
-        if pending:
-            out.append(Reconciled(r.id, "unknown", tuple(fills), pending))
-            continue
-        report = ExecutionReport(tuple(fills), tuple(failures), venue=venue.name, notes=("reconciled",))
-        time = datetime.fromisoformat(doc["time"]) if "time" in doc else r.created_at
-        entries = ledger_entries(report, account=account, time=time, rebalance_id=r.id)
-        status = final_status(report).value
-        store.finish_rebalance(r.id, status, json.dumps(report_doc(report, reconciled=True)), entries)
-        out.append(Reconciled(r.id, status, tuple(fills), len(failures)))
-    return out
-
-
-def look_up_legs(
-    doc: dict[str, Any], venue: TrackedVenue, now: datetime | None, grace: float
-) -> tuple[list[Fill], list[LegFailure], int]:
-    """What the venue did with each journaled leg: fills, failures and how many legs are still unknown."""
-    fills: list[Fill] = []
-    failures: list[LegFailure] = []
-    pending = 0
-    for leg in doc.get("legs", []):
-        order = order_from(leg)
-        if "child_ids" in leg:  # a TWAP leg: every child order was journaled by its own id
-            found = [f for cid in leg["child_ids"] if (f := venue.find_fill(cid, order)) is not None]
-            fills.extend(found)
-            done = sum((f.quantity for f in found), Decimal(0))
-            if done < order.quantity:
-                failures.append(
-                    LegFailure(
-                        replace(order, quantity=order.quantity - done),
-                        "child orders not found at the venue after a restart",
-                        done,
-                    )
-                )
-            continue
-        fill = venue.find_fill(leg["client_id"], order)
-        if fill is not None:
-            fills.append(fill)
-        elif _still_unknown(leg, now, grace):
-            pending += 1
-        elif "sent_at" in leg:
-            failures.append(LegFailure(order, f"not found at the venue {grace:g} s after it was sent"))
-        else:
-            failures.append(LegFailure(order, "never sent (journaled as not sent)"))
-    return fills, failures, pending
-
-
-def lookup_grace(venue: object) -> float:
-    return venue.lookup_grace_s if isinstance(venue, LookupGrace) else 0.0
-
-
-def _still_unknown(leg: dict[str, Any], now: datetime | None, grace: float) -> bool:
-    """Sent, not listed, and still within the venue's listing delay."""
-    sent = leg.get("sent_at")
-    if sent is None or now is None or grace <= 0:
-        return False
-    return (now - datetime.fromisoformat(sent)).total_seconds() < grace

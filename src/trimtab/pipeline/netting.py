@@ -16,16 +16,8 @@ from trimtab.core.base.ports import ExecutionReport
 from trimtab.core.base.types import ZERO, Fill, MarketRules, PlannedOrder, Side, TradePlan
 from trimtab.core.execution.netting import Booked, NetLeg, Share, allocate, net_legs
 from trimtab.engine import ledger_entries
-from trimtab.pipeline.journal import (
-    JournaledVenue,
-    Reconciled,
-    TrackedVenue,
-    look_up_legs,
-    lookup_grace,
-    order_doc,
-    order_from,
-    report_doc,
-)
+from trimtab.pipeline.journal import JournaledVenue, TrackedVenue, order_doc, order_from, report_doc
+from trimtab.pipeline.reconcile import Reconciled, look_up_legs, lookup_grace
 
 
 @dataclass(frozen=True)

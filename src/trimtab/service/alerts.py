@@ -66,9 +66,9 @@ class Notifier:
             "payload": payload,
             "created_at": self._store.now().isoformat(),
         }
-        if self.has_channels:
+        if self.has_channels:  # delivered once stored for good (a batched cycle's alerts after its commit)
             self.start()
-            self._queue.put((alert_id, message))
+            self._store.after_commit(lambda: self._queue.put((alert_id, message)))
         return alert_id
 
     def flush(self, timeout: float = 10.0) -> None:

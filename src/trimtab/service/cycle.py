@@ -21,7 +21,8 @@ from trimtab.core.policy import ExecutionPolicy
 from trimtab.core.strategy import Decision, Schedule, Strategy
 from trimtab.core.triggers.rules import TriggerKind, TriggerResult
 from trimtab.pipeline import Pipeline
-from trimtab.pipeline.journal import JournaledVenue, TrackedVenue, final_status, reconcile
+from trimtab.pipeline.journal import JournaledVenue, TrackedVenue, final_status
+from trimtab.pipeline.reconcile import reconcile
 from trimtab.pipeline.tracked import EphemeralPaper
 from trimtab.service.aftercycle import failed_cycle as failed_cycle
 from trimtab.service.approvals import ApprovalGate
@@ -220,6 +221,7 @@ def journal_for(
         lease=active_guard(),
         clock=services.clock.now,
         halt=None if kind == "exit" else paused_check(services, rt.name),
+        ephemeral=rt.venue is None,  # the per-cycle paper venue: written once, final, fenced by the lease
     )
 
 

@@ -73,13 +73,35 @@ class Runner:
         claimed = s.store.claim_due(
             s.worker_id, names, s.clock.now(), lease=self._lease, limit=self.batch, token=self.token
         )
-        for i, name in enumerate(claimed):
+        local = [n for n in claimed if self.in_process(n)]
+        if local:  # nothing of these cycles leaves the process: one commit for all of them
+            with s.store.batch():
+                self._run(local, batched=True)
+        self._run([n for n in claimed if n not in set(local)])
+        return len(claimed)
+
+    def _run(self, names: list[str], *, batched: bool = False) -> None:
+        s = self.services
+        for i, name in enumerate(names):
             if s.stop.is_set():  # hand the rest back untouched
-                for rest in claimed[i:]:
+                for rest in names[i:]:
                     s.store.release(rest, s.worker_id, token=self.token)
                 break
-            self.process(name)
-        return len(claimed)
+            if not batched:
+                self.process(name)
+                continue
+            try:
+                with s.store.attempt():
+                    self.process(name)
+            except Exception as err:  # noqa: BLE001  (a database error of one: the others' cycles still commit)
+                log.warning("%s: cycle not recorded: %s", name, scrub(err))  # its lease lapses; it runs again
+
+    def in_process(self, name: str) -> bool:
+        """A cycle whose venue is the per-cycle paper venue, sent unsliced and outside a netting group: nothing of
+        it is seen outside the process before its writes commit, so it may share one commit with others."""
+        rt = self.services.runtimes[name]
+        twap = rt.strategy.execution.twap
+        return rt.venue is None and twap is None and self.services.settings.group_of(name) is None
 
     def process(self, name: str) -> None:
         s = self.services
@@ -102,10 +124,11 @@ class Runner:
         with rt.lock, holding(guard):
             try:
                 try:
-                    cycle = run_yield_cycle if rt.yields is not None else run_portfolio_cycle
-                    updates = cycle(s, rt, row, left.reconcilable)
-                    decision = updates.pop("decision")
-                    s.store.release(name, s.worker_id, decision=decision, **release, **updates)
+                    with s.store.attempt():  # in a batch: a failed cycle leaves none of its writes
+                        cycle = run_yield_cycle if rt.yields is not None else run_portfolio_cycle
+                        updates = cycle(s, rt, row, left.reconcilable)
+                        decision = updates.pop("decision")
+                        s.store.release(name, s.worker_id, decision=decision, **release, **updates)
                 except LeaseLost:
                     raise
                 except Exception as err:  # noqa: BLE001  (one portfolio's failure must not stop the others)

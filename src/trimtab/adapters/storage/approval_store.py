@@ -18,6 +18,7 @@ from sqlalchemy import Column, Connection, Engine, ForeignKey, Index, Integer, S
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import SQLAlchemyError
 
+from trimtab.adapters.storage.batch import write_on
 from trimtab.adapters.storage.schema import UtcDateTime
 from trimtab.adapters.storage.service_rows import new_id
 from trimtab.adapters.storage.service_schema import metadata
@@ -103,7 +104,7 @@ class ApprovalStore:
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
         try:
-            with self._engine.begin() as conn:
+            with write_on(self._engine) as conn:
                 yield conn
         except SQLAlchemyError as err:
             raise LedgerError(f"approvals: {scrub(err)}") from err

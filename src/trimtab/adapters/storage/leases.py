@@ -143,6 +143,11 @@ def check_fence(conn: Connection, name: str, token: str, epoch: int) -> bool:
 
 def renew(conn: Connection, name: str, token: str, epoch: int, lease: timedelta) -> datetime | None:
     """Extend the lease if (token, epoch) still holds it; None when it was lost."""
+    if conn.dialect.name == "postgresql":  # one round trip: the server's clock inside the UPDATE
+        until_sql = func.clock_timestamp() + func.make_interval(0, 0, 0, 0, 0, 0, lease.total_seconds())
+        stmt = update(portfolios).where(fenced(name, token, epoch)).values(lease_until=until_sql)
+        value = conn.execute(stmt.returning(portfolios.c.lease_until)).scalar()
+        return value.astimezone(UTC) if isinstance(value, datetime) else None
     until = db_now(conn) + lease
     done = conn.execute(update(portfolios).where(fenced(name, token, epoch)).values(lease_until=until))
     return until if done.rowcount else None

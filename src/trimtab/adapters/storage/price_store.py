@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
+from trimtab.adapters.storage.batch import read_on, write_on
 from trimtab.adapters.storage.price_schema import equity_marks, model_state, price_bars
 from trimtab.core.base.history import PriceHistory
 from trimtab.errors import LedgerError
@@ -78,7 +79,7 @@ class PriceStore:
     @contextmanager
     def _conn(self, write: bool = False) -> Iterator[Connection]:
         try:
-            with self._engine.begin() if write else self._engine.connect() as conn:
+            with write_on(self._engine) if write else read_on(self._engine) as conn:
                 yield conn
         except SQLAlchemyError as err:
             raise LedgerError(f"price store {'write' if write else 'read'} failed: {err}") from err
@@ -204,7 +205,7 @@ class EquityMarks:
             .returning(equity_marks.c.time)
         )
         try:
-            with self._engine.begin() as conn:
+            with write_on(self._engine) as conn:
                 return conn.execute(stmt.values(key=key, time=utc(time), value=value)).first() is not None
         except SQLAlchemyError as err:
             raise LedgerError(f"equity mark write failed: {err}") from err
@@ -216,7 +217,7 @@ class EquityMarks:
         if known:
             q = q.where(equity_marks.c.time > known[-1][0])
         try:
-            with self._engine.connect() as conn:
+            with read_on(self._engine) as conn:
                 known.extend((utc(r.time), r.value) for r in conn.execute(q.order_by(equity_marks.c.time)))
         except SQLAlchemyError as err:
             raise LedgerError(f"equity mark read failed: {err}") from err
@@ -234,7 +235,7 @@ class EquityMarks:
         """The model's stored (period, weights) of `key`, or None."""
         q = select(model_state.c.period, model_state.c.weights_json).where(model_state.c.key == key)
         try:
-            with self._engine.connect() as conn:
+            with read_on(self._engine) as conn:
                 row = conn.execute(q).first()
         except SQLAlchemyError as err:
             raise LedgerError(f"model state read failed: {err}") from err
@@ -244,7 +245,7 @@ class EquityMarks:
         """Replace `key`'s stored model weights with those of `period`."""
         doc = json.dumps(dict(weights), sort_keys=True)
         try:
-            with self._engine.begin() as conn:
+            with write_on(self._engine) as conn:
                 conn.execute(delete(model_state).where(model_state.c.key == key))
                 conn.execute(model_state.insert().values(key=key, period=period, weights_json=doc))
         except SQLAlchemyError as err:

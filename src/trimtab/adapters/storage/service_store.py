@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from trimtab.adapters.storage import leases, service_log
+from trimtab.adapters.storage.batch import after_commit, attempt, batched, read_on, write_on
 from trimtab.adapters.storage.leases import Leftovers
 from trimtab.adapters.storage.records import OPEN_STATUSES
 from trimtab.adapters.storage.schema import rebalances
@@ -58,12 +59,24 @@ class ServiceStore:
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         try:
-            with self._engine.begin() as conn:
+            with write_on(self._engine) as conn:
                 yield conn
         except IntegrityError as err:
             raise LedgerError(f"service write refused: {scrub(err.orig)}") from err
         except SQLAlchemyError as err:
             raise LedgerError(f"service write failed: {scrub(err)}") from err
+
+    def after_commit(self, f: Callable[[], None]) -> None:
+        """Run `f` once what this thread wrote is committed (at once, unless a batch is open)."""
+        after_commit(self._engine, f)
+
+    def batch(self) -> AbstractContextManager[object]:
+        """Group commit of this thread's writes (storage.batch.batched): for cycles on the per-cycle paper venue."""
+        return batched(self._engine)
+
+    def attempt(self) -> AbstractContextManager[None]:
+        """One unit of work of an open batch (a savepoint: a failure leaves none of its writes); else nothing."""
+        return attempt(self._engine)
 
     def close(self) -> None:
         if not self._pg:  # SQLite's own read engine; PostgreSQL reads share the ledger's pool, which it closes
@@ -72,7 +85,7 @@ class ServiceStore:
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         try:
-            with self._reader.connect() as conn:
+            with read_on(self._engine, self._reader) as conn:
                 yield conn
         except SQLAlchemyError as err:
             raise LedgerError(f"service read failed: {scrub(err)}") from err

@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from trimtab.adapters.storage import records as rec
+from trimtab.adapters.storage.batch import after_commit, in_batch, read_on, write_on
 from trimtab.adapters.storage.database import make_engine, normalize_url, upgrade
 from trimtab.adapters.storage.schema import accounts, ledger_entries, rebalances
 from trimtab.core.base.ledger import LedgerEntry, deposit_entries
@@ -29,6 +30,7 @@ class SqlLedgerStore:
         self.url = normalize_url(url)
         self._engine = make_engine(self.url)
         upgrade(self._engine)
+        self._known: set[str] = set()  # accounts seen committed: their ensure-exists INSERT is skipped
 
     def __repr__(self) -> str:
         return f"SqlLedgerStore({self.url!r})"
@@ -72,12 +74,18 @@ class SqlLedgerStore:
 
     def has_account(self, account: str) -> bool:
         with self._read() as conn:
-            return conn.scalar(select(accounts.c.name).where(accounts.c.name == account)) is not None
+            found = conn.scalar(select(accounts.c.name).where(accounts.c.name == account)) is not None
+        if found and not in_batch(self._engine):  # read inside a batch: maybe not committed yet
+            self._known.add(account)
+        return found
 
     def accounts(self) -> list[str]:
         """Known account names, sorted."""
         with self._read() as conn:
-            return list(conn.scalars(select(accounts.c.name).order_by(accounts.c.name)))
+            names = list(conn.scalars(select(accounts.c.name).order_by(accounts.c.name)))
+        if not in_batch(self._engine):
+            self._known.update(names)
+        return names
 
     def open_account(
         self, account: str, holdings: Mapping[str, Decimal], *, time: datetime, ref: str = "opening"
@@ -90,6 +98,7 @@ class SqlLedgerStore:
             if inserted is None:
                 raise LedgerError(f"account {name!r} already exists")
             self._insert_entries(conn, deposits)
+        after_commit(self._engine, lambda: self._known.add(name))
 
     # -- rebalance journal ----------------------------------------------------------------------
 
@@ -105,9 +114,45 @@ class SqlLedgerStore:
             "plan_json": rec.json_text(plan_json, "plan_json"),
         }
         with self._write() as conn:
-            conn.execute(self._insert_account(conn, name))
+            self._ensure_account(conn, name)
             conn.execute(insert(rebalances).values(row))
         return str(row["id"])
+
+    def record_rebalance(
+        self,
+        account: str,
+        plan_json: str,
+        reason: str,
+        status: str,
+        report_json: str,
+        entries: Sequence[LedgerEntry] = (),
+        *,
+        rebalance_id: str | None = None,
+        within: Callable[[Connection], object] | None = None,
+    ) -> str:
+        """A finished rebalance of an in-process venue (nothing left the process, so nothing to journal ahead):
+        the row, final, and its entries in ONE transaction; `within` runs first (the service's fenced lease)."""
+        final, report, finished_at = rec.finish_args(status, report_json, None)
+        name = rec.account_name(account)
+        rid = rebalance_id or uuid.uuid4().hex
+        row = {
+            "id": rid,
+            "account": name,
+            "created_at": finished_at,
+            "status": final.value,
+            "reason": rec.text_field(reason, "reason", 10_000, required=False),
+            "plan_json": rec.json_text(plan_json, "plan_json"),
+            "report_json": report,
+            "finished_at": finished_at,
+        }
+        checked = [rec.checked_entry(e) for e in entries]
+        with self._write() as conn:
+            if within is not None:
+                within(conn)
+            self._ensure_account(conn, name)
+            conn.execute(insert(rebalances).values(row))
+            self._insert_entries(conn, rec.stamped(checked, rid, name), checked=True)
+        return rid
 
     def mark_executing(self, rebalance_id: str) -> None:
         """planned -> executing, just before orders are sent."""
@@ -187,7 +232,7 @@ class SqlLedgerStore:
     def _write(self) -> Iterator[Connection]:
         """One transaction; database errors become LedgerError and roll everything back."""
         try:
-            with self._engine.begin() as conn:
+            with write_on(self._engine) as conn:
                 yield conn
         except SQLAlchemyError as err:
             raise LedgerError(f"ledger write failed: {scrub(err)}") from err
@@ -195,7 +240,7 @@ class SqlLedgerStore:
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         try:
-            with self._engine.connect() as conn:
+            with read_on(self._engine) as conn:
                 yield conn
         except SQLAlchemyError as err:
             raise LedgerError(f"ledger read failed: {scrub(err)}") from err
@@ -206,14 +251,19 @@ class SqlLedgerStore:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         return dialect.insert(accounts).values(values).on_conflict_do_nothing(index_elements=["name"])
 
-    def _insert_entries(self, conn: Connection, entries: Sequence[LedgerEntry]) -> None:
+    def _ensure_account(self, conn: Connection, name: str) -> None:
+        """The account row exists once this transaction commits (skipped for accounts known committed)."""
+        if name not in self._known:
+            conn.execute(self._insert_account(conn, name))
+
+    def _insert_entries(self, conn: Connection, entries: Sequence[LedgerEntry], *, checked: bool = False) -> None:
         """Validate every entry, then insert them in one executemany inside the caller's transaction (a bad entry
         raises before anything is written; a refused row undoes the others)."""
-        checked = [rec.checked_entry(raw) for raw in entries]
-        for account in dict.fromkeys(e.account for e in checked):
-            conn.execute(self._insert_account(conn, account))
-        if checked:
-            conn.execute(insert(ledger_entries), [_row(e) for e in checked])
+        valid = list(entries) if checked else [rec.checked_entry(raw) for raw in entries]
+        for account in dict.fromkeys(e.account for e in valid):
+            self._ensure_account(conn, account)
+        if valid:
+            conn.execute(insert(ledger_entries), [_row(e) for e in valid])
 
     def _not_open(self, conn: Connection, rebalance_id: str, action: str) -> LedgerError:
         status = conn.scalar(select(rebalances.c.status).where(rebalances.c.id == rebalance_id))
