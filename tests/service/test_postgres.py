@@ -80,6 +80,28 @@ def test_leases_hand_each_due_portfolio_to_one_owner(store: ServiceStore) -> Non
     assert store.decisions(a[0])[0]["worker"] == "a"
 
 
+def test_a_long_name_list_claims_only_its_own_portfolios(store: ServiceStore) -> None:
+    """Past LONG_LIST names the list goes to the database as one parameter: the same rows are claimed."""
+    from datetime import UTC, datetime
+
+    from trimtab.adapters.storage.leases import LONG_LIST
+
+    mine = [f"m{i:04d}" for i in range(LONG_LIST + 50)]
+    for n in [*mine, "other-1", "other-2"]:  # the others belong to another configuration on the same database
+        store.ensure_portfolio(n, {"USDC": 1.0})
+    now = datetime(2022, 1, 1, tzinfo=UTC)
+    assert store.next_due([*mine, "missing"]) is None  # none scheduled yet
+    claimed: list[str] = []
+    while batch := store.claim_due("w", [*mine, "missing"], now, lease=timedelta(minutes=1), limit=64):
+        assert len(batch) <= 64
+        claimed += batch
+        for n in batch:
+            store.release(n, "w", next_check_at=now + timedelta(minutes=5))
+    assert sorted(claimed) == mine, "every one of mine once, none of the others"
+    assert store.next_due(mine) == now + timedelta(minutes=5)
+    assert store.claim_due("x", ["other-1", "other-2"], now, lease=timedelta(minutes=1)) == ["other-1", "other-2"]
+
+
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_three_workers_share_portfolios_without_double_processing(tmp_path: Path, pg_url: str) -> None:

@@ -8,6 +8,7 @@ whose lease was taken over writes nothing. Lease times come from the database cl
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import uuid
@@ -17,7 +18,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    String,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from trimtab.adapters.storage.service_schema import portfolios, rebalance_holders, service_workers
 
@@ -97,12 +112,27 @@ def dead_here(conn: Connection, tokens: Collection[str]) -> set[str]:
     return {t for t, pid in rows if pid != os.getpid() and not pid_alive(int(pid))}
 
 
+LONG_LIST = 100  # name lists longer than this go to the database as one parameter, not one per name
+
+
+def name_in(column: Any, names: Sequence[str], dialect: str) -> Any:
+    """`column IN names`; a long list as one bound array (PostgreSQL) or JSON array (SQLite), so a scheduler pass
+    over 10,000 portfolios neither renders nor plans 10,000 parameters."""
+    if len(names) <= LONG_LIST:
+        return column.in_(list(names))
+    if dialect == "postgresql":
+        return column == any_(bindparam("names", list(names), type_=ARRAY(String)))
+    return column.in_(select(literal_column("value")).select_from(func.json_each(json.dumps(list(names)))))
+
+
 def free_clause(conn: Connection, names: Sequence[str], token: str, now: datetime) -> Any:
     """Rows `token` may claim: unleased, expired, already its own, or held by a process found dead here."""
     held = set(
         conn.scalars(
-            select(portfolios.c.lease_token).where(
-                portfolios.c.name.in_(list(names)),
+            select(portfolios.c.lease_token)
+            .distinct()
+            .where(
+                name_in(portfolios.c.name, names, conn.dialect.name),
                 portfolios.c.lease_token.is_not(None),
                 portfolios.c.lease_until >= now,
             )

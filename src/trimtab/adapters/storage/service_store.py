@@ -196,7 +196,7 @@ class ServiceStore:
             free = leases.free_clause(conn, names, token, wall)
             query = (
                 select(portfolios.c.name)
-                .where(portfolios.c.name.in_(list(names)), due, free)
+                .where(leases.name_in(portfolios.c.name, names, conn.dialect.name), due, free)
                 .order_by(portfolios.c.next_check_at, portfolios.c.name)
                 .limit(limit)
             )
@@ -307,7 +307,7 @@ class ServiceStore:
         with self._read() as conn:
             due: datetime | None = conn.scalar(
                 select(func.min(portfolios.c.next_check_at)).where(
-                    portfolios.c.name.in_(list(names)), not_(portfolios.c.paused)
+                    leases.name_in(portfolios.c.name, names, conn.dialect.name), not_(portfolios.c.paused)
                 )
             )
             return due
