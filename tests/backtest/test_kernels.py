@@ -431,9 +431,10 @@ def _check_common_fixed_point(
     for i in others:
         if i in placed:
             continue
-        x = targets[i] * vp - h_prev[i] * p[i]
-        if abs(x) > DUST * pre * (1 + 1e-9):  # not dust: must be a sell the costs would eat
-            assert x < 0 and abs(x) * (1 - slip) * (1 - fee) - gas_v <= 1e-9 * pre
+        at_v = targets[i] * pre - h_prev[i] * p[i]  # the trade set is fixed at V' = V, as in the kernel
+        if abs(at_v) > DUST * pre * (1 + 1e-9):  # not dust: must be a sell the costs would eat (at V')
+            x = targets[i] * vp - h_prev[i] * p[i]
+            assert x <= 0 and abs(x) * (1 - slip) * (1 - fee) - gas_v <= 1e-9 * pre
             dropped = True
     if not dropped:  # then V' is the value after costs, and weights sit on target
         assert vp == pytest.approx(v_post, rel=1e-12)
