@@ -20,6 +20,7 @@ from trimtab.cli import app
 from trimtab.core.base.ledger import EntryKind
 from trimtab.errors import ConfigError
 from trimtab.service import commands
+from trimtab.service.flows import request_flow
 from trimtab.service.runner import Runner
 
 D = Decimal
@@ -202,6 +203,26 @@ def test_a_net_below_the_minimum_sends_nothing_and_an_exit_sells_only_the_member
         (sold,) = server.requests_to("POST", "/api/v3/order")
         assert sold.params["side"] == "SELL" and D(sold.params["quantity"]) == D("0.6") - crossed
         assert server.exchange.balance(ACCOUNT, "BTC") == _booked(services, "buyer")["BTC"], "the buyer's stays"
+        _adds_up(services, server)
+    finally:
+        services.close()
+
+
+def test_a_members_deposit_is_booked_before_the_shared_balance_check(tmp_path: Path, server: BinanceServer) -> None:
+    services = open_services(_config(tmp_path, server.url))
+    try:
+        runner = Runner(services)
+        runner.run_once()
+        _adds_up(services, server)
+        server.exchange.deposit(ACCOUNT, "USDT", D(5000))  # the buyer's owner pays into the shared account
+        request_flow(services, "buyer", D(5000), actor="admin", withdraw=False)
+        runner.run_once()
+        for name in ("seller", "buyer"):
+            row = services.store.portfolio(name)
+            assert row is not None and not row.paused, (name, row.paused_reason if row else None)
+        deposits = [e for e in services.ledger.entries("buyer") if e.kind == EntryKind.DEPOSIT and e.asset == "USDT"]
+        assert [e.amount for e in deposits] == [D(18000), D(5000)]
+        assert services.store.decisions("buyer", limit=1)[0]["kind"] == "flow"
         _adds_up(services, server)
     finally:
         services.close()

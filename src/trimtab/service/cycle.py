@@ -284,15 +284,20 @@ def prepare_cycle(
     open_ids: list[str] | None = None,
     *,
     shared: bool = False,
+    taken: Flows | None = None,
 ) -> Prepared | dict[str, Any]:
     """Reconcile, snapshot and decide; the columns to release when the cycle holds (unknown leg, drift).
-    `shared`: a netting group member (the group reconciles and checks the shared venue's balances)."""
+    `shared`: a netting group member (the group reconciles, takes its deposits (`taken`) and checks the shared
+    venue's balances)."""
     if not shared:
         still_open = [r.rebalance_id for r in reconcile_leftovers(services, rt, open_ids) if r.status == "unknown"]
         if still_open:
             return waiting_cycle(services, rt, row, still_open)
     rt.with_targets(*services.store.targets(rt.name))
-    flows = take_deposits(services, rt, row) if row.exit_request is None else None  # before the drift check
+    if shared:
+        flows = taken
+    else:
+        flows = take_deposits(services, rt, row) if row.exit_request is None else None  # before the drift check
     holdings = services.store.balances(rt.account)
     if rt.venue is not None and row.exit_request is None and not shared:  # they must agree before any plan
         drift = venue_drift({a: q for a, q in holdings.items() if q}, rt.venue.balances())

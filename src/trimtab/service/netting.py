@@ -23,6 +23,7 @@ from trimtab.service.aftercycle import failed_cycle
 from trimtab.service.bootstrap import Services
 from trimtab.service.cycle import Prepared, conclude, paused_check, prepare_cycle, reconcile_leftovers
 from trimtab.service.cycle_record import Executed
+from trimtab.service.flows import take_deposits
 from trimtab.service.holds import drift_cycle, venue_drift, waiting_cycle
 from trimtab.service.leases import LeaseGuard, holding
 from trimtab.service.settings import NettingSpec
@@ -63,6 +64,10 @@ def run_group_cycle(
     still = _reconcile(services, group, venue, rows)
     if still:
         return {n: waiting_cycle(services, services.runtimes[n], row, still) for n, row in rows.items()}
+    deposits = {  # into the ledgers before the shared check: the account's balances already show them
+        n: take_deposits(services, services.runtimes[n], row) if row.exit_request is None else None
+        for n, row in rows.items()
+    }
     drift = shared_drift(services, group, venue)
     if drift:
         return {n: drift_cycle(services, services.runtimes[n], row, drift) for n, row in rows.items()}
@@ -71,7 +76,7 @@ def run_group_cycle(
     for name, row in rows.items():
         rt = services.runtimes[name]
         try:
-            c = prepare_cycle(services, rt, row, shared=True)
+            c = prepare_cycle(services, rt, row, shared=True, taken=deposits[name])
             if isinstance(c, dict):
                 out[name] = c
             elif c.waits is not None or c.kind in ON_THEIR_OWN or c.decision.plan is None or c.decision.plan.is_empty:
