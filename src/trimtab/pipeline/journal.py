@@ -265,6 +265,8 @@ class JournaledVenue:
         if self.ephemeral:
             self.rebalance_id = self.ledger.start_rebalance(self.account, json.dumps(doc), doc["reason"])
             self.ledger.mark_executing(self.rebalance_id)
+            if self.lease is not None:
+                self.lease.bind(self.rebalance_id)
             self.ephemeral, self._doc = False, None
         elif self.rebalance_id is not None:
             self.ledger.journal_progress(self.rebalance_id, json.dumps(doc))
@@ -273,8 +275,6 @@ class JournaledVenue:
         """Why no further leg may leave now: the service is stopping, or the owner paused the portfolio."""
         if self.stop is not None and self.stop.is_set():
             return "not sent: the service is stopping"
-        if self.ephemeral:  # in-process fills follow the plan at once: the cycle's own read of the row stands
-            return None
         return self.halt() if self.halt is not None else None
 
     def _mark_sent(self, doc: dict[str, Any], legs: Iterable[int], *, renew: bool = False) -> None:

@@ -5,19 +5,20 @@ that closes the rebalance. `reconcile_net` books a rebalance left open (crash, u
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from trimtab.adapters.storage import SqlLedgerStore
+from trimtab.adapters.storage.records import RebalanceRecord
 from trimtab.core.base.ports import ExecutionReport
-from trimtab.core.base.types import ZERO, Fill, MarketRules, PlannedOrder, Side, TradePlan
-from trimtab.core.execution.netting import Booked, NetLeg, Share, allocate, net_legs
+from trimtab.core.base.types import ZERO, Fill, Side, TradePlan
+from trimtab.core.execution.netting import Booked, NetLeg, Share, allocate
 from trimtab.engine import ledger_entries
 from trimtab.pipeline.journal import JournaledVenue, TrackedVenue, order_doc, order_from, report_doc
-from trimtab.pipeline.reconcile import Reconciled, look_up_legs, lookup_grace
+from trimtab.pipeline.reconcile import Reconciled, reconcile
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,6 @@ class NetResult:
     reports: dict[str, ExecutionReport] = field(default_factory=dict)
     saved: dict[str, Decimal] = field(default_factory=dict)  # estimated cost alone minus cost booked
     summary: dict[str, Any] = field(default_factory=dict)
-
-
-def plan_legs(
-    plans: Mapping[str, Sequence[PlannedOrder]], rules: Callable[[str, str], MarketRules]
-) -> tuple[NetLeg, ...]:
-    return net_legs({m: list(o) for m, o in plans.items() if o}, rules)
 
 
 def legs_doc(legs: Sequence[NetLeg], members: Mapping[str, str]) -> dict[str, Any]:
@@ -74,14 +69,7 @@ def execute_net(journal: JournaledVenue, legs: Sequence[NetLeg], members: Mappin
     journal.extra = {**(journal.extra or {}), "netting": legs_doc(legs, members)}
     orders = tuple(g.order for g in legs if g.order is not None)
     plan = TradePlan(orders, reason, plan_id=f"{journal.account}@{journal.time.isoformat()}")
-    if orders:
-        report = journal.execute(plan)
-    else:
-        doc = {"plan_id": plan.plan_id, "time": journal.time.isoformat(), "reason": reason, "legs": []}
-        journal.rebalance_id = journal.ledger.start_rebalance(
-            journal.account, json.dumps({**doc, **journal.extra}), reason
-        )
-        report = ExecutionReport((), venue=journal.name)
+    report = journal.execute(plan)  # a full cross journals no leg: its shares are booked all the same
     if journal.rebalance_id is None:
         raise RuntimeError("internal invariant broken: expected a journaled rebalance")
     if journal.unknown is not None:  # booked by reconcile_net once the venue says what happened
@@ -143,23 +131,14 @@ def reconcile_net(
     store: SqlLedgerStore, venue: TrackedVenue, account: str, ids: Sequence[str], now: datetime | None = None
 ) -> list[Reconciled]:
     """Close the group's open rebalances from what the venue says each net leg did, booking every member's share."""
-    out = []
-    grace = lookup_grace(venue)
-    for rid in ids:
-        r = store.rebalance(rid)
-        if r.status.final or r.account != account:
-            continue
-        doc = json.loads(r.plan_json)
-        fills, failures, pending = look_up_legs(doc, venue, now, grace)
-        if pending:
-            out.append(Reconciled(r.id, "unknown", tuple(fills), pending))
-            continue
-        report = ExecutionReport(tuple(fills), tuple(failures), venue=venue.name, notes=("reconciled",))
-        time = datetime.fromisoformat(doc["time"]) if "time" in doc else r.created_at
-        netting = doc["netting"]
-        result = book(store, r.id, legs_from(netting), report, netting["members"], time)
-        out.append(Reconciled(r.id, result.status, tuple(fills), len(failures)))
-    return out
+    return reconcile(store, venue, account, ids, now, close=_close_shares)
+
+
+def _close_shares(
+    store: SqlLedgerStore, r: RebalanceRecord, doc: dict[str, Any], report: ExecutionReport, time: datetime
+) -> str:
+    netting = doc["netting"]
+    return book(store, r.id, legs_from(netting), report, netting["members"], time).status
 
 
 SHOWN = Decimal("1e-8")  # quantities and costs in the netting summary

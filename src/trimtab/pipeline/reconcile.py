@@ -4,13 +4,14 @@ client order id and record exactly what filled (`reconcile`); `look_up_legs` is 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from trimtab.adapters.storage import SqlLedgerStore
+from trimtab.adapters.storage.records import RebalanceRecord
 from trimtab.core.base.ports import ExecutionReport, LegFailure
 from trimtab.core.base.types import Fill
 from trimtab.engine import ledger_entries
@@ -25,13 +26,23 @@ class Reconciled:
     missing: int
 
 
+Close = Callable[[SqlLedgerStore, RebalanceRecord, dict[str, Any], ExecutionReport, datetime], str]
+
+
 def reconcile(
-    store: SqlLedgerStore, venue: TrackedVenue, account: str, ids: Sequence[str], now: datetime | None = None
+    store: SqlLedgerStore,
+    venue: TrackedVenue,
+    account: str,
+    ids: Sequence[str],
+    now: datetime | None = None,
+    close: Close | None = None,
 ) -> list[Reconciled]:
     """Close the unfinished rebalances `ids` of `account` from what the venue says each client id did.
 
     A leg journaled as sent that the venue does not list yet stays unknown (the rebalance stays open) until the
-    venue's lookup grace has passed since it was sent; only then does "not found" mean it never arrived."""
+    venue's lookup grace has passed since it was sent; only then does "not found" mean it never arrived.
+    `close` books a known outcome and returns its status (default: the fills into `account`; a netting group
+    books every member's share)."""
     out = []
     grace = lookup_grace(venue)
     for rid in ids:
@@ -45,11 +56,18 @@ def reconcile(
             continue
         report = ExecutionReport(tuple(fills), tuple(failures), venue=venue.name, notes=("reconciled",))
         time = datetime.fromisoformat(doc["time"]) if "time" in doc else r.created_at
-        entries = ledger_entries(report, account=account, time=time, rebalance_id=r.id)
-        status = final_status(report).value
-        store.finish_rebalance(r.id, status, json.dumps(report_doc(report, reconciled=True)), entries)
+        status = (close or _close_into_account)(store, r, doc, report, time)
         out.append(Reconciled(r.id, status, tuple(fills), len(failures)))
     return out
+
+
+def _close_into_account(
+    store: SqlLedgerStore, r: RebalanceRecord, doc: dict[str, Any], report: ExecutionReport, time: datetime
+) -> str:
+    entries = ledger_entries(report, account=r.account, time=time, rebalance_id=r.id)
+    status = final_status(report).value
+    store.finish_rebalance(r.id, status, json.dumps(report_doc(report, reconciled=True)), entries)
+    return status
 
 
 def look_up_legs(

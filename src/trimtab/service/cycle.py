@@ -86,25 +86,47 @@ def reconcile_leftovers(services: Services, rt: PortfolioRuntime, ids: list[str]
         return []
     venue = rt.venue if rt.venue is not None else EphemeralPaper({}, rt.strategy.costs, {})
     done = reconcile(services.ledger, venue, rt.account, ids, now=services.clock.now())
-    for r in done:
-        if r.status == "unknown":
-            services.notifier.send(
-                rt.name,
-                "failure",
-                f"{rt.name}: order outcome unknown",
-                f"{r.missing} leg(s) of rebalance {r.rebalance_id} not listed at the venue yet; "
-                "no new plan until the venue settles them",
-                {"rebalance_id": r.rebalance_id, "status": "unknown"},
-            )
-            continue
-        services.notifier.send(
-            rt.name,
-            "failure" if r.missing else "rebalance_completed",
-            f"{rt.name}: rebalance reconciled after restart ({r.status})",
-            f"{len(r.fills)} leg(s) found at the venue, {r.missing} never sent",
-            {"rebalance_id": r.rebalance_id, "status": r.status},
-        )
+    announce_reconciled(services, [rt.name], done)
     return done
+
+
+def announce_reconciled(services: Services, names: list[str], done: list[Any]) -> None:
+    """Alert each of `names` (a portfolio, or a netting group's members) about its reconciled rebalances."""
+    for name in names:
+        for r in done:
+            if r.status == "unknown":
+                what = f"{r.missing} leg(s) of rebalance {r.rebalance_id} not listed at the venue yet"
+                unknown_alert(services, name, what, r.rebalance_id)
+                continue
+            services.notifier.send(
+                name,
+                "failure" if r.missing else "rebalance_completed",
+                f"{name}: rebalance reconciled after restart ({r.status})",
+                f"{len(r.fills)} leg(s) found at the venue, {r.missing} never sent",
+                {"rebalance_id": r.rebalance_id, "status": r.status},
+            )
+
+
+def unknown_alert(services: Services, name: str, what: str, rebalance_id: str | None) -> None:
+    """A leg whose outcome is unknown: nothing new is planned until the venue settles it."""
+    services.notifier.send(
+        name,
+        "failure",
+        f"{name}: order outcome unknown",
+        f"{what}; no new plan until the venue settles it",
+        {"rebalance_id": rebalance_id, "status": "unknown"},
+    )
+
+
+def announce(services: Services, name: str, kind: str, decision: Decision, orders: int, **extra: Any) -> None:
+    """The alert sent before a rebalance's orders leave (not for an exit)."""
+    services.notifier.send(
+        name,
+        f"rebalance_{kind}",
+        f"{name}: {kind} rebalance",
+        decision.reason,
+        {"trigger": kind, "orders": orders, **extra},
+    )
 
 
 def decide(
@@ -122,8 +144,8 @@ def decide(
     """The strategy's decision (an admin's request forces a full rebalance) and its kind."""
     if row.exit_request is not None:  # sell what the venue holds (its balances, not the ledger's) with IOC limits
         state = PortfolioState.of(holdings, snap.prices, strategy.quote)
-        own = rt.venue is not None and not shared  # on a shared account only the member's own share is sold
-        held = rt.venue.balances() if own and rt.venue is not None else holdings
+        # on a shared account (netting group) only the member's own share is sold
+        held = rt.venue.balances() if rt.venue is not None and not shared else holdings
         plan = exit_plan(rt, held, snap, limit=True)
         return Decision(
             snap.time,
@@ -164,13 +186,7 @@ def execute(
     if decision.plan is None or decision.plan.is_empty:
         return Executed()
     if kind != "exit":
-        services.notifier.send(
-            rt.name,
-            f"rebalance_{kind}",
-            f"{rt.name}: {kind} rebalance",
-            decision.reason,
-            {"trigger": kind, "orders": len(decision.plan.orders)},
-        )
+        announce(services, rt.name, kind, decision, len(decision.plan.orders))
     guard = exit_guard(rt, row.exit_request, snap) if kind == "exit" and row.exit_request is not None else None
     if kind == "exit":  # an exit sells everything by definition: turnover caps do not apply to it
         strategy = _without_turnover_caps(strategy)
@@ -190,13 +206,7 @@ def execute(
         flows.withdrawn = ledger.withdrawn
     report = jv.report or ExecutionReport(())
     if jv.unknown is not None:  # nothing recorded yet: the next cycles look the leg up before planning anything
-        services.notifier.send(
-            rt.name,
-            "failure",
-            f"{rt.name}: order outcome unknown",
-            f"leg {jv.unknown[0] + 1}: {jv.unknown[1]}; no new plan until the venue settles it",
-            {"rebalance_id": jv.rebalance_id, "status": "unknown"},
-        )
+        unknown_alert(services, rt.name, f"leg {jv.unknown[0] + 1}: {jv.unknown[1]}", jv.rebalance_id)
         return Executed(report, "unknown", jv.rebalance_id, False)
     return Executed(report, final_status(report).value, jv.rebalance_id, result.traded)
 
@@ -220,8 +230,10 @@ def journal_for(
         {"portfolio": rt.name, "kind": kind, "targets_version": rt.targets_version},
         lease=active_guard(),
         clock=services.clock.now,
-        halt=None if kind == "exit" else paused_check(services, rt.name),
-        ephemeral=rt.venue is None,  # the per-cycle paper venue: written once, final, fenced by the lease
+        # the per-cycle paper venue fills the plan at once: no leg waits to be halted, and the rebalance is written
+        # once, final, fenced by the lease
+        halt=None if kind == "exit" or rt.venue is None else paused_check(services, rt.name),
+        ephemeral=rt.venue is None,
     )
 
 

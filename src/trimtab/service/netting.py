@@ -15,13 +15,23 @@ from typing import Any
 from trimtab.adapters.storage.service_rows import PortfolioRow
 from trimtab.core.base.ports import ExecutionReport
 from trimtab.core.execution.guards import GuardedVenue
+from trimtab.core.execution.netting import net_legs
 from trimtab.errors import LeaseLost
 from trimtab.pipeline.journal import JournaledVenue, TrackedVenue, final_status
-from trimtab.pipeline.netting import NetResult, execute_net, plan_legs, reconcile_net
+from trimtab.pipeline.netting import NetResult, execute_net, reconcile_net
 from trimtab.scrub import scrub
 from trimtab.service.aftercycle import failed_cycle
 from trimtab.service.bootstrap import Services
-from trimtab.service.cycle import Prepared, conclude, paused_check, prepare_cycle, reconcile_leftovers
+from trimtab.service.cycle import (
+    Prepared,
+    announce,
+    announce_reconciled,
+    conclude,
+    paused_check,
+    prepare_cycle,
+    reconcile_leftovers,
+    unknown_alert,
+)
 from trimtab.service.cycle_record import Executed
 from trimtab.service.flows import take_deposits
 from trimtab.service.holds import drift_cycle, venue_drift, waiting_cycle
@@ -115,6 +125,7 @@ def _reconcile(
     """Close the group's open net rebalances and each member's own; ids still unknown at the venue."""
     ids = services.store.open_rebalances(group.account)
     done = reconcile_net(services.ledger, venue, group.account, ids, now=services.clock.now()) if ids else []
+    announce_reconciled(services, list(rows), done)
     still = [r.rebalance_id for r in done if r.status == "unknown"]
     for name in rows:
         still += [
@@ -136,15 +147,9 @@ def send_netted(
     """Net the members' plans, journal and send the net legs, book each member's share; an Executed per member."""
     plans = {n: c.decision.plan.orders for n, c in netted.items() if c.decision.plan is not None}
     quote = next(iter(netted.values())).strategy.quote
-    legs = plan_legs(plans, lambda asset, q: venue.rules(asset, q))
+    legs = net_legs(plans, lambda asset, q: venue.rules(asset, q))
     for name, c in netted.items():
-        services.notifier.send(
-            name,
-            f"rebalance_{c.kind}",
-            f"{name}: {c.kind} rebalance",
-            c.decision.reason,
-            {"trigger": c.kind, "orders": len(plans[name]), "netting": group.name},
-        )
+        announce(services, name, c.kind, c.decision, len(plans[name]), netting=group.name)
     time = next(iter(netted.values())).snap.time
     halts = [paused_check(services, n) for n in netted]
     journal = JournaledVenue(
@@ -169,13 +174,7 @@ def send_netted(
 def _executed(services: Services, name: str, result: NetResult, journal: JournaledVenue) -> Executed:
     if result.status == "unknown":
         why = journal.unknown[1] if journal.unknown is not None else "outcome unknown"
-        services.notifier.send(
-            name,
-            "failure",
-            f"{name}: order outcome unknown",
-            f"a net leg of {result.rebalance_id}: {why}; no new plan until the venue settles it",
-            {"rebalance_id": result.rebalance_id, "status": "unknown"},
-        )
+        unknown_alert(services, name, f"a net leg of {result.rebalance_id}: {why}", result.rebalance_id)
         return Executed(None, "unknown", result.rebalance_id, False)
     report = result.reports.get(name, ExecutionReport(()))
     extra = {
